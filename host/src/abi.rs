@@ -1,0 +1,253 @@
+//! The host side of guest ABI v1 (docs/abi.md): the `lambda_wasm` imports,
+//! the context encoding, and what a guest set during one invocation.
+
+use std::time::SystemTime;
+
+use wasmtime::{Caller, Extern, Linker};
+
+use crate::errors::LambdaError;
+use crate::invocation::InvocationContext;
+use crate::logs::{Level, Logger};
+use crate::response::GuestResponse;
+use crate::settings::FunctionSettings;
+
+/// The ABI version this host speaks; guests return theirs from [`VERSION_EXPORT`].
+pub const ABI_VERSION: i32 = 1;
+/// The import module of the host functions.
+pub const IMPORT_MODULE: &str = "lambda_wasm";
+/// `() -> i32`: the guest's ABI version; its presence marks a reactor guest.
+pub const VERSION_EXPORT: &str = "lambda_abi_version";
+/// `(size: i32) -> i32`: guest memory for the host to write the event into.
+pub const ALLOC_EXPORT: &str = "lambda_alloc";
+/// The handler a reactor runs when the handler string names no function.
+pub const DEFAULT_HANDLER_EXPORT: &str = "handler";
+
+/// Error texts and stack frames are cut to this many bytes each.
+const MAX_ERROR_TEXT_BYTES: usize = 256 * 1024;
+/// More stack frames than this are dropped.
+const MAX_STACK_FRAMES: usize = 1024;
+
+/// What the guest has told the host during the current invocation.
+pub struct AbiState {
+    response: GuestResponse,
+    error: Option<LambdaError>,
+    deadline: SystemTime,
+    max_response_bytes: usize,
+    logger: Logger,
+}
+
+/// The guest's result: its response, or the error it set.
+pub struct GuestResult {
+    /// What `set_response` left.
+    pub response: GuestResponse,
+    /// What `set_error`/`add_stack_frame` left.
+    pub error: Option<LambdaError>,
+}
+
+impl AbiState {
+    /// Fresh state for an instance whose logs go to `logger`.
+    pub fn new(logger: Logger, max_response_bytes: usize) -> Self {
+        Self {
+            response: GuestResponse::Unset,
+            error: None,
+            deadline: SystemTime::now(),
+            max_response_bytes,
+            logger,
+        }
+    }
+
+    /// Clears the last result and sets the deadline `remaining_time_ms` counts to.
+    pub fn begin(&mut self, deadline: SystemTime) {
+        self.response = GuestResponse::Unset;
+        self.error = None;
+        self.deadline = deadline;
+    }
+
+    /// Takes what the guest set.
+    pub fn take_result(&mut self) -> GuestResult {
+        GuestResult { response: std::mem::take(&mut self.response), error: self.error.take() }
+    }
+}
+
+/// Adds the `lambda_wasm` imports to `linker`; `state` finds the [`AbiState`] in a store's data.
+pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, state: fn(&mut T) -> &mut AbiState) -> wasmtime::Result<()> {
+    linker.func_wrap(IMPORT_MODULE, "set_response", move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
+        let max = state(caller.data_mut()).max_response_bytes;
+        let range = guest_range(&mut caller, "set_response", ptr, len)?;
+        let response = if range.len() > max {
+            GuestResponse::TooLarge(range.len())
+        } else {
+            GuestResponse::Bytes(guest_bytes(&mut caller, "set_response", ptr, len)?)
+        };
+        state(caller.data_mut()).response = response;
+        Ok(())
+    })?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "set_error",
+        move |mut caller: Caller<'_, T>, type_ptr: i32, type_len: i32, msg_ptr: i32, msg_len: i32| {
+            let error_type = guest_text(&mut caller, "set_error", type_ptr, type_len)?;
+            let message = guest_text(&mut caller, "set_error", msg_ptr, msg_len)?;
+            state(caller.data_mut()).error = Some(LambdaError::new(error_type, message));
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(IMPORT_MODULE, "add_stack_frame", move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
+        let frame = guest_text(&mut caller, "add_stack_frame", ptr, len)?;
+        let abi = state(caller.data_mut());
+        let error = abi.error.get_or_insert_with(|| LambdaError::new("", ""));
+        if error.stack_trace.len() < MAX_STACK_FRAMES {
+            error.stack_trace.push(frame);
+        }
+        Ok(())
+    })?;
+    linker.func_wrap(IMPORT_MODULE, "log", move |mut caller: Caller<'_, T>, level: i32, ptr: i32, len: i32| {
+        let message = guest_bytes(&mut caller, "log", ptr, len)?;
+        state(caller.data_mut()).logger.record(Level::from_abi(level), &message);
+        Ok(())
+    })?;
+    linker.func_wrap(IMPORT_MODULE, "remaining_time_ms", move |mut caller: Caller<'_, T>| -> i64 {
+        let deadline = state(caller.data_mut()).deadline;
+        deadline.duration_since(SystemTime::now()).map_or(0, |left| left.as_millis() as i64)
+    })?;
+    Ok(())
+}
+
+/// The context as ABI v1 `key=value` lines.
+pub fn encode_context(context: &InvocationContext, settings: &FunctionSettings) -> String {
+    context_fields(context, settings)
+        .into_iter()
+        .map(|(key, value)| format!("{key}={value}\n"))
+        .collect()
+}
+
+/// The context's keys and values (values on one line), in ABI order.
+pub fn context_fields(context: &InvocationContext, settings: &FunctionSettings) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("aws_request_id", context.request_id.clone()),
+        ("deadline_ms", context.deadline_ms().to_string()),
+        ("invoked_function_arn", context.invoked_function_arn.clone()),
+        ("function_name", settings.function_name.clone()),
+        ("function_version", settings.function_version.clone()),
+        ("memory_limit_in_mb", settings.memory_mb.to_string()),
+        ("log_group_name", settings.log_group_name.clone()),
+        ("log_stream_name", settings.log_stream_name.clone()),
+    ];
+    let optional = [
+        ("xray_trace_id", &context.trace_id),
+        ("cognito_identity", &context.cognito_identity),
+        ("client_context", &context.client_context),
+        ("tenant_id", &context.tenant_id),
+    ];
+    fields.extend(optional.into_iter().filter_map(|(key, value)| Some((key, value.clone()?))));
+    for (_, value) in &mut fields {
+        if value.contains(['\n', '\r']) {
+            *value = value.replace(['\n', '\r'], " ");
+        }
+    }
+    fields
+}
+
+/// Checks that `ptr..ptr+len` lies inside the guest's memory and returns it as a range.
+fn guest_range<T>(caller: &mut Caller<'_, T>, import: &str, ptr: i32, len: i32) -> wasmtime::Result<std::ops::Range<usize>> {
+    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+        wasmtime::bail!("lambda_wasm.{import}: the guest exports no memory named \"memory\"");
+    };
+    let size = memory.data_size(&caller);
+    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+    match start.checked_add(len) {
+        Some(end) if end <= size => Ok(start..end),
+        _ => wasmtime::bail!(
+            "lambda_wasm.{import}: range {start:#x}..{:#x} is outside guest memory of {size} bytes",
+            start as u64 + len as u64
+        ),
+    }
+}
+
+fn guest_bytes<T>(caller: &mut Caller<'_, T>, import: &str, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+    let range = guest_range(caller, import, ptr, len)?;
+    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+        unreachable!("guest_range checked the memory export");
+    };
+    Ok(memory.data(&caller)[range].to_vec())
+}
+
+fn guest_text<T>(caller: &mut Caller<'_, T>, import: &str, ptr: i32, len: i32) -> wasmtime::Result<String> {
+    let mut bytes = guest_bytes(caller, import, ptr, len)?;
+    bytes.truncate(MAX_ERROR_TEXT_BYTES);
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::LogConfig;
+    use std::time::{Duration, UNIX_EPOCH};
+    use wasmtime::{Engine, Module, Store};
+
+    const GUEST: &str = r#"(module
+        (import "lambda_wasm" "set_response" (func $set_response (param i32 i32)))
+        (import "lambda_wasm" "set_error" (func $set_error (param i32 i32 i32 i32)))
+        (import "lambda_wasm" "add_stack_frame" (func $frame (param i32 i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 0) "{\"ok\":true}CustomErrorboomat f")
+        (func (export "respond") (call $set_response (i32.const 0) (i32.const 11)))
+        (func (export "fail")
+            (call $set_error (i32.const 11) (i32.const 11) (i32.const 22) (i32.const 4))
+            (call $frame (i32.const 26) (i32.const 4)))
+        (func (export "out_of_bounds") (call $set_response (i32.const 65530) (i32.const 100))))"#;
+
+    fn run(export: &str) -> (wasmtime::Result<()>, GuestResult) {
+        let engine = Engine::default();
+        let mut linker = Linker::new(&engine);
+        add_to_linker(&mut linker, |state: &mut AbiState| state).unwrap();
+        let logger = Logger::to_writer(LogConfig::default(), Box::new(std::io::sink()));
+        let mut store = Store::new(&engine, AbiState::new(logger, 64));
+        let instance = linker.instantiate(&mut store, &Module::new(&engine, GUEST).unwrap()).unwrap();
+        let func = instance.get_typed_func::<(), ()>(&mut store, export).unwrap();
+        let outcome = func.call(&mut store, ());
+        (outcome, store.data_mut().take_result())
+    }
+
+    #[test]
+    fn set_response_copies_the_bytes() {
+        let (outcome, result) = run("respond");
+        outcome.unwrap();
+        assert_eq!(result.response, GuestResponse::Bytes(br#"{"ok":true}"#.to_vec()));
+    }
+
+    #[test]
+    fn set_error_and_frames_make_a_lambda_error() {
+        let (_, result) = run("fail");
+        let error = result.error.unwrap();
+        assert_eq!((error.error_type.as_str(), error.error_message.as_str()), ("CustomError", "boom"));
+        assert_eq!(error.stack_trace, ["at f"]);
+    }
+
+    #[test]
+    fn out_of_bounds_ranges_trap_with_a_clear_message() {
+        let (outcome, _) = run("out_of_bounds");
+        let message = format!("{:#}", outcome.unwrap_err());
+        assert!(message.contains("lambda_wasm.set_response: range 0xfffa..0x1005e is outside guest memory of 65536 bytes"), "{message}");
+    }
+
+    #[test]
+    fn context_lines_skip_missing_values() {
+        let settings = FunctionSettings::from_lambda_env(&[("_HANDLER".into(), "hello.handler".into())]).unwrap();
+        let context = InvocationContext {
+            request_id: "req-1".into(),
+            deadline: UNIX_EPOCH + Duration::from_millis(1_795_000_000_000),
+            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:hello".into(),
+            trace_id: Some("Root=1-abc".into()),
+            client_context: None,
+            cognito_identity: Some(r#"{"cognitoIdentityId":"id"}"#.into()),
+            tenant_id: None,
+        };
+        let text = encode_context(&context, &settings);
+        assert!(text.starts_with("aws_request_id=req-1\ndeadline_ms=1795000000000\n"));
+        assert!(text.contains("\nxray_trace_id=Root=1-abc\n"));
+        assert!(text.contains("\ncognito_identity={\"cognitoIdentityId\":\"id\"}\n"));
+        assert!(!text.contains("client_context"));
+        assert!(text.ends_with('\n'));
+    }
+}

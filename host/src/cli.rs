@@ -1,0 +1,147 @@
+//! The command line: no subcommand is the Lambda bootstrap; `invoke`, `serve`
+//! and `compile` are test mode and tooling.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::settings::{DEFAULT_MEMORY_MB, LocalOptions};
+
+/// Run AWS Lambda handlers compiled to WebAssembly (wasm32-wasip1).
+///
+/// With no subcommand and AWS_LAMBDA_RUNTIME_API set, this is the function's
+/// `bootstrap`: it serves events from the Lambda Runtime API using _HANDLER
+/// and LAMBDA_TASK_ROOT.
+#[derive(Debug, Parser)]
+#[command(name = "lambda-wasm", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a handler once on an event, locally: the response on stdout, logs on stderr.
+    ///
+    /// Exit status: 0 success, 1 the function returned an error (its JSON is
+    /// printed), 2 a usage or init error.
+    Invoke(InvokeArgs),
+    /// Serve a handler on a local endpoint compatible with Lambda's Invoke API.
+    Serve(ServeArgs),
+    /// Precompile MODULE.wasm to MODULE.cwasm for this host's CPU, for fast cold starts.
+    Compile(CompileArgs),
+}
+
+/// The function a local command runs.
+#[derive(Debug, Args)]
+pub struct FunctionArgs {
+    /// The handler, MODULE.FUNCTION (e.g. hello.handler runs export `handler` of hello.wasm).
+    #[arg(value_name = "HANDLER")]
+    pub handler: String,
+    /// The folder holding the modules (the deployment package).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub task_root: PathBuf,
+    /// An environment variable for the function (repeatable).
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env_pair)]
+    pub env: Vec<(String, String)>,
+    /// The function's timeout in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// The function's memory size in MB: the cap on guest linear memory.
+    #[arg(long = "memory", value_name = "MB", default_value_t = DEFAULT_MEMORY_MB, value_parser = clap::value_parser!(u32).range(1..=10240))]
+    pub memory_mb: u32,
+    /// The function name the context shows (default: the module's name).
+    #[arg(long, value_name = "NAME")]
+    pub function_name: Option<String>,
+    /// The largest response allowed, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES)]
+    pub max_response_bytes: usize,
+    /// Give the guest this shell's AWS credentials (withheld by default).
+    #[arg(long)]
+    pub pass_credentials: bool,
+}
+
+impl FunctionArgs {
+    /// The options test mode builds the function's settings from.
+    pub fn local_options(&self) -> LocalOptions {
+        LocalOptions {
+            handler: self.handler.clone(),
+            task_root: self.task_root.clone(),
+            env: self.env.clone(),
+            timeout: Duration::from_secs_f64(self.timeout),
+            memory_mb: self.memory_mb,
+            function_name: self.function_name.clone(),
+            max_response_bytes: self.max_response_bytes,
+            pass_credentials: self.pass_credentials,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    #[command(flatten)]
+    pub function: FunctionArgs,
+    /// The event: a JSON file, or - for stdin.
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    pub event: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub function: FunctionArgs,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub listen: std::net::SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// The module to compile.
+    #[arg(value_name = "MODULE.wasm")]
+    pub wasm: PathBuf,
+    /// Where to write the result (default: beside it, as MODULE.cwasm).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_env_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("{text:?} is not K=V")),
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 900.0 => Ok(secs),
+        _ => Err(format!("{text:?} is not a number of seconds between 0 and 900 (Lambda's limit)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_an_invocation() {
+        let cli = Cli::try_parse_from([
+            "lambda-wasm", "invoke", "hello.handler", "--task-root", "dir", "--event", "e.json", "--env", "A=b=c", "--timeout", "1.5",
+        ])
+        .unwrap();
+        let Some(Command::Invoke(args)) = cli.command else { panic!("not invoke") };
+        assert_eq!(args.function.env, [("A".to_string(), "b=c".to_string())]);
+        assert_eq!(args.function.timeout, 1.5);
+        assert_eq!(args.event, "e.json");
+    }
+
+    #[test]
+    fn rejects_bad_values_with_a_reason() {
+        let error = Cli::try_parse_from(["lambda-wasm", "invoke", "h.x", "--env", "novalue"]).unwrap_err();
+        assert!(error.to_string().contains("is not K=V"));
+        let error = Cli::try_parse_from(["lambda-wasm", "invoke", "h.x", "--timeout", "1000"]).unwrap_err();
+        assert!(error.to_string().contains("900"));
+    }
+}

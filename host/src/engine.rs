@@ -1,0 +1,145 @@
+//! The one wasmtime `Engine` of the process, and loading a handler's module:
+//! a compatible precompiled `.cwasm` when there is one, else the `.wasm`.
+
+use std::path::{Path, PathBuf};
+
+use wasmtime::{Config, Engine, Module};
+
+use crate::errors::LambdaError;
+use crate::handler_name::HandlerName;
+
+/// The engine every module and `.cwasm` of this host is built with.
+///
+/// `lambda-wasm compile` uses the same settings, so its `.cwasm` files load
+/// here; a change to these settings makes older `.cwasm` files fall back to
+/// compiling the `.wasm` (with a warning), never to a wrong result.
+pub fn new_engine() -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    Engine::new(&config)
+}
+
+/// Where a handler's module was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleFiles {
+    /// `MODULE.wasm`, if it exists.
+    pub wasm: Option<PathBuf>,
+    /// `MODULE.cwasm`, if it exists.
+    pub cwasm: Option<PathBuf>,
+}
+
+impl ModuleFiles {
+    /// Looks for the handler's module files under `task_root`.
+    pub fn find(task_root: &Path, handler: &HandlerName) -> Self {
+        let base = task_root.join(handler.module_path());
+        let existing = |ext: &str| Some(base.with_extension(ext)).filter(|p| p.is_file());
+        Self { wasm: existing("wasm"), cwasm: existing("cwasm") }
+    }
+}
+
+/// Loads the handler's module, preferring a `.cwasm` this engine accepts.
+pub fn load_module(engine: &Engine, task_root: &Path, handler: &HandlerName) -> Result<Module, LambdaError> {
+    let files = ModuleFiles::find(task_root, handler);
+    if let Some(cwasm) = &files.cwasm {
+        match deserialize(engine, cwasm) {
+            Ok(module) => return Ok(module),
+            Err(reason) if files.wasm.is_some() => {
+                tracing::warn!("not using {}: {reason}; compiling the .wasm instead (run `lambda-wasm compile` to refresh it)", cwasm.display());
+            }
+            Err(reason) => return Err(LambdaError::import_module(&handler.module, format!("{}: {reason}", cwasm.display()))),
+        }
+    }
+    let Some(wasm) = files.wasm else {
+        let file = handler.module_path().with_extension("wasm");
+        return Err(LambdaError::import_module(
+            &handler.module,
+            format!("no {} in {}", file.display(), task_root.display()),
+        ));
+    };
+    let started = std::time::Instant::now();
+    let module = Module::from_file(engine, &wasm)
+        .map_err(|e| LambdaError::import_module(&handler.module, format!("{} is not a valid WebAssembly module: {e:#}", wasm.display())))?;
+    tracing::debug!("compiled {} in {:?}", wasm.display(), started.elapsed());
+    Ok(module)
+}
+
+/// Reads a `.cwasm`, refusing one from another wasmtime, configuration or CPU.
+fn deserialize(engine: &Engine, cwasm: &Path) -> Result<Module, String> {
+    match Engine::detect_precompiled_file(cwasm) {
+        Ok(Some(wasmtime::Precompiled::Module)) => {}
+        Ok(_) => return Err("it is not a module precompiled by wasmtime".into()),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    }
+    // SAFETY: the file is part of the function's own deployment package,
+    // trusted like the bootstrap itself; wasmtime checks that its version,
+    // settings and CPU features match this engine before using it.
+    unsafe { Module::deserialize_file(engine, cwasm) }.map_err(|e| format!("{e:#}"))
+}
+
+/// Precompiles `wasm` for this engine and host CPU into `out`.
+pub fn compile_to_file(engine: &Engine, wasm: &Path, out: &Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let compiled = engine
+        .precompile_module(&bytes)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("{} is not a valid WebAssembly module", wasm.display()))?;
+    // Write beside and rename: a running host may have the old file mapped,
+    // and truncating a mapped file in place would crash it.
+    let partial = out.with_extension("cwasm.partial");
+    std::fs::write(&partial, compiled).with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, out).with_context(|| format!("cannot move {} to {}", partial.display(), out.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handler(text: &str) -> HandlerName {
+        HandlerName::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_missing_module_is_an_import_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = load_module(&new_engine().unwrap(), dir.path(), &handler("nope.handler")).unwrap_err();
+        assert_eq!(error.error_type, "Runtime.ImportModuleError");
+        assert!(error.error_message.starts_with("Unable to import module 'nope': no nope.wasm in "));
+    }
+
+    #[test]
+    fn bytes_that_are_not_wasm_are_an_import_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.wasm"), b"not wasm").unwrap();
+        let error = load_module(&new_engine().unwrap(), dir.path(), &handler("bad.handler")).unwrap_err();
+        assert!(error.error_message.contains("is not a valid WebAssembly module"), "{}", error.error_message);
+    }
+
+    #[test]
+    fn prefers_a_compatible_cwasm_and_falls_back_from_a_stale_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = new_engine().unwrap();
+        let wasm = dir.path().join("m.wasm");
+        std::fs::write(&wasm, wat::parse_str("(module (func (export \"handler\")))").unwrap()).unwrap();
+        compile_to_file(&engine, &wasm, &dir.path().join("m.cwasm")).unwrap();
+        let module = load_module(&engine, dir.path(), &handler("m.handler")).unwrap();
+        assert!(module.get_export("handler").is_some());
+        drop(module);
+
+        std::fs::write(dir.path().join("m.cwasm"), b"stale").unwrap();
+        assert!(load_module(&engine, dir.path(), &handler("m.handler")).is_ok(), "falls back to the .wasm");
+        std::fs::remove_file(&wasm).unwrap();
+        let error = load_module(&engine, dir.path(), &handler("m.handler")).unwrap_err();
+        assert!(error.error_message.contains("m.cwasm"), "{}", error.error_message);
+    }
+
+    #[test]
+    fn dotted_modules_live_in_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
+        std::fs::write(dir.path().join("pkg/mod.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        assert!(ModuleFiles::find(dir.path(), &handler("pkg.mod.handler")).wasm.is_some());
+        assert!(ModuleFiles::find(dir.path(), &handler("pkg/mod.handler")).wasm.is_some());
+    }
+}

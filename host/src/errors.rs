@@ -1,0 +1,171 @@
+//! Lambda's error shapes: the `errorType`s and messages AWS's runtimes use,
+//! and the JSON body the Runtime API and `lambda-wasm invoke` report.
+
+use serde::Serialize;
+
+/// A function or init error, shaped as Lambda reports it.
+///
+/// Every failure the host can see (a bad handler name, a missing module, a
+/// trap, a timeout, an invalid response, the guest's own error) ends up as
+/// one of these, so callers get the same JSON from the Runtime API, the local
+/// server and `lambda-wasm invoke`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error_type}: {error_message}")]
+pub struct LambdaError {
+    /// Lambda's `errorType`, e.g. `Runtime.ImportModuleError` or the guest's own type name.
+    pub error_type: String,
+    /// Lambda's `errorMessage`.
+    pub error_message: String,
+    /// Lambda's `stackTrace`: one string per frame.
+    pub stack_trace: Vec<String>,
+}
+
+/// The wire shape, with Lambda's key order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody<'a> {
+    error_message: &'a str,
+    error_type: &'a str,
+    request_id: &'a str,
+    stack_trace: &'a [String],
+}
+
+impl LambdaError {
+    /// An error of `error_type` with `error_message` and no stack trace.
+    pub fn new(error_type: impl Into<String>, error_message: impl Into<String>) -> Self {
+        Self {
+            error_type: error_type.into(),
+            error_message: error_message.into(),
+            stack_trace: Vec::new(),
+        }
+    }
+
+    /// The same error with `stack_trace` attached.
+    pub fn with_stack_trace(mut self, stack_trace: Vec<String>) -> Self {
+        self.stack_trace = stack_trace;
+        self
+    }
+
+    /// The module file is missing, unreadable or not valid Wasm.
+    pub fn import_module(module: &str, reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            "Runtime.ImportModuleError",
+            format!("Unable to import module '{module}': {reason}"),
+        )
+    }
+
+    /// The module has no usable export of that name.
+    pub fn handler_not_found(function: &str, module: &str) -> Self {
+        Self::new(
+            "Runtime.HandlerNotFound",
+            format!("Handler '{function}' missing on module '{module}'"),
+        )
+    }
+
+    /// The handler string cannot name a module and function.
+    pub fn malformed_handler(handler: &str, reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            "Runtime.MalformedHandlerName",
+            format!("Bad handler '{handler}': {reason}"),
+        )
+    }
+
+    /// The guest's response cannot be sent (not JSON, not UTF-8, too large).
+    pub fn marshal(reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            "Runtime.MarshalError",
+            format!("Unable to marshal response: {reason}"),
+        )
+    }
+
+    /// The event cannot be given to the guest (not JSON).
+    pub fn unmarshal(reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            "Runtime.UnmarshalError",
+            format!("Unable to unmarshal input: {reason}"),
+        )
+    }
+
+    /// The invocation ran past its deadline.
+    pub fn timed_out(request_id: &str, timeout_secs: f64) -> Self {
+        Self::new(
+            "Sandbox.Timedout",
+            format!("RequestId: {request_id} Error: Task timed out after {timeout_secs:.2} seconds"),
+        )
+    }
+
+    /// The guest trapped; `frames` is its Wasm backtrace.
+    pub fn trap(request_id: &str, message: impl std::fmt::Display, frames: Vec<String>) -> Self {
+        Self::new(
+            "Runtime.WasmTrap",
+            format!("RequestId: {request_id} Error: {message}"),
+        )
+        .with_stack_trace(frames)
+    }
+
+    /// The guest called `proc_exit` (or a command module exited non-zero).
+    pub fn exit(request_id: &str, status: i32) -> Self {
+        let reason = if status == 0 {
+            "Runtime exited without providing a reason".to_string()
+        } else {
+            format!("Runtime exited with error: exit status {status}")
+        };
+        Self::new("Runtime.ExitError", format!("RequestId: {request_id} Error: {reason}"))
+    }
+
+    /// The guest needed more linear memory than the function's memory size.
+    pub fn out_of_memory(request_id: &str, limit_mb: u32) -> Self {
+        Self::new(
+            "Runtime.OutOfMemory",
+            format!(
+                "RequestId: {request_id} Error: Runtime exited with error: guest memory limit of {limit_mb} MB exceeded"
+            ),
+        )
+    }
+
+    /// The JSON body Lambda expects, keys in Lambda's order; init errors pass `""`.
+    pub fn to_json(&self, request_id: &str) -> Vec<u8> {
+        let body = ErrorBody {
+            error_message: &self.error_message,
+            error_type: &self.error_type,
+            request_id,
+            stack_trace: &self.stack_trace,
+        };
+        serde_json::to_vec(&body).expect("an error body of strings always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_has_lambdas_keys_in_order() {
+        let error = LambdaError::new("KeyError", "'first_name'").with_stack_trace(vec!["frame".into()]);
+        let body = String::from_utf8(error.to_json("abc")).unwrap();
+        assert_eq!(
+            body,
+            r#"{"errorMessage":"'first_name'","errorType":"KeyError","requestId":"abc","stackTrace":["frame"]}"#
+        );
+    }
+
+    #[test]
+    fn messages_match_lambdas_wording() {
+        assert_eq!(
+            LambdaError::timed_out("id-1", 3.0).error_message,
+            "RequestId: id-1 Error: Task timed out after 3.00 seconds"
+        );
+        assert_eq!(
+            LambdaError::handler_not_found("nope", "hello").error_message,
+            "Handler 'nope' missing on module 'hello'"
+        );
+        assert_eq!(
+            LambdaError::exit("id-2", 0).error_message,
+            "RequestId: id-2 Error: Runtime exited without providing a reason"
+        );
+        assert_eq!(
+            LambdaError::exit("id-3", 1).error_message,
+            "RequestId: id-3 Error: Runtime exited with error: exit status 1"
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! A loaded function: its module compiled once, linked once, and the
+//! execution environment that serves its invocations one at a time.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::Engine;
+
+use crate::command;
+use crate::engine;
+use crate::environment::{Environment, Fault};
+use crate::errors::LambdaError;
+use crate::guest_kind::GuestKind;
+use crate::invocation::{Invocation, Outcome};
+use crate::limits::EpochTicker;
+use crate::logs::{Level, Logger};
+use crate::response;
+use crate::settings::FunctionSettings;
+use crate::store::InstanceTemplate;
+
+/// A function ready to serve invocations.
+pub struct Function {
+    template: InstanceTemplate,
+    kind: GuestKind,
+    environment: Option<Environment>,
+    /// The guest's /tmp, deleted with the function.
+    _tmp: tempfile::TempDir,
+    _ticker: EpochTicker,
+}
+
+/// Timings of the init phase, for REPORT lines.
+#[derive(Debug, Clone, Copy)]
+pub struct InitReport {
+    /// Compile (or deserialize), link and the first environment's init.
+    pub duration: std::time::Duration,
+}
+
+impl Function {
+    /// Loads the handler's module and starts its first execution environment
+    /// (Lambda's init phase); errors are init errors.
+    pub async fn load(settings: FunctionSettings, logger: Logger) -> Result<(Self, InitReport), LambdaError> {
+        let started = Instant::now();
+        let engine = engine::new_engine().map_err(|e| LambdaError::new("Runtime.EngineError", format!("{e:#}")))?;
+        Self::load_with_engine(&engine, settings, logger).await.map(|function| {
+            (function, InitReport { duration: started.elapsed() })
+        })
+    }
+
+    /// [`Function::load`] with an existing engine (benchmarks share one).
+    pub async fn load_with_engine(engine: &Engine, settings: FunctionSettings, logger: Logger) -> Result<Self, LambdaError> {
+        if !settings.task_root.is_dir() {
+            return Err(LambdaError::import_module(
+                &settings.handler.module,
+                format!("the task root {} is not a readable folder", settings.task_root.display()),
+            ));
+        }
+        let module = engine::load_module(engine, &settings.task_root, &settings.handler)?;
+        let kind = GuestKind::detect(&module, &settings.handler)?;
+        let tmp = tempfile::Builder::new()
+            .prefix("lambda-wasm-tmp-")
+            .tempdir()
+            .map_err(|e| LambdaError::new("Runtime.SandboxError", format!("cannot create the guest's /tmp: {e}")))?;
+        let template = InstanceTemplate::new(engine, &module, Arc::new(settings), logger, tmp.path().to_path_buf())?;
+        let environment = match &kind {
+            GuestKind::Reactor { export } => Some(Environment::start(&template, export).await?),
+            GuestKind::Command => None,
+        };
+        Ok(Self { template, kind, environment, _tmp: tmp, _ticker: EpochTicker::start(engine) })
+    }
+
+    /// The function's settings.
+    pub fn settings(&self) -> &FunctionSettings {
+        &self.template.settings
+    }
+
+    /// Runs one invocation to its outcome; never fails as a whole.
+    ///
+    /// A fault discards the execution environment; the next invocation starts
+    /// a fresh one, whose init runs again, as Lambda resets a crashed sandbox.
+    pub async fn invoke(&mut self, invocation: &Invocation) -> Outcome {
+        let logger = self.template.logger.clone();
+        logger.begin_invocation(&invocation.context.request_id);
+        let outcome = self.run(invocation).await;
+        if let Outcome::Error(error) = &outcome {
+            let message = format!("{}: {}", error.error_type, error.error_message);
+            logger.record(Level::Error, message.as_bytes());
+        }
+        logger.end_invocation();
+        outcome
+    }
+
+    /// The largest linear memory the current environment has had, in bytes.
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.environment.as_ref().map_or(0, Environment::peak_memory_bytes)
+    }
+
+    async fn run(&mut self, invocation: &Invocation) -> Outcome {
+        if let Err(error) = response::validate_event(&invocation.event) {
+            return Outcome::Error(error);
+        }
+        let export = match &self.kind {
+            GuestKind::Command => return command::run(&self.template, invocation).await,
+            GuestKind::Reactor { export } => export,
+        };
+        let environment = match &mut self.environment {
+            Some(environment) => environment,
+            slot @ None => match Environment::start(&self.template, export).await {
+                Ok(environment) => slot.insert(environment),
+                Err(error) => return Outcome::Error(error),
+            },
+        };
+        match environment.invoke(&self.template, invocation).await {
+            Ok(outcome) => outcome,
+            Err(Fault(error)) => {
+                tracing::warn!(
+                    "discarding the execution environment after {}: {}; the next event starts a fresh one",
+                    error.error_type,
+                    error.error_message
+                );
+                self.environment = None;
+                Outcome::Error(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Test mode: run a handler on an event from a file or stdin, with a made-up
+//! context, writing the platform's START/END/REPORT lines as Lambda would.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+
+use crate::cli::InvokeArgs;
+use crate::errors::LambdaError;
+use crate::function::{Function, InitReport};
+use crate::invocation::{Invocation, InvocationContext, Outcome};
+use crate::logs::Logger;
+use crate::settings::FunctionSettings;
+
+/// Exit status of `invoke` when the function returned an error.
+const FUNCTION_ERROR: u8 = 1;
+/// Exit status of `invoke` for a usage or init error.
+const USAGE_OR_INIT_ERROR: u8 = 2;
+
+/// `lambda-wasm invoke`: prints the response (or error) JSON on stdout.
+pub async fn invoke(args: &InvokeArgs) -> ExitCode {
+    let event = match read_event(&args.event) {
+        Ok(event) => event,
+        Err(message) => {
+            eprintln!("lambda-wasm: {message}");
+            return ExitCode::from(USAGE_OR_INIT_ERROR);
+        }
+    };
+    let (mut function, init) = match load(&args.function.local_options()).await {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            print_json(&error.to_json(""));
+            return ExitCode::from(USAGE_OR_INIT_ERROR);
+        }
+    };
+    let invocation = local_invocation(event, function.settings(), SystemTime::now());
+    let outcome = run_reported(&mut function, &invocation, Some(init)).await;
+    match outcome {
+        Outcome::Response(json) => {
+            print_json(json.get().as_bytes());
+            ExitCode::SUCCESS
+        }
+        Outcome::Error(error) => {
+            print_json(&error.to_json(&invocation.context.request_id));
+            ExitCode::from(FUNCTION_ERROR)
+        }
+    }
+}
+
+/// Loads the function for test mode; an init error is also said on stderr in one line.
+pub async fn load(options: &crate::settings::LocalOptions) -> Result<(Function, InitReport), LambdaError> {
+    let loaded = match FunctionSettings::local(options) {
+        Ok(settings) => {
+            let logger = Logger::to_stderr(settings.log);
+            Function::load(settings, logger).await
+        }
+        Err(error) => Err(error),
+    };
+    if let Err(error) = &loaded {
+        eprintln!("lambda-wasm: init failed: {}: {}", error.error_type, error.error_message);
+    }
+    loaded
+}
+
+/// A context like Lambda's for a local invocation starting at `now`.
+pub fn local_invocation(event: Bytes, settings: &FunctionSettings, now: SystemTime) -> Invocation {
+    let region = settings
+        .guest_env
+        .iter()
+        .find(|(name, _)| name == "AWS_REGION")
+        .map_or("us-east-1", |(_, value)| value.as_str());
+    let context = InvocationContext {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        deadline: now + settings.timeout,
+        invoked_function_arn: format!("arn:aws:lambda:{region}:000000000000:function:{}", settings.function_name),
+        trace_id: None,
+        client_context: None,
+        cognito_identity: None,
+        tenant_id: None,
+    };
+    Invocation { event, context }
+}
+
+/// Runs `invocation` between START and END/REPORT lines on stderr.
+pub async fn run_reported(function: &mut Function, invocation: &Invocation, init: Option<InitReport>) -> Outcome {
+    let request_id = &invocation.context.request_id;
+    eprintln!("START RequestId: {request_id} Version: {}", function.settings().function_version);
+    let started = Instant::now();
+    let outcome = function.invoke(invocation).await;
+    let duration = started.elapsed();
+    eprintln!("END RequestId: {request_id}");
+    eprintln!("{}", report_line(request_id, duration, function, init));
+    outcome
+}
+
+fn report_line(request_id: &str, duration: Duration, function: &Function, init: Option<InitReport>) -> String {
+    let millis = duration.as_secs_f64() * 1000.0;
+    let memory_used_mb = function.peak_memory_bytes().div_ceil(1024 * 1024);
+    let mut line = format!(
+        "REPORT RequestId: {request_id}\tDuration: {millis:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {memory_used_mb} MB",
+        millis.ceil() as u64,
+        function.settings().memory_mb,
+    );
+    if let Some(init) = init {
+        line.push_str(&format!("\tInit Duration: {:.2} ms", init.duration.as_secs_f64() * 1000.0));
+    }
+    line
+}
+
+fn read_event(source: &str) -> Result<Bytes, String> {
+    let bytes = if source == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+        bytes
+    } else {
+        std::fs::read(source).map_err(|e| format!("cannot read the event file {source}: {e}; pass a JSON file or - for stdin"))?
+    };
+    Ok(Bytes::from(bytes))
+}
+
+fn print_json(json: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(json);
+    let _ = stdout.write_all(b"\n");
+    let _ = stdout.flush();
+}

@@ -1,0 +1,73 @@
+//! `lambda-wasm`: the Lambda bootstrap that runs Wasm handlers, and its test mode.
+//!
+//! ```text
+//! lambda-wasm                                   # bootstrap (AWS_LAMBDA_RUNTIME_API set)
+//! lambda-wasm invoke hello.handler --task-root DIR --event event.json
+//! lambda-wasm serve hello.handler --task-root DIR
+//! lambda-wasm compile hello.wasm
+//! ```
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use lambda_wasm::cli::{Cli, Command};
+use lambda_wasm::{bootstrap, engine, local, serve};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.command.is_none() {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+            eprintln!(
+                "lambda-wasm: no subcommand and AWS_LAMBDA_RUNTIME_API is not set.\n\
+                 Deployed as a Lambda bootstrap it serves the Runtime API; locally, try\n  \
+                 lambda-wasm invoke hello.handler --task-root DIR --event event.json\n\
+                 (lambda-wasm --help lists every command)"
+            );
+            return ExitCode::from(2);
+        }
+        bootstrap::default_missing_lambda_variables();
+    }
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("lambda-wasm: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match cli.command {
+        None => runtime.block_on(bootstrap::run()),
+        Some(Command::Invoke(args)) => runtime.block_on(local::invoke(&args)),
+        Some(Command::Serve(args)) => runtime.block_on(serve::serve(&args)),
+        Some(Command::Compile(args)) => compile(&args),
+    }
+}
+
+/// Host diagnostics on stderr; `LAMBDA_WASM_LOG` filters them (default: info).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LAMBDA_WASM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn compile(args: &lambda_wasm::cli::CompileArgs) -> ExitCode {
+    let output = args.output.clone().unwrap_or_else(|| args.wasm.with_extension("cwasm"));
+    let compiled = engine::new_engine()
+        .map_err(anyhow::Error::from)
+        .and_then(|engine| engine::compile_to_file(&engine, &args.wasm, &output));
+    match compiled {
+        Ok(()) => {
+            eprintln!("lambda-wasm: wrote {}", output.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("lambda-wasm: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Checks a guest's response before it leaves the host: size, UTF-8, JSON.
+
+use serde_json::value::RawValue;
+
+use crate::errors::LambdaError;
+
+/// Lambda's synchronous payload limit: 6 MB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+/// What a guest produced as its response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum GuestResponse {
+    /// The guest set nothing: the result is `null`, as a Python handler returning `None`.
+    #[default]
+    Unset,
+    /// The bytes the guest set.
+    Bytes(Vec<u8>),
+    /// The guest tried to set this many bytes, over the limit; nothing was copied.
+    TooLarge(usize),
+}
+
+/// Validates `response` against `max_bytes`; the result is the exact JSON to send.
+pub fn validate(response: GuestResponse, max_bytes: usize) -> Result<Box<RawValue>, LambdaError> {
+    let bytes = match response {
+        GuestResponse::Unset => return Ok(RawValue::from_string("null".into()).expect("null is JSON")),
+        GuestResponse::TooLarge(len) => return Err(too_large(len, max_bytes)),
+        GuestResponse::Bytes(bytes) => bytes,
+    };
+    if bytes.len() > max_bytes {
+        return Err(too_large(bytes.len(), max_bytes));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(LambdaError::marshal(
+            "the response is empty; a handler with nothing to return sends null",
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        LambdaError::marshal(format!(
+            "the response is not valid UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    let trimmed = text.trim();
+    if trimmed.len() == text.len() {
+        RawValue::from_string(text)
+    } else {
+        RawValue::from_string(trimmed.to_string())
+    }
+    .map_err(|e| LambdaError::marshal(format!("the response is not JSON: {e}")))
+}
+
+fn too_large(len: usize, max_bytes: usize) -> LambdaError {
+    LambdaError::marshal(format!(
+        "the response is {len} bytes, over the limit of {max_bytes} bytes (LAMBDA_WASM_MAX_RESPONSE_BYTES)"
+    ))
+}
+
+/// Checks that an event is one JSON value before a guest sees it.
+pub fn validate_event(event: &[u8]) -> Result<(), LambdaError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(event)
+        .map(drop)
+        .map_err(LambdaError::unmarshal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(bytes: &[u8]) -> Result<String, String> {
+        validate(GuestResponse::Bytes(bytes.to_vec()), 64)
+            .map(|raw| raw.get().to_string())
+            .map_err(|e| {
+                assert_eq!(e.error_type, "Runtime.MarshalError");
+                e.error_message
+            })
+    }
+
+    #[test]
+    fn passes_json_through_unchanged() {
+        assert_eq!(check(br#"{"message": "Hello John Smith!"}"#).unwrap(), r#"{"message": "Hello John Smith!"}"#);
+        assert_eq!(check(b"null\n").unwrap(), "null");
+        assert_eq!(validate(GuestResponse::Unset, 64).unwrap().get(), "null");
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        assert!(check(b"").unwrap_err().contains("empty"));
+        assert!(check(b"not json").unwrap_err().contains("not JSON"));
+        assert!(check(b"{\"a\": 1} trailing").unwrap_err().contains("not JSON"));
+        assert!(check(b"\"\xff\"").unwrap_err().contains("offset 1"));
+        assert!(check(&[b' '; 65]).unwrap_err().contains("65 bytes, over the limit of 64"));
+        let error = validate(GuestResponse::TooLarge(7_000_000), 64).unwrap_err();
+        assert!(error.error_message.starts_with("Unable to marshal response: the response is 7000000 bytes"));
+    }
+
+    #[test]
+    fn events_must_be_json() {
+        assert!(validate_event(br#"{"first_name": "John"}"#).is_ok());
+        let error = validate_event(b"{oops").unwrap_err();
+        assert_eq!(error.error_type, "Runtime.UnmarshalError");
+        assert!(error.error_message.starts_with("Unable to unmarshal input: "));
+    }
+}

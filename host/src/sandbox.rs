@@ -1,0 +1,162 @@
+//! The WASI world a guest runs in: the task root read-only, its own /tmp,
+//! a filtered environment, stdio wired to the logs, and nothing else.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use crate::logs::{GuestStream, Logger};
+use crate::response::GuestResponse;
+use crate::settings::FunctionSettings;
+
+/// Where a guest's stdin and stdout go.
+pub enum Stdio {
+    /// Reactor: no stdin; stdout is log lines.
+    Reactor,
+    /// Command: the event is stdin; stdout is captured as the response.
+    Command { event: Bytes, stdout: CapturedStdout },
+}
+
+/// Builds the WASI context for one instance.
+///
+/// `tmp` is the host folder the guest sees as `/tmp`; `extra_env` is added
+/// after the function's environment (a command's per-invocation context).
+pub fn wasi_ctx(
+    settings: &FunctionSettings,
+    tmp: &Path,
+    logger: &Logger,
+    extra_env: &[(String, String)],
+    stdio: Stdio,
+) -> std::io::Result<WasiP1Ctx> {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .allow_blocking_current_thread(true)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .arg(settings.handler.module_file_stem())
+        .envs(&settings.guest_env)
+        .envs(extra_env)
+        .stderr(GuestOutput::Log(logger.clone(), GuestStream::Stderr));
+    builder
+        .preopened_dir(&settings.task_root, &settings.guest_task_root, FsPerms::ReadOnly)
+        .map_err(|e| std::io::Error::other(format!("cannot open the task root {}: {e}", settings.task_root.display())))?;
+    builder
+        .preopened_dir(tmp, "/tmp", FsPerms::ReadWrite)
+        .map_err(|e| std::io::Error::other(format!("cannot open the guest's /tmp at {}: {e}", tmp.display())))?;
+    match stdio {
+        Stdio::Reactor => builder.stdout(GuestOutput::Log(logger.clone(), GuestStream::Stdout)),
+        Stdio::Command { event, stdout } => builder.stdin(MemoryInputPipe::new(event)).stdout(GuestOutput::Capture(stdout)),
+    };
+    Ok(builder.build_p1())
+}
+
+/// A command's stdout: kept up to the response limit, counted past it.
+#[derive(Clone)]
+pub struct CapturedStdout(Arc<Mutex<Captured>>);
+
+struct Captured {
+    bytes: Vec<u8>,
+    total: usize,
+    max: usize,
+}
+
+impl CapturedStdout {
+    /// Capture at most `max` bytes.
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Mutex::new(Captured { bytes: Vec::new(), total: 0, max })))
+    }
+
+    /// What the command wrote, as a response to validate.
+    pub fn take_response(&self) -> GuestResponse {
+        let mut captured = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if captured.total > captured.max {
+            GuestResponse::TooLarge(captured.total)
+        } else {
+            GuestResponse::Bytes(std::mem::take(&mut captured.bytes))
+        }
+    }
+
+    fn write(&self, bytes: &[u8]) {
+        let mut captured = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        captured.total = captured.total.saturating_add(bytes.len());
+        if captured.total <= captured.max {
+            captured.bytes.extend_from_slice(bytes);
+        }
+    }
+}
+
+/// A guest output stream: log lines, or a command's captured stdout.
+#[derive(Clone)]
+enum GuestOutput {
+    Log(Logger, GuestStream),
+    Capture(CapturedStdout),
+}
+
+impl GuestOutput {
+    fn accept(&self, bytes: &[u8]) {
+        match self {
+            GuestOutput::Log(logger, stream) => logger.guest_output(*stream, bytes),
+            GuestOutput::Capture(captured) => captured.write(bytes),
+        }
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for GuestOutput {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.accept(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(1024 * 1024)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for GuestOutput {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for GuestOutput {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.accept(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

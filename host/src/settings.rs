@@ -1,0 +1,270 @@
+//! A function's configuration, from Lambda's environment (runtime mode) or
+//! from the command line (test mode), and the environment its guest sees.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::errors::LambdaError;
+use crate::handler_name::HandlerName;
+use crate::logs::{Level, LogConfig, LogFormat};
+use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
+
+/// Lambda's default function timeout, used when the platform's deadline is unusable.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Lambda's smallest and default memory size.
+pub const DEFAULT_MEMORY_MB: u32 = 128;
+
+/// Variables holding AWS credentials: withheld from guests unless passed explicitly.
+pub const CREDENTIAL_VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+];
+
+/// Everything needed to load and run one function.
+#[derive(Debug, Clone)]
+pub struct FunctionSettings {
+    /// The deployment package on the host (`LAMBDA_TASK_ROOT`).
+    pub task_root: PathBuf,
+    /// Where the guest sees the task root: `/var/task`, or the real path in test mode.
+    pub guest_task_root: String,
+    /// The handler to run.
+    pub handler: HandlerName,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`: the cap on guest linear memory.
+    pub memory_mb: u32,
+    /// The timeout used when the platform gives no usable deadline (and in test mode).
+    pub timeout: Duration,
+    /// The largest response the host sends.
+    pub max_response_bytes: usize,
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function_name: String,
+    /// `AWS_LAMBDA_FUNCTION_VERSION`.
+    pub function_version: String,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME`.
+    pub log_group_name: String,
+    /// `AWS_LAMBDA_LOG_STREAM_NAME`.
+    pub log_stream_name: String,
+    /// How guest logs are written.
+    pub log: LogConfig,
+    /// The environment variables the guest sees (already filtered).
+    pub guest_env: Vec<(String, String)>,
+}
+
+/// The `errorType` of an init error caused by the function's configuration.
+pub const CONFIGURATION_ERROR: &str = "Runtime.InvalidConfiguration";
+
+/// What test mode knows of a function, from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct LocalOptions {
+    /// The handler string.
+    pub handler: String,
+    /// The folder holding the modules.
+    pub task_root: PathBuf,
+    /// `--env K=V` pairs, applied last.
+    pub env: Vec<(String, String)>,
+    /// `--timeout`.
+    pub timeout: Duration,
+    /// `--memory`.
+    pub memory_mb: u32,
+    /// `--function-name`; defaults to the module's name.
+    pub function_name: Option<String>,
+    /// `--max-response-bytes`.
+    pub max_response_bytes: usize,
+    /// `--pass-credentials`: give the guest the host's AWS credentials.
+    pub pass_credentials: bool,
+}
+
+impl FunctionSettings {
+    /// Settings for runtime mode, read from Lambda's reserved variables in `vars`.
+    pub fn from_lambda_env(vars: &[(String, String)]) -> Result<Self, LambdaError> {
+        let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let handler_text = get("_HANDLER").ok_or_else(|| {
+            LambdaError::new(CONFIGURATION_ERROR, "_HANDLER is not set; set it to MODULE.FUNCTION, e.g. hello.handler")
+        })?;
+        let handler = HandlerName::parse(&handler_text)?;
+        let task_root = get("LAMBDA_TASK_ROOT").unwrap_or_else(|| "/var/task".into());
+        let memory_mb = parse_number(get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", DEFAULT_MEMORY_MB)?;
+        let timeout_secs: f64 = parse_number(get("LAMBDA_WASM_TIMEOUT"), "LAMBDA_WASM_TIMEOUT", DEFAULT_TIMEOUT.as_secs_f64())?;
+        let max_response_bytes = parse_number(get("LAMBDA_WASM_MAX_RESPONSE_BYTES"), "LAMBDA_WASM_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)?;
+        let pass_credentials = get("LAMBDA_WASM_PASS_CREDENTIALS").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))
+            .map_err(|message| LambdaError::new(CONFIGURATION_ERROR, message))?;
+        Ok(Self {
+            task_root: PathBuf::from(task_root),
+            guest_task_root: "/var/task".into(),
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| handler.module_file_stem().to_string()),
+            function_version: get("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_else(|| "$LATEST".into()),
+            log_group_name: get("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
+            log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
+            guest_env: guest_env(vars, pass_credentials, "/var/task"),
+            handler,
+            memory_mb,
+            timeout: Duration::from_secs_f64(timeout_secs),
+            max_response_bytes,
+            log,
+        })
+    }
+
+    /// Settings for test mode: a Lambda-like environment made up from `options`,
+    /// with no variable of the host's leaking in except those named.
+    pub fn local(options: &LocalOptions) -> Result<Self, LambdaError> {
+        let handler = HandlerName::parse(&options.handler)?;
+        let task_root = options.task_root.canonicalize().map_err(|e| {
+            LambdaError::import_module(&handler.module, format!("the task root {} cannot be opened: {e}", options.task_root.display()))
+        })?;
+        let guest_task_root = task_root.to_string_lossy().into_owned();
+        let function_name = options.function_name.clone().unwrap_or_else(|| handler.module_file_stem().to_string());
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        let mut vars: Vec<(String, String)> = [
+            ("AWS_REGION", region.as_str()),
+            ("AWS_DEFAULT_REGION", region.as_str()),
+            ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023"),
+            ("AWS_LAMBDA_FUNCTION_NAME", function_name.as_str()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &options.memory_mb.to_string()),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", &format!("/aws/lambda/{function_name}")),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "local/[$LATEST]lambda-wasm"),
+            ("_HANDLER", options.handler.as_str()),
+            ("LAMBDA_TASK_ROOT", guest_task_root.as_str()),
+            ("LAMBDA_RUNTIME_DIR", "/var/runtime"),
+            ("TZ", ":UTC"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let from_host = ["AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL"]
+            .iter()
+            .chain(if options.pass_credentials { CREDENTIAL_VARIABLES } else { &[] });
+        for name in from_host {
+            if let Ok(value) = std::env::var(name) {
+                vars.push((name.to_string(), value));
+            }
+        }
+        for (name, value) in &options.env {
+            vars.retain(|(existing, _)| existing != name);
+            vars.push((name.clone(), value.clone()));
+        }
+        let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))
+            .map_err(|message| LambdaError::new(CONFIGURATION_ERROR, message))?;
+        Ok(Self {
+            task_root,
+            function_name,
+            function_version: "$LATEST".into(),
+            log_group_name: get("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
+            log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
+            guest_env: guest_env(&vars, true, &guest_task_root),
+            guest_task_root,
+            handler,
+            memory_mb: options.memory_mb,
+            timeout: options.timeout,
+            max_response_bytes: options.max_response_bytes,
+            log,
+        })
+    }
+}
+
+/// The guest's environment: the host's minus the runtime's own plumbing,
+/// per-invocation values and (unless `pass_credentials`) AWS credentials.
+pub fn guest_env(vars: &[(String, String)], pass_credentials: bool, guest_task_root: &str) -> Vec<(String, String)> {
+    let withheld = |name: &str| {
+        name == "AWS_LAMBDA_RUNTIME_API"
+            || name == "_X_AMZN_TRACE_ID"
+            || name.starts_with("LAMBDA_WASM_")
+            || (!pass_credentials && CREDENTIAL_VARIABLES.contains(&name))
+    };
+    let mut env: Vec<(String, String)> = vars
+        .iter()
+        .filter(|(name, _)| !withheld(name))
+        .map(|(name, value)| {
+            let value = if name == "LAMBDA_TASK_ROOT" { guest_task_root.to_string() } else { value.clone() };
+            (name.clone(), value)
+        })
+        .collect();
+    if !env.iter().any(|(name, _)| name == "LAMBDA_TASK_ROOT") {
+        env.push(("LAMBDA_TASK_ROOT".into(), guest_task_root.to_string()));
+    }
+    env
+}
+
+/// The log format and level from `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`.
+pub fn log_config(format: Option<String>, level: Option<String>) -> Result<LogConfig, String> {
+    let format = match format.as_deref() {
+        None | Some("") => LogFormat::Text,
+        Some(text) => {
+            LogFormat::parse(text).ok_or_else(|| format!("AWS_LAMBDA_LOG_FORMAT is {text:?}; use Text or JSON"))?
+        }
+    };
+    let min_level = match level.as_deref() {
+        None | Some("") => Level::Trace,
+        Some(text) => Level::parse(text).ok_or_else(|| {
+            format!("AWS_LAMBDA_LOG_LEVEL is {text:?}; use TRACE, DEBUG, INFO, WARN, ERROR or FATAL")
+        })?,
+    };
+    Ok(LogConfig { format, min_level })
+}
+
+fn parse_number<T: std::str::FromStr>(value: Option<String>, name: &str, default: T) -> Result<T, LambdaError> {
+    match value {
+        None => Ok(default),
+        Some(text) => text.trim().parse().map_err(|_| {
+            LambdaError::new(CONFIGURATION_ERROR, format!("{name} is {text:?}, which is not a number"))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn reads_lambdas_variables() {
+        let settings = FunctionSettings::from_lambda_env(&vars(&[
+            ("_HANDLER", "hello.handler"),
+            ("LAMBDA_TASK_ROOT", "/tmp/pkg"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "hello-fn"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.task_root, PathBuf::from("/tmp/pkg"));
+        assert_eq!(settings.memory_mb, 256);
+        assert_eq!(settings.function_name, "hello-fn");
+        assert_eq!(settings.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(settings.log.format, LogFormat::Json);
+        assert!(settings.guest_env.contains(&("LAMBDA_TASK_ROOT".into(), "/var/task".into())));
+    }
+
+    #[test]
+    fn says_what_is_wrong() {
+        let missing = FunctionSettings::from_lambda_env(&[]).unwrap_err();
+        assert!(missing.error_message.contains("_HANDLER is not set"));
+        let bad = FunctionSettings::from_lambda_env(&vars(&[("_HANDLER", "a.b"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots")]))
+            .unwrap_err();
+        assert!(bad.error_message.contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"));
+    }
+
+    #[test]
+    fn withholds_credentials_and_plumbing() {
+        let host = vars(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("LAMBDA_WASM_TIMEOUT", "5"),
+        ]);
+        let names = |env: Vec<(String, String)>| env.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(names(guest_env(&host, false, "/var/task")), ["AWS_REGION", "LAMBDA_TASK_ROOT"]);
+        let passed = names(guest_env(&host, true, "/var/task"));
+        assert!(passed.contains(&"AWS_SESSION_TOKEN".to_string()));
+        assert!(!passed.contains(&"AWS_LAMBDA_RUNTIME_API".to_string()));
+    }
+}

@@ -1,0 +1,82 @@
+//! What every instance of a function is made from: one `Linker` with WASI
+//! and the ABI imports, an `InstancePre`, and a fresh `Store` per instance
+//! carrying its sandbox, ABI state and memory limiter.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::{Engine, InstancePre, Linker, Module, Store};
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+use crate::abi::{self, AbiState};
+use crate::errors::LambdaError;
+use crate::limits::MemoryLimiter;
+use crate::logs::Logger;
+use crate::sandbox::{self, Stdio};
+use crate::settings::FunctionSettings;
+
+/// The data of one guest instance's `Store`.
+pub struct GuestState {
+    /// The instance's WASI preview 1 context (its sandbox).
+    pub wasi: WasiP1Ctx,
+    /// What the guest set through the `lambda_wasm` imports.
+    pub abi: AbiState,
+    /// The memory cap.
+    pub limiter: MemoryLimiter,
+}
+
+/// A linked, ready-to-instantiate function, shared by all its instances.
+pub struct InstanceTemplate {
+    /// The function's settings.
+    pub settings: Arc<FunctionSettings>,
+    /// Where guest logs go.
+    pub logger: Logger,
+    pre: InstancePre<GuestState>,
+    tmp: PathBuf,
+}
+
+impl InstanceTemplate {
+    /// Links `module` against WASI preview 1 and the ABI imports.
+    ///
+    /// An import the host does not provide is an init error naming it.
+    pub fn new(
+        engine: &Engine,
+        module: &Module,
+        settings: Arc<FunctionSettings>,
+        logger: Logger,
+        tmp: PathBuf,
+    ) -> Result<Self, LambdaError> {
+        let link_error = |e: wasmtime::Error| LambdaError::import_module(&settings.handler.module, format!("{e:#}"));
+        let mut linker: Linker<GuestState> = Linker::new(engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi).map_err(link_error)?;
+        abi::add_to_linker(&mut linker, |state| &mut state.abi).map_err(link_error)?;
+        let pre = linker.instantiate_pre(module).map_err(|e| {
+            LambdaError::import_module(
+                &settings.handler.module,
+                format!("{e:#}; a guest may import only wasi_snapshot_preview1 and lambda_wasm (docs/abi.md)"),
+            )
+        })?;
+        Ok(Self { settings, logger, pre, tmp })
+    }
+
+    /// The linked module.
+    pub fn pre(&self) -> &InstancePre<GuestState> {
+        &self.pre
+    }
+
+    /// A fresh store with its own sandbox; `extra_env` is a command's context.
+    pub fn new_store(&self, stdio: Stdio, extra_env: &[(String, String)]) -> Result<Store<GuestState>, LambdaError> {
+        let settings = &self.settings;
+        let wasi = sandbox::wasi_ctx(settings, &self.tmp, &self.logger, extra_env, stdio)
+            .map_err(|e| LambdaError::new("Runtime.SandboxError", e.to_string()))?;
+        let state = GuestState {
+            wasi,
+            abi: AbiState::new(self.logger.clone(), settings.max_response_bytes),
+            limiter: MemoryLimiter::new(settings.memory_mb),
+        };
+        let mut store = Store::new(self.pre.module().engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_trap();
+        Ok(store)
+    }
+}
