@@ -8,6 +8,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use http::{HeaderValue, Method, StatusCode};
@@ -70,14 +71,40 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let layer = AnswerInvocations { function: Arc::new(Mutex::new(function)), client };
-    let runtime = Runtime::new(lambda_runtime::service_fn(answered_by_layer)).layer(layer);
-    match runtime.run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("lambda-wasm: the Runtime API loop stopped: {error}");
-            ExitCode::from(1)
+    let layer = AnswerInvocations { function: Arc::new(Mutex::new(function)), client, answered: Arc::default() };
+    serve_until_the_api_is_gone(layer).await
+}
+
+/// Runs `lambda_runtime`'s loop, starting it again when it stops on an
+/// invocation it could not read, and giving up once it fails repeatedly
+/// without answering anything (the Runtime API is gone).
+///
+/// `lambda_runtime` 1.5 ends its loop when a `next` response has a header it
+/// cannot parse (e.g. a client context without every mobile-SDK field); that
+/// invocation cannot be answered, since its request id never reaches us, and
+/// the platform times it out. The execution environment survives.
+async fn serve_until_the_api_is_gone(layer: AnswerInvocations) -> ExitCode {
+    const FAILURES_BEFORE_GIVING_UP: u32 = 5;
+    let mut failures_in_a_row = 0;
+    loop {
+        let answered_before = layer.answered.load(Ordering::Relaxed);
+        let runtime = Runtime::new(lambda_runtime::service_fn(answered_by_layer)).layer(layer.clone());
+        let error = match runtime.run().await {
+            Ok(()) => return ExitCode::SUCCESS,
+            Err(error) => error,
+        };
+        if layer.answered.load(Ordering::Relaxed) > answered_before {
+            failures_in_a_row = 0;
         }
+        failures_in_a_row += 1;
+        if failures_in_a_row >= FAILURES_BEFORE_GIVING_UP {
+            eprintln!("lambda-wasm: the Runtime API loop stopped: {error}");
+            return ExitCode::from(1);
+        }
+        tracing::error!(
+            "the Runtime API loop stopped on an invocation it could not read ({error}); that invocation gets no answer, serving the next"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10 << failures_in_a_row)).await;
     }
 }
 
@@ -92,6 +119,8 @@ async fn answered_by_layer(_: LambdaEvent<serde::de::IgnoredAny>) -> Result<(), 
 struct AnswerInvocations {
     function: Arc<Mutex<Function>>,
     client: Arc<PooledClient>,
+    /// Invocations answered so far.
+    answered: Arc<AtomicU64>,
 }
 
 impl<S> tower::Layer<S> for AnswerInvocations {
@@ -114,6 +143,7 @@ impl Service<LambdaInvocation> for AnswerInvocations {
     fn call(&mut self, raw: LambdaInvocation) -> Self::Future {
         let function = self.function.clone();
         let client = self.client.clone();
+        let answered = self.answered.clone();
         Box::pin(async move {
             let mut function = function.lock().await;
             let invocation = invocation_from(raw, function.settings());
@@ -123,6 +153,7 @@ impl Service<LambdaInvocation> for AnswerInvocations {
             if let Err(error) = post_outcome(&client, &invocation.context.request_id, outcome).await {
                 tracing::error!("could not send the result of {}: {error}", invocation.context.request_id);
             }
+            answered.fetch_add(1, Ordering::Relaxed);
             Ok(())
         })
     }

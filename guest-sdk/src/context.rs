@@ -1,0 +1,306 @@
+//! The invocation context: what AWS's Python runtime hands a handler as its
+//! `context` object, parsed from the `key=value` text of guest ABI v1
+//! (docs/abi.md, section 4).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Everything Lambda tells a handler about the invocation it is serving.
+///
+/// The field names are those of the Python `context` object, so a port of a
+/// Python handler reads the same. Values the host did not send (for example
+/// no X-Ray trace) are empty strings, `0` or `None`.
+///
+/// It is `#[non_exhaustive]` because later minor versions of the ABI may add
+/// keys; build one in tests with [`Context::default`], [`Context::parse`] or
+/// the `with_*` methods.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Context {
+    /// The request id of this invocation (Python `context.aws_request_id`).
+    pub aws_request_id: String,
+    /// The ARN the caller used: it names the alias or version invoked.
+    pub invoked_function_arn: String,
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function_name: String,
+    /// The function's version, `$LATEST` unless a published version runs.
+    pub function_version: String,
+    /// The memory configured for the function, in MB.
+    pub memory_limit_in_mb: u32,
+    /// The CloudWatch log group of the function.
+    pub log_group_name: String,
+    /// The CloudWatch log stream of this execution environment.
+    pub log_stream_name: String,
+    /// The invocation's deadline in Unix epoch milliseconds. Prefer
+    /// [`Context::remaining_time_in_millis`], which asks the host (the host
+    /// may enforce another deadline than the one Lambda sent).
+    pub deadline_ms: u64,
+    /// The X-Ray trace header of this invocation (`_X_AMZN_TRACE_ID` in
+    /// other runtimes; a reactor's environment is fixed at start, so it is
+    /// here instead).
+    pub xray_trace_id: Option<String>,
+    /// The Amazon Cognito identity of the caller, when it signed with
+    /// Cognito credentials (Python `context.identity`).
+    pub identity: Option<CognitoIdentity>,
+    /// What a mobile SDK client attached to the invocation (Python
+    /// `context.client_context`).
+    pub client_context: Option<ClientContext>,
+    /// The tenant of a multi-tenant function (Python `context.tenant_id`).
+    pub tenant_id: Option<String>,
+}
+
+/// The Amazon Cognito identity that invoked the function.
+///
+/// Lambda sends it as `{"cognitoIdentityId", "cognitoIdentityPoolId"}`; the
+/// Rust names are Python's attribute names. A missing id reads as `""`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CognitoIdentity {
+    /// The caller's Cognito identity id.
+    #[serde(default, alias = "cognitoIdentityId", alias = "identity_id", alias = "identityId")]
+    pub cognito_identity_id: String,
+    /// The identity pool the caller's id belongs to.
+    #[serde(
+        default,
+        alias = "cognitoIdentityPoolId",
+        alias = "identity_pool_id",
+        alias = "identityPoolId"
+    )]
+    pub cognito_identity_pool_id: String,
+}
+
+/// The client context a mobile SDK sent with the invocation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClientContext {
+    /// The calling application, when the client described it.
+    #[serde(default, alias = "Client")]
+    pub client: Option<ClientApplication>,
+    /// Free-form values the application chose to send.
+    #[serde(default, alias = "Custom")]
+    pub custom: Map<String, Value>,
+    /// The client's environment (platform, model, locale, ...).
+    #[serde(default, alias = "environment", alias = "Env")]
+    pub env: Map<String, Value>,
+}
+
+/// The mobile application that invoked the function. Lambda's JSON uses
+/// these snake_case keys; the camelCase spelling some tools write is
+/// accepted too. A missing value reads as `""`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClientApplication {
+    /// The installation id of the app on the device.
+    #[serde(default, alias = "installationId")]
+    pub installation_id: String,
+    /// The app's title.
+    #[serde(default, alias = "appTitle")]
+    pub app_title: String,
+    /// The app's version name.
+    #[serde(default, alias = "appVersionName")]
+    pub app_version_name: String,
+    /// The app's version code.
+    #[serde(default, alias = "appVersionCode")]
+    pub app_version_code: String,
+    /// The app's package name.
+    #[serde(default, alias = "appPackageName")]
+    pub app_package_name: String,
+}
+
+impl Context {
+    /// Parses the context text of guest ABI v1: one `key=value` per line,
+    /// split at the first `=`.
+    ///
+    /// Parsing never fails: unknown keys are ignored (later minor ABI
+    /// versions may add some), and a value that does not parse (a number or
+    /// a JSON object) leaves its field at the default, so a malformed key
+    /// cannot turn into an error the function never made.
+    pub fn parse(text: &str) -> Context {
+        let mut ctx = Context::default();
+        for line in text.split('\n') {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.strip_suffix('\r').unwrap_or(value);
+            match key {
+                "aws_request_id" => ctx.aws_request_id = value.to_owned(),
+                "deadline_ms" => ctx.deadline_ms = value.trim().parse().unwrap_or(0),
+                "invoked_function_arn" => ctx.invoked_function_arn = value.to_owned(),
+                "function_name" => ctx.function_name = value.to_owned(),
+                "function_version" => ctx.function_version = value.to_owned(),
+                "memory_limit_in_mb" => ctx.memory_limit_in_mb = value.trim().parse().unwrap_or(0),
+                "log_group_name" => ctx.log_group_name = value.to_owned(),
+                "log_stream_name" => ctx.log_stream_name = value.to_owned(),
+                "xray_trace_id" => ctx.xray_trace_id = non_empty(value),
+                "cognito_identity" => ctx.identity = serde_json::from_str(value).ok(),
+                "client_context" => ctx.client_context = serde_json::from_str(value).ok(),
+                "tenant_id" => ctx.tenant_id = non_empty(value),
+                _ => {}
+            }
+        }
+        ctx
+    }
+
+    /// Milliseconds left before the invocation's deadline (0 once it has
+    /// passed), as Python's `context.get_remaining_time_in_millis()`.
+    ///
+    /// In Wasm this asks the host, which knows the deadline it enforces;
+    /// natively (in tests) it is computed from [`Context::deadline_ms`].
+    pub fn remaining_time_in_millis(&self) -> u64 {
+        #[cfg(target_arch = "wasm32")]
+        {
+            crate::abi::remaining_time_ms().max(0) as u64
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            self.deadline_ms.saturating_sub(now)
+        }
+    }
+
+    /// Sets the request id; for building a context in tests.
+    pub fn with_aws_request_id(mut self, id: impl Into<String>) -> Self {
+        self.aws_request_id = id.into();
+        self
+    }
+
+    /// Sets the function name; for building a context in tests.
+    pub fn with_function_name(mut self, name: impl Into<String>) -> Self {
+        self.function_name = name.into();
+        self
+    }
+
+    /// Sets the deadline to `timeout` from now; for building a context in
+    /// tests that look at [`Context::remaining_time_in_millis`].
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.deadline_ms = (now + timeout).as_millis() as u64;
+        self
+    }
+}
+
+/// An empty value means "not sent" for the optional keys.
+fn non_empty(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = "aws_request_id=8476a536-e9f4-11e8-9739-2dfe598c3fcd\n\
+        deadline_ms=1780000000000\n\
+        invoked_function_arn=arn:aws:lambda:us-east-1:123456789012:function:hello\n\
+        function_name=hello\n\
+        function_version=$LATEST\n\
+        memory_limit_in_mb=128\n\
+        log_group_name=/aws/lambda/hello\n\
+        log_stream_name=2026/11/26/[$LATEST]abc\n\
+        xray_trace_id=Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\n\
+        cognito_identity={\"cognitoIdentityId\":\"id-1\",\"cognitoIdentityPoolId\":\"pool-1\"}\n\
+        client_context={\"client\":{\"installation_id\":\"inst\",\"app_title\":\"App\",\"app_version_name\":\"1.0\",\"app_version_code\":\"10\",\"app_package_name\":\"com.example\"},\"custom\":{\"k\":\"v\"},\"env\":{\"platform\":\"Android\"}}\n\
+        tenant_id=tenant-a\n";
+
+    #[test]
+    fn parses_every_key_of_the_abi() {
+        let ctx = Context::parse(FULL);
+        assert_eq!(ctx.aws_request_id, "8476a536-e9f4-11e8-9739-2dfe598c3fcd");
+        assert_eq!(ctx.deadline_ms, 1_780_000_000_000);
+        assert_eq!(ctx.invoked_function_arn, "arn:aws:lambda:us-east-1:123456789012:function:hello");
+        assert_eq!(ctx.function_name, "hello");
+        assert_eq!(ctx.function_version, "$LATEST");
+        assert_eq!(ctx.memory_limit_in_mb, 128);
+        assert_eq!(ctx.log_group_name, "/aws/lambda/hello");
+        assert_eq!(ctx.log_stream_name, "2026/11/26/[$LATEST]abc");
+        // Split at the first '=' only: the trace header has more of them.
+        assert_eq!(
+            ctx.xray_trace_id.as_deref(),
+            Some("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1")
+        );
+        let identity = ctx.identity.expect("identity");
+        assert_eq!(identity.cognito_identity_id, "id-1");
+        assert_eq!(identity.cognito_identity_pool_id, "pool-1");
+        let client_context = ctx.client_context.expect("client context");
+        let client = client_context.client.expect("client");
+        assert_eq!(client.installation_id, "inst");
+        assert_eq!(client.app_title, "App");
+        assert_eq!(client.app_version_name, "1.0");
+        assert_eq!(client.app_version_code, "10");
+        assert_eq!(client.app_package_name, "com.example");
+        assert_eq!(client_context.custom["k"], "v");
+        assert_eq!(client_context.env["platform"], "Android");
+        assert_eq!(ctx.tenant_id.as_deref(), Some("tenant-a"));
+    }
+
+    #[test]
+    fn ignores_unknown_keys_and_lines_without_equals() {
+        let ctx = Context::parse("future_key=1\nno equals here\n\naws_request_id=abc\n");
+        assert_eq!(ctx, Context::default().with_aws_request_id("abc"));
+    }
+
+    #[test]
+    fn missing_keys_leave_defaults() {
+        let ctx = Context::parse("");
+        assert_eq!(ctx, Context::default());
+        assert_eq!(ctx.xray_trace_id, None);
+        assert_eq!(ctx.identity, None);
+        assert_eq!(ctx.client_context, None);
+        assert_eq!(ctx.tenant_id, None);
+    }
+
+    #[test]
+    fn last_line_may_lack_its_newline_and_values_may_be_empty() {
+        let ctx = Context::parse("function_name=\nxray_trace_id=\naws_request_id=r1");
+        assert_eq!(ctx.function_name, "");
+        assert_eq!(ctx.xray_trace_id, None);
+        assert_eq!(ctx.aws_request_id, "r1");
+    }
+
+    #[test]
+    fn bad_values_fall_back_to_defaults() {
+        let ctx = Context::parse(
+            "deadline_ms=soon\nmemory_limit_in_mb=-1\ncognito_identity={not json\nclient_context=42\n",
+        );
+        assert_eq!(ctx, Context::default());
+    }
+
+    #[test]
+    fn accepts_the_other_spellings_of_nested_keys() {
+        let ctx = Context::parse(
+            "cognito_identity={\"identity_id\":\"i\",\"identity_pool_id\":\"p\"}\n\
+             client_context={\"Client\":{\"installationId\":\"x\"},\"environment\":{\"a\":1}}\n",
+        );
+        assert_eq!(ctx.identity.unwrap().cognito_identity_pool_id, "p");
+        let cc = ctx.client_context.unwrap();
+        assert_eq!(cc.client.unwrap().installation_id, "x");
+        assert_eq!(cc.env["a"], 1);
+        assert!(cc.custom.is_empty());
+    }
+
+    #[test]
+    fn empty_client_context_has_no_client() {
+        let cc = Context::parse("client_context={}\n").client_context.unwrap();
+        assert_eq!(cc, ClientContext::default());
+    }
+
+    #[test]
+    fn remaining_time_counts_down_from_the_deadline() {
+        let ctx = Context::default().with_timeout(std::time::Duration::from_secs(10));
+        let left = ctx.remaining_time_in_millis();
+        assert!((9_000..=10_000).contains(&left), "{left}");
+        assert_eq!(Context::default().remaining_time_in_millis(), 0);
+    }
+
+    #[test]
+    fn serializes_with_python_attribute_names() {
+        let json = serde_json::to_value(Context::parse(FULL)).unwrap();
+        assert_eq!(json["identity"]["cognito_identity_id"], "id-1");
+        assert_eq!(json["client_context"]["client"]["app_title"], "App");
+        assert_eq!(json["memory_limit_in_mb"], 128);
+    }
+}

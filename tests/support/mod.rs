@@ -1,0 +1,558 @@
+//! Shared end-to-end test support: the built binary, the built guests, task
+//! roots, a bootstrap process driven by the fake Runtime API, and test mode.
+#![allow(dead_code)]
+
+pub mod fake_runtime_api;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+
+#[allow(unused_imports)]
+pub use fake_runtime_api::{Deadline, FakeRuntimeApi, InitError, Invocation, Outcome, Stats};
+
+/// Generous wait used for every await on the process under test, so CI never hangs.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The guest crates `guest_dir()` builds.
+pub const GUEST_PACKAGES: &[&str] = &["hello", "region", "increment", "command-echo", "test-guest"];
+
+/// Path of the built `lambda-wasm` binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lambda-wasm"))
+}
+
+/// The workspace root (the folder holding the top-level Cargo.toml).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+}
+
+/// The workspace target dir: `CARGO_TARGET_DIR` (relative to the workspace
+/// root when relative), else `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() { d } else { workspace_root().join(d) }
+        }
+        _ => workspace_root().join("target"),
+    }
+}
+
+/// Folder holding the built guests (`<target>/wasm32-wasip1/guest`). The
+/// first call in a test process runs
+/// `cargo build --profile guest --target wasm32-wasip1 -p hello ...` (cargo
+/// itself decides what is missing or stale). Set
+/// `LAMBDA_WASM_TEST_SKIP_GUEST_BUILD=1` to use what is already there.
+pub fn guest_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = target_dir();
+        let dir = target.join("wasm32-wasip1").join("guest");
+        let skip = std::env::var("LAMBDA_WASM_TEST_SKIP_GUEST_BUILD").is_ok_and(|v| v == "1");
+        let all_present = || {
+            ["hello", "region", "increment", "command-echo", "test_guest"]
+                .iter()
+                .all(|g| dir.join(format!("{g}.wasm")).is_file())
+        };
+        if skip && all_present() {
+            return dir;
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.current_dir(workspace_root())
+            .args(["build", "--profile", "guest", "--target", "wasm32-wasip1"])
+            .arg("--target-dir")
+            .arg(&target);
+        for p in GUEST_PACKAGES {
+            cmd.args(["-p", p]);
+        }
+        // The test process inherits cargo's per-crate variables; none of them
+        // belongs to the nested build.
+        cmd.env_remove("CARGO_TARGET_DIR").env_remove("CARGO_PRIMARY_PACKAGE");
+        let started = Instant::now();
+        let out = cmd.output().expect("run cargo to build the guests");
+        if !out.status.success() {
+            if all_present() {
+                eprintln!(
+                    "warning: building the guests failed; using the existing ones in {}:\n{}",
+                    dir.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                return dir;
+            }
+            panic!("building the guests failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            eprintln!("built the guests in {:?}", started.elapsed());
+        }
+        dir
+    })
+}
+
+/// Path of one built guest, e.g. `guest("test_guest.wasm")`.
+pub fn guest(file: &str) -> PathBuf {
+    let p = guest_dir().join(file);
+    assert!(p.is_file(), "guest {} was not built", p.display());
+    p
+}
+
+/// A `.cwasm` of the built guest `built` (e.g. `"hello.wasm"`), made once by
+/// `lambda-wasm compile` and cached under `<target>/e2e-cwasm/`, keyed by the
+/// binary and the guest (size and mtime of each) so a rebuild of either makes
+/// a new one. `None` (with a note on stderr) when compiling fails: callers
+/// then use the `.wasm` alone.
+///
+/// Compiling a module with a debug build of wasmtime takes seconds; every
+/// bootstrap of the suite compiling its own would dominate the run time.
+pub fn precompiled(built: &str) -> Option<PathBuf> {
+    use std::collections::HashMap;
+    use std::hash::{Hash, Hasher};
+    type Slot = Arc<OnceLock<Option<PathBuf>>>;
+    static CACHE: OnceLock<Mutex<HashMap<String, Slot>>> = OnceLock::new();
+    let slot = CACHE.get_or_init(Default::default).lock().unwrap().entry(built.to_string()).or_default().clone();
+    slot.get_or_init(|| {
+        let wasm = guest(built);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for p in [bin(), wasm.clone()] {
+            let m = std::fs::metadata(&p).ok()?;
+            m.len().hash(&mut h);
+            m.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos().hash(&mut h);
+            p.hash(&mut h);
+        }
+        let dir = target_dir().join("e2e-cwasm");
+        std::fs::create_dir_all(&dir).ok()?;
+        let stem = built.trim_end_matches(".wasm");
+        let out = dir.join(format!("{stem}-{:016x}.cwasm", h.finish()));
+        if out.is_file() {
+            return Some(out);
+        }
+        // Drop older entries of this guest, then compile beside and rename.
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&format!("{stem}-")) && name.ends_with(".cwasm") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        let partial = dir.join(format!("{stem}.{}.partial", std::process::id()));
+        let result = std::process::Command::new(bin())
+            .env_clear()
+            .arg("compile")
+            .arg(&wasm)
+            .arg("-o")
+            .arg(&partial)
+            .output();
+        match result {
+            Ok(o) if o.status.success() && std::fs::rename(&partial, &out).is_ok() => Some(out),
+            Ok(o) => {
+                eprintln!("note: `lambda-wasm compile {built}` failed ({}); tests use the .wasm: {}", o.status, String::from_utf8_lossy(&o.stderr));
+                None
+            }
+            Err(e) => {
+                eprintln!("note: cannot run `lambda-wasm compile`: {e}; tests use the .wasm");
+                None
+            }
+        }
+    })
+    .clone()
+}
+
+/// A temporary task root holding chosen guests under chosen names.
+pub struct TaskRoot {
+    dir: tempfile::TempDir,
+}
+
+impl TaskRoot {
+    pub fn builder() -> TaskRootBuilder {
+        TaskRootBuilder { entries: Vec::new() }
+    }
+
+    /// A task root with one built guest copied under `as_name` (with its `.cwasm`).
+    pub fn with_guest(built: &str, as_name: &str) -> TaskRoot {
+        Self::builder().guest(built, as_name).build()
+    }
+
+    /// A task root with one built guest's `.wasm` alone, compiled by the host.
+    pub fn with_guest_wasm_only(built: &str, as_name: &str) -> TaskRoot {
+        Self::builder().guest_wasm_only(built, as_name).build()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Adds a file after the fact (relative path; parent folders are made).
+    pub fn write(&self, rel: &str, bytes: &[u8]) {
+        let p = self.dir.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(p, bytes).unwrap();
+    }
+}
+
+pub struct TaskRootBuilder {
+    entries: Vec<(String, Source)>,
+}
+
+enum Source {
+    /// A built guest, and whether to add its precompiled `.cwasm` beside it.
+    Guest(String, bool),
+    Bytes(Vec<u8>),
+}
+
+impl TaskRootBuilder {
+    /// Copies the built guest `built` (e.g. `"test_guest.wasm"`) to `as_name`
+    /// (e.g. `"probe.wasm"`, or `"pkg/mod.wasm"`), and its precompiled
+    /// `.cwasm` beside it (`probe.cwasm`) so the host loads instead of
+    /// compiling; see [`precompiled`].
+    pub fn guest(mut self, built: &str, as_name: &str) -> Self {
+        self.entries.push((as_name.to_string(), Source::Guest(built.to_string(), true)));
+        self
+    }
+
+    /// Like [`guest`](Self::guest) but the `.wasm` alone: the host compiles it
+    /// (a few seconds with a debug build).
+    pub fn guest_wasm_only(mut self, built: &str, as_name: &str) -> Self {
+        self.entries.push((as_name.to_string(), Source::Guest(built.to_string(), false)));
+        self
+    }
+
+    /// Writes a file with these bytes.
+    pub fn file(mut self, rel: &str, bytes: impl Into<Vec<u8>>) -> Self {
+        self.entries.push((rel.to_string(), Source::Bytes(bytes.into())));
+        self
+    }
+
+    pub fn build(self) -> TaskRoot {
+        let dir = tempfile::Builder::new().prefix("lambda-wasm-task-").tempdir().expect("temp dir");
+        for (rel, src) in self.entries {
+            let dest = dir.path().join(&rel);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).unwrap();
+            }
+            match src {
+                Source::Guest(built, with_cwasm) => {
+                    std::fs::copy(guest(&built), &dest).unwrap_or_else(|e| panic!("copy {built}: {e}"));
+                    if let Some(cwasm) = with_cwasm.then(|| precompiled(&built)).flatten() {
+                        std::fs::copy(cwasm, dest.with_extension("cwasm")).unwrap();
+                    }
+                }
+                Source::Bytes(b) => std::fs::write(&dest, b).unwrap(),
+            }
+        }
+        TaskRoot { dir }
+    }
+}
+
+/// Host environment variables a child keeps; everything else is cleared so
+/// the developer's environment (AWS_*, LAMBDA_WASM_*) cannot leak into a test.
+const PASS_THROUGH_ENV: &[&str] = &["PATH", "TMPDIR", "RUST_LOG", "RUST_BACKTRACE", "LLVM_PROFILE_FILE"];
+
+fn base_command(cmd: &mut tokio::process::Command) {
+    cmd.env_clear();
+    for k in PASS_THROUGH_ENV {
+        if let Some(v) = std::env::var_os(k) {
+            cmd.env(k, v);
+        }
+    }
+}
+
+type Buf = Arc<Mutex<Vec<u8>>>;
+
+/// The `lambda-wasm` binary running as a `bootstrap` against a fake Runtime
+/// API. Its stdout and stderr are captured; it is killed on drop (and its
+/// output printed when the test is panicking).
+pub struct Bootstrap {
+    child: tokio::process::Child,
+    stdout: Buf,
+    stderr: Buf,
+    status: Option<ExitStatus>,
+    handler: String,
+}
+
+impl Bootstrap {
+    /// Starts `lambda-wasm` (no subcommand) with Lambda's environment:
+    /// AWS_LAMBDA_RUNTIME_API, _HANDLER, LAMBDA_TASK_ROOT,
+    /// AWS_LAMBDA_FUNCTION_NAME=test-fn, AWS_LAMBDA_FUNCTION_VERSION=$LATEST,
+    /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128, AWS_REGION=us-east-1, log group
+    /// and stream. `extra_env` is applied last (it overrides).
+    pub fn spawn(api: &FakeRuntimeApi, task_root: &TaskRoot, handler: &str, extra_env: &[(&str, &str)]) -> Bootstrap {
+        Self::spawn_in(api, task_root.path(), handler, extra_env)
+    }
+
+    pub fn spawn_in(api: &FakeRuntimeApi, task_root: &Path, handler: &str, extra_env: &[(&str, &str)]) -> Bootstrap {
+        let mut cmd = tokio::process::Command::new(bin());
+        base_command(&mut cmd);
+        cmd.env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
+            .env("_HANDLER", handler)
+            .env("LAMBDA_TASK_ROOT", task_root)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "test-fn")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test-fn")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/26/[$LATEST]0123456789abcdef")
+            .env("TZ", ":UTC");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.current_dir(task_root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
+        let stdout = pump(child.stdout.take().unwrap());
+        let stderr = pump(child.stderr.take().unwrap());
+        Bootstrap { child, stdout, stderr, status: None, handler: handler.to_string() }
+    }
+
+    /// Everything the process wrote to stderr so far (lossy UTF-8).
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Everything the process wrote to stdout so far (lossy UTF-8).
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until `pred(stderr)` holds; false after `timeout`.
+    pub async fn wait_for_stderr(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        let until = Instant::now() + timeout;
+        loop {
+            if pred(&self.stderr()) {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for the process to exit; `None` if it still runs after `timeout`.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = tokio::time::timeout(timeout, self.child.wait()).await.ok().map(|r| r.unwrap());
+        }
+        self.status
+    }
+
+    /// Has the process exited? (non-blocking)
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().unwrap();
+        }
+        self.status
+    }
+
+    /// Enqueues `inv` and waits for its answer. On a timeout, panics with the
+    /// process's state and its stderr so the failure explains itself.
+    pub async fn call(&mut self, api: &FakeRuntimeApi, inv: Invocation) -> (String, Outcome) {
+        let id = api.invoke(inv);
+        let outcome = self.outcome(api, &id).await;
+        (id, outcome)
+    }
+
+    /// The answer for `id`, waiting up to [`WAIT`]; `None` when none came,
+    /// early if the process exits without answering.
+    pub async fn try_outcome(&mut self, api: &FakeRuntimeApi, id: &str) -> Option<Outcome> {
+        let until = Instant::now() + WAIT;
+        loop {
+            if let Some(o) = api.try_outcome(id, Duration::from_millis(250)).await {
+                return Some(o);
+            }
+            if self.try_status().is_some() {
+                // Exited: anything it posted before exiting is recorded by now.
+                return api.try_outcome(id, Duration::from_millis(50)).await;
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+        }
+    }
+
+    /// The answer for `id` (already enqueued); panics like `call` on a
+    /// timeout or when the process exited without answering.
+    pub async fn outcome(&mut self, api: &FakeRuntimeApi, id: &str) -> Outcome {
+        match self.try_outcome(api, id).await {
+            Some(o) => o,
+            None => {
+                let status = self.try_status();
+                panic!(
+                    "no answer for {id} (waited up to {WAIT:?}; handler {}, process status {status:?}, {:?})\n--- stderr ---\n{}",
+                    self.handler,
+                    api.stats(),
+                    tail(&self.stderr(), 8000)
+                )
+            }
+        }
+    }
+
+    /// Enqueues an event (JSON) with default headers and waits for the answer.
+    pub async fn call_json(&mut self, api: &FakeRuntimeApi, event: serde_json::Value) -> (String, Outcome) {
+        self.call(api, Invocation::json(&event)).await
+    }
+
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+impl Drop for Bootstrap {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- bootstrap ({}) stdout ---\n{}\n--- bootstrap stderr ---\n{}",
+                self.handler,
+                tail(&self.stdout(), 8000),
+                tail(&self.stderr(), 16000)
+            );
+        }
+    }
+}
+
+fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(mut r: R) -> Buf {
+    let buf: Buf = Arc::default();
+    let b = buf.clone();
+    tokio::spawn(async move {
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match r.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => b.lock().unwrap().extend_from_slice(&chunk[..n]),
+            }
+        }
+    });
+    buf
+}
+
+/// The last `max` bytes of `s` (on a char boundary).
+pub fn tail(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// Result of one `lambda-wasm` run in test mode.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// stdout parsed as one JSON value; panics with the whole output if it is not.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {self:#?}"))
+    }
+}
+
+/// Runs `lambda-wasm ARGS...` with `stdin` (or an empty stdin) in a cleared
+/// environment (PATH, TMPDIR, RUST_LOG kept) plus `env`; killed after 60 s.
+pub fn invoke_cli(args: &[&str], stdin: Option<&[u8]>) -> CliOutput {
+    invoke_cli_env(args, stdin, &[])
+}
+
+pub fn invoke_cli_env(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> CliOutput {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.env_clear();
+    for k in PASS_THROUGH_ENV {
+        if let Some(v) = std::env::var_os(k) {
+            cmd.env(k, v);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
+    let mut child_stdin = child.stdin.take().unwrap();
+    let input = stdin.map(<[u8]>::to_vec).unwrap_or_default();
+    let writer = std::thread::spawn(move || {
+        let _ = child_stdin.write_all(&input);
+    });
+    let read = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = read(Box::new(child.stdout.take().unwrap()));
+    let err = read(Box::new(child.stderr.take().unwrap()));
+    let until = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let s = child.wait().unwrap();
+            let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+            panic!("lambda-wasm {args:?} did not finish within 60 s ({s}); stderr:\n{}", tail(&stderr, 8000));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    CliOutput {
+        status,
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+    }
+}
+
+/// Checks the Lambda error shape: exactly the keys errorMessage, errorType,
+/// requestId, stackTrace (in that order when the body keeps order), the
+/// given type and request id, the type in the header too. Returns the message.
+#[track_caller]
+pub fn assert_lambda_error<'a>(outcome: &'a Outcome, error_type: &str, request_id: &str) -> &'a str {
+    let (header, body) = outcome.error();
+    assert_error_body(body, error_type, request_id);
+    assert_eq!(header, Some(error_type), "Lambda-Runtime-Function-Error-Type header; body {body}");
+    body["errorMessage"].as_str().unwrap()
+}
+
+/// The body part of [`assert_lambda_error`].
+#[track_caller]
+pub fn assert_error_body(body: &serde_json::Value, error_type: &str, request_id: &str) {
+    let obj = body.as_object().unwrap_or_else(|| panic!("error body is not an object: {body}"));
+    let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["errorMessage", "errorType", "requestId", "stackTrace"], "error keys of {body}");
+    assert_eq!(body["errorType"], error_type, "errorType of {body}");
+    assert_eq!(body["requestId"], request_id, "requestId of {body}");
+    assert!(body["errorMessage"].is_string(), "errorMessage of {body}");
+    let trace = body["stackTrace"].as_array().unwrap_or_else(|| panic!("stackTrace is not an array: {body}"));
+    assert!(trace.iter().all(|f| f.is_string()), "stackTrace entries must be strings: {body}");
+}
+
+/// Non-empty stackTrace of an error outcome.
+#[track_caller]
+pub fn assert_stack_trace_nonempty(outcome: &Outcome) {
+    let (_, body) = outcome.error();
+    let trace = body["stackTrace"].as_array().unwrap();
+    assert!(!trace.is_empty(), "expected a non-empty stackTrace: {body}");
+}
