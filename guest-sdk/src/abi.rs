@@ -146,7 +146,12 @@ pub fn set_error(error_type: &str, error_message: &str) {
     #[cfg(target_arch = "wasm32")]
     // SAFETY: the host copies both ranges before returning.
     unsafe {
-        sys::set_error(error_type.as_ptr(), error_type.len(), error_message.as_ptr(), error_message.len())
+        sys::set_error(
+            error_type.as_ptr(),
+            error_type.len(),
+            error_message.as_ptr(),
+            error_message.len(),
+        )
     };
     #[cfg(not(target_arch = "wasm32"))]
     recorder::with(|r| {

@@ -57,7 +57,12 @@ pub struct Context {
 #[non_exhaustive]
 pub struct CognitoIdentity {
     /// The caller's Cognito identity id.
-    #[serde(default, alias = "cognitoIdentityId", alias = "identity_id", alias = "identityId")]
+    #[serde(
+        default,
+        alias = "cognitoIdentityId",
+        alias = "identity_id",
+        alias = "identityId"
+    )]
     pub cognito_identity_id: String,
     /// The identity pool the caller's id belongs to.
     #[serde(
@@ -211,7 +216,10 @@ mod tests {
         let ctx = Context::parse(FULL);
         assert_eq!(ctx.aws_request_id, "8476a536-e9f4-11e8-9739-2dfe598c3fcd");
         assert_eq!(ctx.deadline_ms, 1_780_000_000_000);
-        assert_eq!(ctx.invoked_function_arn, "arn:aws:lambda:us-east-1:123456789012:function:hello");
+        assert_eq!(
+            ctx.invoked_function_arn,
+            "arn:aws:lambda:us-east-1:123456789012:function:hello"
+        );
         assert_eq!(ctx.function_name, "hello");
         assert_eq!(ctx.function_version, "$LATEST");
         assert_eq!(ctx.memory_limit_in_mb, 128);
@@ -284,7 +292,9 @@ mod tests {
 
     #[test]
     fn empty_client_context_has_no_client() {
-        let cc = Context::parse("client_context={}\n").client_context.unwrap();
+        let cc = Context::parse("client_context={}\n")
+            .client_context
+            .unwrap();
         assert_eq!(cc, ClientContext::default());
     }
 

@@ -57,19 +57,28 @@ impl Diagnostic {
     /// The error of an event that is not the JSON the handler's event type
     /// expects: `Runtime.UnmarshalError`, as Lambda's managed runtimes say.
     pub fn unmarshal(reason: impl fmt::Display) -> Self {
-        Diagnostic::new("Runtime.UnmarshalError", format!("Unable to unmarshal input: {reason}"))
+        Diagnostic::new(
+            "Runtime.UnmarshalError",
+            format!("Unable to unmarshal input: {reason}"),
+        )
     }
 
     /// The error of a result that cannot be turned into JSON:
     /// `Runtime.MarshalError`, as Lambda's managed runtimes say.
     pub fn marshal(reason: impl fmt::Display) -> Self {
-        Diagnostic::new("Runtime.MarshalError", format!("Unable to marshal response: {reason}"))
+        Diagnostic::new(
+            "Runtime.MarshalError",
+            format!("Unable to marshal response: {reason}"),
+        )
     }
 }
 
 impl<E: std::error::Error> From<E> for Diagnostic {
     fn from(error: E) -> Self {
-        let mut diagnostic = Diagnostic::new(short_type_name(std::any::type_name::<E>()), error.to_string());
+        let mut diagnostic = Diagnostic::new(
+            short_type_name(std::any::type_name::<E>()),
+            error.to_string(),
+        );
         push_causes(&mut diagnostic, error.source());
         diagnostic
     }
@@ -82,7 +91,10 @@ impl fmt::Display for Diagnostic {
 }
 
 /// One `caused by: ...` stack line per error in the `source()` chain.
-fn push_causes(diagnostic: &mut Diagnostic, mut source: Option<&(dyn std::error::Error + 'static)>) {
+fn push_causes(
+    diagnostic: &mut Diagnostic,
+    mut source: Option<&(dyn std::error::Error + 'static)>,
+) {
     while let Some(cause) = source {
         diagnostic.stack_trace.push(format!("caused by: {cause}"));
         source = cause.source();
@@ -133,7 +145,10 @@ mod tests {
 
     #[test]
     fn error_type_is_the_short_type_name() {
-        let d = Diagnostic::from(MyError { message: "bad thing".into(), source: None });
+        let d = Diagnostic::from(MyError {
+            message: "bad thing".into(),
+            source: None,
+        });
         assert_eq!(d.error_type, "MyError");
         assert_eq!(d.error_message, "bad thing");
         assert!(d.stack_trace.is_empty());
@@ -145,10 +160,16 @@ mod tests {
             message: "disk on fire".into(),
             source: Some(Box::new(std::io::Error::other("no space left"))),
         };
-        let outer = MyError { message: "could not save".into(), source: Some(Box::new(inner)) };
+        let outer = MyError {
+            message: "could not save".into(),
+            source: Some(Box::new(inner)),
+        };
         let d = Diagnostic::from(outer);
         assert_eq!(d.error_message, "could not save");
-        assert_eq!(d.stack_trace, ["caused by: disk on fire", "caused by: no space left"]);
+        assert_eq!(
+            d.stack_trace,
+            ["caused by: disk on fire", "caused by: no space left"]
+        );
     }
 
     #[test]
@@ -163,10 +184,15 @@ mod tests {
 
     #[test]
     fn boxed_errors_convert_explicitly() {
-        let boxed: Box<dyn std::error::Error + Send + Sync> =
-            Box::new(MyError { message: "m".into(), source: Some(Box::new(std::io::Error::other("io"))) });
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(MyError {
+            message: "m".into(),
+            source: Some(Box::new(std::io::Error::other("io"))),
+        });
         let d = Diagnostic::from_boxed(boxed);
-        assert_eq!((d.error_type.as_str(), d.error_message.as_str()), ("Error", "m"));
+        assert_eq!(
+            (d.error_type.as_str(), d.error_message.as_str()),
+            ("Error", "m")
+        );
         assert_eq!(d.stack_trace, ["caused by: io"]);
     }
 
@@ -174,17 +200,26 @@ mod tests {
     fn runtime_errors_use_lambdas_wording() {
         let d = Diagnostic::unmarshal("expected value at line 1 column 1");
         assert_eq!(d.error_type, "Runtime.UnmarshalError");
-        assert_eq!(d.error_message, "Unable to unmarshal input: expected value at line 1 column 1");
+        assert_eq!(
+            d.error_message,
+            "Unable to unmarshal input: expected value at line 1 column 1"
+        );
         let d = Diagnostic::marshal("key must be a string");
         assert_eq!(d.error_type, "Runtime.MarshalError");
-        assert_eq!(d.error_message, "Unable to marshal response: key must be a string");
+        assert_eq!(
+            d.error_message,
+            "Unable to marshal response: key must be a string"
+        );
     }
 
     #[test]
     fn short_names_strip_every_path() {
         assert_eq!(short_type_name("hello::KeyError"), "KeyError");
         assert_eq!(short_type_name("KeyError"), "KeyError");
-        assert_eq!(short_type_name("a::b::Wrap<std::io::error::Error, c::D>"), "Wrap<Error, D>");
+        assert_eq!(
+            short_type_name("a::b::Wrap<std::io::error::Error, c::D>"),
+            "Wrap<Error, D>"
+        );
         assert_eq!(short_type_name("&mut a::B"), "&mut B");
     }
 

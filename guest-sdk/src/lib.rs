@@ -133,7 +133,10 @@ mod tests {
         if event.name.is_empty() {
             return Err(NoName);
         }
-        Ok(Reply { greeting: format!("hi {}", event.name), request_id: ctx.aws_request_id.clone() })
+        Ok(Reply {
+            greeting: format!("hi {}", event.name),
+            request_id: ctx.aws_request_id.clone(),
+        })
     }
 
     handler!(greet);
@@ -144,7 +147,10 @@ mod tests {
     fn success_sets_the_serialized_response() {
         let r = testing::invoke(greet, br#"{"name":"Ann"}"#, "aws_request_id=r-1\n");
         assert_eq!(r.status, 0);
-        assert_eq!(r.response.as_deref(), Some(&br#"{"greeting":"hi Ann","request_id":"r-1"}"#[..]));
+        assert_eq!(
+            r.response.as_deref(),
+            Some(&br#"{"greeting":"hi Ann","request_id":"r-1"}"#[..])
+        );
         assert_eq!(r.error, None);
     }
 
@@ -162,7 +168,10 @@ mod tests {
         assert_eq!(r.status, 1);
         let e = r.error.unwrap();
         assert_eq!(e.error_type, "Runtime.UnmarshalError");
-        assert_eq!(e.error_message, "Unable to unmarshal input: missing field `name` at line 1 column 13");
+        assert_eq!(
+            e.error_message,
+            "Unable to unmarshal input: missing field `name` at line 1 column 13"
+        );
         let r = testing::invoke(greet, b"", "");
         assert_eq!(r.error.unwrap().error_type, "Runtime.UnmarshalError");
     }
@@ -173,10 +182,16 @@ mod tests {
             Ok(f64::NAN)
         }
         // serde_json writes NaN as null; a map with non-string keys fails.
-        fn worse(_: serde_json::Value, _: &Context) -> Result<std::collections::BTreeMap<(u8, u8), u8>, Diagnostic> {
+        fn worse(
+            _: serde_json::Value,
+            _: &Context,
+        ) -> Result<std::collections::BTreeMap<(u8, u8), u8>, Diagnostic> {
             Ok([((1, 2), 3)].into())
         }
-        assert_eq!(testing::invoke(bad, b"null", "").response.as_deref(), Some(&b"null"[..]));
+        assert_eq!(
+            testing::invoke(bad, b"null", "").response.as_deref(),
+            Some(&b"null"[..])
+        );
         let r = testing::invoke(worse, b"null", "");
         assert_eq!(r.status, 1);
         assert_eq!(r.error.unwrap().error_type, "Runtime.MarshalError");
@@ -194,9 +209,18 @@ mod tests {
         fn unit(_: serde_json::Value, _: &Context) -> Result<(), Diagnostic> {
             Ok(())
         }
-        assert_eq!(testing::invoke(raw, b"{}", "").response.as_deref(), Some(&b"not json"[..]));
-        assert_eq!(testing::invoke(unset, b"{}", "").response.as_deref(), Some(&b"42"[..]));
-        assert_eq!(testing::invoke(unit, b"{}", "").response.as_deref(), Some(&b"null"[..]));
+        assert_eq!(
+            testing::invoke(raw, b"{}", "").response.as_deref(),
+            Some(&b"not json"[..])
+        );
+        assert_eq!(
+            testing::invoke(unset, b"{}", "").response.as_deref(),
+            Some(&b"42"[..])
+        );
+        assert_eq!(
+            testing::invoke(unit, b"{}", "").response.as_deref(),
+            Some(&b"null"[..])
+        );
     }
 
     #[test]

@@ -209,12 +209,25 @@ mod tests {
         LOGGER.debug(format_args!("hidden"));
         LOGGER.info(format_args!("shown {}", 1));
         LOGGER.error(format_args!("also shown"));
-        assert_eq!(take_logs(), [(Level::Info, "shown 1".to_owned()), (Level::Error, "also shown".to_owned())]);
+        assert_eq!(
+            take_logs(),
+            [
+                (Level::Info, "shown 1".to_owned()),
+                (Level::Error, "also shown".to_owned())
+            ]
+        );
     }
 
     #[test]
     fn level_numbers_are_the_abis() {
-        let levels = [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
+        let levels = [
+            Level::Trace,
+            Level::Debug,
+            Level::Info,
+            Level::Warn,
+            Level::Error,
+            Level::Fatal,
+        ];
         for (n, level) in levels.into_iter().enumerate() {
             assert_eq!(level as i32, n as i32);
         }

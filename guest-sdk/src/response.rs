@@ -19,7 +19,9 @@ pub trait IntoResponse {
 
 impl<T: Serialize> IntoResponse for T {
     fn into_response(self) -> Result<Option<Vec<u8>>, Diagnostic> {
-        serde_json::to_vec(&self).map(Some).map_err(Diagnostic::marshal)
+        serde_json::to_vec(&self)
+            .map(Some)
+            .map_err(Diagnostic::marshal)
     }
 }
 
@@ -38,7 +40,9 @@ impl RawResponse {
     /// A value serialized to JSON now, so that a handler returning
     /// `RawResponse` can also return ordinary values.
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Self, Diagnostic> {
-        serde_json::to_vec(value).map(RawResponse::new).map_err(Diagnostic::marshal)
+        serde_json::to_vec(value)
+            .map(RawResponse::new)
+            .map_err(Diagnostic::marshal)
     }
 
     /// No response from the wrapper: the host answers `null`, or keeps what
@@ -72,7 +76,10 @@ mod tests {
 
     #[test]
     fn serialize_values_become_json() {
-        assert_eq!(serde_json::json!({"a": 1}).into_response().unwrap(), Some(br#"{"a":1}"#.to_vec()));
+        assert_eq!(
+            serde_json::json!({"a": 1}).into_response().unwrap(),
+            Some(br#"{"a":1}"#.to_vec())
+        );
         assert_eq!(().into_response().unwrap(), Some(b"null".to_vec()));
     }
 
@@ -81,14 +88,26 @@ mod tests {
         let bad: HashMap<(i32, i32), i32> = HashMap::from([((1, 2), 3)]);
         let d = bad.into_response().unwrap_err();
         assert_eq!(d.error_type, "Runtime.MarshalError");
-        assert_eq!(d.error_message, "Unable to marshal response: key must be a string");
+        assert_eq!(
+            d.error_message,
+            "Unable to marshal response: key must be a string"
+        );
     }
 
     #[test]
     fn raw_responses_pass_unchanged() {
-        assert_eq!(RawResponse::new(b"\xff".to_vec()).into_response().unwrap(), Some(vec![0xff]));
-        assert_eq!(RawResponse::new(Vec::new()).into_response().unwrap(), Some(vec![]));
+        assert_eq!(
+            RawResponse::new(b"\xff".to_vec()).into_response().unwrap(),
+            Some(vec![0xff])
+        );
+        assert_eq!(
+            RawResponse::new(Vec::new()).into_response().unwrap(),
+            Some(vec![])
+        );
         assert_eq!(RawResponse::unset().into_response().unwrap(), None);
-        assert_eq!(RawResponse::json(&[1, 2]).unwrap().as_bytes(), Some(&b"[1,2]"[..]));
+        assert_eq!(
+            RawResponse::json(&[1, 2]).unwrap().as_bytes(),
+            Some(&b"[1,2]"[..])
+        );
     }
 }

@@ -53,11 +53,13 @@ where
     Invocation {
         status,
         response: recorded.response,
-        error: recorded.error.map(|(error_type, error_message)| Diagnostic {
-            error_type,
-            error_message,
-            stack_trace: recorded.stack_trace,
-        }),
+        error: recorded
+            .error
+            .map(|(error_type, error_message)| Diagnostic {
+                error_type,
+                error_message,
+                stack_trace: recorded.stack_trace,
+            }),
         logs: recorded.logs,
     }
 }

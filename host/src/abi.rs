@@ -63,6 +63,11 @@ impl AbiState {
         self.deadline = deadline;
     }
 
+    /// Where the instance's logs go.
+    pub fn logger(&self) -> &Logger {
+        &self.logger
+    }
+
     /// Takes what the guest set.
     pub fn take_result(&mut self) -> GuestResult {
         GuestResult { response: std::mem::take(&mut self.response), error: self.error.take() }

@@ -48,8 +48,11 @@ pub fn default_missing_lambda_variables() {
 /// Runs the bootstrap until the Runtime API goes away; exit status 1 after an init error.
 pub async fn run() -> ExitCode {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
-    if format!("http://{api}/").parse::<http::Uri>().is_err() {
-        eprintln!("lambda-wasm: AWS_LAMBDA_RUNTIME_API={api:?} is not a host:port; it is set by Lambda or a Runtime API emulator");
+    // The same parse lambda_runtime_api_client does, which panics where this explains.
+    if api.parse::<http::Uri>().is_err() {
+        eprintln!(
+            "lambda-wasm: AWS_LAMBDA_RUNTIME_API={api:?} is not a host:port or a URL (with a path, write it as http://host:port/path)"
+        );
         return ExitCode::from(1);
     }
     let client = Arc::new(PooledClient::builder().build());

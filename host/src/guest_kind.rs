@@ -14,6 +14,8 @@ pub enum GuestKind {
     Reactor { export: String },
     /// A fresh instance per event running `_start`.
     Command,
+    /// A `.py` module run by the bundled CPython interpreter.
+    Python,
 }
 
 impl GuestKind {

@@ -1,7 +1,7 @@
 //! The WASI world a guest runs in: the task root read-only, its own /tmp,
 //! a filtered environment, stdio wired to the logs, and nothing else.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -25,15 +25,25 @@ pub enum Stdio {
     Command { event: Bytes, stdout: CapturedStdout },
 }
 
+/// What a kind of guest needs beyond the function's own sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// The guest's argv; empty means just the module's name.
+    pub args: Vec<String>,
+    /// More variables, set after the function's own.
+    pub env: Vec<(String, String)>,
+    /// More read-only folders: (host path, guest path).
+    pub read_only_dirs: Vec<(PathBuf, String)>,
+}
+
 /// Builds the WASI context for one instance.
 ///
-/// `tmp` is the host folder the guest sees as `/tmp`; `extra_env` is added
-/// after the function's environment (a command's per-invocation context).
+/// `tmp` is the host folder the guest sees as `/tmp`.
 pub fn wasi_ctx(
     settings: &FunctionSettings,
     tmp: &Path,
     logger: &Logger,
-    extra_env: &[(String, String)],
+    extras: &Extras,
     stdio: Stdio,
 ) -> std::io::Result<WasiP1Ctx> {
     let mut builder = WasiCtxBuilder::new();
@@ -42,16 +52,23 @@ pub fn wasi_ctx(
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
-        .arg(settings.handler.module_file_stem())
         .envs(&settings.guest_env)
-        .envs(extra_env)
+        .envs(&extras.env)
         .stderr(GuestOutput::Log(logger.clone(), GuestStream::Stderr));
-    builder
-        .preopened_dir(&settings.task_root, &settings.guest_task_root, FsPerms::ReadOnly)
-        .map_err(|e| std::io::Error::other(format!("cannot open the task root {}: {e}", settings.task_root.display())))?;
-    builder
-        .preopened_dir(tmp, "/tmp", FsPerms::ReadWrite)
-        .map_err(|e| std::io::Error::other(format!("cannot open the guest's /tmp at {}: {e}", tmp.display())))?;
+    if extras.args.is_empty() {
+        builder.arg(settings.handler.module_file_stem());
+    } else {
+        builder.args(&extras.args);
+    }
+    let read_only = extras.read_only_dirs.iter().map(|(host, guest)| (host.as_path(), guest.as_str(), FsPerms::ReadOnly));
+    let dirs = read_only
+        .chain([(settings.task_root.as_path(), settings.guest_task_root.as_str(), FsPerms::ReadOnly)])
+        .chain([(tmp, "/tmp", FsPerms::ReadWrite)]);
+    for (host, guest, perms) in dirs {
+        builder
+            .preopened_dir(host, guest, perms)
+            .map_err(|e| std::io::Error::other(format!("cannot open {} for the guest's {guest}: {e}", host.display())))?;
+    }
     match stdio {
         Stdio::Reactor => builder.stdout(GuestOutput::Log(logger.clone(), GuestStream::Stdout)),
         Stdio::Command { event, stdout } => builder.stdin(MemoryInputPipe::new(event)).stdout(GuestOutput::Capture(stdout)),

@@ -99,8 +99,12 @@ pub fn handler(event: Value, ctx: &Context) -> Result<RawResponse, Diagnostic> {
         .ok_or_else(|| Diagnostic::new("UnknownAction", "the event has no \"action\" string"))?;
     let reply = match action {
         "echo" => event,
-        "counter" => json!({"count": COUNTER.fetch_add(1, Ordering::SeqCst) + 1, "instance_id": instance_id}),
-        "init_count" => json!({"init_count": INIT_RUNS.load(Ordering::SeqCst), "instance_id": instance_id}),
+        "counter" => {
+            json!({"count": COUNTER.fetch_add(1, Ordering::SeqCst) + 1, "instance_id": instance_id})
+        }
+        "init_count" => {
+            json!({"init_count": INIT_RUNS.load(Ordering::SeqCst), "instance_id": instance_id})
+        }
         "context" => {
             let mut value = serde_json::to_value(ctx)?;
             value["remaining_time_in_millis"] = ctx.remaining_time_in_millis().into();
@@ -108,18 +112,28 @@ pub fn handler(event: Value, ctx: &Context) -> Result<RawResponse, Diagnostic> {
         }
         "env" => Value::Object(
             std::env::vars_os()
-                .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned().into()))
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        v.to_string_lossy().into_owned().into(),
+                    )
+                })
                 .collect(),
         ),
-        "read_file" => outcome(std::fs::read(str_arg(&event, "path")?).map(|bytes| {
-            json!({"content": String::from_utf8_lossy(&bytes)})
-        })),
+        "read_file" => outcome(
+            std::fs::read(str_arg(&event, "path")?)
+                .map(|bytes| json!({"content": String::from_utf8_lossy(&bytes)})),
+        ),
         "write_file" => outcome(
-            std::fs::write(str_arg(&event, "path")?, str_arg(&event, "content")?).map(|()| json!({})),
+            std::fs::write(str_arg(&event, "path")?, str_arg(&event, "content")?)
+                .map(|()| json!({})),
         ),
         "list_dir" => outcome(list_dir(str_arg(&event, "path")?)),
         "tmp_roundtrip" => {
-            let content = event.get("content").and_then(Value::as_str).unwrap_or("roundtrip");
+            let content = event
+                .get("content")
+                .and_then(Value::as_str)
+                .unwrap_or("roundtrip");
             outcome(
                 std::fs::write("/tmp/x", content)
                     .and_then(|()| std::fs::read_to_string("/tmp/x"))
@@ -127,9 +141,19 @@ pub fn handler(event: Value, ctx: &Context) -> Result<RawResponse, Diagnostic> {
             )
         }
         "fail" => {
-            let message = event.get("message").and_then(Value::as_str).unwrap_or("failed on purpose");
-            let cause = event.get("cause").and_then(Value::as_str).map(std::io::Error::other);
-            return Err(CustomError { message: message.to_owned(), cause }.into());
+            let message = event
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("failed on purpose");
+            let cause = event
+                .get("cause")
+                .and_then(Value::as_str)
+                .map(std::io::Error::other);
+            return Err(CustomError {
+                message: message.to_owned(),
+                cause,
+            }
+            .into());
         }
         "panic" => panic!("boom"),
         "unreachable" => trap(),
@@ -164,17 +188,29 @@ pub fn handler(event: Value, ctx: &Context) -> Result<RawResponse, Diagnostic> {
             return Ok(RawResponse::new(json_string_of_size(size)));
         }
         "empty" => return Ok(RawResponse::new(Vec::new())),
-        "raw" => return Ok(RawResponse::new(str_arg(&event, "text")?.as_bytes().to_vec())),
+        "raw" => {
+            return Ok(RawResponse::new(
+                str_arg(&event, "text")?.as_bytes().to_vec(),
+            ));
+        }
         "log_spam" => {
             let total = (num_arg(&event, "mb")? * MIB as f64) as usize;
-            let line_bytes = event.get("line_bytes").and_then(Value::as_u64).unwrap_or(1024).max(1) as usize;
+            let line_bytes = event
+                .get("line_bytes")
+                .and_then(Value::as_u64)
+                .unwrap_or(1024)
+                .max(1) as usize;
             let mut line = vec![b'x'; line_bytes];
             line[line_bytes - 1] = b'\n';
             let mut stdout = std::io::stdout().lock();
             let mut written = 0;
             while written < total {
                 let n = line_bytes.min(total - written);
-                let chunk = if n == line_bytes { &line[..] } else { &line[line_bytes - n..] };
+                let chunk = if n == line_bytes {
+                    &line[..]
+                } else {
+                    &line[line_bytes - n..]
+                };
                 stdout.write_all(chunk)?;
                 written += n;
             }
@@ -242,7 +278,12 @@ handler!(typed);
 /// `set_error` (the host must report `Runtime.HandlerError`).
 #[allow(dead_code)]
 #[cfg_attr(target_arch = "wasm32", unsafe(export_name = "raw_status"))]
-extern "C" fn raw_status(event_ptr: *mut u8, event_len: usize, _ctx_ptr: *mut u8, ctx_len: usize) -> i32 {
+extern "C" fn raw_status(
+    event_ptr: *mut u8,
+    event_len: usize,
+    _ctx_ptr: *mut u8,
+    ctx_len: usize,
+) -> i32 {
     // SAFETY: the host's lambda_alloc(event_len + ctx_len) buffer.
     unsafe { abi::free_invocation_buffer(event_ptr, event_len + ctx_len) };
     7
@@ -278,17 +319,21 @@ fn list_dir(path: &str) -> std::io::Result<Value> {
 }
 
 fn str_arg<'a>(event: &'a Value, key: &str) -> Result<&'a str, Diagnostic> {
-    event
-        .get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| Diagnostic::new("MissingArgument", format!("this action needs a string {key:?}")))
+    event.get(key).and_then(Value::as_str).ok_or_else(|| {
+        Diagnostic::new(
+            "MissingArgument",
+            format!("this action needs a string {key:?}"),
+        )
+    })
 }
 
 fn num_arg(event: &Value, key: &str) -> Result<f64, Diagnostic> {
-    event
-        .get(key)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| Diagnostic::new("MissingArgument", format!("this action needs a number {key:?}")))
+    event.get(key).and_then(Value::as_f64).ok_or_else(|| {
+        Diagnostic::new(
+            "MissingArgument",
+            format!("this action needs a number {key:?}"),
+        )
+    })
 }
 
 /// A JSON string literal of exactly `size` bytes (`""` below 2).
@@ -303,7 +348,11 @@ fn json_string_of_size(size: usize) -> Vec<u8> {
 /// their locals in linear memory) from being optimised away.
 fn recurse(depth: u64) -> u64 {
     let frame = black_box([depth; 32]);
-    if black_box(true) { recurse(depth + 1) + black_box(&frame)[7] } else { depth }
+    if black_box(true) {
+        recurse(depth + 1) + black_box(&frame)[7]
+    } else {
+        depth
+    }
 }
 
 /// The Wasm `unreachable` instruction (off Wasm: an abort).

@@ -49,10 +49,17 @@ impl std::error::Error for KeyError {}
 /// `KeyError` rather than a deserialization error, and a non-string name is
 /// printed as Python's `str()` would.
 pub fn handler(event: Value, _ctx: &Context) -> Result<Greeting, KeyError> {
-    let field = |key: &str| event.get(key).map(python_str).ok_or_else(|| KeyError(key.to_owned()));
+    let field = |key: &str| {
+        event
+            .get(key)
+            .map(python_str)
+            .ok_or_else(|| KeyError(key.to_owned()))
+    };
     let first_name = field("first_name")?;
     let last_name = field("last_name")?;
-    Ok(Greeting { message: format!("Hello {first_name} {last_name}!") })
+    Ok(Greeting {
+        message: format!("Hello {first_name} {last_name}!"),
+    })
 }
 
 handler!(handler);
@@ -77,7 +84,10 @@ mod tests {
     fn greets_by_full_name() {
         let event = json!({"first_name": "John", "last_name": "Smith"});
         let greeting = handler(event, &Context::default()).unwrap();
-        assert_eq!(serde_json::to_value(greeting).unwrap(), json!({"message": "Hello John Smith!"}));
+        assert_eq!(
+            serde_json::to_value(greeting).unwrap(),
+            json!({"message": "Hello John Smith!"})
+        );
     }
 
     #[test]
@@ -92,7 +102,10 @@ mod tests {
     fn key_error_reaches_lambda_as_python_reports_it() {
         let r = lambda_wasm_guest::testing::invoke(handler, b"{}", "");
         let e = r.error.unwrap();
-        assert_eq!((e.error_type.as_str(), e.error_message.as_str()), ("KeyError", "'first_name'"));
+        assert_eq!(
+            (e.error_type.as_str(), e.error_message.as_str()),
+            ("KeyError", "'first_name'")
+        );
     }
 
     #[test]
@@ -100,12 +113,19 @@ mod tests {
         // shared/events/hello.json
         let event = br#"{ "first_name": "John", "last_name": "Smith" }"#;
         let r = lambda_wasm_guest::testing::invoke(handler, event, "");
-        assert_eq!(r.response.as_deref(), Some(&br#"{"message":"Hello John Smith!"}"#[..]));
+        assert_eq!(
+            r.response.as_deref(),
+            Some(&br#"{"message":"Hello John Smith!"}"#[..])
+        );
     }
 
     #[test]
     fn non_string_names_print_like_python() {
-        let g = handler(json!({"first_name": 7, "last_name": null}), &Context::default()).unwrap();
+        let g = handler(
+            json!({"first_name": 7, "last_name": null}),
+            &Context::default(),
+        )
+        .unwrap();
         assert_eq!(g.message, "Hello 7 None!");
     }
 }

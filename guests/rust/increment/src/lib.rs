@@ -60,7 +60,10 @@ pub fn handler(event: Value, _ctx: &Context) -> Result<Response, Diagnostic> {
         LOGGER.info(format_args!("Calculated result of {sum}"));
         result = Some(sum);
     } else {
-        LOGGER.error(format_args!("{} is not a valid action.", python_str(action)));
+        LOGGER.error(format_args!(
+            "{} is not a valid action.",
+            python_str(action)
+        ));
     }
     Ok(Response { result })
 }
@@ -73,7 +76,9 @@ fn add_one(value: &Value) -> Result<Number, Diagnostic> {
     let type_error = |message: String| Diagnostic::new("TypeError", message);
     match value {
         Value::Number(n) => Ok(if let Some(i) = n.as_i64() {
-            i.checked_add(1).map(Number::from).unwrap_or_else(|| Number::from(i as u64 + 1))
+            i.checked_add(1)
+                .map(Number::from)
+                .unwrap_or_else(|| Number::from(i as u64 + 1))
         } else if let Some(u) = n.as_u64() {
             // Python's ints have no limit; past u64 the best JSON can do is a float.
             u.checked_add(1)
@@ -84,8 +89,12 @@ fn add_one(value: &Value) -> Result<Number, Diagnostic> {
             Number::from_f64(f).ok_or_else(|| type_error(format!("cannot add 1 to {n}")))?
         }),
         Value::Bool(b) => Ok(Number::from(*b as i64 + 1)),
-        Value::String(_) => Err(type_error("can only concatenate str (not \"int\") to str".into())),
-        Value::Array(_) => Err(type_error("can only concatenate list (not \"int\") to list".into())),
+        Value::String(_) => Err(type_error(
+            "can only concatenate str (not \"int\") to str".into(),
+        )),
+        Value::Array(_) => Err(type_error(
+            "can only concatenate list (not \"int\") to list".into(),
+        )),
         other => Err(type_error(format!(
             "unsupported operand type(s) for +: '{}' and 'int'",
             python_type(other)
@@ -122,11 +131,18 @@ fn python_repr(value: &Value) -> String {
         Value::Bool(false) => "False".into(),
         Value::Number(n) => n.to_string(),
         Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Value::Array(items) => format!("[{}]", items.iter().map(python_repr).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(map) => format!(
             "{{{}}}",
             map.iter()
-                .map(|(k, v)| format!("{}: {}", python_repr(&Value::from(k.as_str())), python_repr(v)))
+                .map(|(k, v)| format!(
+                    "{}: {}",
+                    python_repr(&Value::from(k.as_str())),
+                    python_repr(v)
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -146,18 +162,43 @@ mod tests {
     #[test]
     fn increments_and_logs_the_result() {
         take_logs();
-        assert_eq!(run(json!({"action": "increment", "number": 3})), json!({"result": 4}));
-        assert_eq!(take_logs(), [(Level::Info, "Calculated result of 4".to_owned())]);
+        assert_eq!(
+            run(json!({"action": "increment", "number": 3})),
+            json!({"result": 4})
+        );
+        assert_eq!(
+            take_logs(),
+            [(Level::Info, "Calculated result of 4".to_owned())]
+        );
     }
 
     #[test]
     fn number_defaults_to_zero_and_keeps_its_kind() {
         assert_eq!(run(json!({"action": "increment"})), json!({"result": 1}));
-        assert_eq!(run(json!({"action": "increment", "number": -5})), json!({"result": -4}));
-        assert_eq!(run(json!({"action": "increment", "number": 2.5})), json!({"result": 3.5}));
-        assert_eq!(run(json!({"action": "increment", "number": i64::MAX})), json!({"result": 9223372036854775808u64}));
-        assert_eq!(run(json!({"action": "increment", "number": true})), json!({"result": 2}));
-        let bytes = serde_json::to_vec(&handler(json!({"action": "increment", "number": 3.0}), &Context::default()).unwrap()).unwrap();
+        assert_eq!(
+            run(json!({"action": "increment", "number": -5})),
+            json!({"result": -4})
+        );
+        assert_eq!(
+            run(json!({"action": "increment", "number": 2.5})),
+            json!({"result": 3.5})
+        );
+        assert_eq!(
+            run(json!({"action": "increment", "number": i64::MAX})),
+            json!({"result": 9223372036854775808u64})
+        );
+        assert_eq!(
+            run(json!({"action": "increment", "number": true})),
+            json!({"result": 2})
+        );
+        let bytes = serde_json::to_vec(
+            &handler(
+                json!({"action": "increment", "number": 3.0}),
+                &Context::default(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
         assert_eq!(bytes, br#"{"result":4.0}"#);
     }
 
@@ -182,11 +223,22 @@ mod tests {
         let r = invoke(handler, br#"{"action":"increment","number":"3"}"#, "");
         let e = r.error.unwrap();
         assert_eq!(e.error_type, "TypeError");
-        assert_eq!(e.error_message, "can only concatenate str (not \"int\") to str");
-        let e = invoke(handler, br#"{"action":"increment","number":null}"#, "").error.unwrap();
-        assert_eq!(e.error_message, "unsupported operand type(s) for +: 'NoneType' and 'int'");
+        assert_eq!(
+            e.error_message,
+            "can only concatenate str (not \"int\") to str"
+        );
+        let e = invoke(handler, br#"{"action":"increment","number":null}"#, "")
+            .error
+            .unwrap();
+        assert_eq!(
+            e.error_message,
+            "unsupported operand type(s) for +: 'NoneType' and 'int'"
+        );
         let e = invoke(handler, b"[1]", "").error.unwrap();
-        assert_eq!((e.error_type.as_str(), e.error_message.as_str()), ("AttributeError", "'list' object has no attribute 'get'"));
+        assert_eq!(
+            (e.error_type.as_str(), e.error_message.as_str()),
+            ("AttributeError", "'list' object has no attribute 'get'")
+        );
     }
 
     #[test]

@@ -71,8 +71,14 @@ handler!(handler);
 pub fn region_response(region: &str) -> ProxyResponse {
     ProxyResponse {
         status_code: 200,
-        headers: Headers { content_type: "application/json".to_owned() },
-        body: format!("{{{}: {}}}", python_json_string("Region "), python_json_string(region)),
+        headers: Headers {
+            content_type: "application/json".to_owned(),
+        },
+        body: format!(
+            "{{{}: {}}}",
+            python_json_string("Region "),
+            python_json_string(region)
+        ),
     }
 }
 
