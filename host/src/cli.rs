@@ -32,6 +32,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Precompile MODULE.wasm to MODULE.cwasm for this host's CPU, for fast cold starts.
     Compile(CompileArgs),
+    /// Make a deployment package folder: this binary as `bootstrap`, the task
+    /// root, a .cwasm beside each .wasm, and the Python interpreter if needed.
+    Package(PackageArgs),
 }
 
 /// The function a local command runs.
@@ -105,6 +108,16 @@ pub struct CompileArgs {
     /// Where to write the result (default: beside it, as MODULE.cwasm).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// The folder holding the function's modules and files.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub task_root: PathBuf,
+    /// The new folder to write the package into (zip its contents to deploy).
+    #[arg(short, long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 fn parse_env_pair(text: &str) -> Result<(String, String), String> {

@@ -24,6 +24,7 @@ pub mod invocation;
 pub mod limits;
 pub mod local;
 pub mod logs;
+pub mod package;
 pub mod python;
 pub mod response;
 pub mod sandbox;

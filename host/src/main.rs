@@ -5,13 +5,14 @@
 //! lambda-wasm invoke hello.handler --task-root DIR --event event.json
 //! lambda-wasm serve hello.handler --task-root DIR
 //! lambda-wasm compile hello.wasm
+//! lambda-wasm package --task-root DIR --out pkg
 //! ```
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use lambda_wasm::cli::{Cli, Command};
-use lambda_wasm::{bootstrap, engine, local, serve};
+use lambda_wasm::{bootstrap, engine, local, package, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Some(Command::Invoke(args)) => runtime.block_on(local::invoke(&args)),
         Some(Command::Serve(args)) => runtime.block_on(serve::serve(&args)),
         Some(Command::Compile(args)) => compile(&args),
+        Some(Command::Package(args)) => package(&args),
     }
 }
 
@@ -71,4 +73,29 @@ fn compile(args: &lambda_wasm::cli::CompileArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn package(args: &lambda_wasm::cli::PackageArgs) -> ExitCode {
+    let report = match package::package(&args.task_root, &args.out) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("lambda-wasm: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let megabytes = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    eprintln!(
+        "lambda-wasm: wrote {} ({:.1} MB unzipped; Lambda allows {:.0} MB), {} module(s) precompiled{}",
+        args.out.display(),
+        megabytes(report.unzipped_bytes),
+        megabytes(package::LAMBDA_UNZIPPED_LIMIT),
+        report.compiled.len(),
+        if report.with_python { ", with the Python interpreter" } else { "" }
+    );
+    if report.unzipped_bytes > package::LAMBDA_UNZIPPED_LIMIT {
+        eprintln!(
+            "lambda-wasm: this is over Lambda's zip limit; deploy it as a container image instead (packaging/Dockerfile, README \"Deploy to Lambda\")"
+        );
+    }
+    ExitCode::SUCCESS
 }

@@ -1,189 +1,92 @@
-# lambda-wasm's Python runtime: the host runs this as `python -c` inside
-# CPython 3.15 for WASI and calls `run()` once per execution environment.
+# lambda-wasm's Python runtime. The host runs this file as `python -c` in
+# CPython 3.15 for WASI and calls the interpreter's `run()` once per execution
+# environment; this script imports the handler, then serves every event of
+# the environment in one loop.
 #
-# It behaves like AWS's Python runtime interface client (awslambdaric,
-# bootstrap.py and friends): the same handler resolution and init errors, the
-# same LambdaContext, the same marshalling, the same error shapes and logs.
-# It talks to the host only through `_host.call(frame) -> bytes`; a frame
+# It behaves like AWS's Python runtime interface client, awslambdaric
+# (bootstrap.py, lambda_context.py, lambda_runtime_marshaller.py): the same
+# handler resolution and init errors, the same LambdaContext, the same JSON,
+# the same error bodies and error log lines, the same root logger setup.
+#
+# The host is reached only through `_host.call(frame) -> bytes`. A frame
 # starts with one ASCII kind byte:
 #
-#   N                  init done, give me the first event
-#   R + JSON           the current invocation's response
-#   E + error JSON     the current invocation's error
-#   I + error JSON     init failed (the host answers b"" and we return)
-#   L + digit + text   one log record (0 TRACE .. 5 FATAL); the host answers b""
+#   N                  init is done; the answer is the first invocation
+#   R + JSON           the current invocation's response; answer: the next one
+#   E + error JSON     the current invocation's error; answer: the next one
+#   I + error JSON     init failed; the answer is b"" and the script ends
+#   L + digit + text   one log record, level 0 TRACE .. 5 FATAL; answer: b""
 #
-# The answer to N, R and E is the next invocation, NUL-separated: request id,
-# deadline (epoch ms), invoked function ARN, trace id, client context JSON,
-# Cognito identity JSON, tenant id, event JSON; b"" means no more events.
+# An invocation is 8 NUL-separated fields: request id, deadline (epoch ms),
+# invoked function ARN, trace id, client context JSON, Cognito identity JSON,
+# tenant id, event JSON (absent values are empty). b"" means no more events.
 #
-# Cold start matters: `logging` (~80 ms here), `decimal` (~35 ms),
-# `traceback` (~60 ms) and `importlib` are never imported eagerly. The
-# root logger's Lambda handler is installed by an import hook the first time
-# anything imports `logging`; Decimal is recognised without importing it;
-# tracebacks are formatted here as `traceback.format_list` does.
-#
-# Every name lives in one function so the per-event loop uses fast locals.
+# Cold start: nothing slow is imported up front. `logging` (~80 ms in this
+# interpreter) gets the Lambda log handler from an import hook when the
+# function's code first imports it; `decimal`, `traceback` and `importlib` are
+# not needed at all. Compiling this script is part of every cold start too, so
+# the code that only errors, logging, Decimal or repr() need is kept as text
+# (COLD_SOURCE, at the end) and compiled the first time it is used.
 
 
 def _lambda_runtime():
     import sys
     import os
-    import time
     import json
-    import linecache
     import _host
 
     call = _host.call
     environ = os.environ
-    stdout, stderr = sys.stdout, sys.stderr
-    # Stdio was set up when the interpreter was snapshotted (block-buffered
-    # stdout); Lambda's runtime makes it unbuffered. Lines go out as written,
-    # and each invocation flushes what is left before it answers.
-    stdout.reconfigure(line_buffering=True)
-    stderr.reconfigure(line_buffering=True)
-    flush_out, flush_err = stdout.flush, stderr.flush
+    modules = sys.modules
+    # Stdio was set up when the interpreter was snapshotted: stdout is
+    # block-buffered. Lines go out as they are written, and what is left of
+    # a line is flushed before each answer (awslambdaric flushes each write).
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    flush_out, flush_err = sys.stdout.flush, sys.stderr.flush
 
-    RUNTIME_FILE = sys._getframe().f_code.co_filename  # "<string>" under -c
-    NBSP = "\u00a0"
-    UNHANDLED_WARNING = (
-        "LAMBDA_WARNING: "
-        "Unhandled exception. "
-        "The most likely cause is an issue in the function code. "
-        "However, in rare cases, a Lambda runtime update can cause unexpected function behavior. "
-        "For functions using managed runtimes, runtime updates can be triggered by a function change, or can be applied automatically. "
-        "To determine if the runtime has been updated, check the runtime version in the INIT_START log entry. "
-        "If this error correlates with a change in the runtime version, you may be able to mitigate this error by temporarily rolling back to the previous runtime version. "
-        "For more information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
-    )
+    # The names COLD_SOURCE's code sees, and what it defines once compiled.
+    cold_names = {}
 
-    # --- state shared with the logging handler and LambdaContext.log ---------
+    def cold(name):
+        if "log_error" not in cold_names:
+            exec(compile(COLD_SOURCE, sys._getframe().f_code.co_filename, "exec"), cold_names)
+        return cold_names[name]
+
+    # Set per invocation, read by the log filter.
     current = {"request_id": None, "tenant_id": None}
 
     def send_log(digit, text):
         call(b"L" + digit + text.encode("utf-8", "backslashreplace"))
 
-    # --- errors ---------------------------------------------------------------
-
     class Fault(Exception):
-        """awslambdaric's FaultException."""
+        """awslambdaric's FaultException: an error with a Runtime.* type."""
 
         def __init__(self, exception_type, msg, trace=None):
             self.msg = msg
             self.exception_type = exception_type
             self.trace = trace
 
-    def source_line(filename, lineno, module_globals):
-        """The stripped source line, as traceback's FrameSummary.line gives it.
-
-        linecache reads files through `tokenize` (~25 ms to import here);
-        plain UTF-8 sources are read directly into linecache's cache instead.
-        """
-        if lineno is None:
-            return None
-        if filename not in linecache.cache and not (filename.startswith("<") and filename.endswith(">")):
-            try:
-                with open(filename, "rb") as f:
-                    data = f.read()
-                head = data.split(b"\n", 2)[:2]
-                if not any(b"coding" in h for h in head):
-                    lines = data.decode("utf-8-sig").splitlines(True)
-                    if lines and not lines[-1].endswith("\n"):
-                        lines[-1] += "\n"
-                    st = os.stat(filename)
-                    linecache.cache[filename] = (st.st_size, st.st_mtime, lines, filename)
-            except (OSError, UnicodeDecodeError, ValueError):
-                pass
-        return linecache.getline(filename, lineno, module_globals).strip()
-
-    def extract_traceback(tb):
-        """traceback.extract_tb as (filename, lineno, name, line) tuples."""
-        frames = []
-        while tb is not None:
-            frame = tb.tb_frame
-            code = frame.f_code
-            lineno = tb.tb_lineno
-            frames.append((code.co_filename, lineno, code.co_name, source_line(code.co_filename, lineno, frame.f_globals)))
-            tb = tb.tb_next
-        return frames
-
-    def format_list(frames):
-        """traceback.format_list of 4-tuples (no column information)."""
-        out = []
-        for filename, lineno, name, line in frames:
-            row = '  File "{}", line {}, in {}\n'.format(filename, lineno, name)
-            if line:
-                row += "    " + line + "\n"
-            out.append(row)
-        return out
-
-    def user_frames(tb):
-        """The traceback without the runtime's own leading frames (as
-        awslambdaric drops bootstrap.py's)."""
-        frames = extract_traceback(tb)
-        for i in range(len(frames)):
-            if frames[i][0] != RUNTIME_FILE:
-                return frames[i:]
-        return frames
-
     def make_error(error_message, error_type, stack_trace):
+        # The host adds "requestId" and puts the keys in Lambda's order.
         return {
             "errorMessage": error_message if error_message else "",
             "errorType": error_type if error_type else "",
             "stackTrace": stack_trace if stack_trace else [],
         }
 
-    def fault_result(exc):
-        return make_error(str(exc), type(exc).__name__, format_list(user_frames(exc.__traceback__)))
+    # --- marshalling: awslambdaric's Encoder (simplejson there) --------------
 
-    def log_error(error):
-        """awslambdaric's log_error (text form): one record, lines joined by \\r."""
-        description = "[ERROR]"
-        error_type = error.get("errorType")
-        if error_type:
-            description += " " + error_type
-        error_message = error.get("errorMessage")
-        if error_message:
-            if error_type:
-                description += ":"
-            description += " " + error_message
-        lines = [description]
-        stack_trace = error.get("stackTrace")
-        if stack_trace is not None:
-            lines.append("Traceback (most recent call last):")
-            for element in stack_trace:
-                if element == "":
-                    lines.append("")
-                else:
-                    for line in element.splitlines():
-                        stripped = line.lstrip(" ")
-                        lines.append(NBSP * (len(line) - len(stripped)) + stripped)
-        send_log(b"4", "\r".join(lines))
-
-    # --- marshalling (awslambdaric's lambda_runtime_marshaller) --------------
-    # simplejson there; the stdlib's C encoder here. Decimals are written as
-    # their exact text (NaN as NaN) without importing `decimal` up front.
-
-    ensure_ascii = environ.get("AWS_EXECUTION_ENV") not in {
+    ensure_ascii = environ.get("AWS_EXECUTION_ENV") not in (
         "AWS_Lambda_python3.12",
         "AWS_Lambda_python3.13",
         "AWS_Lambda_python3.14",
         "AWS_Lambda_python3.15",
-    }
-    raw_texts = []
-    placeholder = "lambda-wasm-decimal-" + os.urandom(12).hex() + "-"
-    modules = sys.modules
+    )
+    raw_texts = []  # Decimal texts of the value being encoded (see cold default)
 
     def default(obj):
-        decimal = modules.get("decimal")
-        if decimal is None and ("_decimal" in modules or "_pydecimal" in modules):
-            import decimal
-        if decimal is not None and isinstance(obj, decimal.Decimal):
-            if obj.is_nan():
-                return float("nan")
-            raw_texts.append(str(obj))
-            return placeholder + str(len(raw_texts) - 1)
-        raise TypeError(f"Object of type {obj.__class__.__name__} is not JSON serializable")
+        return cold("default")(obj)
 
     encode = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=True, default=default).encode
 
@@ -192,16 +95,18 @@ def _lambda_runtime():
             raw_texts.clear()
         text = encode(obj)
         if raw_texts:
-            for i, raw in enumerate(raw_texts):
-                text = text.replace('"' + placeholder + str(i) + '"', raw, 1)
-            raw_texts.clear()
+            text = cold("put_raw_texts")(text)
         return text
 
     loads = json.loads
 
-    # --- the context (awslambdaric's lambda_context) --------------------------
+    def parse_json_header(header, name):
+        try:
+            return loads(header)
+        except Exception as e:
+            raise Fault("Runtime.LambdaContextUnmarshalError", "Unable to parse {} JSON: {}".format(name, str(e)), None)
 
-    W3C_ALLOWED_FIELDS = ("traceparent", "tracestate", "baggage")
+    # --- the context: awslambdaric's LambdaContext ----------------------------
 
     class LambdaContext(object):
         def __init__(
@@ -214,28 +119,31 @@ def _lambda_runtime():
             tenant_id=None,
         ):
             self.aws_request_id = invoke_id
-            self.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-            self.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-            self.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
-            self.memory_limit_in_mb = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-            self.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+            self.log_group_name = env_get("AWS_LAMBDA_LOG_GROUP_NAME")
+            self.log_stream_name = env_get("AWS_LAMBDA_LOG_STREAM_NAME")
+            self.function_name = env_get("AWS_LAMBDA_FUNCTION_NAME")
+            self.memory_limit_in_mb = env_get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            self.function_version = env_get("AWS_LAMBDA_FUNCTION_VERSION")
             self.invoked_function_arn = invoked_function_arn
             self.tenant_id = tenant_id
             self._w3c_fields = self._extract_and_strip_w3c(client_context)
 
-            self.client_context = make_obj_from_dict(ClientContext, client_context)
-            if self.client_context is not None:
-                self.client_context.client = make_obj_from_dict(Client, self.client_context.client)
+            self.client_context = None
+            if client_context is not None:
+                self.client_context = cold("make_client_context")(client_context)
 
-            self.identity = make_obj_from_dict(CognitoIdentity, {})
+            identity = CognitoIdentity()
+            identity.cognito_identity_id = None
+            identity.cognito_identity_pool_id = None
             if cognito_identity is not None:
-                self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
-                self.identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+                identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
+                identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+            self.identity = identity
 
             self._epoch_deadline_time_in_ms = epoch_deadline_time_in_ms
 
         def get_remaining_time_in_millis(self):
-            epoch_now_in_ms = int(time.time() * 1000)
+            epoch_now_in_ms = int(now() * 1000)
             delta_ms = self._epoch_deadline_time_in_ms - epoch_now_in_ms
             return delta_ms if delta_ms > 0 else 0
 
@@ -245,215 +153,84 @@ def _lambda_runtime():
 
         @staticmethod
         def _extract_and_strip_w3c(client_context):
-            if not isinstance(client_context, dict):
-                return {}
-            if "w3c" not in client_context:
-                return {}
-            raw_w3c = client_context.pop("w3c")
-            if not isinstance(raw_w3c, dict):
-                return {}
-            fields = {}
-            for key in W3C_ALLOWED_FIELDS:
-                value = raw_w3c.get(key)
-                if isinstance(value, str):
-                    fields[key] = value
-            return fields
+            if isinstance(client_context, dict) and "w3c" in client_context:
+                return cold("extract_and_strip_w3c")(client_context)
+            return {}
 
         def log(self, msg):
-            # awslambdaric writes the text as is (no newline) to its log sink,
-            # which is stdout; so does this.
+            # awslambdaric writes the text, as is, to its log sink: stdout.
             sys.stdout.write(str(msg))
 
         def __repr__(self):
-            return (
-                f"{self.__class__.__name__}(["
-                f"aws_request_id={self.aws_request_id},"
-                f"log_group_name={self.log_group_name},"
-                f"log_stream_name={self.log_stream_name},"
-                f"function_name={self.function_name},"
-                f"memory_limit_in_mb={self.memory_limit_in_mb},"
-                f"function_version={self.function_version},"
-                f"invoked_function_arn={self.invoked_function_arn},"
-                f"client_context={self.client_context},"
-                f"identity={self.identity},"
-                f"tenant_id={self.tenant_id}"
-                "])"
-            )
+            return cold("context_repr")(self)
 
     class CognitoIdentity(object):
         __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
 
         def __repr__(self):
-            return (
-                f"{self.__class__.__name__}(["
-                f"cognito_identity_id={self.cognito_identity_id},"
-                f"cognito_identity_pool_id={self.cognito_identity_pool_id}"
-                "])"
-            )
+            return cold("identity_repr")(self)
 
-    class Client(object):
-        __slots__ = [
-            "installation_id",
-            "app_title",
-            "app_version_name",
-            "app_version_code",
-            "app_package_name",
-        ]
+    LambdaContext.__qualname__ = "LambdaContext"
+    CognitoIdentity.__qualname__ = "CognitoIdentity"
 
-        def __repr__(self):
-            return (
-                f"{self.__class__.__name__}(["
-                f"installation_id={self.installation_id},"
-                f"app_title={self.app_title},"
-                f"app_version_name={self.app_version_name},"
-                f"app_version_code={self.app_version_code},"
-                f"app_package_name={self.app_package_name}"
-                "])"
-            )
+    # os.environ.get runs four Python-level calls per variable; the context
+    # reads five per event. Same values, read from os.environ's own store.
+    env_data = getattr(environ, "_data", None)
+    if isinstance(env_data, dict) and all(isinstance(k, bytes) for k in env_data):
 
-    class ClientContext(object):
-        __slots__ = ["custom", "env", "client"]
+        def env_get(name, _get=env_data.get):
+            value = _get(name.encode())
+            return None if value is None else value.decode("utf-8", "surrogateescape")
 
-        def __repr__(self):
-            return f"{self.__class__.__name__}([custom={self.custom},env={self.env},client={self.client}])"
+    else:
+        env_get = environ.get
+    from time import time as now
 
-    def make_obj_from_dict(_class, _dict, fields=None):
-        if _dict is None:
-            return None
-        obj = _class()
-        set_obj_from_dict(obj, _dict)
-        return obj
-
-    def set_obj_from_dict(obj, _dict, fields=None):
-        if fields is None:
-            fields = obj.__class__.__slots__
-        for field in fields:
-            setattr(obj, field, _dict.get(field, None))
-
-    for cls in (LambdaContext, CognitoIdentity, Client, ClientContext):
-        cls.__qualname__ = cls.__name__
-
-    def parse_json_header(header, name):
-        try:
-            return loads(header)
-        except Exception as e:
-            raise Fault("Runtime.LambdaContextUnmarshalError", "Unable to parse {} JSON: {}".format(name, str(e)), None)
-
-    # --- logging: installed when something first imports `logging` -----------
-
-    log_format_json = (environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
-    env_log_level = environ.get("AWS_LAMBDA_LOG_LEVEL")
-    log_level = {None: "", "TRACE": "DEBUG"}.get(env_log_level, env_log_level).upper()
-    level_digits = (b"0", b"1", b"2", b"3", b"4", b"5")
-
-    def install_logging(logging):
-        """awslambdaric's _setup_logging, with the host formatting each record."""
-        logging.Formatter.converter = time.gmtime
-        logger = logging.getLogger()
-
-        class LambdaLoggerHandler(logging.Handler):
-            def __init__(self):
-                logging.Handler.__init__(self)
-
-            def emit(self, record):
-                try:
-                    msg = self.format(record)
-                    level = min(50, max(0, record.levelno)) // 10
-                    send_log(level_digits[level], msg)
-                except RecursionError:
-                    raise
-                except Exception:
-                    self.handleError(record)
-
-        class LambdaLoggerFilter(logging.Filter):
-            def filter(self, record):
-                record.aws_request_id = current["request_id"] or ""
-                record.tenant_id = current["tenant_id"]
-                return True
-
-        handler = LambdaLoggerHandler()
-        # The host adds the level, timestamp and request id (text) or builds
-        # the JSON record; the message is the record's text plus any
-        # exception or stack text, as logging.Formatter appends it.
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        if log_level in logging._nameToLevel:
-            logger.setLevel(log_level)
-        handler.addFilter(LambdaLoggerFilter())
-        logger.addHandler(handler)
+    # --- logging: the root logger's handler, once `logging` is imported ------
 
     class LoggingImportHook:
-        """A meta path finder that only watches for the first `import logging`
-        and runs install_logging right after the module has executed."""
+        """A meta path finder that only watches for the first `import logging`,
+        then runs awslambdaric's logging setup right after the module ran."""
 
-        @classmethod
-        def find_spec(cls, name, path=None, target=None):
-            if name != "logging":
-                return None
-            try:
-                sys.meta_path.remove(cls)
-            except ValueError:
-                pass
-            for finder in sys.meta_path:
-                find_spec = getattr(finder, "find_spec", None)
-                spec = find_spec(name, path, target) if find_spec is not None else None
-                if spec is not None:
-                    break
-            else:
-                return None
-            loader = spec.loader
-            if loader is None or not hasattr(loader, "exec_module"):
-                return spec
-            real_exec = loader.exec_module
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name == "logging":
+                return cold("logging_spec")(LoggingImportHook, name, path, target)
+            return None
 
-            def exec_module(module):
-                try:
-                    del loader.exec_module
-                except AttributeError:
-                    pass
-                real_exec(module)
-                try:
-                    install_logging(module)
-                except Exception as e:
-                    stderr.write("lambda-wasm runtime: could not install the Lambda log handler: %r\n" % (e,))
+    cold_names.update(
+        sys=sys,
+        os=os,
+        environ=environ,
+        send_log=send_log,
+        make_error=make_error,
+        raw_texts=raw_texts,
+        current=current,
+        CognitoIdentity=CognitoIdentity,
+        RUNTIME_FILE=sys._getframe().f_code.co_filename,  # "<string>" under -c
+    )
 
-            try:
-                loader.exec_module = exec_module
-            except (AttributeError, TypeError):
-                # A loader we cannot patch: install once the import is done
-                # (the next event), which is still before any record of it.
-                pending_logging.append(name)
-            return spec
-
-    pending_logging = []
     if "logging" in modules:
-        install_logging(modules["logging"])
+        cold("install_logging")(modules["logging"])
     else:
         sys.meta_path.insert(0, LoggingImportHook)
 
-    def install_pending_logging():
-        del pending_logging[:]
-        if "logging" in modules:
-            install_logging(modules["logging"])
+    # --- init: sys.path, then the handler (awslambdaric's _get_handler) ------
 
-    # --- init: sys.path, the handler ------------------------------------------
-
-    task_root = environ.get("LAMBDA_TASK_ROOT") or "/var/task"
-    extra_paths = [task_root]
-    for p in ("/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2], "/opt/python"):
+    for p in ("/opt/python", "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2]):
         if os.path.isdir(p):
-            extra_paths.append(p)
-    sys.path[0:0] = [p for p in extra_paths if p not in sys.path]
+            sys.path.insert(0, p)
+    sys.path.insert(0, environ.get("LAMBDA_TASK_ROOT") or "/var/task")
 
     gcd_import = modules["_frozen_importlib"]._gcd_import
 
     def import_module(name):
-        """importlib.import_module without importing importlib (~8 ms here)."""
+        """importlib.import_module, without importing importlib (~8 ms here)."""
         if name.startswith("."):
             raise TypeError(f"the 'package' argument is required to perform a relative import for {name!r}")
         return gcd_import(name)
 
     def get_handler(handler):
-        """awslambdaric's _get_handler."""
         try:
             modname, fname = handler.rsplit(".", 1)
         except ValueError as e:
@@ -476,14 +253,8 @@ def _lambda_runtime():
             raise Fault("Runtime.HandlerNotFound", "Handler '{}' missing on module '{}'".format(fname, modname), None)
         return request_handler
 
-    if environ.get("AWS_EXECUTION_ENV", "") == "AWS_Lambda_python3.15" and not environ.get("LAMBDA_DISABLE_PREVIEW_WARN", ""):
-        docs = "docs.amazonaws.cn" if environ.get("AWS_REGION", "").startswith("cn-") else "docs.aws.amazon.com"
-        send_log(
-            b"3",
-            "LAMBDA_WARNING: This is a preview runtime version and should not be used for production workloads. "
-            "For further information and to provide feedback, see "
-            f"https://{docs}/lambda/latest/dg/lambda-runtimes.html\r",
-        )
+    if environ.get("AWS_EXECUTION_ENV") == "AWS_Lambda_python3.15" and not environ.get("LAMBDA_DISABLE_PREVIEW_WARN"):
+        cold("preview_warning")()
 
     try:
         request_handler = get_handler(environ.get("_HANDLER", "lambda_function.lambda_handler"))
@@ -491,18 +262,16 @@ def _lambda_runtime():
     except Fault as e:
         init_error = make_error(e.msg, e.exception_type, e.trace)
     except Exception as e:
-        init_error = fault_result(e)
-    if pending_logging:
-        install_pending_logging()
+        init_error = cold("fault_result")(e)
     if init_error is not None:
         flush_out()
         flush_err()
-        send_log(b"3", UNHANDLED_WARNING)
-        log_error(init_error)
+        send_log(b"3", cold("UNHANDLED_WARNING"))
+        cold("log_error")(init_error)
         call(b"I" + to_json(init_error).encode("utf-8", "backslashreplace"))
         return
 
-    # --- the invocation loop ---------------------------------------------------
+    # --- the invocation loop: awslambdaric's handle_event_request ------------
 
     frame = call(b"N")
     trace_id = environ.get("_X_AMZN_TRACE_ID")
@@ -545,17 +314,345 @@ def _lambda_runtime():
         except Fault as e:
             error = make_error(e.msg, e.exception_type, e.trace)
         except Exception as e:
-            error = fault_result(e)
+            error = cold("fault_result")(e)
         flush_out()
         flush_err()
-        if pending_logging:
-            install_pending_logging()
         if error is None:
             frame = call(b"R" + result)
         else:
-            log_error(error)
+            cold("log_error")(error)
             frame = call(b"E" + to_json(error).encode("utf-8", "backslashreplace"))
         response = result = event = context = None
 
+
+# Compiled on first use, in a namespace holding the names cold_names lists.
+COLD_SOURCE = r'''
+import linecache
+import time
+
+NBSP = "\u00a0"
+UNHANDLED_WARNING = (
+    "LAMBDA_WARNING: "
+    "Unhandled exception. "
+    "The most likely cause is an issue in the function code. "
+    "However, in rare cases, a Lambda runtime update can cause unexpected function behavior. "
+    "For functions using managed runtimes, runtime updates can be triggered by a function change, or can be applied automatically. "
+    "To determine if the runtime has been updated, check the runtime version in the INIT_START log entry. "
+    "If this error correlates with a change in the runtime version, you may be able to mitigate this error by temporarily rolling back to the previous runtime version. "
+    "For more information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+)
+
+
+def preview_warning():
+    docs = "docs.amazonaws.cn" if environ.get("AWS_REGION", "").startswith("cn-") else "docs.aws.amazon.com"
+    send_log(
+        b"3",
+        "LAMBDA_WARNING: This is a preview runtime version and should not be used for production workloads. "
+        "For further information and to provide feedback, see "
+        f"https://{docs}/lambda/latest/dg/lambda-runtimes.html\r",
+    )
+
+
+# --- errors: awslambdaric's build_fault_result and log_error ------------------
+
+
+def source_line(filename, lineno, module_globals):
+    """The stripped first source line, as traceback's FrameSummary.line.
+
+    linecache reads files through `tokenize` (~25 ms to import here); plain
+    UTF-8 sources are put into linecache's cache directly instead."""
+    if lineno is None:
+        return None
+    if filename not in linecache.cache and not (filename.startswith("<") and filename.endswith(">")):
+        try:
+            with open(filename, "rb") as f:
+                data = f.read()
+            if not any(b"coding" in line for line in data.split(b"\n", 2)[:2]):
+                lines = data.decode("utf-8-sig").splitlines(True)
+                if lines and not lines[-1].endswith("\n"):
+                    lines[-1] += "\n"
+                st = os.stat(filename)
+                linecache.cache[filename] = (st.st_size, st.st_mtime, lines, filename)
+        except (OSError, UnicodeDecodeError, ValueError):
+            pass
+    return linecache.getline(filename, lineno, module_globals).strip()
+
+
+def extract_traceback(tb):
+    """awslambdaric's extract_traceback: (filename, lineno, name, line) tuples."""
+    frames = []
+    while tb is not None:
+        frame = tb.tb_frame
+        code = frame.f_code
+        frames.append((code.co_filename, tb.tb_lineno, code.co_name, source_line(code.co_filename, tb.tb_lineno, frame.f_globals)))
+        tb = tb.tb_next
+    return frames
+
+
+def format_list(frames):
+    """traceback.format_list of 4-tuples (no column information, no carets)."""
+    out = []
+    for filename, lineno, name, line in frames:
+        row = '  File "{}", line {}, in {}\n'.format(filename, lineno, name)
+        if line:
+            row += "    " + line + "\n"
+        out.append(row)
+    return out
+
+
+def fault_result(exc):
+    """The error of an exception, without the runtime's own leading frames
+    (awslambdaric drops bootstrap.py's)."""
+    frames = extract_traceback(exc.__traceback__)
+    for i in range(len(frames)):
+        if frames[i][0] != RUNTIME_FILE:
+            frames = frames[i:]
+            break
+    return make_error(str(exc), type(exc).__name__, format_list(frames))
+
+
+def log_error(error):
+    """awslambdaric's log_error, text form: `[ERROR] Type: message`, then the
+    traceback, indentation as no-break spaces, lines joined by \r (one record)."""
+    description = "[ERROR]"
+    error_type = error.get("errorType")
+    if error_type:
+        description += " " + error_type
+    error_message = error.get("errorMessage")
+    if error_message:
+        if error_type:
+            description += ":"
+        description += " " + error_message
+    lines = [description]
+    stack_trace = error.get("stackTrace")
+    if stack_trace is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in stack_trace:
+            if element == "":
+                lines.append("")
+            else:
+                for line in element.splitlines():
+                    stripped = line.lstrip(" ")
+                    lines.append(NBSP * (len(line) - len(stripped)) + stripped)
+    send_log(b"4", "\r".join(lines))
+
+
+# --- Decimal, as awslambdaric's Encoder.default writes it -----------------------
+# The stdlib encoder cannot emit raw text, so a Decimal becomes a unique
+# placeholder string, replaced by the Decimal's exact text afterwards.
+
+PLACEHOLDER = "lambda-wasm-decimal-" + os.urandom(12).hex() + "-"
+
+
+def default(obj):
+    modules = sys.modules
+    decimal = modules.get("decimal")
+    if decimal is None and ("_decimal" in modules or "_pydecimal" in modules):
+        import decimal
+    if decimal is not None and isinstance(obj, decimal.Decimal):
+        if obj.is_nan():
+            return float("nan")
+        raw_texts.append(str(obj))
+        return PLACEHOLDER + str(len(raw_texts) - 1)
+    raise TypeError(f"Object of type {obj.__class__.__name__} is not JSON serializable")
+
+
+def put_raw_texts(text):
+    for i, raw in enumerate(raw_texts):
+        text = text.replace('"' + PLACEHOLDER + str(i) + '"', raw, 1)
+    raw_texts.clear()
+    return text
+
+
+# --- the rest of awslambdaric's lambda_context --------------------------------
+
+W3C_ALLOWED_FIELDS = ("traceparent", "tracestate", "baggage")
+
+
+def extract_and_strip_w3c(client_context):
+    raw_w3c = client_context.pop("w3c")
+    if not isinstance(raw_w3c, dict):
+        return {}
+    fields = {}
+    for key in W3C_ALLOWED_FIELDS:
+        value = raw_w3c.get(key)
+        if isinstance(value, str):
+            fields[key] = value
+    return fields
+
+
+class Client(object):
+    __slots__ = [
+        "installation_id",
+        "app_title",
+        "app_version_name",
+        "app_version_code",
+        "app_package_name",
+    ]
+
+    def __repr__(self):
+        return (
+            f"{self.__class__.__name__}(["
+            f"installation_id={self.installation_id},"
+            f"app_title={self.app_title},"
+            f"app_version_name={self.app_version_name},"
+            f"app_version_code={self.app_version_code},"
+            f"app_package_name={self.app_package_name}"
+            "])"
+        )
+
+
+class ClientContext(object):
+    __slots__ = ["custom", "env", "client"]
+
+    def __repr__(self):
+        return (
+            f"{self.__class__.__name__}(["
+            f"custom={self.custom},"
+            f"env={self.env},"
+            f"client={self.client}"
+            "])"
+        )
+
+
+def make_obj_from_dict(_class, _dict, fields=None):
+    if _dict is None:
+        return None
+    obj = _class()
+    set_obj_from_dict(obj, _dict)
+    return obj
+
+
+def set_obj_from_dict(obj, _dict, fields=None):
+    if fields is None:
+        fields = obj.__class__.__slots__
+    for field in fields:
+        setattr(obj, field, _dict.get(field, None))
+
+
+def make_client_context(client_context):
+    obj = make_obj_from_dict(ClientContext, client_context)
+    obj.client = make_obj_from_dict(Client, obj.client)
+    return obj
+
+
+def context_repr(self):
+    return (
+        f"{self.__class__.__name__}(["
+        f"aws_request_id={self.aws_request_id},"
+        f"log_group_name={self.log_group_name},"
+        f"log_stream_name={self.log_stream_name},"
+        f"function_name={self.function_name},"
+        f"memory_limit_in_mb={self.memory_limit_in_mb},"
+        f"function_version={self.function_version},"
+        f"invoked_function_arn={self.invoked_function_arn},"
+        f"client_context={self.client_context},"
+        f"identity={self.identity},"
+        f"tenant_id={self.tenant_id}"
+        "])"
+    )
+
+
+def identity_repr(self):
+    return (
+        f"{self.__class__.__name__}(["
+        f"cognito_identity_id={self.cognito_identity_id},"
+        f"cognito_identity_pool_id={self.cognito_identity_pool_id}"
+        "])"
+    )
+
+
+# --- logging: awslambdaric's _setup_logging ----------------------------------
+
+log_format = environ.get("AWS_LAMBDA_LOG_FORMAT")
+log_level = environ.get("AWS_LAMBDA_LOG_LEVEL")
+log_level = {None: "", "TRACE": "DEBUG"}.get(log_level, log_level).upper()
+LEVEL_DIGITS = (b"0", b"1", b"2", b"3", b"4", b"5")
+
+
+def install_logging(logging):
+    logging.Formatter.converter = time.gmtime
+    logger = logging.getLogger()
+
+    class LambdaLoggerHandler(logging.Handler):
+        """Sends each record to the host, which adds the level, timestamp and
+        request id (text) or builds the JSON record, and filters by
+        AWS_LAMBDA_LOG_LEVEL."""
+
+        def __init__(self):
+            logging.Handler.__init__(self)
+
+        def emit(self, record):
+            try:
+                msg = self.format(record)
+                send_log(LEVEL_DIGITS[min(50, max(0, record.levelno)) // 10], msg)
+            except RecursionError:
+                raise
+            except Exception:
+                self.handleError(record)
+
+    class LambdaLoggerFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = current["request_id"] or ""
+            record.tenant_id = current["tenant_id"]
+            return True
+
+    handler = LambdaLoggerHandler()
+    # The record's message, then exception and stack text as logging adds them.
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    if log_level in logging._nameToLevel:
+        logger.setLevel(log_level)
+    handler.addFilter(LambdaLoggerFilter())
+    logger.addHandler(handler)
+
+
+def logging_spec(hook, name, path, target):
+    """The spec the import system would find for `logging`, its loader made
+    to run install_logging right after the module's code."""
+    try:
+        sys.meta_path.remove(hook)
+    except ValueError:
+        pass
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        spec = find_spec(name, path, target) if find_spec is not None else None
+        if spec is not None:
+            break
+    else:
+        return None
+    loader = spec.loader
+    real_exec = getattr(loader, "exec_module", None)
+    if real_exec is None:
+        return spec
+
+    def exec_module(module):
+        # The zip's loader is shared by every stdlib module: unpatch first,
+        # so that what logging imports loads normally.
+        try:
+            del loader.exec_module
+        except AttributeError:
+            pass
+        real_exec(module)
+        try:
+            install_logging(module)
+        except Exception as e:
+            sys.stderr.write("lambda-wasm runtime: could not set up the Lambda log handler: %r\n" % (e,))
+
+    try:
+        loader.exec_module = exec_module
+    except (AttributeError, TypeError):
+        # A loader that cannot be patched: wrap it instead.
+        class Loader:
+            def __getattr__(self, attr):
+                return getattr(loader, attr)
+
+            def create_module(self, spec):
+                return loader.create_module(spec)
+
+        wrapper = Loader()
+        wrapper.exec_module = exec_module
+        spec.loader = wrapper
+    return spec
+'''
 
 _lambda_runtime()
