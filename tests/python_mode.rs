@@ -213,7 +213,10 @@ fn assert_text_record(line: &str, level: &str, id: &str, message: &str) {
     assert_eq!(fields.len(), 4, "not a text record: {line:?}");
     assert_eq!(fields[0], format!("[{level}]"), "{line:?}");
     let ts = fields[1];
-    assert!(ts.len() == 24 && ts.ends_with('Z') && &ts[10..11] == "T" && &ts[19..20] == ".", "timestamp {ts:?} in {line:?}");
+    assert!(
+        ts.len() == 24 && ts.ends_with('Z') && &ts[10..11] == "T" && &ts[19..20] == ".",
+        "timestamp {ts:?} in {line:?}"
+    );
     assert_eq!(fields[2], id, "{line:?}");
     assert_eq!(fields[3], message, "{line:?}");
 }
@@ -279,7 +282,12 @@ async fn seed_increment_and_text_logs() {
     assert_text_record(line, "ERROR", &id, "foo is not a valid action.");
     // logger.info after logger.setLevel(logging.INFO) in the module.
     let line = lines_with(&stderr, &inc_id).into_iter().find(|l| l.contains("Calculated result of 4"));
-    assert_text_record(line.unwrap_or_else(|| panic!("no INFO record:\n{stderr}")), "INFO", &inc_id, "Calculated result of 4");
+    assert_text_record(
+        line.unwrap_or_else(|| panic!("no INFO record:\n{stderr}")),
+        "INFO",
+        &inc_id,
+        "Calculated result of 4",
+    );
     let (_, o) = boot.call_json(&api, json!({"action": "increment", "number": 41})).await;
     assert_eq!(o.json(), json!({"result": 42}));
     api.assert_all_answered_once();
@@ -325,7 +333,10 @@ async fn module_code_runs_once_and_again_after_a_crash() {
     assert_eq!((first["init"].clone(), first["calls"].clone()), (json!(1), json!(1)), "{first}");
     for n in 2..=4 {
         let v = counter(&mut boot, &api).await;
-        assert_eq!((v["init"].clone(), v["calls"].clone(), v["instance"].clone()), (json!(1), json!(n), first["instance"].clone()));
+        assert_eq!(
+            (v["init"].clone(), v["calls"].clone(), v["instance"].clone()),
+            (json!(1), json!(n), first["instance"].clone())
+        );
     }
     let init_lines = boot.stderr().matches("probe: init ran").count();
     assert_eq!(init_lines, 1, "module code ran {init_lines} times:\n{}", boot.stderr());
@@ -340,7 +351,11 @@ async fn module_code_runs_once_and_again_after_a_crash() {
         let (id, o) = boot.call(&api, inv).await;
         assert_lambda_error(&o, error_type, &id);
         let v = counter(&mut boot, &api).await;
-        assert_eq!((v["init"].clone(), v["calls"].clone()), (json!(1), json!(1)), "a fresh interpreter after {error_type}: {v}");
+        assert_eq!(
+            (v["init"].clone(), v["calls"].clone()),
+            (json!(1), json!(1)),
+            "a fresh interpreter after {error_type}: {v}"
+        );
         assert_ne!(v["instance"], instance, "a new instance after {error_type}");
         instance = v["instance"].clone();
     }
@@ -377,8 +392,14 @@ async fn context_object() {
     assert!(remaining[0] > 10_000 && remaining[0] <= 20_000, "remaining time {remaining:?} of a 20 s deadline");
     assert!(remaining[1] <= remaining[0] - 40, "get_remaining_time_in_millis counts down: {remaining:?}");
     let repr = v["repr"].as_str().unwrap();
-    assert!(repr.starts_with(&format!("LambdaContext([aws_request_id={id},log_group_name=/aws/lambda/test-fn,")), "{repr}");
-    assert!(repr.contains("identity=CognitoIdentity([cognito_identity_id=id-1,cognito_identity_pool_id=pool-1])"), "{repr}");
+    assert!(
+        repr.starts_with(&format!("LambdaContext([aws_request_id={id},log_group_name=/aws/lambda/test-fn,")),
+        "{repr}"
+    );
+    assert!(
+        repr.contains("identity=CognitoIdentity([cognito_identity_id=id-1,cognito_identity_pool_id=pool-1])"),
+        "{repr}"
+    );
 
     // No client context, no identity, no trace id: None, empty identity, no variable.
     let (_, o) = boot.call(&api, Invocation::json(&json!({"action": "context"})).no_trace_id()).await;
@@ -400,12 +421,11 @@ async fn client_context_header() {
     let api = FakeRuntimeApi::start().await;
     let root = probe_root();
     let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
-    let client = r#"{"client": {"installation_id": "inst-1", "app_title": "app"}, "custom": {"k": "v"}, "env": {}}"#;
+    // lambda_runtime (which reads the headers) needs every mobile-SDK client
+    // field; headers it cannot read are covered in runtime_mode.rs.
+    let client = r#"{"client": {"installation_id": "inst-1", "app_title": "app", "app_version_name": "1.0", "app_version_code": "1", "app_package_name": "pkg"}, "custom": {"k": "v"}, "env": {}}"#;
     let (_, o) = boot.call(&api, Invocation::json(&json!({"action": "context"})).client_context(client)).await;
     assert_eq!(o.json()["client_context"], json!({"custom": {"k": "v"}, "env": {}, "installation_id": "inst-1"}));
-    let (id, o) = boot.call(&api, Invocation::json(&json!({"action": "context"})).client_context("not json")).await;
-    let msg = assert_lambda_error(&o, "Runtime.LambdaContextUnmarshalError", &id);
-    assert!(msg.starts_with("Unable to parse Client Context JSON: "), "{msg}");
     let (_, o) = boot.call_json(&api, json!({"action": "none"})).await;
     assert_eq!(o, Outcome::Response("null".into()));
     api.assert_all_answered_once();
@@ -416,7 +436,12 @@ async fn environment_and_files() {
     require_python!();
     let api = FakeRuntimeApi::start().await;
     let root = probe_root();
-    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[("MY_VARIABLE", "mine"), ("AWS_SECRET_ACCESS_KEY", "secret")]);
+    let mut boot = spawn(
+        &api,
+        &root,
+        "lambda_function.lambda_handler",
+        &[("MY_VARIABLE", "mine"), ("AWS_SECRET_ACCESS_KEY", "secret")],
+    );
     let (_, o) = boot.call_json(&api, json!({"action": "env"})).await;
     let v = o.json();
     assert_eq!(v["AWS_REGION"], "us-east-1");
@@ -481,12 +506,19 @@ async fn exceptions_are_function_errors() {
                 "  File \"/var/task/lambda_function.py\", line {}, in lambda_handler\n    fail(event.get(\"message\", \"boom\"))\n",
                 line_of("fail(event.get(")
             ),
-            format!("  File \"/var/task/lambda_function.py\", line {}, in fail\n    raise CustomError(message)\n", line_of("raise CustomError")),
+            format!(
+                "  File \"/var/task/lambda_function.py\", line {}, in fail\n    raise CustomError(message)\n",
+                line_of("raise CustomError")
+            ),
         ])
     );
     // The error is logged as awslambdaric does: one record, lines joined by \r.
     let logged = boot
-        .wait_for_stderr(WAIT, |s| lines_with(s, &id).iter().any(|l| l.contains("[ERROR] CustomError: it broke\rTraceback (most recent call last):\r")))
+        .wait_for_stderr(WAIT, |s| {
+            lines_with(s, &id)
+                .iter()
+                .any(|l| l.contains("[ERROR] CustomError: it broke\rTraceback (most recent call last):\r"))
+        })
         .await;
     assert!(logged, "no error record for {id}:\n{}", boot.stderr());
     let (_, o) = boot.call_json(&api, json!({"action": "echo"})).await;
@@ -571,7 +603,10 @@ async fn init_error_import() {
         "Runtime.ImportModuleError",
     )
     .await;
-    assert_eq!(body["errorMessage"], "Unable to import module 'lambda_function': No module named 'does_not_exist_anywhere'");
+    assert_eq!(
+        body["errorMessage"],
+        "Unable to import module 'lambda_function': No module named 'does_not_exist_anywhere'"
+    );
     assert_eq!(body["stackTrace"], json!([]));
 }
 
@@ -603,6 +638,14 @@ async fn init_error_handler_not_found() {
     )
     .await;
     assert_eq!(body["errorMessage"], "Handler 'lambda_handler' missing on module 'lambda_function'");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_error_malformed_handler() {
+    require_python!();
+    let (body, _) =
+        init_error_case(&[("lambda_function.py", PROBE)], "lambda_function", "Runtime.MalformedHandlerName").await;
+    assert_eq!(body["errorMessage"], "Bad handler 'lambda_function': not enough values to unpack (expected 2, got 1)");
 }
 
 /// An exception in module code: its own type, the module's frame last.
@@ -670,7 +713,10 @@ async fn log_level_variable() {
     let found = boot.wait_for_stderr(WAIT, |s| s.contains("probe: error record")).await;
     assert!(found, "{}", boot.stderr());
     let stderr = boot.stderr();
-    assert!(!lines_with(&stderr, &id).iter().any(|l| l.contains("probe: warning record")), "WARNING below ERROR:\n{stderr}");
+    assert!(
+        !lines_with(&stderr, &id).iter().any(|l| l.contains("probe: warning record")),
+        "WARNING below ERROR:\n{stderr}"
+    );
     api.assert_all_answered_once();
 }
 
@@ -708,7 +754,17 @@ fn vendored_six(root: &Path) -> bool {
     if wheel().is_none() {
         let _ = std::fs::create_dir_all(&cache);
         let status = std::process::Command::new("python3")
-            .args(["-m", "pip", "download", "--no-deps", "--no-input", "--disable-pip-version-check", "--quiet", "six==1.17.0", "-d"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-input",
+                "--disable-pip-version-check",
+                "--quiet",
+                "six==1.17.0",
+                "-d",
+            ])
             .arg(&cache)
             .stdin(std::process::Stdio::null())
             .status();
@@ -718,11 +774,7 @@ fn vendored_six(root: &Path) -> bool {
         }
     }
     let Some(wheel) = wheel() else { return false };
-    let status = std::process::Command::new("python3")
-        .args(["-m", "zipfile", "-e"])
-        .arg(&wheel)
-        .arg(root)
-        .status();
+    let status = std::process::Command::new("python3").args(["-m", "zipfile", "-e"]).arg(&wheel).arg(root).status();
     status.is_ok_and(|s| s.success()) && root.join("six.py").is_file()
 }
 
@@ -770,7 +822,12 @@ fn invoke_seed_examples() {
     assert_eq!(out.code(), Some(0), "{out:#?}");
     assert_eq!(out.stdout.trim_end(), r#"{"message": "Hello John Smith!"}"#, "{out:#?}");
 
-    let out = invoke("lambda_function.lambda_handler", &python.join("region"), &read("region.json"), &["--env", "AWS_REGION=eu-west-1"]);
+    let out = invoke(
+        "lambda_function.lambda_handler",
+        &python.join("region"),
+        &read("region.json"),
+        &["--env", "AWS_REGION=eu-west-1"],
+    );
     assert_eq!(out.code(), Some(0), "{out:#?}");
     assert_eq!(out.json()["body"], "{\"Region \": \"eu-west-1\"}");
 
@@ -782,7 +839,8 @@ fn invoke_seed_examples() {
     let out = invoke("lambda_function.lambda_handler", &python.join("increment"), br#"{"action": "foo"}"#, &[]);
     assert_eq!(out.code(), Some(0), "{out:#?}");
     assert_eq!(out.json(), json!({"result": null}), "stdout holds only the response");
-    let line = out.stderr.lines().find(|l| l.contains("foo is not a valid action.")).unwrap_or_else(|| panic!("{out:#?}"));
+    let line =
+        out.stderr.lines().find(|l| l.contains("foo is not a valid action.")).unwrap_or_else(|| panic!("{out:#?}"));
     let id = line.split('\t').nth(2).unwrap_or_default().to_string();
     assert!(!id.is_empty(), "{line:?}");
     assert_text_record(line, "ERROR", &id, "foo is not a valid action.");
@@ -805,7 +863,10 @@ fn invoke_errors() {
 
     let out = invoke("lambda_function.nope", root.path(), b"{}", &[]);
     assert_eq!(out.code(), Some(2), "{out:#?}");
-    assert!(format!("{}{}", out.stdout, out.stderr).contains("Handler 'nope' missing on module 'lambda_function'"), "{out:#?}");
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("Handler 'nope' missing on module 'lambda_function'"),
+        "{out:#?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -819,7 +880,9 @@ async fn timing_hello() {
     let event = json!({"first_name": "John", "last_name": "Smith"});
     let python = seed_root("hello");
     let rust = TaskRoot::with_guest("hello.wasm", "hello.wasm");
-    for (name, root, handler) in [("python", &python, "lambda_function.lambda_handler"), ("rust", &rust, "hello.handler")] {
+    for (name, root, handler) in
+        [("python", &python, "lambda_function.lambda_handler"), ("rust", &rust, "hello.handler")]
+    {
         let api = FakeRuntimeApi::start().await;
         let started = Instant::now();
         let mut boot = spawn(&api, root, handler, &[]);
@@ -841,6 +904,8 @@ async fn timing_hello() {
             assert!(!boot.outcome(&api, id).await.is_error());
         }
         let burst = started.elapsed() / n;
-        eprintln!("{name} hello: process start to first response {first:?}; warm {one_by_one:?} per event one by one, {burst:?} in a burst (fake Runtime API included)");
+        eprintln!(
+            "{name} hello: process start to first response {first:?}; warm {one_by_one:?} per event one by one, {burst:?} in a burst (fake Runtime API included)"
+        );
     }
 }

@@ -10,7 +10,7 @@ use lambda_wasm::handler_name::HandlerName;
 use lambda_wasm::invocation::InvocationContext;
 use lambda_wasm::logs::LogConfig;
 use lambda_wasm::settings::FunctionSettings;
-use libfuzzer_sys::arbitrary::Arbitrary;
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

@@ -93,7 +93,8 @@ impl Function {
         let logger = self.template.logger.clone();
         logger.begin_invocation(&invocation.context.request_id);
         let outcome = self.run(invocation).await;
-        if let Outcome::Error(error) = &outcome {
+        // AWS's Python runtime logs its own errors; the host logs the others'.
+        if let (Outcome::Error(error), false) = (&outcome, self.kind == GuestKind::Python) {
             let message = format!("{}: {}", error.error_type, error.error_message);
             logger.record(Level::Error, message.as_bytes());
         }

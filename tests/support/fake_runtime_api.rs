@@ -148,10 +148,7 @@ pub enum Outcome {
     Response(Bytes),
     /// `POST /runtime/invocation/{id}/error`. A body that is not JSON is kept
     /// as `Value::String("<not JSON> ...")` so a test fails with it in view.
-    Error {
-        error_type_header: Option<String>,
-        body: serde_json::Value,
-    },
+    Error { error_type_header: Option<String>, body: serde_json::Value },
 }
 
 impl fmt::Debug for Outcome {
@@ -161,11 +158,9 @@ impl fmt::Debug for Outcome {
                 let text = String::from_utf8_lossy(&b[..b.len().min(2048)]);
                 write!(f, "Response({} bytes: {text:?})", b.len())
             }
-            Outcome::Error { error_type_header, body } => f
-                .debug_struct("Error")
-                .field("error_type_header", error_type_header)
-                .field("body", body)
-                .finish(),
+            Outcome::Error { error_type_header, body } => {
+                f.debug_struct("Error").field("error_type_header", error_type_header).field("body", body).finish()
+            }
         }
     }
 }
@@ -175,8 +170,9 @@ impl Outcome {
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
         match self {
-            Outcome::Response(b) => serde_json::from_slice(b)
-                .unwrap_or_else(|e| panic!("response is not JSON ({e}): {self:?}")),
+            Outcome::Response(b) => {
+                serde_json::from_slice(b).unwrap_or_else(|e| panic!("response is not JSON ({e}): {self:?}"))
+            }
             Outcome::Error { .. } => panic!("expected a response, got {self:?}"),
         }
     }
@@ -292,10 +288,8 @@ impl FakeRuntimeApi {
                 let conn_state = accept_state.clone();
                 let handle = tokio::spawn(async move {
                     let service = service_fn(move |req| handle(conn_state.clone(), req));
-                    let _ = http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let _ =
+                        http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
                 });
                 let mut tasks = accept_state.tasks.lock().unwrap();
                 tasks.retain(|t| !t.is_finished());
@@ -325,10 +319,7 @@ impl FakeRuntimeApi {
         if invocation.trace_id.as_deref() == Some("") {
             invocation.trace_id = Some(format!(
                 "Root=1-{:08x}-{:012x}{:012x};Parent={:016x};Sampled=0",
-                self.state.id_prefix,
-                n,
-                self.state.id_prefix,
-                n
+                self.state.id_prefix, n, self.state.id_prefix, n
             ));
         }
         {
@@ -390,10 +381,7 @@ impl FakeRuntimeApi {
         async move {
             match self.try_outcome(request_id, timeout).await {
                 Some(o) => o,
-                None => panic!(
-                    "{caller}: no answer for request {request_id} within {timeout:?}; {:?}",
-                    self.stats()
-                ),
+                None => panic!("{caller}: no answer for request {request_id} within {timeout:?}; {:?}", self.stats()),
             }
         }
     }
@@ -472,15 +460,12 @@ fn accepted() -> Response<Full<Bytes>> {
 }
 
 fn parse_body(body: &Bytes) -> serde_json::Value {
-    serde_json::from_slice(body).unwrap_or_else(|e| {
-        serde_json::Value::String(format!("<not JSON: {e}> {}", String::from_utf8_lossy(body)))
-    })
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| serde_json::Value::String(format!("<not JSON: {e}> {}", String::from_utf8_lossy(body))))
 }
 
 fn error_type_header(req: &Request<Incoming>) -> Option<String> {
-    req.headers()
-        .get("lambda-runtime-function-error-type")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    req.headers().get("lambda-runtime-function-error-type").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {

@@ -141,17 +141,16 @@ pub fn precompiled(built: &str) -> Option<PathBuf> {
             }
         }
         let partial = dir.join(format!("{stem}.{}.partial", std::process::id()));
-        let result = std::process::Command::new(bin())
-            .env_clear()
-            .arg("compile")
-            .arg(&wasm)
-            .arg("-o")
-            .arg(&partial)
-            .output();
+        let result =
+            std::process::Command::new(bin()).env_clear().arg("compile").arg(&wasm).arg("-o").arg(&partial).output();
         match result {
             Ok(o) if o.status.success() && std::fs::rename(&partial, &out).is_ok() => Some(out),
             Ok(o) => {
-                eprintln!("note: `lambda-wasm compile {built}` failed ({}); tests use the .wasm: {}", o.status, String::from_utf8_lossy(&o.stderr));
+                eprintln!(
+                    "note: `lambda-wasm compile {built}` failed ({}); tests use the .wasm: {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr)
+                );
                 None
             }
             Err(e) => {
