@@ -31,11 +31,10 @@ mod support;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{TaskRoot, assert_error_body, bin, tail, workspace_root};
+use support::{Buf, TaskRoot, assert_error_body, bin, pump, tail, workspace_root};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -67,22 +66,6 @@ fn find_cargo_lambda() -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join("cargo-lambda")).find(|p| p.is_file())
 }
 
-type Buf = Arc<Mutex<Vec<u8>>>;
-
-fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(mut r: R) -> Buf {
-    let buf: Buf = Arc::default();
-    let b = buf.clone();
-    tokio::spawn(async move {
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            match r.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => b.lock().unwrap().extend_from_slice(&chunk[..n]),
-            }
-        }
-    });
-    buf
-}
 
 /// A child process with captured stdout and stderr, killed on drop (its
 /// output printed when the test is panicking).

@@ -32,7 +32,7 @@ use lambda_wasm::logs::{LogConfig, Logger};
 use lambda_wasm::sandbox::{Extras, Stdio};
 use lambda_wasm::settings::{FunctionSettings, LocalOptions};
 use lambda_wasm::store::InstanceTemplate;
-use wasmtime::{Config, Engine, Module};
+use wasmtime::{Engine, Module};
 
 const HELLO_EVENT: &[u8] = br#"{ "first_name": "John", "last_name": "Smith" }"#;
 
@@ -108,11 +108,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// `new_engine()`'s settings with copy-on-write memory init off.
 fn engine_without_cow() -> Engine {
-    let mut config = Config::new();
-    config.epoch_interruption(true);
-    config.max_wasm_stack(8 << 20);
-    config.async_stack_size(10 << 20);
-    config.wasm_exceptions(true);
+    let mut config = lambda_wasm::engine::base_config();
     config.memory_init_cow(false);
     Engine::new(&config).unwrap()
 }

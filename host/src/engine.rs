@@ -17,8 +17,9 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
     Engine::new(&base_config())
 }
 
-/// The settings every engine of this host shares (they decide `.cwasm` compatibility).
-fn base_config() -> Config {
+/// The settings every engine of this host shares (they decide `.cwasm`
+/// compatibility); public so benchmarks can vary one setting at a time.
+pub fn base_config() -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
     // CPython's deep recursion needs more than the 512 KiB default; the
@@ -87,10 +88,23 @@ pub fn load_module(engine: &Engine, task_root: &Path, handler: &HandlerName) -> 
         ));
     };
     let started = std::time::Instant::now();
+    require_binary(&wasm).map_err(|reason| LambdaError::import_module(&handler.module, reason))?;
     let module = Module::from_file(engine, &wasm)
         .map_err(|e| LambdaError::import_module(&handler.module, format!("{} is not a valid WebAssembly module: {e:#}", wasm.display())))?;
     tracing::debug!("compiled {} in {:?}", wasm.display(), started.elapsed());
     Ok(module)
+}
+
+/// Refuses a file without the Wasm binary header, which wasmtime would
+/// otherwise try to read as WebAssembly text.
+fn require_binary(wasm: &Path) -> Result<(), String> {
+    use std::io::Read as _;
+    let mut header = [0u8; 4];
+    let mut file = std::fs::File::open(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
+    match file.read_exact(&mut header) {
+        Ok(()) if &header == b"\0asm" => Ok(()),
+        _ => Err(format!("{} is not a WebAssembly binary (it does not start with \\0asm)", wasm.display())),
+    }
 }
 
 /// Reads a `.cwasm`, refusing one from another wasmtime, configuration or CPU.
@@ -109,6 +123,7 @@ fn deserialize(engine: &Engine, cwasm: &Path) -> Result<Module, String> {
 /// Precompiles `wasm` for this engine and host CPU into `out`.
 pub fn compile_to_file(engine: &Engine, wasm: &Path, out: &Path) -> anyhow::Result<()> {
     use anyhow::Context as _;
+    require_binary(wasm).map_err(anyhow::Error::msg)?;
     let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let compiled = engine
         .precompile_module(&bytes)
@@ -143,7 +158,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bad.wasm"), b"not wasm").unwrap();
         let error = load_module(&new_engine().unwrap(), dir.path(), &handler("bad.handler")).unwrap_err();
-        assert!(error.error_message.contains("is not a valid WebAssembly module"), "{}", error.error_message);
+        assert!(error.error_message.contains("is not a WebAssembly binary"), "{}", error.error_message);
     }
 
     #[test]
@@ -152,6 +167,7 @@ mod tests {
         let engine = new_engine().unwrap();
         let wasm = dir.path().join("m.wasm");
         std::fs::write(&wasm, wat::parse_str("(module (func (export \"handler\")))").unwrap()).unwrap();
+        assert!(require_binary(&wasm).is_ok());
         compile_to_file(&engine, &wasm, &dir.path().join("m.cwasm")).unwrap();
         let module = load_module(&engine, dir.path(), &handler("m.handler")).unwrap();
         assert!(module.get_export("handler").is_some());

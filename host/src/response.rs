@@ -7,6 +7,9 @@ use crate::errors::LambdaError;
 /// Lambda's synchronous payload limit: 6 MB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
+/// The only whitespace JSON allows around a value (RFC 8259).
+const JSON_WHITESPACE: &[u8] = b" \t\n\r";
+
 /// What a guest produced as its response.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum GuestResponse {
@@ -29,7 +32,7 @@ pub fn validate(response: GuestResponse, max_bytes: usize) -> Result<Box<RawValu
     if bytes.len() > max_bytes {
         return Err(too_large(bytes.len(), max_bytes));
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.iter().all(|b| JSON_WHITESPACE.contains(b)) {
         return Err(LambdaError::marshal(
             "the response is empty; a handler with nothing to return sends null",
         ));
@@ -40,7 +43,7 @@ pub fn validate(response: GuestResponse, max_bytes: usize) -> Result<Box<RawValu
             e.utf8_error().valid_up_to()
         ))
     })?;
-    let trimmed = text.trim();
+    let trimmed = text.trim_matches(|c: char| c.is_ascii() && JSON_WHITESPACE.contains(&(c as u8)));
     if trimmed.len() == text.len() {
         RawValue::from_string(text)
     } else {
@@ -57,7 +60,10 @@ fn too_large(len: usize, max_bytes: usize) -> LambdaError {
 
 /// Checks that an event is one JSON value before a guest sees it.
 pub fn validate_event(event: &[u8]) -> Result<(), LambdaError> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(event)
+    // serde_json skips string contents without checking them as UTF-8.
+    let text = std::str::from_utf8(event)
+        .map_err(|e| LambdaError::unmarshal(format!("the event is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to())))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map(drop)
         .map_err(LambdaError::unmarshal)
 }
@@ -89,6 +95,9 @@ mod tests {
         assert!(check(b"{\"a\": 1} trailing").unwrap_err().contains("not JSON"));
         assert!(check(b"\"\xff\"").unwrap_err().contains("offset 1"));
         assert!(check(&[b' '; 65]).unwrap_err().contains("65 bytes, over the limit of 64"));
+        for not_json_whitespace in [&b"0\x0c"[..], b"{}\x0b", "\u{a0}null".as_bytes()] {
+            assert!(check(not_json_whitespace).is_err(), "{not_json_whitespace:?} (found by fuzz/response_validate)");
+        }
         let error = validate(GuestResponse::TooLarge(7_000_000), 64).unwrap_err();
         assert!(error.error_message.starts_with("Unable to marshal response: the response is 7000000 bytes"));
     }
@@ -96,6 +105,7 @@ mod tests {
     #[test]
     fn events_must_be_json() {
         assert!(validate_event(br#"{"first_name": "John"}"#).is_ok());
+        assert!(validate_event(b"\"\xff\"").is_err(), "invalid UTF-8 in a string (found by fuzz/response_validate)");
         let error = validate_event(b"{oops").unwrap_err();
         assert_eq!(error.error_type, "Runtime.UnmarshalError");
         assert!(error.error_message.starts_with("Unable to unmarshal input: "));

@@ -263,7 +263,7 @@ fn base_command(cmd: &mut tokio::process::Command) {
     }
 }
 
-type Buf = Arc<Mutex<Vec<u8>>>;
+pub type Buf = Arc<Mutex<Vec<u8>>>;
 
 /// The `lambda-wasm` binary running as a `bootstrap` against a fake Runtime
 /// API. Its stdout and stderr are captured; it is killed on drop (and its
@@ -421,7 +421,8 @@ impl Drop for Bootstrap {
     }
 }
 
-fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(mut r: R) -> Buf {
+/// Collects everything `r` yields into a shared buffer, in the background.
+pub fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(mut r: R) -> Buf {
     let buf: Buf = Arc::default();
     let b = buf.clone();
     tokio::spawn(async move {
