@@ -1,19 +1,15 @@
 //! Command guests: any WASI program with `_start` runs as a handler, a fresh
 //! instance per event, the event on stdin and the response on stdout.
 
-use std::time::Duration;
-
 use crate::abi;
 use crate::errors::LambdaError;
 use crate::fault::{self, FaultContext};
 use crate::invocation::{Invocation, Outcome};
-use crate::limits::ticks_for;
+use crate::limits::{BLOCKED_CALL_GRACE, ticks_for};
 use crate::response;
 use crate::sandbox::{CapturedStdout, Stdio};
 use crate::store::InstanceTemplate;
 
-/// Extra time past the deadline before the host abandons a guest blocked in a host call.
-const BLOCKED_CALL_GRACE: Duration = Duration::from_millis(50);
 
 /// Runs `invocation` in a fresh instance of the command module.
 pub async fn run(template: &InstanceTemplate, invocation: &Invocation) -> Outcome {

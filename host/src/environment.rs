@@ -10,15 +10,13 @@ use crate::abi::{self, ABI_VERSION, ALLOC_EXPORT, VERSION_EXPORT};
 use crate::errors::LambdaError;
 use crate::fault::{self, FaultContext};
 use crate::invocation::{Invocation, Outcome};
-use crate::limits::ticks_for;
+use crate::limits::{BLOCKED_CALL_GRACE, ticks_for};
 use crate::response;
 use crate::sandbox::Stdio;
 use crate::store::{GuestState, InstanceTemplate};
 
 /// Lambda's limit on a function's init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Extra time past the deadline before the host abandons a guest blocked in a host call.
-const BLOCKED_CALL_GRACE: Duration = Duration::from_millis(50);
 
 type HandlerFunc = TypedFunc<(i32, i32, i32, i32), i32>;
 

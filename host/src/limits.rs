@@ -10,6 +10,10 @@ use wasmtime::{Engine, ResourceLimiter};
 /// How often the engine's epoch advances; a deadline is exact to this.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
+/// Extra time past the deadline before the host abandons a guest blocked in
+/// a host call (epoch interruption only stops running Wasm code).
+pub const BLOCKED_CALL_GRACE: Duration = Duration::from_millis(50);
+
 /// A memory or table grow larger than this many elements is refused.
 const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 

@@ -22,7 +22,7 @@ use crate::environment::{Fault, INIT_TIMEOUT};
 use crate::errors::LambdaError;
 use crate::fault::{self, FaultContext};
 use crate::invocation::{Invocation, Outcome};
-use crate::limits::ticks_for;
+use crate::limits::{BLOCKED_CALL_GRACE, ticks_for};
 use crate::logs::Level;
 use crate::response::{self, GuestResponse};
 use crate::sandbox::{Extras, Stdio};
@@ -38,8 +38,6 @@ const SNAPSHOT_CWASM: &str = "python-snapshot.cwasm";
 const SNAPSHOT_WASM: &str = "python-snapshot.wasm";
 /// The folder, inside the home, holding `python315.zip` (the standard library).
 const STDLIB_DIR: &str = "lib";
-/// Extra time past the deadline before the host abandons a blocked interpreter.
-const BLOCKED_CALL_GRACE: Duration = Duration::from_millis(50);
 
 /// Whether the handler names a Python module (`MODULE.py`) rather than Wasm.
 pub fn is_python_handler(settings: &FunctionSettings) -> bool {
