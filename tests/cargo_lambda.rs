@@ -55,17 +55,26 @@ fn say(msg: &str) {
 fn find_cargo_lambda() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(CARGO_LAMBDA_ENV).filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        assert!(p.is_file(), "{CARGO_LAMBDA_ENV}={} is not a file", p.display());
+        assert!(
+            p.is_file(),
+            "{CARGO_LAMBDA_ENV}={} is not a file",
+            p.display()
+        );
         return Some(p);
     }
-    let venv = workspace_root().join(".tools").join("venv").join("bin").join("cargo-lambda");
+    let venv = workspace_root()
+        .join(".tools")
+        .join("venv")
+        .join("bin")
+        .join("cargo-lambda");
     if venv.is_file() {
         return Some(venv);
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("cargo-lambda")).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join("cargo-lambda"))
+        .find(|p| p.is_file())
 }
-
 
 /// A child process with captured stdout and stderr, killed on drop (its
 /// output printed when the test is panicking).
@@ -79,7 +88,12 @@ struct Proc {
 impl Proc {
     /// Spawns `cmd` in a cleared environment holding only `keep` (from this
     /// process, when set) and `env`.
-    fn spawn(name: &str, mut cmd: tokio::process::Command, keep: &[&str], env: &[(&str, String)]) -> Proc {
+    fn spawn(
+        name: &str,
+        mut cmd: tokio::process::Command,
+        keep: &[&str],
+        env: &[(&str, String)],
+    ) -> Proc {
         cmd.env_clear();
         for k in keep {
             if let Some(v) = std::env::var_os(k) {
@@ -89,11 +103,19 @@ impl Proc {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
         let stdout = pump(child.stdout.take().unwrap());
         let stderr = pump(child.stderr.take().unwrap());
-        Proc { name: name.to_string(), child, stdout, stderr }
+        Proc {
+            name: name.to_string(),
+            child,
+            stdout,
+            stderr,
+        }
     }
 
     fn stdout(&self) -> String {
@@ -150,13 +172,20 @@ impl Drop for Proc {
 
 /// A port that was free on 127.0.0.1 a moment ago.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The throwaway Cargo project cargo-lambda's `watch` insists on: one
 /// `[[bin]]` per function name it should accept. Never built.
 fn emulator_project(functions: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("lambda-wasm-cargo-lambda-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("lambda-wasm-cargo-lambda-")
+        .tempdir()
+        .unwrap();
     let mut manifest = String::from(
         "[package]\nname = \"cargo-lambda-emulator\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n",
     );
@@ -176,7 +205,15 @@ fn emulator_project(functions: &[&str]) -> tempfile::TempDir {
 async fn start_emulator(exe: &Path, project: &Path) -> (Proc, u16) {
     // cargo-lambda runs `cargo metadata` ($CARGO, else cargo on PATH, via
     // rustup's variables); nothing else of this environment reaches it.
-    const KEEP: &[&str] = &["PATH", "HOME", "TMPDIR", "CARGO", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"];
+    const KEEP: &[&str] = &[
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "CARGO",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+    ];
     let mut last = String::new();
     for _attempt in 0..3 {
         let port = free_port();
@@ -194,14 +231,20 @@ async fn start_emulator(exe: &Path, project: &Path) -> (Proc, u16) {
         let until = Instant::now() + STEP;
         loop {
             if let Some(status) = emu.try_status() {
-                last = format!("cargo-lambda exited early ({status}) on port {port}:\n{}", emu.output());
+                last = format!(
+                    "cargo-lambda exited early ({status}) on port {port}:\n{}",
+                    emu.output()
+                );
                 break;
             }
             if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
                 return (emu, port);
             }
             if Instant::now() >= until {
-                panic!("cargo-lambda did not listen on 127.0.0.1:{port} within {STEP:?}:\n{}", emu.output());
+                panic!(
+                    "cargo-lambda did not listen on 127.0.0.1:{port} within {STEP:?}:\n{}",
+                    emu.output()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -214,10 +257,25 @@ async fn start_emulator(exe: &Path, project: &Path) -> (Proc, u16) {
 
 /// The lambda-wasm bootstrap serving function `function` (`handler` in
 /// `root`) from the emulator's Runtime API, with Lambda's environment.
-fn start_bootstrap(port: u16, root: &TaskRoot, function: &str, handler: &str, extra_env: &[(&str, &str)]) -> Proc {
-    const KEEP: &[&str] = &["PATH", "TMPDIR", "RUST_LOG", "RUST_BACKTRACE", "LLVM_PROFILE_FILE"];
+fn start_bootstrap(
+    port: u16,
+    root: &TaskRoot,
+    function: &str,
+    handler: &str,
+    extra_env: &[(&str, &str)],
+) -> Proc {
+    const KEEP: &[&str] = &[
+        "PATH",
+        "TMPDIR",
+        "RUST_LOG",
+        "RUST_BACKTRACE",
+        "LLVM_PROFILE_FILE",
+    ];
     let mut env: Vec<(&str, String)> = vec![
-        ("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt/{function}")),
+        (
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{port}/.rt/{function}"),
+        ),
         ("_HANDLER", handler.into()),
         ("LAMBDA_TASK_ROOT", root.path().display().to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", function.into()),
@@ -225,14 +283,25 @@ fn start_bootstrap(port: u16, root: &TaskRoot, function: &str, handler: &str, ex
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_DEFAULT_REGION", "us-east-1".into()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function}")),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/26/[$LATEST]0123456789abcdef".into()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/11/26/[$LATEST]0123456789abcdef".into(),
+        ),
         ("TZ", ":UTC".into()),
     ];
     env.extend(extra_env.iter().map(|(k, v)| (*k, v.to_string())));
     let mut cmd = tokio::process::Command::new(bin());
     cmd.current_dir(root.path());
-    Proc::spawn(&format!("lambda-wasm bootstrap ({function})"), cmd, KEEP, &env)
+    Proc::spawn(
+        &format!("lambda-wasm bootstrap ({function})"),
+        cmd,
+        KEEP,
+        &env,
+    )
 }
 
 /// An HTTP response read to its end.
@@ -245,7 +314,8 @@ struct Resp {
 impl Resp {
     #[track_caller]
     fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("response body is not JSON ({e}): {self:?}"))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("response body is not JSON ({e}): {self:?}"))
     }
 }
 
@@ -270,10 +340,14 @@ async fn invoke(port: u16, function: &str, event: &Value, procs: &[&Proc]) -> Re
         Ok(Ok(raw)) => raw,
         outcome => {
             let logs: Vec<String> = procs.iter().map(|p| p.output()).collect();
-            panic!("invoking {function} with {event}: {outcome:?} (bounded by {STEP:?})\n{}", logs.join("\n"))
+            panic!(
+                "invoking {function} with {event}: {outcome:?} (bounded by {STEP:?})\n{}",
+                logs.join("\n")
+            )
         }
     };
-    parse_response(&raw).unwrap_or_else(|| panic!("not an HTTP response: {:?}", String::from_utf8_lossy(&raw)))
+    parse_response(&raw)
+        .unwrap_or_else(|| panic!("not an HTTP response: {:?}", String::from_utf8_lossy(&raw)))
 }
 
 fn parse_response(raw: &[u8]) -> Option<Resp> {
@@ -303,10 +377,15 @@ fn parse_response(raw: &[u8]) -> Option<Resp> {
             rest = rest.get(size + 2..)?;
         }
     } else {
-        let len = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(rest.len());
+        let len = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(rest.len());
         rest.get(..len)?.to_vec()
     };
-    Some(Resp { status, body: String::from_utf8_lossy(&body).into_owned() })
+    Some(Resp {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,7 +394,9 @@ async fn under_cargo_lambda_watch() {
         say(&format!(
             "SKIPPED cargo_lambda::under_cargo_lambda_watch: no cargo-lambda binary (not in ${CARGO_LAMBDA_ENV}, \
              {}, or PATH); `make tools` installs cargo-lambda 1.9.2 from PyPI into .tools/venv",
-            workspace_root().join(".tools/venv/bin/cargo-lambda").display()
+            workspace_root()
+                .join(".tools/venv/bin/cargo-lambda")
+                .display()
         ));
         return;
     };
@@ -332,13 +413,27 @@ async fn under_cargo_lambda_watch() {
         .guest("test_guest.wasm", "probe.wasm")
         .build();
     let mut hello = start_bootstrap(port, &root, "hello", "hello.handler", &[]);
-    let mut region =
-        start_bootstrap(port, &root, "region", "region.handler", &[("AWS_REGION", "eu-west-1"), ("AWS_DEFAULT_REGION", "eu-west-1")]);
+    let mut region = start_bootstrap(
+        port,
+        &root,
+        "region",
+        "region.handler",
+        &[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ],
+    );
     let mut probe = start_bootstrap(port, &root, "probe", "probe.handler", &[]);
 
     // hello: the seed's example, through the emulator.
     let all = [&emulator, &hello, &region, &probe];
-    let r = invoke(port, "hello", &json!({"first_name": "John", "last_name": "Smith"}), &all).await;
+    let r = invoke(
+        port,
+        "hello",
+        &json!({"first_name": "John", "last_name": "Smith"}),
+        &all,
+    )
+    .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json(), json!({"message": "Hello John Smith!"}));
 
@@ -350,10 +445,20 @@ async fn under_cargo_lambda_watch() {
                 && e.contains("LAMBDA_WASM_TIMEOUT")
         })
         .await;
-    assert!(warned, "no warning about the 600000 deadline:\n{}", hello.output());
+    assert!(
+        warned,
+        "no warning about the 600000 deadline:\n{}",
+        hello.output()
+    );
 
     // region: the function's own environment.
-    let r = invoke(port, "region", &json!({"key1": "value1", "key2": "value2", "key3": "value3"}), &all).await;
+    let r = invoke(
+        port,
+        "region",
+        &json!({"key1": "value1", "key2": "value2", "key3": "value3"}),
+        &all,
+    )
+    .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(
         r.json(),
@@ -365,33 +470,78 @@ async fn under_cargo_lambda_watch() {
     );
 
     // A function error: cargo-lambda answers 500 with the runtime's error body.
-    let r = invoke(port, "probe", &json!({"action": "fail", "message": "x"}), &all).await;
-    assert_eq!(r.status, 500, "a function error is a 500 from cargo-lambda: {r:?}");
+    let r = invoke(
+        port,
+        "probe",
+        &json!({"action": "fail", "message": "x"}),
+        &all,
+    )
+    .await;
+    assert_eq!(
+        r.status, 500,
+        "a function error is a 500 from cargo-lambda: {r:?}"
+    );
     let body = r.json();
-    let request_id = body["requestId"].as_str().unwrap_or_else(|| panic!("no requestId in {body}")).to_string();
+    let request_id = body["requestId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no requestId in {body}"))
+        .to_string();
     assert!(!request_id.is_empty(), "{body}");
     assert_error_body(&body, "CustomError", &request_id);
     assert_eq!(body["errorMessage"], "x", "{body}");
     // The ERROR log line names the same request (the emulator's request id).
-    let logged = probe.wait_for_stderr(STEP, |e| e.lines().any(|l| l.contains(&request_id) && l.contains("CustomError"))).await;
-    assert!(logged, "no ERROR line for {request_id}:\n{}", probe.output());
+    let logged = probe
+        .wait_for_stderr(STEP, |e| {
+            e.lines()
+                .any(|l| l.contains(&request_id) && l.contains("CustomError"))
+        })
+        .await;
+    assert!(
+        logged,
+        "no ERROR line for {request_id}:\n{}",
+        probe.output()
+    );
 
     // The same processes go on: a good event on the probe, and hello again.
     let r = invoke(port, "probe", &json!({"action": "echo", "marker": 7}), &all).await;
     assert_eq!(r.status, 200, "{r:?}");
     let v = r.json();
-    let event = if v.get("event").is_some() && v.get("marker").is_none() { &v["event"] } else { &v };
+    let event = if v.get("event").is_some() && v.get("marker").is_none() {
+        &v["event"]
+    } else {
+        &v
+    };
     assert_eq!(event["marker"], 7, "echo answered {v}");
-    let r = invoke(port, "hello", &json!({"first_name": "Ada", "last_name": "Lovelace"}), &all).await;
+    let r = invoke(
+        port,
+        "hello",
+        &json!({"first_name": "Ada", "last_name": "Lovelace"}),
+        &all,
+    )
+    .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json(), json!({"message": "Hello Ada Lovelace!"}));
 
     for p in [&mut hello, &mut region, &mut probe] {
-        assert!(p.try_status().is_none(), "{} exited:\n{}", p.name, p.output());
-        assert!(!p.stderr().contains("panicked"), "{} panicked:\n{}", p.name, p.output());
+        assert!(
+            p.try_status().is_none(),
+            "{} exited:\n{}",
+            p.name,
+            p.output()
+        );
+        assert!(
+            !p.stderr().contains("panicked"),
+            "{} panicked:\n{}",
+            p.name,
+            p.output()
+        );
     }
     for p in [probe, region, hello, emulator] {
         p.stop().await;
     }
-    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
 }

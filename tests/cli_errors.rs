@@ -21,7 +21,10 @@ const HELLO_EVENT: &[u8] = br#"{"first_name": "John", "last_name": "Smith"}"#;
 #[track_caller]
 fn assert_no_panic(out: &CliOutput) {
     assert!(!out.stderr.contains("panicked"), "a panic: {out:#?}");
-    assert!(!out.stderr.contains("RUST_BACKTRACE"), "a backtrace hint: {out:#?}");
+    assert!(
+        !out.stderr.contains("RUST_BACKTRACE"),
+        "a backtrace hint: {out:#?}"
+    );
 }
 
 /// Exit status `code`, exactly one non-empty line on stderr, containing every
@@ -30,10 +33,21 @@ fn assert_no_panic(out: &CliOutput) {
 fn assert_one_line_error<'a>(out: &'a CliOutput, code: i32, needles: &[&str]) -> &'a str {
     assert_eq!(out.code(), Some(code), "exit status: {out:#?}");
     assert_no_panic(out);
-    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected a one-line error on stderr: {out:#?}");
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected a one-line error on stderr: {out:#?}"
+    );
     for needle in needles {
-        assert!(lines[0].contains(needle), "stderr line lacks {needle:?}: {out:#?}");
+        assert!(
+            lines[0].contains(needle),
+            "stderr line lacks {needle:?}: {out:#?}"
+        );
     }
     lines[0]
 }
@@ -48,7 +62,17 @@ fn assert_init_error(out: &CliOutput, error_type: &str, needles: &[&str]) {
 }
 
 fn invoke(handler: &str, task_root: &Path, event: &str, stdin: Option<&[u8]>) -> CliOutput {
-    invoke_cli(&["invoke", handler, "--task-root", task_root.to_str().unwrap(), "--event", event], stdin)
+    invoke_cli(
+        &[
+            "invoke",
+            handler,
+            "--task-root",
+            task_root.to_str().unwrap(),
+            "--event",
+            event,
+        ],
+        stdin,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -58,8 +82,17 @@ fn invoke(handler: &str, task_root: &Path, event: &str, stdin: Option<&[u8]>) ->
 fn missing_event_file() {
     let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
     let missing = root.path().join("no-such-event.json");
-    let out = invoke("hello.handler", root.path(), missing.to_str().unwrap(), None);
-    assert_one_line_error(&out, 2, &["no-such-event.json", "pass a JSON file or - for stdin"]);
+    let out = invoke(
+        "hello.handler",
+        root.path(),
+        missing.to_str().unwrap(),
+        None,
+    );
+    assert_one_line_error(
+        &out,
+        2,
+        &["no-such-event.json", "pass a JSON file or - for stdin"],
+    );
     assert!(out.stdout.is_empty(), "{out:#?}");
 }
 
@@ -68,7 +101,11 @@ fn task_root_that_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-folder");
     let out = invoke("hello.handler", &missing, "-", Some(HELLO_EVENT));
-    assert_init_error(&out, "Runtime.ImportModuleError", &["no-such-folder", "task root"]);
+    assert_init_error(
+        &out,
+        "Runtime.ImportModuleError",
+        &["no-such-folder", "task root"],
+    );
 }
 
 #[test]
@@ -77,7 +114,11 @@ fn task_root_that_is_a_file() {
     let file = dir.path().join("hello.wasm");
     std::fs::copy(guest("hello.wasm"), &file).unwrap();
     let out = invoke("hello.handler", &file, "-", Some(HELLO_EVENT));
-    assert_init_error(&out, "Runtime.ImportModuleError", &["hello.wasm", "not a readable folder"]);
+    assert_init_error(
+        &out,
+        "Runtime.ImportModuleError",
+        &["hello.wasm", "not a readable folder"],
+    );
 }
 
 #[test]
@@ -91,7 +132,11 @@ fn invalid_handler_strings() {
         ("/etc/passwd.x", "relative path under the task root"),
     ] {
         let out = invoke(handler, root.path(), "-", Some(HELLO_EVENT));
-        assert_init_error(&out, "Runtime.MalformedHandlerName", &[&format!("Bad handler '{handler}'"), reason]);
+        assert_init_error(
+            &out,
+            "Runtime.MalformedHandlerName",
+            &[&format!("Bad handler '{handler}'"), reason],
+        );
     }
 }
 
@@ -106,10 +151,23 @@ fn invalid_event_json() {
         assert_eq!(out.code(), Some(1), "{out:#?}");
         assert_no_panic(&out);
         let v = out.json();
-        let request_id = v["requestId"].as_str().unwrap_or_else(|| panic!("requestId: {v}")).to_string();
+        let request_id = v["requestId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("requestId: {v}"))
+            .to_string();
         assert_error_body(&v, "Runtime.UnmarshalError", &request_id);
-        assert!(v["errorMessage"].as_str().unwrap().starts_with("Unable to unmarshal input: "), "{v}");
-        assert!(out.stderr.contains(&format!("REPORT RequestId: {request_id}")), "{out:#?}");
+        assert!(
+            v["errorMessage"]
+                .as_str()
+                .unwrap()
+                .starts_with("Unable to unmarshal input: "),
+            "{v}"
+        );
+        assert!(
+            out.stderr
+                .contains(&format!("REPORT RequestId: {request_id}")),
+            "{out:#?}"
+        );
     }
 }
 
@@ -119,7 +177,12 @@ fn invalid_event_json() {
 fn huge_event_through_invoke() {
     let root = TaskRoot::with_guest("test_guest.wasm", "probe.wasm");
     let event = json!({"action": "counter", "pad": "x".repeat(7 * 1024 * 1024)});
-    let out = invoke("probe.handler", root.path(), "-", Some(&serde_json::to_vec(&event).unwrap()));
+    let out = invoke(
+        "probe.handler",
+        root.path(),
+        "-",
+        Some(&serde_json::to_vec(&event).unwrap()),
+    );
     assert_no_panic(&out);
     assert_eq!(out.code(), Some(0), "{out:#?}");
     assert_eq!(out.json()["count"], 1, "{out:#?}");
@@ -140,12 +203,18 @@ fn compile_a_missing_file() {
 #[test]
 fn compile_bytes_that_are_not_wasm() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, bytes) in [("binary.wasm", &b"\0asm\x01\0\0\0\xff\xff\xff"[..]), ("version.wasm", b"\0asm\x09\0\0\0")] {
+    for (name, bytes) in [
+        ("binary.wasm", &b"\0asm\x01\0\0\0\xff\xff\xff"[..]),
+        ("version.wasm", b"\0asm\x09\0\0\0"),
+    ] {
         let file = dir.path().join(name);
         std::fs::write(&file, bytes).unwrap();
         let out = invoke_cli(&["compile", file.to_str().unwrap()], None);
         assert_one_line_error(&out, 2, &[name, "is not a valid WebAssembly module"]);
-        assert!(!file.with_extension("cwasm").exists(), "{name}: a .cwasm was written");
+        assert!(
+            !file.with_extension("cwasm").exists(),
+            "{name}: a .cwasm was written"
+        );
     }
 }
 
@@ -160,7 +229,11 @@ fn text_that_is_not_wasm_gets_a_one_line_error() {
         let out = invoke_cli(&["compile", wasm.to_str().unwrap()], None);
         assert_one_line_error(&out, 2, &["m.wasm", "is not a WebAssembly binary"]);
         let out = invoke("m.handler", root.path(), "-", Some(b"{}"));
-        assert_init_error(&out, "Runtime.ImportModuleError", &["m.wasm", "is not a WebAssembly binary"]);
+        assert_init_error(
+            &out,
+            "Runtime.ImportModuleError",
+            &["m.wasm", "is not a WebAssembly binary"],
+        );
     }
 }
 
@@ -170,11 +243,20 @@ fn package_into_a_folder_with_files() {
     let out_dir = tempfile::tempdir().unwrap();
     std::fs::write(out_dir.path().join("keep.txt"), "mine").unwrap();
     let out = invoke_cli(
-        &["package", "--task-root", root.path().to_str().unwrap(), "--out", out_dir.path().to_str().unwrap()],
+        &[
+            "package",
+            "--task-root",
+            root.path().to_str().unwrap(),
+            "--out",
+            out_dir.path().to_str().unwrap(),
+        ],
         None,
     );
     assert_one_line_error(&out, 2, &["is not empty", "--out"]);
-    let left: Vec<_> = std::fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(left, ["keep.txt"], "package wrote into the folder");
 }
 
@@ -196,7 +278,14 @@ impl Server {
         let mut child = Command::new(bin())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .args(["serve", handler, "--task-root", root.path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                handler,
+                "--task-root",
+                root.path().to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -212,14 +301,18 @@ impl Server {
                 }
             }
         });
-        let mut server = Server { child, addr: "0.0.0.0:0".parse().unwrap(), stderr: rx, seen: Vec::new() };
+        let mut server = Server {
+            child,
+            addr: "0.0.0.0:0".parse().unwrap(),
+            stderr: rx,
+            seen: Vec::new(),
+        };
         let until = Instant::now() + WAIT;
         loop {
             let left = until.saturating_duration_since(Instant::now());
-            let line = server
-                .stderr
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("serve did not say where it listens: {:#?}", server.seen));
+            let line = server.stderr.recv_timeout(left).unwrap_or_else(|_| {
+                panic!("serve did not say where it listens: {:#?}", server.seen)
+            });
             if let Some(rest) = line.split_once("on http://").map(|(_, r)| r) {
                 server.addr = rest.split('/').next().unwrap().parse().unwrap();
                 server.seen.push(line);
@@ -262,12 +355,16 @@ struct HttpResponse {
 
 impl HttpResponse {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     #[track_caller]
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:?}"))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:?}"))
     }
 }
 
@@ -284,7 +381,9 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> HttpResponse
     let mut writer = stream.try_clone().unwrap();
     let body = body.to_vec();
     let write = std::thread::spawn(move || {
-        let _ = writer.write_all(head.as_bytes()).and_then(|()| writer.write_all(&body));
+        let _ = writer
+            .write_all(head.as_bytes())
+            .and_then(|()| writer.write_all(&body));
     });
     let mut raw = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
@@ -299,17 +398,34 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> HttpResponse
     }
     let _ = stream.shutdown(std::net::Shutdown::Both);
     let _ = write.join();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
-        panic!("{method} {path}: no HTTP head in {:?}", String::from_utf8_lossy(&raw))
-    });
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| {
+            panic!(
+                "{method} {path}: no HTTP head in {:?}",
+                String::from_utf8_lossy(&raw)
+            )
+        });
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    HttpResponse { status, headers, body: raw[split + 4..].to_vec() }
+    HttpResponse {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
 }
 
 #[track_caller]
@@ -331,7 +447,10 @@ fn serve_answers_bad_requests_and_keeps_serving() {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.header("x-amz-function-error"), Some("Unhandled"), "{r:?}");
     let v = r.json();
-    let request_id = r.header("x-amzn-requestid").expect("x-amzn-requestid").to_string();
+    let request_id = r
+        .header("x-amzn-requestid")
+        .expect("x-amzn-requestid")
+        .to_string();
     assert_error_body(&v, v["errorType"].as_str().unwrap(), &request_id);
     assert_hello(&server);
 
@@ -343,10 +462,16 @@ fn serve_answers_bad_requests_and_keeps_serving() {
     assert_hello(&server);
 
     // Over the 6 MB payload limit.
-    let big = serde_json::to_vec(&json!({"first_name": "x".repeat(7 * 1024 * 1024), "last_name": "y"})).unwrap();
+    let big =
+        serde_json::to_vec(&json!({"first_name": "x".repeat(7 * 1024 * 1024), "last_name": "y"}))
+            .unwrap();
     let r = server.invoke(&big);
     assert_eq!(r.status, 413, "{r:?}");
-    assert_eq!(r.header("x-amzn-errortype"), Some("RequestEntityTooLargeException"), "{r:?}");
+    assert_eq!(
+        r.header("x-amzn-errortype"),
+        Some("RequestEntityTooLargeException"),
+        "{r:?}"
+    );
     assert_hello(&server);
 
     // Wrong paths and methods.
@@ -357,7 +482,11 @@ fn serve_answers_bad_requests_and_keeps_serving() {
     ] {
         let r = http(server.addr, method, path, b"{}");
         assert_eq!(r.status, 404, "{method} {path}: {r:?}");
-        assert_eq!(r.header("x-amzn-errortype"), Some("ResourceNotFoundException"), "{r:?}");
+        assert_eq!(
+            r.header("x-amzn-errortype"),
+            Some("ResourceNotFoundException"),
+            "{r:?}"
+        );
         assert_hello(&server);
     }
 
@@ -368,7 +497,11 @@ fn serve_answers_bad_requests_and_keeps_serving() {
     let _ = garbage.read_to_end(&mut Vec::new());
     assert_hello(&server);
 
-    assert!(server.child.try_wait().unwrap().is_none(), "serve exited: {}", server.stderr());
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "serve exited: {}",
+        server.stderr()
+    );
     let stderr = server.stderr();
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
@@ -378,7 +511,17 @@ fn serve_on_a_port_in_use() {
     let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = invoke_cli(&["serve", "hello.handler", "--task-root", root.path().to_str().unwrap(), "--listen", &addr], None);
+    let out = invoke_cli(
+        &[
+            "serve",
+            "hello.handler",
+            "--task-root",
+            root.path().to_str().unwrap(),
+            "--listen",
+            &addr,
+        ],
+        None,
+    );
     assert_one_line_error(&out, 2, &[&addr, "--listen"]);
     drop(taken);
 }
@@ -386,9 +529,33 @@ fn serve_on_a_port_in_use() {
 #[test]
 fn serve_with_a_bad_handler_or_task_root() {
     let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
-    let out = invoke_cli(&["serve", "a.", "--task-root", root.path().to_str().unwrap(), "--listen", "127.0.0.1:0"], None);
-    assert_one_line_error(&out, 2, &["Runtime.MalformedHandlerName", "Bad handler 'a.'"]);
+    let out = invoke_cli(
+        &[
+            "serve",
+            "a.",
+            "--task-root",
+            root.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    assert_one_line_error(
+        &out,
+        2,
+        &["Runtime.MalformedHandlerName", "Bad handler 'a.'"],
+    );
     let missing = root.path().join("nope");
-    let out = invoke_cli(&["serve", "hello.handler", "--task-root", missing.to_str().unwrap(), "--listen", "127.0.0.1:0"], None);
+    let out = invoke_cli(
+        &[
+            "serve",
+            "hello.handler",
+            "--task-root",
+            missing.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
     assert_one_line_error(&out, 2, &["Runtime.ImportModuleError", "nope"]);
 }

@@ -63,17 +63,25 @@ macro_rules! require_python {
 }
 
 fn home_env(home: &Path) -> (&'static str, String) {
-    ("LAMBDA_WASM_PYTHON_HOME", home.to_str().expect("a UTF-8 path").to_string())
+    (
+        "LAMBDA_WASM_PYTHON_HOME",
+        home.to_str().expect("a UTF-8 path").to_string(),
+    )
 }
 
 /// A seed example as the repository holds it (`guests/python/<name>`).
 fn seed(name: &str) -> String {
-    let path = workspace_root().join("guests/python").join(name).join("lambda_function.py");
+    let path = workspace_root()
+        .join("guests/python")
+        .join(name)
+        .join("lambda_function.py");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 fn seed_root(name: &str) -> TaskRoot {
-    TaskRoot::builder().file("lambda_function.py", seed(name)).build()
+    TaskRoot::builder()
+        .file("lambda_function.py", seed(name))
+        .build()
 }
 
 /// A handler that does what its event asks, for the tests below.
@@ -185,10 +193,17 @@ def lambda_handler(event, context):
 "#;
 
 fn probe_root() -> TaskRoot {
-    TaskRoot::builder().file("lambda_function.py", PROBE).build()
+    TaskRoot::builder()
+        .file("lambda_function.py", PROBE)
+        .build()
 }
 
-fn spawn(api: &FakeRuntimeApi, root: &TaskRoot, handler: &str, extra: &[(&str, &str)]) -> Bootstrap {
+fn spawn(
+    api: &FakeRuntimeApi,
+    root: &TaskRoot,
+    handler: &str,
+    extra: &[(&str, &str)],
+) -> Bootstrap {
     let home = python_home().expect("checked by require_python!");
     let (k, v) = home_env(home);
     let mut env: Vec<(&str, &str)> = vec![(k, v.as_str())];
@@ -230,8 +245,14 @@ async fn seed_hello() {
     let api = FakeRuntimeApi::start().await;
     let root = seed_root("hello");
     let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
-    let (_, o) = boot.call_json(&api, json!({"first_name": "John", "last_name": "Smith"})).await;
-    assert_eq!(o, Outcome::Response(r#"{"message": "Hello John Smith!"}"#.into()), "awslambdaric's JSON spacing");
+    let (_, o) = boot
+        .call_json(&api, json!({"first_name": "John", "last_name": "Smith"}))
+        .await;
+    assert_eq!(
+        o,
+        Outcome::Response(r#"{"message": "Hello John Smith!"}"#.into()),
+        "awslambdaric's JSON spacing"
+    );
     // A missing key: KeyError, the frame in awslambdaric's format.
     let (id, o) = boot.call_json(&api, json!({"first_name": "John"})).await;
     let msg = assert_lambda_error(&o, "KeyError", &id);
@@ -242,7 +263,9 @@ async fn seed_hello() {
             "  File \"/var/task/lambda_function.py\", line 2, in lambda_handler\n    message = 'Hello {} {}!'.format(event['first_name'], event['last_name'])\n"
         ])
     );
-    let (_, o) = boot.call_json(&api, json!({"first_name": "Ada", "last_name": "Lovelace"})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"first_name": "Ada", "last_name": "Lovelace"}))
+        .await;
     assert_eq!(o.json(), json!({"message": "Hello Ada Lovelace!"}));
     api.assert_all_answered_once();
 }
@@ -252,8 +275,18 @@ async fn seed_region() {
     require_python!();
     let api = FakeRuntimeApi::start().await;
     let root = seed_root("region");
-    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[("AWS_REGION", "eu-west-1")]);
-    let (_, o) = boot.call_json(&api, json!({"key1": "value1", "key2": "value2", "key3": "value3"})).await;
+    let mut boot = spawn(
+        &api,
+        &root,
+        "lambda_function.lambda_handler",
+        &[("AWS_REGION", "eu-west-1")],
+    );
+    let (_, o) = boot
+        .call_json(
+            &api,
+            json!({"key1": "value1", "key2": "value2", "key3": "value3"}),
+        )
+        .await;
     let v = o.json();
     assert_eq!(v["statusCode"], 200);
     assert_eq!(v["headers"], json!({"Content-Type": "application/json"}));
@@ -269,26 +302,43 @@ async fn seed_increment_and_text_logs() {
     let api = FakeRuntimeApi::start().await;
     let root = seed_root("increment");
     let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
-    let (inc_id, o) = boot.call_json(&api, json!({"action": "increment", "number": 3})).await;
+    let (inc_id, o) = boot
+        .call_json(&api, json!({"action": "increment", "number": 3}))
+        .await;
     assert_eq!(o.json(), json!({"result": 4}));
     let (id, o) = boot.call_json(&api, json!({"action": "foo"})).await;
     assert_eq!(o.json(), json!({"result": null}));
     let found = boot
-        .wait_for_stderr(WAIT, |s| lines_with(s, &id).iter().any(|l| l.contains("foo is not a valid action.")))
+        .wait_for_stderr(WAIT, |s| {
+            lines_with(s, &id)
+                .iter()
+                .any(|l| l.contains("foo is not a valid action."))
+        })
         .await;
-    assert!(found, "no record of the bad action on stderr:\n{}", boot.stderr());
+    assert!(
+        found,
+        "no record of the bad action on stderr:\n{}",
+        boot.stderr()
+    );
     let stderr = boot.stderr();
-    let line = lines_with(&stderr, &id).into_iter().find(|l| l.contains("foo is not a valid action.")).unwrap();
+    let line = lines_with(&stderr, &id)
+        .into_iter()
+        .find(|l| l.contains("foo is not a valid action."))
+        .unwrap();
     assert_text_record(line, "ERROR", &id, "foo is not a valid action.");
     // logger.info after logger.setLevel(logging.INFO) in the module.
-    let line = lines_with(&stderr, &inc_id).into_iter().find(|l| l.contains("Calculated result of 4"));
+    let line = lines_with(&stderr, &inc_id)
+        .into_iter()
+        .find(|l| l.contains("Calculated result of 4"));
     assert_text_record(
         line.unwrap_or_else(|| panic!("no INFO record:\n{stderr}")),
         "INFO",
         &inc_id,
         "Calculated result of 4",
     );
-    let (_, o) = boot.call_json(&api, json!({"action": "increment", "number": 41})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "increment", "number": 41}))
+        .await;
     assert_eq!(o.json(), json!({"result": 42}));
     api.assert_all_answered_once();
 }
@@ -299,20 +349,33 @@ async fn json_log_format() {
     require_python!();
     let api = FakeRuntimeApi::start().await;
     let root = seed_root("increment");
-    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let mut boot = spawn(
+        &api,
+        &root,
+        "lambda_function.lambda_handler",
+        &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
+    );
     let (id, o) = boot.call_json(&api, json!({"action": "foo"})).await;
     assert_eq!(o.json(), json!({"result": null}));
-    let found = boot.wait_for_stderr(WAIT, |s| s.contains("foo is not a valid action.")).await;
+    let found = boot
+        .wait_for_stderr(WAIT, |s| s.contains("foo is not a valid action."))
+        .await;
     assert!(found, "no record on stderr:\n{}", boot.stderr());
     let stderr = boot.stderr();
-    let line = stderr.lines().find(|l| l.contains("foo is not a valid action.")).unwrap();
-    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON record ({e}): {line:?}"));
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("foo is not a valid action."))
+        .unwrap();
+    let v: Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON record ({e}): {line:?}"));
     assert_eq!(v["level"], "ERROR", "{line}");
     assert_eq!(v["requestId"], id.as_str(), "{line}");
     assert_eq!(v["message"], "foo is not a valid action.", "{line}");
     let ts = v["timestamp"].as_str().unwrap_or_default();
     assert!(ts.ends_with('Z') && ts.contains('T'), "{line}");
-    let (_, o) = boot.call_json(&api, json!({"action": "increment", "number": 1})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "increment", "number": 1}))
+        .await;
     assert_eq!(o.json(), json!({"result": 2}));
     api.assert_all_answered_once();
 }
@@ -330,7 +393,11 @@ async fn module_code_runs_once_and_again_after_a_crash() {
     let root = probe_root();
     let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
     let first = counter(&mut boot, &api).await;
-    assert_eq!((first["init"].clone(), first["calls"].clone()), (json!(1), json!(1)), "{first}");
+    assert_eq!(
+        (first["init"].clone(), first["calls"].clone()),
+        (json!(1), json!(1)),
+        "{first}"
+    );
     for n in 2..=4 {
         let v = counter(&mut boot, &api).await;
         assert_eq!(
@@ -339,13 +406,27 @@ async fn module_code_runs_once_and_again_after_a_crash() {
         );
     }
     let init_lines = boot.stderr().matches("probe: init ran").count();
-    assert_eq!(init_lines, 1, "module code ran {init_lines} times:\n{}", boot.stderr());
+    assert_eq!(
+        init_lines,
+        1,
+        "module code ran {init_lines} times:\n{}",
+        boot.stderr()
+    );
 
     let mut instance = first["instance"].clone();
     let crashes = [
-        (Invocation::json(&json!({"action": "exit", "code": 2})), "Runtime.ExitError"),
-        (Invocation::json(&json!({"action": "os_exit", "code": 3})), "Runtime.ExitError"),
-        (Invocation::json(&json!({"action": "loop"})).timeout(Duration::from_secs(1)), "Sandbox.Timedout"),
+        (
+            Invocation::json(&json!({"action": "exit", "code": 2})),
+            "Runtime.ExitError",
+        ),
+        (
+            Invocation::json(&json!({"action": "os_exit", "code": 3})),
+            "Runtime.ExitError",
+        ),
+        (
+            Invocation::json(&json!({"action": "loop"})).timeout(Duration::from_secs(1)),
+            "Sandbox.Timedout",
+        ),
     ];
     for (inv, error_type) in crashes {
         let (id, o) = boot.call(&api, inv).await;
@@ -380,33 +461,66 @@ async fn context_object() {
     assert_eq!(v["function_name"], "test-fn");
     assert_eq!(v["function_version"], "$LATEST");
     assert_eq!(v["invoked_function_arn"], fake_runtime_api::DEFAULT_ARN);
-    assert_eq!(v["memory_limit_in_mb"], "128", "a string, as awslambdaric reads it from the environment");
+    assert_eq!(
+        v["memory_limit_in_mb"], "128",
+        "a string, as awslambdaric reads it from the environment"
+    );
     assert_eq!(v["log_group_name"], "/aws/lambda/test-fn");
     assert_eq!(v["log_stream_name"], "2026/11/26/[$LATEST]0123456789abcdef");
     assert_eq!(v["identity"], json!(["id-1", "pool-1"]));
-    assert_eq!(v["client_context"], json!({"custom": {"k": "v"}, "env": {"platform": "x"}, "installation_id": null}));
+    assert_eq!(
+        v["client_context"],
+        json!({"custom": {"k": "v"}, "env": {"platform": "x"}, "installation_id": null})
+    );
     assert_eq!(v["tenant_id"], Value::Null);
-    assert_eq!(v["trace_id"], "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1");
+    assert_eq!(
+        v["trace_id"],
+        "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
+    );
     assert_eq!(v["has_log"], true);
-    let remaining: Vec<i64> = v["remaining"].as_array().unwrap().iter().map(|r| r.as_i64().unwrap()).collect();
-    assert!(remaining[0] > 10_000 && remaining[0] <= 20_000, "remaining time {remaining:?} of a 20 s deadline");
-    assert!(remaining[1] <= remaining[0] - 40, "get_remaining_time_in_millis counts down: {remaining:?}");
+    let remaining: Vec<i64> = v["remaining"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_i64().unwrap())
+        .collect();
+    assert!(
+        remaining[0] > 10_000 && remaining[0] <= 20_000,
+        "remaining time {remaining:?} of a 20 s deadline"
+    );
+    assert!(
+        remaining[1] <= remaining[0] - 40,
+        "get_remaining_time_in_millis counts down: {remaining:?}"
+    );
     let repr = v["repr"].as_str().unwrap();
     assert!(
-        repr.starts_with(&format!("LambdaContext([aws_request_id={id},log_group_name=/aws/lambda/test-fn,")),
+        repr.starts_with(&format!(
+            "LambdaContext([aws_request_id={id},log_group_name=/aws/lambda/test-fn,"
+        )),
         "{repr}"
     );
     assert!(
-        repr.contains("identity=CognitoIdentity([cognito_identity_id=id-1,cognito_identity_pool_id=pool-1])"),
+        repr.contains(
+            "identity=CognitoIdentity([cognito_identity_id=id-1,cognito_identity_pool_id=pool-1])"
+        ),
         "{repr}"
     );
 
     // No client context, no identity, no trace id: None, empty identity, no variable.
-    let (_, o) = boot.call(&api, Invocation::json(&json!({"action": "context"})).no_trace_id()).await;
+    let (_, o) = boot
+        .call(
+            &api,
+            Invocation::json(&json!({"action": "context"})).no_trace_id(),
+        )
+        .await;
     let v = o.json();
     assert_eq!(v["client_context"], Value::Null);
     assert_eq!(v["identity"], json!([null, null]));
-    assert_eq!(v["trace_id"], Value::Null, "_X_AMZN_TRACE_ID is removed when an event has none");
+    assert_eq!(
+        v["trace_id"],
+        Value::Null,
+        "_X_AMZN_TRACE_ID is removed when an event has none"
+    );
     let (_, o) = boot.call_json(&api, json!({"action": "none"})).await;
     assert_eq!(o, Outcome::Response("null".into()));
     api.assert_all_answered_once();
@@ -424,8 +538,16 @@ async fn client_context_header() {
     // lambda_runtime (which reads the headers) needs every mobile-SDK client
     // field; headers it cannot read are covered in runtime_mode.rs.
     let client = r#"{"client": {"installation_id": "inst-1", "app_title": "app", "app_version_name": "1.0", "app_version_code": "1", "app_package_name": "pkg"}, "custom": {"k": "v"}, "env": {}}"#;
-    let (_, o) = boot.call(&api, Invocation::json(&json!({"action": "context"})).client_context(client)).await;
-    assert_eq!(o.json()["client_context"], json!({"custom": {"k": "v"}, "env": {}, "installation_id": "inst-1"}));
+    let (_, o) = boot
+        .call(
+            &api,
+            Invocation::json(&json!({"action": "context"})).client_context(client),
+        )
+        .await;
+    assert_eq!(
+        o.json()["client_context"],
+        json!({"custom": {"k": "v"}, "env": {}, "installation_id": "inst-1"})
+    );
     let (_, o) = boot.call_json(&api, json!({"action": "none"})).await;
     assert_eq!(o, Outcome::Response("null".into()));
     api.assert_all_answered_once();
@@ -454,10 +576,21 @@ async fn environment_and_files() {
     assert_eq!(v["LAMBDA_TASK_ROOT"], "/var/task");
     assert_eq!(v["TZ"], ":UTC");
     assert_eq!(v["MY_VARIABLE"], "mine", "the function's own variables");
-    assert_eq!(v["AWS_LAMBDA_RUNTIME_API"], Value::Null, "the host's own settings are not passed");
-    assert_eq!(v["AWS_SECRET_ACCESS_KEY"], Value::Null, "credentials are withheld by default");
+    assert_eq!(
+        v["AWS_LAMBDA_RUNTIME_API"],
+        Value::Null,
+        "the host's own settings are not passed"
+    );
+    assert_eq!(
+        v["AWS_SECRET_ACCESS_KEY"],
+        Value::Null,
+        "credentials are withheld by default"
+    );
     let (_, o) = boot.call_json(&api, json!({"action": "files"})).await;
-    assert_eq!(o.json(), json!({"tmp": "written", "task_root": ["lambda_function.py"]}));
+    assert_eq!(
+        o.json(),
+        json!({"tmp": "written", "task_root": ["lambda_function.py"]})
+    );
     api.assert_all_answered_once();
 }
 
@@ -494,7 +627,9 @@ async fn exceptions_are_function_errors() {
     let api = FakeRuntimeApi::start().await;
     let root = probe_root();
     let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
-    let (id, o) = boot.call_json(&api, json!({"action": "fail", "message": "it broke"})).await;
+    let (id, o) = boot
+        .call_json(&api, json!({"action": "fail", "message": "it broke"}))
+        .await;
     let msg = assert_lambda_error(&o, "CustomError", &id);
     assert_eq!(msg, "it broke");
     // traceback.format_list of the handler's frames; the runtime's own are dropped.
@@ -515,9 +650,9 @@ async fn exceptions_are_function_errors() {
     // The error is logged as awslambdaric does: one record, lines joined by \r.
     let logged = boot
         .wait_for_stderr(WAIT, |s| {
-            lines_with(s, &id)
-                .iter()
-                .any(|l| l.contains("[ERROR] CustomError: it broke\rTraceback (most recent call last):\r"))
+            lines_with(s, &id).iter().any(|l| {
+                l.contains("[ERROR] CustomError: it broke\rTraceback (most recent call last):\r")
+            })
         })
         .await;
     assert!(logged, "no error record for {id}:\n{}", boot.stderr());
@@ -525,13 +660,19 @@ async fn exceptions_are_function_errors() {
     assert_eq!(o.json(), json!({"echo": {"action": "echo"}}));
 
     // An event that is not JSON.
-    let (id, o) = boot.call(&api, Invocation::new(&b"{\"action\": not json"[..])).await;
+    let (id, o) = boot
+        .call(&api, Invocation::new(&b"{\"action\": not json"[..]))
+        .await;
     let msg = assert_lambda_error(&o, "Runtime.UnmarshalError", &id);
     // awslambdaric's reason would be json's "Expecting value: line 1 column
     // 12 (char 11)"; the host checks the event before the interpreter sees it.
     assert!(msg.starts_with("Unable to unmarshal input: "), "{msg}");
     assert_eq!(o.error().1["stackTrace"], json!([]));
-    assert_eq!(counter(&mut boot, &api).await["init"], 1, "the same interpreter after function errors");
+    assert_eq!(
+        counter(&mut boot, &api).await["init"],
+        1,
+        "the same interpreter after function errors"
+    );
     api.assert_all_answered_once();
 }
 
@@ -542,21 +683,41 @@ async fn marshalling() {
     let root = probe_root();
     let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
     let cases = [
-        ("set", "Unable to marshal response: Object of type set is not JSON serializable"),
-        ("circular", "Unable to marshal response: Circular reference detected"),
+        (
+            "set",
+            "Unable to marshal response: Object of type set is not JSON serializable",
+        ),
+        (
+            "circular",
+            "Unable to marshal response: Circular reference detected",
+        ),
     ];
     for (action, message) in cases {
         let (id, o) = boot.call_json(&api, json!({"action": action})).await;
-        assert_eq!(assert_lambda_error(&o, "Runtime.MarshalError", &id), message);
-        let (_, o) = boot.call_json(&api, json!({"action": "echo", "after": action})).await;
-        assert_eq!(o.json(), json!({"echo": {"action": "echo", "after": action}}));
+        assert_eq!(
+            assert_lambda_error(&o, "Runtime.MarshalError", &id),
+            message
+        );
+        let (_, o) = boot
+            .call_json(&api, json!({"action": "echo", "after": action}))
+            .await;
+        assert_eq!(
+            o.json(),
+            json!({"echo": {"action": "echo", "after": action}})
+        );
     }
     // Decimal is written as its exact text, as awslambdaric's encoder does.
     let (_, o) = boot.call_json(&api, json!({"action": "decimal"})).await;
-    assert_eq!(o, Outcome::Response(r#"{"price": 1.10, "big": 1E+2, "list": [-0.000001]}"#.into()));
+    assert_eq!(
+        o,
+        Outcome::Response(r#"{"price": 1.10, "big": 1E+2, "list": [-0.000001]}"#.into())
+    );
     // Non-ASCII is escaped (AWS_EXECUTION_ENV is not a python3.12+ managed runtime).
     let (_, o) = boot.call_json(&api, json!({"action": "unicode"})).await;
-    assert_eq!(o, Outcome::Response(r#"{"text": "h\u00e9llo \u2603"}"#.into()));
+    assert_eq!(
+        o,
+        Outcome::Response(r#"{"text": "h\u00e9llo \u2603"}"#.into())
+    );
     api.assert_all_answered_once();
 }
 
@@ -564,7 +725,11 @@ async fn marshalling() {
 // Init errors: reported to /runtime/init/error; the bootstrap exits; a fixed
 // function then starts normally
 
-async fn init_error_case(files: &[(&str, &str)], handler: &str, error_type: &str) -> (Value, String) {
+async fn init_error_case(
+    files: &[(&str, &str)],
+    handler: &str,
+    error_type: &str,
+) -> (Value, String) {
     let api = FakeRuntimeApi::start().await;
     let mut builder = TaskRoot::builder();
     for (path, text) in files {
@@ -572,13 +737,27 @@ async fn init_error_case(files: &[(&str, &str)], handler: &str, error_type: &str
     }
     let root = builder.build();
     let mut boot = spawn(&api, &root, handler, &[]);
-    let err = api.init_error(WAIT).await.unwrap_or_else(|| panic!("no init error for {handler}:\n{}", boot.stderr()));
-    assert_eq!(err.error_type_header.as_deref(), Some(error_type), "{:?}", err.body);
+    let err = api
+        .init_error(WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no init error for {handler}:\n{}", boot.stderr()));
+    assert_eq!(
+        err.error_type_header.as_deref(),
+        Some(error_type),
+        "{:?}",
+        err.body
+    );
     assert_error_body(&err.body, error_type, "");
-    let status = boot.wait_exit(WAIT).await.expect("the bootstrap exits after an init error");
+    let status = boot
+        .wait_exit(WAIT)
+        .await
+        .expect("the bootstrap exits after an init error");
     assert!(!status.success(), "exit status {status}");
     let stderr = boot.stderr();
-    assert!(stderr.contains(&format!("[ERROR] {error_type}: ")), "the init error is logged:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("[ERROR] {error_type}: ")),
+        "the init error is logged:\n{stderr}"
+    );
 
     // The same task root with a working module: the next start succeeds.
     root.write("lambda_function.py", PROBE.as_bytes());
@@ -614,38 +793,60 @@ async fn init_error_import() {
 async fn init_error_syntax() {
     require_python!();
     let (body, _) = init_error_case(
-        &[("lambda_function.py", "def lambda_handler(event, context):\n    return {\n")],
+        &[(
+            "lambda_function.py",
+            "def lambda_handler(event, context):\n    return {\n",
+        )],
         "lambda_function.lambda_handler",
         "Runtime.UserCodeSyntaxError",
     )
     .await;
     let msg = body["errorMessage"].as_str().unwrap();
-    assert!(msg.starts_with("Syntax error in module 'lambda_function': "), "{msg}");
+    assert!(
+        msg.starts_with("Syntax error in module 'lambda_function': "),
+        "{msg}"
+    );
     assert!(msg.ends_with("(lambda_function.py, line 2)"), "{msg}");
     // awslambdaric's form: '  File "<file>" Line <n>\n    <text>'.
     let trace = body["stackTrace"].as_array().unwrap();
     assert_eq!(trace.len(), 1, "{body}");
-    assert_eq!(trace[0], "  File \"/var/task/lambda_function.py\" Line 2\n        return {\n", "{body}");
+    assert_eq!(
+        trace[0], "  File \"/var/task/lambda_function.py\" Line 2\n        return {\n",
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_error_handler_not_found() {
     require_python!();
     let (body, _) = init_error_case(
-        &[("lambda_function.py", "def other(event, context):\n    return 1\n")],
+        &[(
+            "lambda_function.py",
+            "def other(event, context):\n    return 1\n",
+        )],
         "lambda_function.lambda_handler",
         "Runtime.HandlerNotFound",
     )
     .await;
-    assert_eq!(body["errorMessage"], "Handler 'lambda_handler' missing on module 'lambda_function'");
+    assert_eq!(
+        body["errorMessage"],
+        "Handler 'lambda_handler' missing on module 'lambda_function'"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_error_malformed_handler() {
     require_python!();
-    let (body, _) =
-        init_error_case(&[("lambda_function.py", PROBE)], "lambda_function", "Runtime.MalformedHandlerName").await;
-    assert_eq!(body["errorMessage"], "Bad handler 'lambda_function': not enough values to unpack (expected 2, got 1)");
+    let (body, _) = init_error_case(
+        &[("lambda_function.py", PROBE)],
+        "lambda_function",
+        "Runtime.MalformedHandlerName",
+    )
+    .await;
+    assert_eq!(
+        body["errorMessage"],
+        "Bad handler 'lambda_function': not enough values to unpack (expected 2, got 1)"
+    );
 }
 
 /// An exception in module code: its own type, the module's frame last.
@@ -653,7 +854,10 @@ async fn init_error_malformed_handler() {
 async fn init_error_exception_in_module_code() {
     require_python!();
     let (body, stderr) = init_error_case(
-        &[("lambda_function.py", "X = 1\nraise ValueError('bad configuration')\n")],
+        &[(
+            "lambda_function.py",
+            "X = 1\nraise ValueError('bad configuration')\n",
+        )],
         "lambda_function.lambda_handler",
         "ValueError",
     )
@@ -665,8 +869,16 @@ async fn init_error_exception_in_module_code() {
         "  File \"/var/task/lambda_function.py\", line 2, in <module>\n    raise ValueError('bad configuration')\n",
         "{body}"
     );
-    assert!(trace.iter().all(|f| !f.as_str().unwrap().contains("<string>")), "runtime frames in {body}");
-    assert!(stderr.contains("LAMBDA_WARNING: Unhandled exception."), "{stderr}");
+    assert!(
+        trace
+            .iter()
+            .all(|f| !f.as_str().unwrap().contains("<string>")),
+        "runtime frames in {body}"
+    );
+    assert!(
+        stderr.contains("LAMBDA_WARNING: Unhandled exception."),
+        "{stderr}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -683,21 +895,38 @@ async fn print_and_logging_reach_the_logs() {
     let (log_id, o) = boot.call_json(&api, json!({"action": "logging"})).await;
     assert_eq!(o.json(), json!(["LambdaLoggerHandler"]));
     let done = boot
-        .wait_for_stderr(WAIT, |s| s.contains("probe: context.log line") && s.contains("probe: error record"))
+        .wait_for_stderr(WAIT, |s| {
+            s.contains("probe: context.log line") && s.contains("probe: error record")
+        })
         .await;
     assert!(done, "guest output missing:\n{}", boot.stderr());
     let stderr = boot.stderr();
     let printed = lines_with(&stderr, &print_id);
-    for needle in ["probe: printed line", "probe: stderr line", "probe: context.log line"] {
-        assert!(printed.iter().any(|l| l.ends_with(needle)), "no line {needle:?} tagged {print_id}:\n{stderr}");
+    for needle in [
+        "probe: printed line",
+        "probe: stderr line",
+        "probe: context.log line",
+    ] {
+        assert!(
+            printed.iter().any(|l| l.ends_with(needle)),
+            "no line {needle:?} tagged {print_id}:\n{stderr}"
+        );
     }
     let logged = lines_with(&stderr, &log_id);
-    let error = logged.iter().find(|l| l.contains("probe: error record")).unwrap();
+    let error = logged
+        .iter()
+        .find(|l| l.contains("probe: error record"))
+        .unwrap();
     assert_text_record(error, "ERROR", &log_id, "probe: error record");
-    let warning = logged.iter().find(|l| l.contains("probe: warning record 1"));
+    let warning = logged
+        .iter()
+        .find(|l| l.contains("probe: warning record 1"));
     let warning = warning.unwrap_or_else(|| panic!("no warning record:\n{stderr}"));
     assert!(warning.starts_with("[WARN"), "{warning:?}");
-    assert!(!stderr.contains("dropped at the default WARNING level"), "the root logger's level is WARNING:\n{stderr}");
+    assert!(
+        !stderr.contains("dropped at the default WARNING level"),
+        "the root logger's level is WARNING:\n{stderr}"
+    );
     api.assert_all_answered_once();
 }
 
@@ -708,13 +937,22 @@ async fn log_level_variable() {
     require_python!();
     let api = FakeRuntimeApi::start().await;
     let root = probe_root();
-    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[("AWS_LAMBDA_LOG_LEVEL", "ERROR")]);
+    let mut boot = spawn(
+        &api,
+        &root,
+        "lambda_function.lambda_handler",
+        &[("AWS_LAMBDA_LOG_LEVEL", "ERROR")],
+    );
     let (id, _) = boot.call_json(&api, json!({"action": "logging"})).await;
-    let found = boot.wait_for_stderr(WAIT, |s| s.contains("probe: error record")).await;
+    let found = boot
+        .wait_for_stderr(WAIT, |s| s.contains("probe: error record"))
+        .await;
     assert!(found, "{}", boot.stderr());
     let stderr = boot.stderr();
     assert!(
-        !lines_with(&stderr, &id).iter().any(|l| l.contains("probe: warning record")),
+        !lines_with(&stderr, &id)
+            .iter()
+            .any(|l| l.contains("probe: warning record")),
         "WARNING below ERROR:\n{stderr}"
     );
     api.assert_all_answered_once();
@@ -735,7 +973,11 @@ async fn handler_name_forms() {
         let api = FakeRuntimeApi::start().await;
         let mut boot = spawn(&api, &root, handler, &[]);
         let (_, o) = boot.call_json(&api, json!({})).await;
-        assert_eq!(o.json(), json!({"module": "pkg.mod", "helper": "relative import"}), "handler {handler}");
+        assert_eq!(
+            o.json(),
+            json!({"module": "pkg.mod", "helper": "relative import"}),
+            "handler {handler}"
+        );
         api.assert_all_answered_once();
     };
     tokio::join!(run("pkg/mod.handler"), run("pkg.mod.handler"));
@@ -747,9 +989,15 @@ async fn handler_name_forms() {
 fn vendored_six(root: &Path) -> bool {
     let cache = target_dir().join("e2e-python-wheels");
     let wheel = || {
-        std::fs::read_dir(&cache).ok()?.flatten().map(|e| e.path()).find(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("six-") && n.ends_with(".whl"))
-        })
+        std::fs::read_dir(&cache)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("six-") && n.ends_with(".whl"))
+            })
     };
     if wheel().is_none() {
         let _ = std::fs::create_dir_all(&cache);
@@ -774,7 +1022,11 @@ fn vendored_six(root: &Path) -> bool {
         }
     }
     let Some(wheel) = wheel() else { return false };
-    let status = std::process::Command::new("python3").args(["-m", "zipfile", "-e"]).arg(&wheel).arg(root).status();
+    let status = std::process::Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&wheel)
+        .arg(root)
+        .status();
     status.is_ok_and(|s| s.success()) && root.join("six.py").is_file()
 }
 
@@ -784,7 +1036,10 @@ async fn vendored_packages_import() {
     let root = TaskRoot::builder()
         .file("lambda_function.py", PROBE)
         .file("vendored_pkg/__init__.py", "from .greeting import greet\n")
-        .file("vendored_pkg/greeting.py", "def greet(name):\n    return 'Hello ' + name\n")
+        .file(
+            "vendored_pkg/greeting.py",
+            "def greet(name):\n    return 'Hello ' + name\n",
+        )
         .build();
     let has_six = vendored_six(root.path());
     let api = FakeRuntimeApi::start().await;
@@ -818,9 +1073,18 @@ fn invoke_seed_examples() {
     let read = |name: &str| std::fs::read(events.join(name)).unwrap();
     let python = workspace_root().join("guests/python");
 
-    let out = invoke("lambda_function.lambda_handler", &python.join("hello"), &read("hello.json"), &[]);
+    let out = invoke(
+        "lambda_function.lambda_handler",
+        &python.join("hello"),
+        &read("hello.json"),
+        &[],
+    );
     assert_eq!(out.code(), Some(0), "{out:#?}");
-    assert_eq!(out.stdout.trim_end(), r#"{"message": "Hello John Smith!"}"#, "{out:#?}");
+    assert_eq!(
+        out.stdout.trim_end(),
+        r#"{"message": "Hello John Smith!"}"#,
+        "{out:#?}"
+    );
 
     let out = invoke(
         "lambda_function.lambda_handler",
@@ -831,16 +1095,33 @@ fn invoke_seed_examples() {
     assert_eq!(out.code(), Some(0), "{out:#?}");
     assert_eq!(out.json()["body"], "{\"Region \": \"eu-west-1\"}");
 
-    let out = invoke("lambda_function.lambda_handler", &python.join("increment"), &read("increment.json"), &[]);
+    let out = invoke(
+        "lambda_function.lambda_handler",
+        &python.join("increment"),
+        &read("increment.json"),
+        &[],
+    );
     assert_eq!(out.code(), Some(0), "{out:#?}");
     assert_eq!(out.stdout.trim_end(), r#"{"result": 4}"#);
     assert!(out.stderr.contains("Calculated result of 4"), "{out:#?}");
 
-    let out = invoke("lambda_function.lambda_handler", &python.join("increment"), br#"{"action": "foo"}"#, &[]);
+    let out = invoke(
+        "lambda_function.lambda_handler",
+        &python.join("increment"),
+        br#"{"action": "foo"}"#,
+        &[],
+    );
     assert_eq!(out.code(), Some(0), "{out:#?}");
-    assert_eq!(out.json(), json!({"result": null}), "stdout holds only the response");
-    let line =
-        out.stderr.lines().find(|l| l.contains("foo is not a valid action.")).unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(
+        out.json(),
+        json!({"result": null}),
+        "stdout holds only the response"
+    );
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("foo is not a valid action."))
+        .unwrap_or_else(|| panic!("{out:#?}"));
     let id = line.split('\t').nth(2).unwrap_or_default().to_string();
     assert!(!id.is_empty(), "{line:?}");
     assert_text_record(line, "ERROR", &id, "foo is not a valid action.");
@@ -850,7 +1131,12 @@ fn invoke_seed_examples() {
 fn invoke_errors() {
     require_python!();
     let root = probe_root();
-    let out = invoke("lambda_function.lambda_handler", root.path(), br#"{"action": "fail", "message": "boom"}"#, &[]);
+    let out = invoke(
+        "lambda_function.lambda_handler",
+        root.path(),
+        br#"{"action": "fail", "message": "boom"}"#,
+        &[],
+    );
     assert_eq!(out.code(), Some(1), "{out:#?}");
     let v = out.json();
     let request_id = v["requestId"].as_str().unwrap_or_default().to_string();
@@ -858,13 +1144,21 @@ fn invoke_errors() {
     assert_eq!(v["errorMessage"], "boom");
     // The task root is at its real path in test mode.
     let frame = v["stackTrace"][0].as_str().unwrap();
-    let file = root.path().canonicalize().unwrap().join("lambda_function.py");
-    assert!(frame.starts_with(&format!("  File \"{}\", line ", file.display())), "{frame}");
+    let file = root
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join("lambda_function.py");
+    assert!(
+        frame.starts_with(&format!("  File \"{}\", line ", file.display())),
+        "{frame}"
+    );
 
     let out = invoke("lambda_function.nope", root.path(), b"{}", &[]);
     assert_eq!(out.code(), Some(2), "{out:#?}");
     assert!(
-        format!("{}{}", out.stdout, out.stderr).contains("Handler 'nope' missing on module 'lambda_function'"),
+        format!("{}{}", out.stdout, out.stderr)
+            .contains("Handler 'nope' missing on module 'lambda_function'"),
         "{out:#?}"
     );
 }
@@ -880,9 +1174,10 @@ async fn timing_hello() {
     let event = json!({"first_name": "John", "last_name": "Smith"});
     let python = seed_root("hello");
     let rust = TaskRoot::with_guest("hello.wasm", "hello.wasm");
-    for (name, root, handler) in
-        [("python", &python, "lambda_function.lambda_handler"), ("rust", &rust, "hello.handler")]
-    {
+    for (name, root, handler) in [
+        ("python", &python, "lambda_function.lambda_handler"),
+        ("rust", &rust, "hello.handler"),
+    ] {
         let api = FakeRuntimeApi::start().await;
         let started = Instant::now();
         let mut boot = spawn(&api, root, handler, &[]);
@@ -899,7 +1194,9 @@ async fn timing_hello() {
         }
         let one_by_one = started.elapsed() / n;
         let started = Instant::now();
-        let ids: Vec<String> = (0..n).map(|_| api.invoke(Invocation::json(&event))).collect();
+        let ids: Vec<String> = (0..n)
+            .map(|_| api.invoke(Invocation::json(&event)))
+            .collect();
         for id in &ids {
             assert!(!boot.outcome(&api, id).await.is_error());
         }

@@ -24,12 +24,18 @@ fn probe_root() -> TaskRoot {
 fn assert_echo(outcome: &Outcome, marker: u64) {
     let v = outcome.json();
     // The echo action returns the event it got (possibly wrapped in "event").
-    let event = if v.get("event").is_some() && v.get("marker").is_none() { &v["event"] } else { &v };
+    let event = if v.get("event").is_some() && v.get("marker").is_none() {
+        &v["event"]
+    } else {
+        &v
+    };
     assert_eq!(event["marker"], marker, "echo answered {v}");
 }
 
 async fn echo_ok(boot: &mut Bootstrap, api: &FakeRuntimeApi, marker: u64) {
-    let (_, o) = boot.call_json(api, json!({"action": "echo", "marker": marker})).await;
+    let (_, o) = boot
+        .call_json(api, json!({"action": "echo", "marker": marker}))
+        .await;
     assert_echo(&o, marker);
 }
 
@@ -41,7 +47,10 @@ fn message_after_request_id<'a>(message: &'a str, id: &str) -> &'a str {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 // ---------------------------------------------------------------------------
@@ -59,7 +68,10 @@ mod raw_http {
 
     impl Resp {
         pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+            self.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
         }
     }
 
@@ -71,7 +83,10 @@ mod raw_http {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Resp {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n", body.len());
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n",
+            body.len()
+        );
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -81,7 +96,12 @@ mod raw_http {
         conn.get_mut().write_all(&bytes).await.unwrap();
         let mut line = String::new();
         conn.read_line(&mut line).await.unwrap();
-        let status: u16 = line.split_whitespace().nth(1).expect("status line").parse().unwrap();
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .expect("status line")
+            .parse()
+            .unwrap();
         let mut headers = Vec::new();
         loop {
             line.clear();
@@ -100,7 +120,11 @@ mod raw_http {
             .unwrap_or(0);
         let mut body = vec![0; len];
         conn.read_exact(&mut body).await.unwrap();
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 }
 
@@ -131,21 +155,64 @@ async fn fake_runtime_api_speaks_the_protocol() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"{\"a\":1}");
     assert_eq!(r.header("Lambda-Runtime-Aws-Request-Id"), Some("req-1"));
-    let deadline: u64 = r.header("Lambda-Runtime-Deadline-Ms").unwrap().parse().unwrap();
-    assert!(deadline >= before + 5_000 && deadline <= now_ms() + 5_000, "deadline {deadline}");
-    assert_eq!(r.header("Lambda-Runtime-Invoked-Function-Arn"), Some(fake_runtime_api::DEFAULT_ARN));
+    let deadline: u64 = r
+        .header("Lambda-Runtime-Deadline-Ms")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        deadline >= before + 5_000 && deadline <= now_ms() + 5_000,
+        "deadline {deadline}"
+    );
+    assert_eq!(
+        r.header("Lambda-Runtime-Invoked-Function-Arn"),
+        Some(fake_runtime_api::DEFAULT_ARN)
+    );
     assert_eq!(r.header("Lambda-Runtime-Trace-Id"), Some("Root=1-abc"));
-    assert_eq!(r.header("Lambda-Runtime-Client-Context"), Some(r#"{"custom":{"k":"v"}}"#));
-    assert_eq!(r.header("Lambda-Runtime-Cognito-Identity"), Some(r#"{"cognitoIdentityId":"id"}"#));
-    assert_eq!(api.delivery("req-1").unwrap().deadline_header, deadline.to_string());
+    assert_eq!(
+        r.header("Lambda-Runtime-Client-Context"),
+        Some(r#"{"custom":{"k":"v"}}"#)
+    );
+    assert_eq!(
+        r.header("Lambda-Runtime-Cognito-Identity"),
+        Some(r#"{"cognitoIdentityId":"id"}"#)
+    );
+    assert_eq!(
+        api.delivery("req-1").unwrap().deadline_header,
+        deadline.to_string()
+    );
 
     // Same connection (keep-alive): answer it, then a duplicate, an unknown id, a bad path.
-    let r = raw_http::request(&mut conn, "POST", "/2018-06-01/runtime/invocation/req-1/response", &[], b"\"ok\"").await;
+    let r = raw_http::request(
+        &mut conn,
+        "POST",
+        "/2018-06-01/runtime/invocation/req-1/response",
+        &[],
+        b"\"ok\"",
+    )
+    .await;
     assert_eq!(r.status, 202);
-    assert_eq!(api.outcome("req-1", WAIT).await, Outcome::Response("\"ok\"".into()));
-    let r = raw_http::request(&mut conn, "POST", "/2018-06-01/runtime/invocation/req-1/response", &[], b"1").await;
+    assert_eq!(
+        api.outcome("req-1", WAIT).await,
+        Outcome::Response("\"ok\"".into())
+    );
+    let r = raw_http::request(
+        &mut conn,
+        "POST",
+        "/2018-06-01/runtime/invocation/req-1/response",
+        &[],
+        b"1",
+    )
+    .await;
     assert_eq!(r.status, 400);
-    let r = raw_http::request(&mut conn, "POST", "/2018-06-01/runtime/invocation/nope/error", &[], b"{}").await;
+    let r = raw_http::request(
+        &mut conn,
+        "POST",
+        "/2018-06-01/runtime/invocation/nope/error",
+        &[],
+        b"{}",
+    )
+    .await;
     assert_eq!(r.status, 400);
     let r = raw_http::request(&mut conn, "GET", "/2018-06-01/runtime/other", &[], b"").await;
     assert_eq!(r.status, 404);
@@ -155,11 +222,22 @@ async fn fake_runtime_api_speaks_the_protocol() {
     let r = raw_http::request(&mut conn, "GET", NEXT, &[], b"").await;
     assert_eq!(r.header("Lambda-Runtime-Aws-Request-Id"), Some(id.as_str()));
     assert_eq!(r.header("Lambda-Runtime-Deadline-Ms"), Some("600000"));
-    assert!(r.header("Lambda-Runtime-Trace-Id").unwrap().starts_with("Root=1-"));
+    assert!(
+        r.header("Lambda-Runtime-Trace-Id")
+            .unwrap()
+            .starts_with("Root=1-")
+    );
     assert!(r.header("Lambda-Runtime-Client-Context").is_none());
     let body = br#"{"errorMessage":"m","errorType":"T","requestId":"x","stackTrace":[]}"#;
     let path = format!("/2018-06-01/runtime/invocation/{id}/error");
-    let r = raw_http::request(&mut conn, "POST", &path, &[("Lambda-Runtime-Function-Error-Type", "T")], body).await;
+    let r = raw_http::request(
+        &mut conn,
+        "POST",
+        &path,
+        &[("Lambda-Runtime-Function-Error-Type", "T")],
+        body,
+    )
+    .await;
     assert_eq!(r.status, 202);
     let o = api.outcome(&id, WAIT).await;
     assert_eq!(o.error().0, Some("T"));
@@ -180,14 +258,31 @@ async fn fake_runtime_api_speaks_the_protocol() {
     assert_eq!(e.body["errorType"], "Runtime.X");
 
     let s = api.stats();
-    assert_eq!((s.enqueued, s.delivered, s.responses, s.errors), (2, 2, 1, 1));
-    assert_eq!((s.duplicate_answers, s.unknown_answers, s.not_found, s.init_errors), (1, 1, 1, 1));
-    assert!(api.try_outcome("never", Duration::from_millis(50)).await.is_none());
+    assert_eq!(
+        (s.enqueued, s.delivered, s.responses, s.errors),
+        (2, 2, 1, 1)
+    );
+    assert_eq!(
+        (
+            s.duplicate_answers,
+            s.unknown_answers,
+            s.not_found,
+            s.init_errors
+        ),
+        (1, 1, 1, 1)
+    );
+    assert!(
+        api.try_outcome("never", Duration::from_millis(50))
+            .await
+            .is_none()
+    );
 
     // A fresh fake where everything went right passes the exactly-once check,
     // including many ids and concurrent `next` calls on separate connections.
     let api = FakeRuntimeApi::start().await;
-    let ids: Vec<String> = (0..50).map(|i| api.invoke(Invocation::json(&json!({ "i": i })))).collect();
+    let ids: Vec<String> = (0..50)
+        .map(|i| api.invoke(Invocation::json(&json!({ "i": i }))))
+        .collect();
     let mut workers = Vec::new();
     for _ in 0..2 {
         let addr = api.addr();
@@ -195,9 +290,17 @@ async fn fake_runtime_api_speaks_the_protocol() {
             let mut conn = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
             for _ in 0..25 {
                 let r = raw_http::request(&mut conn, "GET", NEXT, &[], b"").await;
-                let id = r.header("Lambda-Runtime-Aws-Request-Id").unwrap().to_string();
+                let id = r
+                    .header("Lambda-Runtime-Aws-Request-Id")
+                    .unwrap()
+                    .to_string();
                 let path = format!("/2018-06-01/runtime/invocation/{id}/response");
-                assert_eq!(raw_http::request(&mut conn, "POST", &path, &[], &r.body).await.status, 202);
+                assert_eq!(
+                    raw_http::request(&mut conn, "POST", &path, &[], &r.body)
+                        .await
+                        .status,
+                    202
+                );
             }
         }));
     }
@@ -209,8 +312,15 @@ async fn fake_runtime_api_speaks_the_protocol() {
     }
     api.assert_all_answered_once();
     // take_outcome forgets what it returns; the counters stay.
-    assert_eq!(api.take_outcome(&ids[0], WAIT).await.unwrap().json(), json!({ "i": 0 }));
-    assert!(api.take_outcome(&ids[0], Duration::from_millis(10)).await.is_none());
+    assert_eq!(
+        api.take_outcome(&ids[0], WAIT).await.unwrap().json(),
+        json!({ "i": 0 })
+    );
+    assert!(
+        api.take_outcome(&ids[0], Duration::from_millis(10))
+            .await
+            .is_none()
+    );
     assert!(api.delivery(&ids[0]).is_none());
     assert_eq!(api.stats().responses, 50);
     api.assert_all_answered_once();
@@ -226,9 +336,13 @@ async fn seed_hello() {
     // (the others load a precompiled .cwasm, see support::precompiled).
     let root = TaskRoot::with_guest_wasm_only("hello.wasm", "hello.wasm");
     let mut boot = Bootstrap::spawn(&api, &root, "hello.handler", &[]);
-    let (_, o) = boot.call_json(&api, json!({"first_name": "John", "last_name": "Smith"})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"first_name": "John", "last_name": "Smith"}))
+        .await;
     assert_eq!(o.json(), json!({"message": "Hello John Smith!"}));
-    let (_, o) = boot.call_json(&api, json!({"first_name": "Ada", "last_name": "Lovelace"})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"first_name": "Ada", "last_name": "Lovelace"}))
+        .await;
     assert_eq!(o.json(), json!({"message": "Hello Ada Lovelace!"}));
     api.assert_all_answered_once();
 }
@@ -244,11 +358,21 @@ async fn handler_name_forms() {
     let run = async |handler: &'static str| {
         let api = FakeRuntimeApi::start().await;
         let mut boot = Bootstrap::spawn(&api, &root, handler, &[]);
-        let (_, o) = boot.call_json(&api, json!({"first_name": "A", "last_name": handler})).await;
-        assert_eq!(o.json(), json!({"message": format!("Hello A {handler}!")}), "handler {handler}");
+        let (_, o) = boot
+            .call_json(&api, json!({"first_name": "A", "last_name": handler}))
+            .await;
+        assert_eq!(
+            o.json(),
+            json!({"message": format!("Hello A {handler}!")}),
+            "handler {handler}"
+        );
         api.assert_all_answered_once();
     };
-    tokio::join!(run("pkg.greeter.handler"), run("pkg/greeter.handler"), run("hello"));
+    tokio::join!(
+        run("pkg.greeter.handler"),
+        run("pkg/greeter.handler"),
+        run("hello")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,7 +380,12 @@ async fn seed_region() {
     let api = FakeRuntimeApi::start().await;
     let root = TaskRoot::with_guest("region.wasm", "region.wasm");
     let mut boot = Bootstrap::spawn(&api, &root, "region.handler", &[]);
-    let (_, o) = boot.call_json(&api, json!({"key1": "value1", "key2": "value2", "key3": "value3"})).await;
+    let (_, o) = boot
+        .call_json(
+            &api,
+            json!({"key1": "value1", "key2": "value2", "key3": "value3"}),
+        )
+        .await;
     assert_eq!(
         o.json(),
         json!({
@@ -275,13 +404,17 @@ async fn seed_increment_and_text_logs() {
     let api = FakeRuntimeApi::start().await;
     let root = TaskRoot::with_guest("increment.wasm", "increment.wasm");
     let mut boot = Bootstrap::spawn(&api, &root, "increment.handler", &[]);
-    let (_, o) = boot.call_json(&api, json!({"action": "increment", "number": 3})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "increment", "number": 3}))
+        .await;
     assert_eq!(o.json(), json!({"result": 4}));
     let (id, o) = boot.call_json(&api, json!({"action": "foo"})).await;
     assert_eq!(o.json(), json!({"result": null}));
     let found = boot
         .wait_for_stderr(WAIT, |s| {
-            s.lines().any(|l| l.contains(&id) && l.contains("foo is not a valid action.") && l.contains("ERROR"))
+            s.lines().any(|l| {
+                l.contains(&id) && l.contains("foo is not a valid action.") && l.contains("ERROR")
+            })
         })
         .await;
     assert!(
@@ -290,7 +423,9 @@ async fn seed_increment_and_text_logs() {
         boot.stderr()
     );
     // The next normal event still succeeds.
-    let (_, o) = boot.call_json(&api, json!({"action": "increment", "number": 41})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "increment", "number": 41}))
+        .await;
     assert_eq!(o.json(), json!({"result": 42}));
     api.assert_all_answered_once();
 }
@@ -301,31 +436,54 @@ async fn seed_increment_and_text_logs() {
 async fn json_log_format() {
     let api = FakeRuntimeApi::start().await;
     let root = TaskRoot::with_guest("increment.wasm", "increment.wasm");
-    let mut boot = Bootstrap::spawn(&api, &root, "increment.handler", &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let mut boot = Bootstrap::spawn(
+        &api,
+        &root,
+        "increment.handler",
+        &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
+    );
     let (id, o) = boot.call_json(&api, json!({"action": "foo"})).await;
     assert_eq!(o.json(), json!({"result": null}));
-    let (id2, o) = boot.call_json(&api, json!({"action": "increment", "number": 1})).await;
+    let (id2, o) = boot
+        .call_json(&api, json!({"action": "increment", "number": 1}))
+        .await;
     assert_eq!(o.json(), json!({"result": 2}));
-    let found = boot.wait_for_stderr(WAIT, |s| s.contains("foo is not a valid action.")).await;
+    let found = boot
+        .wait_for_stderr(WAIT, |s| s.contains("foo is not a valid action."))
+        .await;
     assert!(found, "no guest log line on stderr:\n{}", boot.stderr());
     let stderr = boot.stderr();
     let mut guest_records = 0;
-    for line in stderr.lines().filter(|l| l.contains(&id) || l.contains(&id2)) {
+    for line in stderr
+        .lines()
+        .filter(|l| l.contains(&id) || l.contains(&id2))
+    {
         let v: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("log line is not a JSON object ({e}): {line:?}\n{stderr}"));
-        let obj = v.as_object().unwrap_or_else(|| panic!("log line is not an object: {line}"));
+        let obj = v
+            .as_object()
+            .unwrap_or_else(|| panic!("log line is not an object: {line}"));
         for key in ["timestamp", "level", "requestId", "message"] {
             assert!(obj.contains_key(key), "log record without {key}: {line}");
         }
         let ts = v["timestamp"].as_str().unwrap();
-        assert!(ts.ends_with('Z') && ts.contains('T'), "timestamp {ts:?} is not UTC ISO 8601");
-        if v["message"].as_str().is_some_and(|m| m.contains("foo is not a valid action.")) {
+        assert!(
+            ts.ends_with('Z') && ts.contains('T'),
+            "timestamp {ts:?} is not UTC ISO 8601"
+        );
+        if v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("foo is not a valid action."))
+        {
             assert_eq!(v["requestId"], id.as_str(), "{line}");
             assert_eq!(v["level"], "ERROR", "{line}");
             guest_records += 1;
         }
     }
-    assert_eq!(guest_records, 1, "one JSON record of the guest's error line:\n{stderr}");
+    assert_eq!(
+        guest_records, 1,
+        "one JSON record of the guest's error line:\n{stderr}"
+    );
     api.assert_all_answered_once();
 }
 
@@ -342,29 +500,50 @@ async fn warm_instance_is_reused_and_reset_after_trap() {
 
     let (_, o) = boot.call_json(&api, json!({"action": "init_count"})).await;
     let first = o.json()["instance_id"].clone();
-    assert!(!first.is_null(), "init_count reports the instance id: {o:?}");
+    assert!(
+        !first.is_null(),
+        "init_count reports the instance id: {o:?}"
+    );
     for n in 1..=3 {
         let (_, o) = boot.call_json(&api, json!({"action": "counter"})).await;
         assert_eq!(o.json()["count"], n, "{o:?}");
-        assert_eq!(o.json()["instance_id"], first, "same instance while warm: {o:?}");
+        assert_eq!(
+            o.json()["instance_id"],
+            first,
+            "same instance while warm: {o:?}"
+        );
     }
     let (_, o) = boot.call_json(&api, json!({"action": "init_count"})).await;
     assert_eq!(o.json()["init_count"], 1, "module init ran once: {o:?}");
     assert_eq!(o.json()["instance_id"], first, "same instance while warm");
     // A function error is a normal result: the instance stays.
-    let (id, o) = boot.call_json(&api, json!({"action": "fail", "message": "x"})).await;
+    let (id, o) = boot
+        .call_json(&api, json!({"action": "fail", "message": "x"}))
+        .await;
     assert_lambda_error(&o, "CustomError", &id);
     let (_, o) = boot.call_json(&api, json!({"action": "counter"})).await;
-    assert_eq!(o.json()["count"], 4, "instance kept after a function error: {o:?}");
+    assert_eq!(
+        o.json()["count"],
+        4,
+        "instance kept after a function error: {o:?}"
+    );
 
     let (id, o) = boot.call_json(&api, json!({"action": "panic"})).await;
     assert_lambda_error(&o, "Runtime.WasmTrap", &id);
 
     let (_, o) = boot.call_json(&api, json!({"action": "counter"})).await;
     assert_eq!(o.json()["count"], 1, "fresh instance after a trap: {o:?}");
-    assert_ne!(o.json()["instance_id"], first, "a new instance after the trap: {o:?}");
+    assert_ne!(
+        o.json()["instance_id"],
+        first,
+        "a new instance after the trap: {o:?}"
+    );
     let (_, o) = boot.call_json(&api, json!({"action": "init_count"})).await;
-    assert_eq!(o.json()["init_count"], 1, "init ran (once) for the new instance: {o:?}");
+    assert_eq!(
+        o.json()["init_count"],
+        1,
+        "init ran (once) for the new instance: {o:?}"
+    );
     api.assert_all_answered_once();
 }
 
@@ -390,7 +569,9 @@ async fn function_errors_and_traps() {
     echo_ok(&mut boot, &api, 0).await;
 
     // A function error: the guest's own type and message.
-    let (id, o) = boot.call_json(&api, json!({"action": "fail", "message": "boom"})).await;
+    let (id, o) = boot
+        .call_json(&api, json!({"action": "fail", "message": "boom"}))
+        .await;
     let msg = assert_lambda_error(&o, "CustomError", &id);
     assert_eq!(msg, "boom");
     echo_ok(&mut boot, &api, 1).await;
@@ -398,12 +579,23 @@ async fn function_errors_and_traps() {
     // A panic traps; its message reaches the logs tagged with the request id.
     let (id, o) = boot.call_json(&api, json!({"action": "panic"})).await;
     assert_lambda_error(&o, "Runtime.WasmTrap", &id);
-    let logged = boot.wait_for_stderr(WAIT, |s| s.lines().any(|l| l.contains(&id) && l.contains("boom"))).await;
-    assert!(logged, "the panic message 'boom' is not on stderr with {id}:\n{}", boot.stderr());
+    let logged = boot
+        .wait_for_stderr(WAIT, |s| {
+            s.lines().any(|l| l.contains(&id) && l.contains("boom"))
+        })
+        .await;
+    assert!(
+        logged,
+        "the panic message 'boom' is not on stderr with {id}:\n{}",
+        boot.stderr()
+    );
     echo_ok(&mut boot, &api, 2).await;
 
     // Traps: a panic, `unreachable`, a stack overflow, a bad host-call range.
-    for (n, action) in ["panic", "unreachable", "stack_overflow", "oob_host_call"].into_iter().enumerate() {
+    for (n, action) in ["panic", "unreachable", "stack_overflow", "oob_host_call"]
+        .into_iter()
+        .enumerate()
+    {
         let (id, o) = boot.call_json(&api, json!({"action": action})).await;
         let msg = assert_lambda_error(&o, "Runtime.WasmTrap", &id);
         let reason = message_after_request_id(msg, &id);
@@ -417,7 +609,9 @@ async fn function_errors_and_traps() {
     }
 
     // An event that is not JSON is an error for that event, not a crash.
-    let (id, o) = boot.call(&api, Invocation::new(&b"{\"action\": not json"[..])).await;
+    let (id, o) = boot
+        .call(&api, Invocation::new(&b"{\"action\": not json"[..]))
+        .await;
     let msg = assert_lambda_error(&o, "Runtime.UnmarshalError", &id);
     assert!(msg.starts_with("Unable to unmarshal input: "), "{msg}");
     echo_ok(&mut boot, &api, 20).await;
@@ -430,23 +624,41 @@ async fn function_errors_and_traps() {
 async fn exits_timeouts_and_memory() {
     let api = FakeRuntimeApi::start().await;
     let root = probe_root();
-    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")]);
+    let mut boot = Bootstrap::spawn(
+        &api,
+        &root,
+        "probe.handler",
+        &[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")],
+    );
     echo_ok(&mut boot, &api, 0).await;
 
     // proc_exit inside an invocation.
-    let (id, o) = boot.call_json(&api, json!({"action": "exit", "code": 1})).await;
+    let (id, o) = boot
+        .call_json(&api, json!({"action": "exit", "code": 1}))
+        .await;
     let msg = assert_lambda_error(&o, "Runtime.ExitError", &id);
-    assert_eq!(message_after_request_id(msg, &id), "Runtime exited with error: exit status 1");
+    assert_eq!(
+        message_after_request_id(msg, &id),
+        "Runtime exited with error: exit status 1"
+    );
     echo_ok(&mut boot, &api, 1).await;
-    let (id, o) = boot.call_json(&api, json!({"action": "exit", "code": 0})).await;
+    let (id, o) = boot
+        .call_json(&api, json!({"action": "exit", "code": 0}))
+        .await;
     let msg = assert_lambda_error(&o, "Runtime.ExitError", &id);
-    assert_eq!(message_after_request_id(msg, &id), "Runtime exited without providing a reason");
+    assert_eq!(
+        message_after_request_id(msg, &id),
+        "Runtime exited without providing a reason"
+    );
     echo_ok(&mut boot, &api, 2).await;
 
     // Timeout: an endless loop with a 1 s deadline.
     let started = std::time::Instant::now();
     let (id, o) = boot
-        .call(&api, Invocation::json(&json!({"action": "loop"})).timeout(Duration::from_secs(1)))
+        .call(
+            &api,
+            Invocation::json(&json!({"action": "loop"})).timeout(Duration::from_secs(1)),
+        )
         .await;
     let msg = assert_lambda_error(&o, "Sandbox.Timedout", &id);
     let reason = message_after_request_id(msg, &id);
@@ -454,17 +666,33 @@ async fn exits_timeouts_and_memory() {
         .strip_prefix("Task timed out after ")
         .and_then(|r| r.strip_suffix(" seconds"))
         .unwrap_or_else(|| panic!("timeout message {msg:?}"));
-    let (whole, frac) = secs.split_once('.').unwrap_or_else(|| panic!("N.NN in {msg:?}"));
-    assert!(whole.parse::<u32>().is_ok() && frac.len() == 2 && frac.parse::<u32>().is_ok(), "N.NN in {msg:?}");
+    let (whole, frac) = secs
+        .split_once('.')
+        .unwrap_or_else(|| panic!("N.NN in {msg:?}"));
+    assert!(
+        whole.parse::<u32>().is_ok() && frac.len() == 2 && frac.parse::<u32>().is_ok(),
+        "N.NN in {msg:?}"
+    );
     let secs: f64 = secs.parse().unwrap();
-    assert!((0.5..=1.5).contains(&secs), "timed out after {secs} s, deadline was 1 s");
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        (0.5..=1.5).contains(&secs),
+        "timed out after {secs} s, deadline was 1 s"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     echo_ok(&mut boot, &api, 3).await;
 
     // Memory: 16 MB is fine; 300 MB is past AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128.
-    let (_, o) = boot.call_json(&api, json!({"action": "alloc", "mb": 16})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "alloc", "mb": 16}))
+        .await;
     assert!(!o.is_error(), "alloc 16 MB: {o:?}");
-    let (id, o) = boot.call_json(&api, json!({"action": "alloc", "mb": 300})).await;
+    let (id, o) = boot
+        .call_json(&api, json!({"action": "alloc", "mb": 300}))
+        .await;
     let msg = assert_lambda_error(&o, "Runtime.OutOfMemory", &id);
     assert_eq!(
         message_after_request_id(msg, &id),
@@ -499,9 +727,13 @@ async fn invalid_responses_are_marshal_errors() {
         echo_ok(&mut boot, &api, 1 + n as u64).await;
     }
     // Responses that are fine: raw JSON text as is, big but under 6 MiB.
-    let (_, o) = boot.call_json(&api, json!({"action": "raw", "text": "[1, 2, 3]"})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "raw", "text": "[1, 2, 3]"}))
+        .await;
     assert_eq!(o.json(), json!([1, 2, 3]));
-    let (_, o) = boot.call_json(&api, json!({"action": "big", "mb": 5})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "big", "mb": 5}))
+        .await;
     assert!(o.json().to_string().len() > 5_000_000, "big 5 MB response");
     api.assert_all_answered_once();
 }
@@ -514,7 +746,9 @@ async fn emulator_deadline_header() {
     let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
     let mut boot = Bootstrap::spawn(&api, &root, "hello.handler", &[]);
     let event = json!({"first_name": "John", "last_name": "Smith"});
-    let (_, o) = boot.call(&api, Invocation::json(&event).raw_deadline("600000")).await;
+    let (_, o) = boot
+        .call(&api, Invocation::json(&event).raw_deadline("600000"))
+        .await;
     assert_eq!(o.json(), json!({"message": "Hello John Smith!"}));
     let warned = boot
         .wait_for_stderr(WAIT, |s| {
@@ -524,9 +758,17 @@ async fn emulator_deadline_header() {
             })
         })
         .await;
-    assert!(warned, "no warning about the deadline on stderr:\n{}", boot.stderr());
+    assert!(
+        warned,
+        "no warning about the deadline on stderr:\n{}",
+        boot.stderr()
+    );
     // Logs go to CloudWatch, not a terminal: no ANSI colour codes.
-    assert!(!boot.stderr().contains('\x1b'), "ANSI escape codes in the bootstrap's logs:\n{:?}", boot.stderr());
+    assert!(
+        !boot.stderr().contains('\x1b'),
+        "ANSI escape codes in the bootstrap's logs:\n{:?}",
+        boot.stderr()
+    );
     let (_, o) = boot.call_json(&api, event).await;
     assert_eq!(o.json(), json!({"message": "Hello John Smith!"}));
     api.assert_all_answered_once();
@@ -543,7 +785,10 @@ async fn abi_edge_handlers() {
         for _ in 0..2 {
             let (id, o) = boot.call_json(&api, json!({})).await;
             let msg = assert_lambda_error(&o, "Runtime.HandlerError", &id);
-            assert!(msg.contains("handler returned status 7 without calling set_error"), "{msg}");
+            assert!(
+                msg.contains("handler returned status 7 without calling set_error"),
+                "{msg}"
+            );
         }
         api.assert_all_answered_once();
     };
@@ -574,7 +819,9 @@ async fn guest_log_records() {
         let (id, o) = boot.call_json(&api, json!({"action": "log"})).await;
         assert_eq!(o.json()["logged"], true);
         let done = boot
-            .wait_for_stderr(WAIT, |s| s.contains("test-guest stderr line") && s.contains("test-guest stdout line"))
+            .wait_for_stderr(WAIT, |s| {
+                s.contains("test-guest stderr line") && s.contains("test-guest stdout line")
+            })
             .await;
         assert!(done, "guest lines missing:\n{}", boot.stderr());
         let stderr = boot.stderr();
@@ -590,7 +837,10 @@ async fn guest_log_records() {
         let fields: Vec<&str> = warn.split('\t').collect();
         assert_eq!(fields.len(), 4, "{warn:?}");
         assert_eq!(fields[0], "[WARN]", "{warn:?}");
-        assert!(fields[1].ends_with('Z') && fields[1].contains('T'), "{warn:?}");
+        assert!(
+            fields[1].ends_with('Z') && fields[1].contains('T'),
+            "{warn:?}"
+        );
         assert_eq!(fields[2], id, "{warn:?}");
         assert_eq!(fields[3], "test-guest WARN record", "{warn:?}");
         assert!(line_with("test-guest ERROR record").starts_with("[ERROR]\t"));
@@ -605,12 +855,17 @@ async fn guest_log_records() {
     };
     let json_warn = async {
         let api = FakeRuntimeApi::start().await;
-        let env = [("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("AWS_LAMBDA_LOG_LEVEL", "WARN")];
+        let env = [
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+        ];
         let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &env);
         let (id, o) = boot.call_json(&api, json!({"action": "log"})).await;
         assert_eq!(o.json()["logged"], true);
         let done = boot
-            .wait_for_stderr(WAIT, |s| s.contains("test-guest stderr line") && s.contains("test-guest stdout line"))
+            .wait_for_stderr(WAIT, |s| {
+                s.contains("test-guest stderr line") && s.contains("test-guest stdout line")
+            })
             .await;
         assert!(done, "guest lines missing:\n{}", boot.stderr());
         let stderr = boot.stderr();
@@ -620,20 +875,41 @@ async fn guest_log_records() {
                 .unwrap_or_else(|e| panic!("not a JSON record ({e}): {line:?}\n{stderr}"));
             assert_eq!(v["requestId"], id.as_str(), "{line}");
             assert!(v["timestamp"].is_string(), "{line}");
-            if let Some(m) = v["message"].as_str().filter(|m| m.starts_with("test-guest")) {
-                levels.insert(m.to_string(), v["level"].as_str().unwrap_or("?").to_string());
+            if let Some(m) = v["message"]
+                .as_str()
+                .filter(|m| m.starts_with("test-guest"))
+            {
+                levels.insert(
+                    m.to_string(),
+                    v["level"].as_str().unwrap_or("?").to_string(),
+                );
             }
         }
         for below in ["TRACE", "DEBUG", "INFO"] {
             let m = format!("test-guest {below} record");
-            assert!(!levels.contains_key(&m), "{m} should be filtered by AWS_LAMBDA_LOG_LEVEL=WARN: {levels:?}");
+            assert!(
+                !levels.contains_key(&m),
+                "{m} should be filtered by AWS_LAMBDA_LOG_LEVEL=WARN: {levels:?}"
+            );
         }
         for kept in ["WARN", "ERROR", "FATAL"] {
             let m = format!("test-guest {kept} record");
-            assert_eq!(levels.get(&m).map(String::as_str), Some(kept), "{levels:?}\n{stderr}");
+            assert_eq!(
+                levels.get(&m).map(String::as_str),
+                Some(kept),
+                "{levels:?}\n{stderr}"
+            );
         }
-        assert_eq!(levels.get("test-guest stdout line").map(String::as_str), Some("INFO"), "{levels:?}");
-        assert_eq!(levels.get("test-guest stderr line").map(String::as_str), Some("ERROR"), "{levels:?}");
+        assert_eq!(
+            levels.get("test-guest stdout line").map(String::as_str),
+            Some("INFO"),
+            "{levels:?}"
+        );
+        assert_eq!(
+            levels.get("test-guest stderr line").map(String::as_str),
+            Some("ERROR"),
+            "{levels:?}"
+        );
         echo_ok(&mut boot, &api, 1).await;
     };
     tokio::join!(text, json_warn);
@@ -646,27 +922,45 @@ async fn log_limits() {
     let api = FakeRuntimeApi::start().await;
     let root = probe_root();
     let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &[]);
-    let (id, o) = boot.call_json(&api, json!({"action": "log_line", "bytes": 600_000})).await;
+    let (id, o) = boot
+        .call_json(&api, json!({"action": "log_line", "bytes": 600_000}))
+        .await;
     assert_eq!(o.json()["written_bytes"], 600_000);
     let got_all = boot
         .wait_for_stderr(WAIT, |s| {
-            s.lines().filter(|l| l.contains(&id)).map(|l| l.matches('y').count()).sum::<usize>() >= 600_000
+            s.lines()
+                .filter(|l| l.contains(&id))
+                .map(|l| l.matches('y').count())
+                .sum::<usize>()
+                >= 600_000
         })
         .await;
     assert!(got_all, "the 600,000-byte line did not arrive in full");
     let stderr = boot.stderr();
-    let pieces: Vec<usize> = stderr.lines().filter(|l| l.contains(&id) && l.contains("yyyy")).map(str::len).collect();
-    assert!(pieces.len() >= 3, "a 600,000-byte line is split in 256 KiB pieces: {pieces:?}");
+    let pieces: Vec<usize> = stderr
+        .lines()
+        .filter(|l| l.contains(&id) && l.contains("yyyy"))
+        .map(str::len)
+        .collect();
+    assert!(
+        pieces.len() >= 3,
+        "a 600,000-byte line is split in 256 KiB pieces: {pieces:?}"
+    );
     assert!(pieces.iter().all(|&n| n <= 256 * 1024 + 512), "{pieces:?}");
     echo_ok(&mut boot, &api, 1).await;
 
     let before = boot.stderr().len();
-    let (_, o) = boot.call_json(&api, json!({"action": "log_spam", "mb": 20})).await;
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "log_spam", "mb": 20}))
+        .await;
     assert_eq!(o.json()["written_bytes"], 20 * 1024 * 1024);
     echo_ok(&mut boot, &api, 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let logged = boot.stderr().len() - before;
-    assert!(logged < 18 * 1024 * 1024, "20 MiB of output should be capped near 16 MiB, logged {logged} bytes");
+    assert!(
+        logged < 18 * 1024 * 1024,
+        "20 MiB of output should be capped near 16 MiB, logged {logged} bytes"
+    );
     api.assert_all_answered_once();
 }
 
@@ -677,11 +971,21 @@ async fn expect_init_error(root: &TaskRoot, handler: &str, error_type: &str) -> 
     let api = FakeRuntimeApi::start().await;
     let mut boot = Bootstrap::spawn(&api, root, handler, &[]);
     let Some(e) = api.init_error(WAIT).await else {
-        panic!("{handler}: no init error within {WAIT:?}; stderr:\n{}", boot.stderr());
+        panic!(
+            "{handler}: no init error within {WAIT:?}; stderr:\n{}",
+            boot.stderr()
+        );
     };
     assert_error_body(&e.body, error_type, "");
-    assert_eq!(e.error_type_header.as_deref(), Some(error_type), "{handler}: header");
-    let status = boot.wait_exit(WAIT).await.unwrap_or_else(|| panic!("{handler}: still running after an init error"));
+    assert_eq!(
+        e.error_type_header.as_deref(),
+        Some(error_type),
+        "{handler}: header"
+    );
+    let status = boot
+        .wait_exit(WAIT)
+        .await
+        .unwrap_or_else(|| panic!("{handler}: still running after an init error"));
     assert!(!status.success(), "{handler}: exit status {status}");
     assert_eq!(api.stats().delivered, 0);
     e.body["errorMessage"].as_str().unwrap().to_string()
@@ -690,7 +994,9 @@ async fn expect_init_error(root: &TaskRoot, handler: &str, error_type: &str) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_errors() {
     let empty = TaskRoot::builder().build();
-    let not_wasm = TaskRoot::builder().file("nope.wasm", "this is not wasm").build();
+    let not_wasm = TaskRoot::builder()
+        .file("nope.wasm", "this is not wasm")
+        .build();
     let probe = probe_root();
     let (missing, bad_bytes, no_export, wrong_sig, malformed, empty_fn, dotdot) = tokio::join!(
         expect_init_error(&empty, "nope.handler", "Runtime.ImportModuleError"),
@@ -701,13 +1007,25 @@ async fn init_errors() {
         expect_init_error(&probe, "probe.", "Runtime.MalformedHandlerName"),
         expect_init_error(&probe, "../probe.handler", "Runtime.MalformedHandlerName"),
     );
-    assert!(missing.starts_with("Unable to import module 'nope': "), "{missing}");
-    assert!(bad_bytes.starts_with("Unable to import module 'nope': "), "{bad_bytes}");
+    assert!(
+        missing.starts_with("Unable to import module 'nope': "),
+        "{missing}"
+    );
+    assert!(
+        bad_bytes.starts_with("Unable to import module 'nope': "),
+        "{bad_bytes}"
+    );
     assert_eq!(no_export, "Handler 'nope' missing on module 'probe'");
-    assert_eq!(wrong_sig, "Handler 'wrong_signature' missing on module 'probe'");
+    assert_eq!(
+        wrong_sig,
+        "Handler 'wrong_signature' missing on module 'probe'"
+    );
     assert!(malformed.starts_with("Bad handler '': "), "{malformed}");
     assert!(empty_fn.starts_with("Bad handler 'probe.': "), "{empty_fn}");
-    assert!(dotdot.starts_with("Bad handler '../probe.handler': "), "{dotdot}");
+    assert!(
+        dotdot.starts_with("Bad handler '../probe.handler': "),
+        "{dotdot}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -731,7 +1049,10 @@ async fn sandbox() {
     let mut call = async |event: Value| -> Value {
         let (_, o) = boot.call_json(&api, event.clone()).await;
         let v = o.json();
-        assert!(v["ok"].is_boolean() || event["action"] == "env" || event["action"] == "tmp_roundtrip", "{event} → {v}");
+        assert!(
+            v["ok"].is_boolean() || event["action"] == "env" || event["action"] == "tmp_roundtrip",
+            "{event} → {v}"
+        );
         v
     };
 
@@ -740,14 +1061,16 @@ async fn sandbox() {
     assert_eq!(v["ok"], false, "read /etc/passwd: {v}");
     let v = call(json!({"action": "read_file", "path": "/var/task/data.txt"})).await;
     assert_eq!(v["ok"], true, "read the task root: {v}");
-    let v = call(json!({"action": "write_file", "path": "/var/task/new.txt", "content": "x"})).await;
+    let v =
+        call(json!({"action": "write_file", "path": "/var/task/new.txt", "content": "x"})).await;
     assert_eq!(v["ok"], false, "write into the task root: {v}");
     assert!(!root.path().join("new.txt").exists());
 
     // /tmp works.
     let v = call(json!({"action": "tmp_roundtrip"})).await;
     assert_eq!(v["ok"], true, "/tmp roundtrip: {v}");
-    let v = call(json!({"action": "write_file", "path": "/tmp/probe.txt", "content": "hello"})).await;
+    let v =
+        call(json!({"action": "write_file", "path": "/tmp/probe.txt", "content": "hello"})).await;
     assert_eq!(v["ok"], true, "{v}");
     let v = call(json!({"action": "read_file", "path": "/tmp/probe.txt"})).await;
     assert_eq!(v["ok"], true, "{v}");
@@ -756,8 +1079,13 @@ async fn sandbox() {
     // Nothing of the host at "/".
     let v = call(json!({"action": "list_dir", "path": "/"})).await;
     let listing = v.to_string();
-    for host_dir in ["\"etc\"", "\"usr\"", "\"bin\"", "\"proc\"", "\"home\"", "\"root\"", "\"sys\"", "\"dev\""] {
-        assert!(!listing.contains(host_dir), "list_dir / shows {host_dir}: {v}");
+    for host_dir in [
+        "\"etc\"", "\"usr\"", "\"bin\"", "\"proc\"", "\"home\"", "\"root\"", "\"sys\"", "\"dev\"",
+    ] {
+        assert!(
+            !listing.contains(host_dir),
+            "list_dir / shows {host_dir}: {v}"
+        );
     }
 
     // Environment: reserved variables yes, credentials and the API endpoint no.
@@ -768,13 +1096,31 @@ async fn sandbox() {
     assert_eq!(env["_HANDLER"], "probe.handler", "{env}");
     assert!(env["LAMBDA_TASK_ROOT"].is_string(), "{env}");
     assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "test-fn", "{env}");
-    assert_eq!(env["MY_FUNCTION_SETTING"], "kept", "the function's own variables pass: {env}");
-    for secret in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API"] {
-        assert!(env.get(secret).is_none(), "{secret} leaked into the guest: {env}");
+    assert_eq!(
+        env["MY_FUNCTION_SETTING"], "kept",
+        "the function's own variables pass: {env}"
+    );
+    for secret in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+    ] {
+        assert!(
+            env.get(secret).is_none(),
+            "{secret} leaked into the guest: {env}"
+        );
     }
     let text = env.to_string();
-    assert!(!text.contains("AKIAEXAMPLE") && !text.contains("secret/EXAMPLE") && !text.contains("token-EXAMPLE"));
-    assert!(!text.contains(&api.endpoint()), "the Runtime API endpoint leaked: {env}");
+    assert!(
+        !text.contains("AKIAEXAMPLE")
+            && !text.contains("secret/EXAMPLE")
+            && !text.contains("token-EXAMPLE")
+    );
+    assert!(
+        !text.contains(&api.endpoint()),
+        "the Runtime API endpoint leaked: {env}"
+    );
 
     // No network.
     let v = call(json!({"action": "socket"})).await;
@@ -807,7 +1153,8 @@ async fn context_carries_every_header() {
         "custom": {"k": "v"},
         "env": {"platform": "test"}
     });
-    let identity = json!({"cognitoIdentityId": "us-east-1:abc", "cognitoIdentityPoolId": "us-east-1:pool"});
+    let identity =
+        json!({"cognitoIdentityId": "us-east-1:abc", "cognitoIdentityPoolId": "us-east-1:pool"});
     let (id, o) = boot
         .call(
             &api,
@@ -834,26 +1181,49 @@ async fn context_carries_every_header() {
     assert_eq!(cc["custom"], client_context["custom"], "{ctx}");
     assert_eq!(cc["env"], client_context["env"], "{ctx}");
     let ident = as_json(&ctx["identity"]);
-    let ident_id = ident.get("cognito_identity_id").or(ident.get("cognitoIdentityId"));
-    let ident_pool = ident.get("cognito_identity_pool_id").or(ident.get("cognitoIdentityPoolId"));
+    let ident_id = ident
+        .get("cognito_identity_id")
+        .or(ident.get("cognitoIdentityId"));
+    let ident_pool = ident
+        .get("cognito_identity_pool_id")
+        .or(ident.get("cognitoIdentityPoolId"));
     assert_eq!(ident_id, Some(&identity["cognitoIdentityId"]), "{ctx}");
-    assert_eq!(ident_pool, Some(&identity["cognitoIdentityPoolId"]), "{ctx}");
+    assert_eq!(
+        ident_pool,
+        Some(&identity["cognitoIdentityPoolId"]),
+        "{ctx}"
+    );
     assert_eq!(ctx["function_name"], "test-fn", "{ctx}");
     assert_eq!(ctx["function_version"], "$LATEST", "{ctx}");
     assert_eq!(as_u64(&ctx["memory_limit_in_mb"]), Some(128), "{ctx}");
     assert_eq!(ctx["log_group_name"], "/aws/lambda/test-fn", "{ctx}");
-    assert_eq!(ctx["log_stream_name"], "2026/11/26/[$LATEST]0123456789abcdef", "{ctx}");
-    let remaining = as_u64(&ctx["remaining_time_in_millis"]).unwrap_or_else(|| panic!("remaining: {ctx}"));
-    assert!(remaining > 20_000 && remaining <= 45_000, "remaining_time_in_millis {remaining}");
+    assert_eq!(
+        ctx["log_stream_name"], "2026/11/26/[$LATEST]0123456789abcdef",
+        "{ctx}"
+    );
+    let remaining =
+        as_u64(&ctx["remaining_time_in_millis"]).unwrap_or_else(|| panic!("remaining: {ctx}"));
+    assert!(
+        remaining > 20_000 && remaining <= 45_000,
+        "remaining_time_in_millis {remaining}"
+    );
 
     // Without the optional headers, the keys are absent (or null) and the
     // next invocation's values are its own.
-    let (id2, o) = boot.call(&api, Invocation::json(&json!({"action": "context"})).no_trace_id()).await;
+    let (id2, o) = boot
+        .call(
+            &api,
+            Invocation::json(&json!({"action": "context"})).no_trace_id(),
+        )
+        .await;
     let v = o.json();
     let ctx = v.get("context").unwrap_or(&v);
     assert_eq!(ctx["aws_request_id"], id2.as_str(), "{ctx}");
     assert_ne!(id, id2);
-    assert!(ctx.get("client_context").is_none_or(Value::is_null), "{ctx}");
+    assert!(
+        ctx.get("client_context").is_none_or(Value::is_null),
+        "{ctx}"
+    );
     assert!(ctx.get("identity").is_none_or(Value::is_null), "{ctx}");
     assert!(ctx.get("xray_trace_id").is_none_or(Value::is_null), "{ctx}");
     api.assert_all_answered_once();
@@ -874,10 +1244,29 @@ async fn unusual_context_headers_do_not_stop_the_bootstrap() {
     let instance = first.json()["instance_id"].clone();
     let context = Invocation::json(&json!({"action": "context"}));
     let cases = [
-        ("partial client", context.clone().client_context(r#"{"client":{"app_title":"only a title"}}"#)),
-        ("custom only", context.clone().client_context(r#"{"custom":{"a":1}}"#)),
-        ("partial identity", context.clone().cognito_identity(r#"{"cognitoIdentityId":"only-id"}"#)),
-        ("not JSON", context.clone().client_context("not json").cognito_identity("{")),
+        (
+            "partial client",
+            context
+                .clone()
+                .client_context(r#"{"client":{"app_title":"only a title"}}"#),
+        ),
+        (
+            "custom only",
+            context.clone().client_context(r#"{"custom":{"a":1}}"#),
+        ),
+        (
+            "partial identity",
+            context
+                .clone()
+                .cognito_identity(r#"{"cognitoIdentityId":"only-id"}"#),
+        ),
+        (
+            "not JSON",
+            context
+                .clone()
+                .client_context("not json")
+                .cognito_identity("{"),
+        ),
     ];
     for (n, (what, inv)) in cases.into_iter().enumerate() {
         let id = api.invoke(inv);
@@ -885,22 +1274,34 @@ async fn unusual_context_headers_do_not_stop_the_bootstrap() {
             Some(Outcome::Response(_)) => {}
             Some(o) => assert_eq!(o.error().1["requestId"], id.as_str(), "{what}"),
             None => assert!(
-                boot.wait_for_stderr(Duration::from_secs(10), |e| e.contains("could not read")).await,
+                boot.wait_for_stderr(Duration::from_secs(10), |e| e.contains("could not read"))
+                    .await,
                 "{what}: no answer and nothing logged\n{}",
                 boot.stderr()
             ),
         }
-        assert!(boot.try_status().is_none(), "{what}: the bootstrap exited\n{}", boot.stderr());
-        let (_, o) = boot.call_json(&api, json!({"action": "echo", "marker": n})).await;
+        assert!(
+            boot.try_status().is_none(),
+            "{what}: the bootstrap exited\n{}",
+            boot.stderr()
+        );
+        let (_, o) = boot
+            .call_json(&api, json!({"action": "echo", "marker": n}))
+            .await;
         assert_echo(&o, n as u64);
     }
     let (_, last) = boot.call_json(&api, json!({"action": "counter"})).await;
-    assert_eq!(last.json()["instance_id"], instance, "the execution environment survived");
+    assert_eq!(
+        last.json()["instance_id"],
+        instance,
+        "the execution environment survived"
+    );
     assert_eq!(api.stats().duplicate_answers, 0);
 }
 
 fn as_u64(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 /// A JSON value the guest may return parsed or as its text.
@@ -929,10 +1330,16 @@ async fn command_module_per_event() {
     }
     let (id, o) = boot.call_json(&api, json!({"exit": 3})).await;
     let msg = assert_lambda_error(&o, "Runtime.ExitError", &id);
-    assert_eq!(message_after_request_id(msg, &id), "Runtime exited with error: exit status 3");
+    assert_eq!(
+        message_after_request_id(msg, &id),
+        "Runtime exited with error: exit status 3"
+    );
     let (id, o) = boot.call_json(&api, json!({"n": 9})).await;
     let v = o.json();
-    assert_eq!((v["event"].clone(), v["request_id"].clone()), (json!({"n": 9}), json!(id)));
+    assert_eq!(
+        (v["event"].clone(), v["request_id"].clone()),
+        (json!({"n": 9}), json!(id))
+    );
     api.assert_all_answered_once();
 }
 
@@ -945,13 +1352,25 @@ async fn thousand_sequential_events_each_answered_once() {
     let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
     let mut boot = Bootstrap::spawn(&api, &root, "hello.handler", &[]);
     let ids: Vec<String> = (0..1000)
-        .map(|i| api.invoke(Invocation::json(&json!({"first_name": "N", "last_name": i.to_string()}))))
+        .map(|i| {
+            api.invoke(Invocation::json(
+                &json!({"first_name": "N", "last_name": i.to_string()}),
+            ))
+        })
         .collect();
     for (i, id) in ids.iter().enumerate() {
         let o = boot.outcome(&api, id).await;
-        assert_eq!(o.json(), json!({"message": format!("Hello N {i}!")}), "event {i}");
+        assert_eq!(
+            o.json(),
+            json!({"message": format!("Hello N {i}!")}),
+            "event {i}"
+        );
     }
     let s = api.stats();
-    assert_eq!((s.enqueued, s.delivered, s.responses, s.errors), (1000, 1000, 1000, 0), "{s:?}");
+    assert_eq!(
+        (s.enqueued, s.delivered, s.responses, s.errors),
+        (1000, 1000, 1000, 0),
+        "{s:?}"
+    );
     api.assert_all_answered_once();
 }

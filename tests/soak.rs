@@ -72,41 +72,130 @@ fn ok_false(v: &Value, _: u64) -> bool {
 fn cycle() -> Vec<Case> {
     use Expect::*;
     fn case(name: &'static str, event: fn(u64) -> Vec<u8>, expect: Expect) -> Case {
-        Case { name, event, timeout: None, expect }
+        Case {
+            name,
+            event,
+            timeout: None,
+            expect,
+        }
     }
     vec![
-        case("echo", |n| body(json!({"action": "echo", "marker": n})), Response(|v, n| v["marker"] == n)),
-        case("panic", |_| body(json!({"action": "panic"})), Error("Runtime.WasmTrap")),
-        case("counter", |_| body(json!({"action": "counter"})), Response(|v, _| v["count"].as_u64() >= Some(1))),
-        case("unreachable", |_| body(json!({"action": "unreachable"})), Error("Runtime.WasmTrap")),
-        case("echo", |n| body(json!({"action": "echo", "marker": n})), Response(|v, n| v["marker"] == n)),
-        case("stack_overflow", |_| body(json!({"action": "stack_overflow"})), Error("Runtime.WasmTrap")),
-        case("alloc_past_cap", |_| body(json!({"action": "alloc", "mb": 300})), Error("Runtime.OutOfMemory")),
-        case("exit_1", |_| body(json!({"action": "exit", "code": 1})), Error("Runtime.ExitError")),
-        case("exit_0", |_| body(json!({"action": "exit", "code": 0})), Error("Runtime.ExitError")),
-        case("bad_utf8", |_| body(json!({"action": "bad_utf8"})), Error("Runtime.MarshalError")),
-        case("non_json", |_| body(json!({"action": "non_json"})), Error("Runtime.MarshalError")),
-        case("big_7mb", |_| body(json!({"action": "big", "mb": 7})), Error("Runtime.MarshalError")),
-        case("empty", |_| body(json!({"action": "empty"})), Error("Runtime.MarshalError")),
+        case(
+            "echo",
+            |n| body(json!({"action": "echo", "marker": n})),
+            Response(|v, n| v["marker"] == n),
+        ),
+        case(
+            "panic",
+            |_| body(json!({"action": "panic"})),
+            Error("Runtime.WasmTrap"),
+        ),
+        case(
+            "counter",
+            |_| body(json!({"action": "counter"})),
+            Response(|v, _| v["count"].as_u64() >= Some(1)),
+        ),
+        case(
+            "unreachable",
+            |_| body(json!({"action": "unreachable"})),
+            Error("Runtime.WasmTrap"),
+        ),
+        case(
+            "echo",
+            |n| body(json!({"action": "echo", "marker": n})),
+            Response(|v, n| v["marker"] == n),
+        ),
+        case(
+            "stack_overflow",
+            |_| body(json!({"action": "stack_overflow"})),
+            Error("Runtime.WasmTrap"),
+        ),
+        case(
+            "alloc_past_cap",
+            |_| body(json!({"action": "alloc", "mb": 300})),
+            Error("Runtime.OutOfMemory"),
+        ),
+        case(
+            "exit_1",
+            |_| body(json!({"action": "exit", "code": 1})),
+            Error("Runtime.ExitError"),
+        ),
+        case(
+            "exit_0",
+            |_| body(json!({"action": "exit", "code": 0})),
+            Error("Runtime.ExitError"),
+        ),
+        case(
+            "bad_utf8",
+            |_| body(json!({"action": "bad_utf8"})),
+            Error("Runtime.MarshalError"),
+        ),
+        case(
+            "non_json",
+            |_| body(json!({"action": "non_json"})),
+            Error("Runtime.MarshalError"),
+        ),
+        case(
+            "big_7mb",
+            |_| body(json!({"action": "big", "mb": 7})),
+            Error("Runtime.MarshalError"),
+        ),
+        case(
+            "empty",
+            |_| body(json!({"action": "empty"})),
+            Error("Runtime.MarshalError"),
+        ),
         case(
             "log_spam",
             |_| body(json!({"action": "log_spam", "mb": 0.25})),
             Response(|v, _| v["written_bytes"] == 256 * 1024),
         ),
-        case("oob_host_call", |_| body(json!({"action": "oob_host_call"})), Error("Runtime.WasmTrap")),
-        case("invalid_event_json", |n| format!("{{\"action\": \"echo\", \"marker\": {n}, oops").into_bytes(), Error("Runtime.UnmarshalError")),
-        case("read_etc_passwd", |_| body(json!({"action": "read_file", "path": "/etc/passwd"})), Response(ok_false)),
-        case("socket", |_| body(json!({"action": "socket"})), Response(ok_false)),
-        case("fail", |n| body(json!({"action": "fail", "message": format!("soak {n}")})), Error("CustomError")),
+        case(
+            "oob_host_call",
+            |_| body(json!({"action": "oob_host_call"})),
+            Error("Runtime.WasmTrap"),
+        ),
+        case(
+            "invalid_event_json",
+            |n| format!("{{\"action\": \"echo\", \"marker\": {n}, oops").into_bytes(),
+            Error("Runtime.UnmarshalError"),
+        ),
+        case(
+            "read_etc_passwd",
+            |_| body(json!({"action": "read_file", "path": "/etc/passwd"})),
+            Response(ok_false),
+        ),
+        case(
+            "socket",
+            |_| body(json!({"action": "socket"})),
+            Response(ok_false),
+        ),
+        case(
+            "fail",
+            |n| body(json!({"action": "fail", "message": format!("soak {n}")})),
+            Error("CustomError"),
+        ),
         Case {
             name: "loop_timeout",
             event: |_| body(json!({"action": "loop"})),
             timeout: Some(LOOP_DEADLINE),
             expect: Error("Sandbox.Timedout"),
         },
-        case("alloc_32mb", |_| body(json!({"action": "alloc", "mb": 32})), Response(|v, _| v["allocated_mb"] == 32.0)),
-        case("unreachable", |_| body(json!({"action": "unreachable"})), Error("Runtime.WasmTrap")),
-        case("echo", |n| body(json!({"action": "echo", "marker": n})), Response(|v, n| v["marker"] == n)),
+        case(
+            "alloc_32mb",
+            |_| body(json!({"action": "alloc", "mb": 32})),
+            Response(|v, _| v["allocated_mb"] == 32.0),
+        ),
+        case(
+            "unreachable",
+            |_| body(json!({"action": "unreachable"})),
+            Error("Runtime.WasmTrap"),
+        ),
+        case(
+            "echo",
+            |n| body(json!({"action": "echo", "marker": n})),
+            Response(|v, n| v["marker"] == n),
+        ),
     ]
 }
 
@@ -131,7 +220,9 @@ fn drain<R: AsyncRead + Unpin + Send + 'static>(stream: R) -> Arc<Mutex<StreamLo
             match reader.read_until(b'\n', &mut line).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let text = String::from_utf8_lossy(&line[..n.min(2000)]).trim_end().to_string();
+                    let text = String::from_utf8_lossy(&line[..n.min(2000)])
+                        .trim_end()
+                        .to_string();
                     let mut log = sink.lock().unwrap();
                     log.bytes += n as u64;
                     if text.contains("panicked at") && !text.contains("tests/guest/src") {
@@ -150,8 +241,12 @@ fn drain<R: AsyncRead + Unpin + Send + 'static>(stream: R) -> Arc<Mutex<StreamLo
 
 /// `VmRSS` of `pid` in KiB.
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/<pid>/status");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/<pid>/status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("VmRSS line");
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
@@ -187,10 +282,16 @@ impl Host {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
         let stdout = drain(child.stdout.take().unwrap());
         let stderr = drain(child.stderr.take().unwrap());
-        Host { child, stdout, stderr }
+        Host {
+            child,
+            stdout,
+            stderr,
+        }
     }
 
     fn pid(&self) -> u32 {
@@ -198,8 +299,20 @@ impl Host {
     }
 
     fn diagnostics(&self) -> String {
-        let tail = |log: &Arc<Mutex<StreamLog>>| log.lock().unwrap().tail.iter().cloned().collect::<Vec<_>>().join("\n");
-        format!("--- last stdout lines ---\n{}\n--- last stderr lines ---\n{}", tail(&self.stdout), tail(&self.stderr))
+        let tail = |log: &Arc<Mutex<StreamLog>>| {
+            log.lock()
+                .unwrap()
+                .tail
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        format!(
+            "--- last stdout lines ---\n{}\n--- last stderr lines ---\n{}",
+            tail(&self.stdout),
+            tail(&self.stderr)
+        )
     }
 }
 
@@ -221,7 +334,9 @@ async fn fault_soak() {
     let baseline_cycle = cycles.div_ceil(10).max(2) - 1;
 
     let api = FakeRuntimeApi::start().await;
-    let root = TaskRoot::builder().guest("test_guest.wasm", "probe.wasm").build();
+    let root = TaskRoot::builder()
+        .guest("test_guest.wasm", "probe.wasm")
+        .build();
     let mut host = Host::spawn(&api, &root);
     let pid = host.pid();
     let started = Instant::now();
@@ -249,11 +364,20 @@ async fn fault_soak() {
                     host.diagnostics()
                 ),
             };
-            let context = || format!("event {n} ({}), request {id}: {outcome:?}\n{}", case.name, host.diagnostics());
+            let context = || {
+                format!(
+                    "event {n} ({}), request {id}: {outcome:?}\n{}",
+                    case.name,
+                    host.diagnostics()
+                )
+            };
             match case.expect {
                 Expect::Response(check) => {
-                    let Outcome::Response(bytes) = &outcome else { panic!("expected a response; {}", context()) };
-                    let v: Value = serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("response not JSON ({e}); {}", context()));
+                    let Outcome::Response(bytes) = &outcome else {
+                        panic!("expected a response; {}", context())
+                    };
+                    let v: Value = serde_json::from_slice(bytes)
+                        .unwrap_or_else(|e| panic!("response not JSON ({e}); {}", context()));
                     assert!(check(&v, n), "wrong response; {}", context());
                 }
                 Expect::Error(error_type) => {
@@ -262,15 +386,28 @@ async fn fault_soak() {
                     assert_error_body(body, error_type, &id);
                     assert_eq!(header, Some(error_type), "{}", context());
                     let message = body["errorMessage"].as_str().unwrap();
-                    if matches!(error_type, "Runtime.WasmTrap" | "Runtime.ExitError" | "Runtime.OutOfMemory" | "Sandbox.Timedout") {
-                        assert!(message.starts_with(&format!("RequestId: {id} Error: ")), "{}", context());
+                    if matches!(
+                        error_type,
+                        "Runtime.WasmTrap"
+                            | "Runtime.ExitError"
+                            | "Runtime.OutOfMemory"
+                            | "Sandbox.Timedout"
+                    ) {
+                        assert!(
+                            message.starts_with(&format!("RequestId: {id} Error: ")),
+                            "{}",
+                            context()
+                        );
                     }
                 }
             }
             *per_case.entry(case.name).or_default() += 1;
         }
         if let Some(status) = host.child.try_wait().unwrap() {
-            panic!("the bootstrap exited ({status}) after {sent} events\n{}", host.diagnostics());
+            panic!(
+                "the bootstrap exited ({status}) after {sent} events\n{}",
+                host.diagnostics()
+            );
         }
         let rss = rss_kib(pid);
         samples.push(rss);
@@ -285,7 +422,11 @@ async fn fault_soak() {
     let peak = samples.iter().max().unwrap();
     let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
         .unwrap_or_default();
     eprintln!(
         "soak: {sent} events in {elapsed:.1?} ({cycles} cycles of {}); RSS {} KiB after the first cycle, {baseline_rss} KiB after {baseline_events} events (baseline), {final_rss} KiB at the end ({:+.2}%), {peak} KiB highest sample; {hwm}",
@@ -300,7 +441,11 @@ async fn fault_soak() {
         host.stderr.lock().unwrap().bytes
     );
 
-    assert!(host.child.try_wait().unwrap().is_none(), "the bootstrap must still run\n{}", host.diagnostics());
+    assert!(
+        host.child.try_wait().unwrap().is_none(),
+        "the bootstrap must still run\n{}",
+        host.diagnostics()
+    );
     api.assert_all_answered_once();
     let stats = api.stats();
     assert_eq!(stats.enqueued, sent, "{stats:?}");

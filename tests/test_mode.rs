@@ -12,7 +12,13 @@ use support::*;
 
 const HELLO_EVENT: &str = r#"{ "first_name": "John", "last_name": "Smith" }"#;
 
-fn invoke(handler: &str, root: &TaskRoot, event: &str, extra: &[&str], stdin: Option<&[u8]>) -> CliOutput {
+fn invoke(
+    handler: &str,
+    root: &TaskRoot,
+    event: &str,
+    extra: &[&str],
+    stdin: Option<&[u8]>,
+) -> CliOutput {
     let root = root.path().to_str().unwrap();
     let mut args = vec!["invoke", handler, "--task-root", root, "--event", event];
     args.extend_from_slice(extra);
@@ -29,7 +35,13 @@ fn event_file(dir: &Path, text: &str) -> String {
 fn hello_from_an_event_file() {
     let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
     let events = tempfile::tempdir().unwrap();
-    let out = invoke("hello.handler", &root, &event_file(events.path(), HELLO_EVENT), &[], None);
+    let out = invoke(
+        "hello.handler",
+        &root,
+        &event_file(events.path(), HELLO_EVENT),
+        &[],
+        None,
+    );
     assert_eq!(out.code(), Some(0), "{out:#?}");
     assert_eq!(out.json(), json!({"message": "Hello John Smith!"}));
 
@@ -40,14 +52,23 @@ fn hello_from_an_event_file() {
         assert_eq!(out.code(), Some(0), "{out:#?}");
         assert_eq!(out.json(), json!({"message": "Hello John Smith!"}));
     } else {
-        eprintln!("note: {} is absent; only the inline event was used", shared.display());
+        eprintln!(
+            "note: {} is absent; only the inline event was used",
+            shared.display()
+        );
     }
 }
 
 #[test]
 fn event_from_stdin() {
     let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
-    let out = invoke("hello.handler", &root, "-", &[], Some(br#"{"first_name": "Ada", "last_name": "Lovelace"}"#));
+    let out = invoke(
+        "hello.handler",
+        &root,
+        "-",
+        &[],
+        Some(br#"{"first_name": "Ada", "last_name": "Lovelace"}"#),
+    );
     assert_eq!(out.code(), Some(0), "{out:#?}");
     assert_eq!(out.json(), json!({"message": "Hello Ada Lovelace!"}));
 }
@@ -55,7 +76,13 @@ fn event_from_stdin() {
 #[test]
 fn env_option_sets_the_region() {
     let root = TaskRoot::with_guest("region.wasm", "region.wasm");
-    let out = invoke("region.handler", &root, "-", &["--env", "AWS_REGION=eu-west-1"], Some(b"{}"));
+    let out = invoke(
+        "region.handler",
+        &root,
+        "-",
+        &["--env", "AWS_REGION=eu-west-1"],
+        Some(b"{}"),
+    );
     assert_eq!(out.code(), Some(0), "{out:#?}");
     assert_eq!(
         out.json(),
@@ -70,19 +97,41 @@ fn env_option_sets_the_region() {
 #[test]
 fn increment_logs_go_to_stderr() {
     let root = TaskRoot::with_guest("increment.wasm", "increment.wasm");
-    let out = invoke("increment.handler", &root, "-", &[], Some(br#"{"action": "foo"}"#));
+    let out = invoke(
+        "increment.handler",
+        &root,
+        "-",
+        &[],
+        Some(br#"{"action": "foo"}"#),
+    );
     assert_eq!(out.code(), Some(0), "{out:#?}");
-    assert_eq!(out.json(), json!({"result": null}), "stdout holds only the response");
-    assert!(out.stderr.contains("foo is not a valid action."), "{out:#?}");
+    assert_eq!(
+        out.json(),
+        json!({"result": null}),
+        "stdout holds only the response"
+    );
+    assert!(
+        out.stderr.contains("foo is not a valid action."),
+        "{out:#?}"
+    );
 }
 
 #[test]
 fn function_error_exits_1() {
     let root = TaskRoot::with_guest("test_guest.wasm", "probe.wasm");
-    let out = invoke("probe.handler", &root, "-", &[], Some(br#"{"action": "fail", "message": "boom"}"#));
+    let out = invoke(
+        "probe.handler",
+        &root,
+        "-",
+        &[],
+        Some(br#"{"action": "fail", "message": "boom"}"#),
+    );
     assert_eq!(out.code(), Some(1), "{out:#?}");
     let v = out.json();
-    let request_id = v["requestId"].as_str().unwrap_or_else(|| panic!("requestId: {v}")).to_string();
+    let request_id = v["requestId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("requestId: {v}"))
+        .to_string();
     assert_error_body(&v, "CustomError", &request_id);
     assert_eq!(v["errorMessage"], "boom");
 }
@@ -93,11 +142,20 @@ fn missing_module_exits_2_with_one_line() {
     let out = invoke("nope.handler", &root, "-", &[], Some(b"{}"));
     assert_eq!(out.code(), Some(2), "{out:#?}");
     let all = format!("{}{}", out.stdout, out.stderr);
-    let lines: Vec<&str> = all.lines().filter(|l| l.contains("Unable to import module 'nope'")).collect();
-    assert!(!lines.is_empty(), "no 'Unable to import module' message: {out:#?}");
+    let lines: Vec<&str> = all
+        .lines()
+        .filter(|l| l.contains("Unable to import module 'nope'"))
+        .collect();
+    assert!(
+        !lines.is_empty(),
+        "no 'Unable to import module' message: {out:#?}"
+    );
     assert!(!out.stderr.contains("panicked"), "{out:#?}");
     let stderr_lines = out.stderr.lines().filter(|l| !l.trim().is_empty()).count();
-    assert!(stderr_lines <= 1, "expected a one-line message on stderr: {out:#?}");
+    assert!(
+        stderr_lines <= 1,
+        "expected a one-line message on stderr: {out:#?}"
+    );
     // When the error JSON is printed on stdout, it is the init error shape.
     if !out.stdout.trim().is_empty() {
         let v = out.json();
@@ -115,14 +173,24 @@ fn usage_error_exits_2() {
 fn timeout_option() {
     let root = TaskRoot::with_guest("test_guest.wasm", "probe.wasm");
     let started = std::time::Instant::now();
-    let out = invoke("probe.handler", &root, "-", &["--timeout", "1"], Some(br#"{"action": "loop"}"#));
+    let out = invoke(
+        "probe.handler",
+        &root,
+        "-",
+        &["--timeout", "1"],
+        Some(br#"{"action": "loop"}"#),
+    );
     assert_eq!(out.code(), Some(1), "{out:#?}");
     let v = out.json();
     let request_id = v["requestId"].as_str().unwrap_or_default().to_string();
     assert_error_body(&v, "Sandbox.Timedout", &request_id);
     let msg = v["errorMessage"].as_str().unwrap();
     assert!(msg.ends_with("Task timed out after 1.00 seconds"), "{msg}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -139,6 +207,8 @@ fn memory_and_function_name_options() {
     let v = out.json();
     let ctx = v.get("context").unwrap_or(&v);
     assert_eq!(ctx["function_name"], "my-fn", "{ctx}");
-    let mem = ctx["memory_limit_in_mb"].as_u64().or_else(|| ctx["memory_limit_in_mb"].as_str()?.parse().ok());
+    let mem = ctx["memory_limit_in_mb"]
+        .as_u64()
+        .or_else(|| ctx["memory_limit_in_mb"].as_str()?.parse().ok());
     assert_eq!(mem, Some(256), "{ctx}");
 }

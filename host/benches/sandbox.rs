@@ -48,7 +48,10 @@ const PROBE_WAT: &str = r#"(module
     i32.const 0))"#;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
@@ -60,7 +63,11 @@ fn target_dir() -> PathBuf {
 
 fn guest_wasm(name: &str) -> PathBuf {
     let p = target_dir().join("wasm32-wasip1/guest").join(name);
-    assert!(p.is_file(), "{} is missing: run `make guests` first", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: run `make guests` first",
+        p.display()
+    );
     p
 }
 
@@ -94,7 +101,9 @@ fn invocation(event: &'static [u8]) -> Invocation {
             request_id: "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into(),
             deadline: SystemTime::now() + Duration::from_secs(3600),
             invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:bench".into(),
-            trace_id: Some("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".into()),
+            trace_id: Some(
+                "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".into(),
+            ),
             client_context: None,
             cognito_identity: None,
             tenant_id: None,
@@ -103,7 +112,10 @@ fn invocation(event: &'static [u8]) -> Invocation {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// `new_engine()`'s settings with copy-on-write memory init off.
@@ -117,12 +129,17 @@ fn load(c: &mut Criterion) {
     let engine = engine::new_engine().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("load");
-    group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
 
     let wasm = std::fs::read(guest_wasm("hello.wasm")).unwrap();
     let cwasm = dir.path().join("hello.cwasm");
     std::fs::write(&cwasm, engine.precompile_module(&wasm).unwrap()).unwrap();
-    group.bench_function("rust-hello/compile-wasm", |b| b.iter(|| Module::new(&engine, &wasm).unwrap()));
+    group.bench_function("rust-hello/compile-wasm", |b| {
+        b.iter(|| Module::new(&engine, &wasm).unwrap())
+    });
     // What the host does with a .cwasm: map the file, check it, link it.
     group.bench_function("rust-hello/deserialize-cwasm", |b| {
         b.iter(|| unsafe { Module::deserialize_file(&engine, &cwasm) }.unwrap())
@@ -137,16 +154,23 @@ fn load(c: &mut Criterion) {
         // timed once, outside criterion, and only when asked for
         // (LAMBDA_WASM_BENCH_PYTHON_COMPILE=1), so `make bench` stays short.
         let wasm = home.join("python-snapshot.wasm");
-        if wasm.is_file() && std::env::var_os("LAMBDA_WASM_BENCH_PYTHON_COMPILE").is_some_and(|v| v == "1") {
+        if wasm.is_file()
+            && std::env::var_os("LAMBDA_WASM_BENCH_PYTHON_COMPILE").is_some_and(|v| v == "1")
+        {
             let bytes = std::fs::read(&wasm).unwrap();
             let started = Instant::now();
             drop(Module::new(&engine, &bytes).unwrap());
             let secs = started.elapsed().as_secs_f64();
-            println!("load/python-interpreter/compile-wasm: one run, {secs:.2} s ({} MB of Wasm)", bytes.len() >> 20);
+            println!(
+                "load/python-interpreter/compile-wasm: one run, {secs:.2} s ({} MB of Wasm)",
+                bytes.len() >> 20
+            );
             write_one_shot("load/python-interpreter/compile-wasm", secs);
         }
     } else {
-        println!("load/python-*: skipped (no interpreter; set LAMBDA_WASM_PYTHON_HOME or run `make python`)");
+        println!(
+            "load/python-*: skipped (no interpreter; set LAMBDA_WASM_PYTHON_HOME or run `make python`)"
+        );
     }
     group.finish();
 }
@@ -156,7 +180,11 @@ fn load(c: &mut Criterion) {
 fn write_one_shot(name: &str, secs: f64) {
     let dir = target_dir().join("criterion").join(name.replace('/', "_"));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("one-shot.json"), format!("{{\"name\":\"{name}\",\"seconds\":{secs}}}\n")).unwrap();
+    std::fs::write(
+        dir.join("one-shot.json"),
+        format!("{{\"name\":\"{name}\",\"seconds\":{secs}}}\n"),
+    )
+    .unwrap();
 }
 
 /// A linked hello template on `engine`.
@@ -164,8 +192,16 @@ fn hello_template(engine: &Engine, task_root: &Path, tmp: &Path) -> InstanceTemp
     let settings = settings(task_root, "hello.handler");
     let module = Module::from_file(engine, task_root.join("hello.wasm")).unwrap();
     let kind = GuestKind::detect(&module, &settings.handler).unwrap();
-    InstanceTemplate::new(engine, &module, &kind, Arc::new(settings), quiet_logger(), tmp.to_path_buf(), Extras::default())
-        .unwrap()
+    InstanceTemplate::new(
+        engine,
+        &module,
+        &kind,
+        Arc::new(settings),
+        quiet_logger(),
+        tmp.to_path_buf(),
+        Extras::default(),
+    )
+    .unwrap()
 }
 
 fn instantiate(c: &mut Criterion) {
@@ -179,7 +215,9 @@ fn instantiate(c: &mut Criterion) {
         ("pooling+cow", engine::new_engine_with_pooling().unwrap()),
     ];
     let mut group = c.benchmark_group("instantiate");
-    group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
     for (name, engine) in &engines {
         let template = hello_template(engine, root.path(), tmp.path());
         // A store (with its WASI sandbox) and an instance, dropped after.
@@ -187,14 +225,18 @@ fn instantiate(c: &mut Criterion) {
             b.iter(|| {
                 let mut store = template.new_store(Stdio::Reactor, &[]).unwrap();
                 store.set_epoch_deadline(1 << 40);
-                rt.block_on(template.pre().instantiate_async(&mut store)).unwrap();
+                rt.block_on(template.pre().instantiate_async(&mut store))
+                    .unwrap();
                 store
             })
         });
         // The above plus the ABI version check and `_initialize`: what a
         // cold (or replaced) execution environment costs the host.
         group.bench_function(BenchmarkId::new("rust-hello/environment", name), |b| {
-            b.iter(|| rt.block_on(Environment::start(&template, "handler")).unwrap())
+            b.iter(|| {
+                rt.block_on(Environment::start(&template, "handler"))
+                    .unwrap()
+            })
         });
     }
     group.finish();
@@ -202,23 +244,46 @@ fn instantiate(c: &mut Criterion) {
     // The whole init phase as the bootstrap runs it (deserialize the .cwasm,
     // link, start the environment), for the cold-start breakdown.
     let mut group = c.benchmark_group("init");
-    group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
     let engine = engine::new_engine().unwrap();
     let wasm = std::fs::read(root.path().join("hello.wasm")).unwrap();
-    std::fs::write(root.path().join("hello.cwasm"), engine.precompile_module(&wasm).unwrap()).unwrap();
+    std::fs::write(
+        root.path().join("hello.cwasm"),
+        engine.precompile_module(&wasm).unwrap(),
+    )
+    .unwrap();
     group.bench_function("rust-hello/function-load-cwasm", |b| {
-        b.iter(|| rt.block_on(Function::load_with_engine(&engine, settings(root.path(), "hello.handler"), quiet_logger())).ok().unwrap())
+        b.iter(|| {
+            rt.block_on(Function::load_with_engine(
+                &engine,
+                settings(root.path(), "hello.handler"),
+                quiet_logger(),
+            ))
+            .ok()
+            .unwrap()
+        })
     });
     if let Some(home) = python_home() {
         let py_root = tempfile::tempdir().unwrap();
-        std::fs::copy(workspace_root().join("bench/seed-hello/lambda_function.py"), py_root.path().join("lambda_function.py")).unwrap();
+        std::fs::copy(
+            workspace_root().join("bench/seed-hello/lambda_function.py"),
+            py_root.path().join("lambda_function.py"),
+        )
+        .unwrap();
         // SAFETY: benchmarks are single-threaded here; the variable is read by load_interpreter.
         unsafe { std::env::set_var("LAMBDA_WASM_PYTHON_HOME", &home) };
         group.bench_function("python-hello/function-load-cwasm", |b| {
             b.iter(|| {
-                rt.block_on(Function::load_with_engine(&engine, settings(py_root.path(), "lambda_function.lambda_handler"), quiet_logger()))
-                    .ok()
-                    .unwrap()
+                rt.block_on(Function::load_with_engine(
+                    &engine,
+                    settings(py_root.path(), "lambda_function.lambda_handler"),
+                    quiet_logger(),
+                ))
+                .ok()
+                .unwrap()
             })
         });
     }
@@ -230,8 +295,20 @@ fn invoke(c: &mut Criterion) {
     let engine = engine::new_engine().unwrap();
     let root = tempfile::tempdir().unwrap();
     std::fs::copy(guest_wasm("hello.wasm"), root.path().join("hello.wasm")).unwrap();
-    std::fs::write(root.path().join("probe.wasm"), wat::parse_str(PROBE_WAT).unwrap()).unwrap();
-    let load = |handler: &str| rt.block_on(Function::load_with_engine(&engine, settings(root.path(), handler), quiet_logger())).ok().unwrap();
+    std::fs::write(
+        root.path().join("probe.wasm"),
+        wat::parse_str(PROBE_WAT).unwrap(),
+    )
+    .unwrap();
+    let load = |handler: &str| {
+        rt.block_on(Function::load_with_engine(
+            &engine,
+            settings(root.path(), handler),
+            quiet_logger(),
+        ))
+        .ok()
+        .unwrap()
+    };
     let mut probe = load("probe.handler");
     let mut hello = load("hello.handler");
     let inv = invocation(HELLO_EVENT);
@@ -241,23 +318,39 @@ fn invoke(c: &mut Criterion) {
     }
 
     let mut group = c.benchmark_group("invoke");
-    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    group.bench_function("probe/wasm-abi", |b| b.iter(|| rt.block_on(probe.invoke(&inv))));
-    group.bench_function("rust-hello/wasm-abi", |b| b.iter(|| rt.block_on(hello.invoke(&inv))));
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("probe/wasm-abi", |b| {
+        b.iter(|| rt.block_on(probe.invoke(&inv)))
+    });
+    group.bench_function("rust-hello/wasm-abi", |b| {
+        b.iter(|| rt.block_on(hello.invoke(&inv)))
+    });
     // The same handler natively, through the SDK's own path (copy the event
     // and context into a buffer, parse the context, deserialize, call,
     // serialize): exactly the guest's work without the sandbox.
     let context_text = "aws_request_id=8476a536-e9f4-11e8-9739-2dfe598c3fcd\ndeadline_ms=1780000000000\ninvoked_function_arn=arn:aws:lambda:us-east-1:123456789012:function:bench\nfunction_name=hello\nfunction_version=$LATEST\nmemory_limit_in_mb=128\nlog_group_name=/aws/lambda/hello\nlog_stream_name=local/[$LATEST]lambda-wasm\nxray_trace_id=Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\n";
     let native = lambda_wasm_guest::testing::invoke(hello::handler, HELLO_EVENT, context_text);
-    assert_eq!(native.response.as_deref(), Some(&br#"{"message":"Hello John Smith!"}"#[..]));
+    assert_eq!(
+        native.response.as_deref(),
+        Some(&br#"{"message":"Hello John Smith!"}"#[..])
+    );
     group.bench_function("rust-hello/native", |b| {
-        b.iter(|| lambda_wasm_guest::testing::invoke(hello::handler, std::hint::black_box(HELLO_EVENT), context_text))
+        b.iter(|| {
+            lambda_wasm_guest::testing::invoke(
+                hello::handler,
+                std::hint::black_box(HELLO_EVENT),
+                context_text,
+            )
+        })
     });
     // Native with the runtime's own work on top (the event validated as
     // JSON, the response validated), as lambda_runtime would parse/serialize.
     group.bench_function("rust-hello/native-handler-only", |b| {
         b.iter(|| {
-            let event: serde_json::Value = serde_json::from_slice(std::hint::black_box(HELLO_EVENT)).unwrap();
+            let event: serde_json::Value =
+                serde_json::from_slice(std::hint::black_box(HELLO_EVENT)).unwrap();
             serde_json::to_vec(&hello::handler(event, &Default::default()).unwrap()).unwrap()
         })
     });

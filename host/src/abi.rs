@@ -70,51 +70,81 @@ impl AbiState {
 
     /// Takes what the guest set.
     pub fn take_result(&mut self) -> GuestResult {
-        GuestResult { response: std::mem::take(&mut self.response), error: self.error.take() }
+        GuestResult {
+            response: std::mem::take(&mut self.response),
+            error: self.error.take(),
+        }
     }
 }
 
 /// Adds the `lambda_wasm` imports to `linker`; `state` finds the [`AbiState`] in a store's data.
-pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, state: fn(&mut T) -> &mut AbiState) -> wasmtime::Result<()> {
-    linker.func_wrap(IMPORT_MODULE, "set_response", move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
-        let max = state(caller.data_mut()).max_response_bytes;
-        let range = guest_range(&mut caller, "set_response", ptr, len)?;
-        let response = if range.len() > max {
-            GuestResponse::TooLarge(range.len())
-        } else {
-            GuestResponse::Bytes(guest_bytes(&mut caller, "set_response", ptr, len)?)
-        };
-        state(caller.data_mut()).response = response;
-        Ok(())
-    })?;
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    state: fn(&mut T) -> &mut AbiState,
+) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "set_response",
+        move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
+            let max = state(caller.data_mut()).max_response_bytes;
+            let range = guest_range(&mut caller, "set_response", ptr, len)?;
+            let response = if range.len() > max {
+                GuestResponse::TooLarge(range.len())
+            } else {
+                GuestResponse::Bytes(guest_bytes(&mut caller, "set_response", ptr, len)?)
+            };
+            state(caller.data_mut()).response = response;
+            Ok(())
+        },
+    )?;
     linker.func_wrap(
         IMPORT_MODULE,
         "set_error",
-        move |mut caller: Caller<'_, T>, type_ptr: i32, type_len: i32, msg_ptr: i32, msg_len: i32| {
+        move |mut caller: Caller<'_, T>,
+              type_ptr: i32,
+              type_len: i32,
+              msg_ptr: i32,
+              msg_len: i32| {
             let error_type = guest_text(&mut caller, "set_error", type_ptr, type_len)?;
             let message = guest_text(&mut caller, "set_error", msg_ptr, msg_len)?;
             state(caller.data_mut()).error = Some(LambdaError::new(error_type, message));
             Ok(())
         },
     )?;
-    linker.func_wrap(IMPORT_MODULE, "add_stack_frame", move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
-        let frame = guest_text(&mut caller, "add_stack_frame", ptr, len)?;
-        let abi = state(caller.data_mut());
-        let error = abi.error.get_or_insert_with(|| LambdaError::new("", ""));
-        if error.stack_trace.len() < MAX_STACK_FRAMES {
-            error.stack_trace.push(frame);
-        }
-        Ok(())
-    })?;
-    linker.func_wrap(IMPORT_MODULE, "log", move |mut caller: Caller<'_, T>, level: i32, ptr: i32, len: i32| {
-        let message = guest_bytes(&mut caller, "log", ptr, len)?;
-        state(caller.data_mut()).logger.record(Level::from_abi(level), &message);
-        Ok(())
-    })?;
-    linker.func_wrap(IMPORT_MODULE, "remaining_time_ms", move |mut caller: Caller<'_, T>| -> i64 {
-        let deadline = state(caller.data_mut()).deadline;
-        deadline.duration_since(SystemTime::now()).map_or(0, |left| left.as_millis() as i64)
-    })?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "add_stack_frame",
+        move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
+            let frame = guest_text(&mut caller, "add_stack_frame", ptr, len)?;
+            let abi = state(caller.data_mut());
+            let error = abi.error.get_or_insert_with(|| LambdaError::new("", ""));
+            if error.stack_trace.len() < MAX_STACK_FRAMES {
+                error.stack_trace.push(frame);
+            }
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "log",
+        move |mut caller: Caller<'_, T>, level: i32, ptr: i32, len: i32| {
+            let message = guest_bytes(&mut caller, "log", ptr, len)?;
+            state(caller.data_mut())
+                .logger
+                .record(Level::from_abi(level), &message);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "remaining_time_ms",
+        move |mut caller: Caller<'_, T>| -> i64 {
+            let deadline = state(caller.data_mut()).deadline;
+            deadline
+                .duration_since(SystemTime::now())
+                .map_or(0, |left| left.as_millis() as i64)
+        },
+    )?;
     Ok(())
 }
 
@@ -157,7 +187,10 @@ pub fn encode_context(context: &InvocationContext, settings: &FunctionSettings) 
 }
 
 /// The context's keys and values (values on one line), in ABI order.
-pub fn context_fields(context: &InvocationContext, settings: &FunctionSettings) -> Vec<(&'static str, String)> {
+pub fn context_fields(
+    context: &InvocationContext,
+    settings: &FunctionSettings,
+) -> Vec<(&'static str, String)> {
     let mut fields = vec![
         ("aws_request_id", context.request_id.clone()),
         ("deadline_ms", context.deadline_ms().to_string()),
@@ -174,7 +207,11 @@ pub fn context_fields(context: &InvocationContext, settings: &FunctionSettings) 
         ("client_context", &context.client_context),
         ("tenant_id", &context.tenant_id),
     ];
-    fields.extend(optional.into_iter().filter_map(|(key, value)| Some((key, value.clone()?))));
+    fields.extend(
+        optional
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value.clone()?))),
+    );
     for (_, value) in &mut fields {
         if value.contains(['\n', '\r']) {
             *value = value.replace(['\n', '\r'], " ");
@@ -184,7 +221,12 @@ pub fn context_fields(context: &InvocationContext, settings: &FunctionSettings) 
 }
 
 /// Checks that `ptr..ptr+len` lies inside the guest's memory and returns it as a range.
-fn guest_range<T>(caller: &mut Caller<'_, T>, import: &str, ptr: i32, len: i32) -> wasmtime::Result<std::ops::Range<usize>> {
+fn guest_range<T>(
+    caller: &mut Caller<'_, T>,
+    import: &str,
+    ptr: i32,
+    len: i32,
+) -> wasmtime::Result<std::ops::Range<usize>> {
     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
         wasmtime::bail!("lambda_wasm.{import}: the guest exports no memory named \"memory\"");
     };
@@ -199,7 +241,12 @@ fn guest_range<T>(caller: &mut Caller<'_, T>, import: &str, ptr: i32, len: i32) 
     }
 }
 
-fn guest_bytes<T>(caller: &mut Caller<'_, T>, import: &str, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+fn guest_bytes<T>(
+    caller: &mut Caller<'_, T>,
+    import: &str,
+    ptr: i32,
+    len: i32,
+) -> wasmtime::Result<Vec<u8>> {
     let range = guest_range(caller, import, ptr, len)?;
     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
         unreachable!("guest_range checked the memory export");
@@ -207,7 +254,12 @@ fn guest_bytes<T>(caller: &mut Caller<'_, T>, import: &str, ptr: i32, len: i32) 
     Ok(memory.data(&caller)[range].to_vec())
 }
 
-fn guest_text<T>(caller: &mut Caller<'_, T>, import: &str, ptr: i32, len: i32) -> wasmtime::Result<String> {
+fn guest_text<T>(
+    caller: &mut Caller<'_, T>,
+    import: &str,
+    ptr: i32,
+    len: i32,
+) -> wasmtime::Result<String> {
     let mut bytes = guest_bytes(caller, import, ptr, len)?;
     bytes.truncate(MAX_ERROR_TEXT_BYTES);
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -238,8 +290,12 @@ mod tests {
         add_to_linker(&mut linker, |state: &mut AbiState| state).unwrap();
         let logger = Logger::to_writer(LogConfig::default(), Box::new(std::io::sink()));
         let mut store = Store::new(&engine, AbiState::new(logger, 64));
-        let instance = linker.instantiate(&mut store, &Module::new(&engine, GUEST).unwrap()).unwrap();
-        let func = instance.get_typed_func::<(), ()>(&mut store, export).unwrap();
+        let instance = linker
+            .instantiate(&mut store, &Module::new(&engine, GUEST).unwrap())
+            .unwrap();
+        let func = instance
+            .get_typed_func::<(), ()>(&mut store, export)
+            .unwrap();
         let outcome = func.call(&mut store, ());
         (outcome, store.data_mut().take_result())
     }
@@ -248,14 +304,20 @@ mod tests {
     fn set_response_copies_the_bytes() {
         let (outcome, result) = run("respond");
         outcome.unwrap();
-        assert_eq!(result.response, GuestResponse::Bytes(br#"{"ok":true}"#.to_vec()));
+        assert_eq!(
+            result.response,
+            GuestResponse::Bytes(br#"{"ok":true}"#.to_vec())
+        );
     }
 
     #[test]
     fn set_error_and_frames_make_a_lambda_error() {
         let (_, result) = run("fail");
         let error = result.error.unwrap();
-        assert_eq!((error.error_type.as_str(), error.error_message.as_str()), ("CustomError", "boom"));
+        assert_eq!(
+            (error.error_type.as_str(), error.error_message.as_str()),
+            ("CustomError", "boom")
+        );
         assert_eq!(error.stack_trace, ["at f"]);
     }
 
@@ -268,7 +330,9 @@ mod tests {
 
     #[test]
     fn context_lines_skip_missing_values() {
-        let settings = FunctionSettings::from_lambda_env(&[("_HANDLER".into(), "hello.handler".into())]).unwrap();
+        let settings =
+            FunctionSettings::from_lambda_env(&[("_HANDLER".into(), "hello.handler".into())])
+                .unwrap();
         let context = InvocationContext {
             request_id: "req-1".into(),
             deadline: UNIX_EPOCH + Duration::from_millis(1_795_000_000_000),
@@ -284,7 +348,13 @@ mod tests {
         assert!(text.contains("\ncognito_identity={\"cognitoIdentityId\":\"id\"}\n"));
         assert!(!text.contains("client_context"));
         assert!(text.ends_with('\n'));
-        let from_fields: String = context_fields(&context, &settings).iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-        assert_eq!(text, from_fields, "the fast encoder and the field list agree");
+        let from_fields: String = context_fields(&context, &settings)
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        assert_eq!(
+            text, from_fields,
+            "the fast encoder and the field list agree"
+        );
     }
 }

@@ -60,21 +60,32 @@ pub async fn run() -> ExitCode {
     let loaded = match FunctionSettings::from_lambda_env(&vars) {
         Ok(settings) => {
             let logger = Logger::to_stderr(settings.log);
-            Function::load(settings, logger).await.map(|(function, _)| function)
+            Function::load(settings, logger)
+                .await
+                .map(|(function, _)| function)
         }
         Err(error) => Err(error),
     };
     let function = match loaded {
         Ok(function) => function,
         Err(error) => {
-            eprintln!("lambda-wasm: init failed: {}: {}", error.error_type, error.error_message);
+            eprintln!(
+                "lambda-wasm: init failed: {}: {}",
+                error.error_type, error.error_message
+            );
             if let Err(post_error) = post_init_error(&client, &error).await {
-                eprintln!("lambda-wasm: could not report the init error to the Runtime API: {post_error}");
+                eprintln!(
+                    "lambda-wasm: could not report the init error to the Runtime API: {post_error}"
+                );
             }
             return ExitCode::from(1);
         }
     };
-    let layer = AnswerInvocations { function: Arc::new(Mutex::new(function)), client, answered: Arc::default() };
+    let layer = AnswerInvocations {
+        function: Arc::new(Mutex::new(function)),
+        client,
+        answered: Arc::default(),
+    };
     serve_until_the_api_is_gone(layer).await
 }
 
@@ -91,7 +102,8 @@ async fn serve_until_the_api_is_gone(layer: AnswerInvocations) -> ExitCode {
     let mut failures_in_a_row = 0;
     loop {
         let answered_before = layer.answered.load(Ordering::Relaxed);
-        let runtime = Runtime::new(lambda_runtime::service_fn(answered_by_layer)).layer(layer.clone());
+        let runtime =
+            Runtime::new(lambda_runtime::service_fn(answered_by_layer)).layer(layer.clone());
         let error = match runtime.run().await {
             Ok(()) => return ExitCode::SUCCESS,
             Err(error) => error,
@@ -139,7 +151,10 @@ impl Service<LambdaInvocation> for AnswerInvocations {
     type Error = BoxError;
     type Future = lambda_runtime::BoxFuture<'static, Result<(), BoxError>>;
 
-    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -153,8 +168,12 @@ impl Service<LambdaInvocation> for AnswerInvocations {
             let outcome = function.invoke(&invocation).await;
             drop(function);
             // A failed post is logged, not returned: returning would stop the loop.
-            if let Err(error) = post_outcome(&client, &invocation.context.request_id, outcome).await {
-                tracing::error!("could not send the result of {}: {error}", invocation.context.request_id);
+            if let Err(error) = post_outcome(&client, &invocation.context.request_id, outcome).await
+            {
+                tracing::error!(
+                    "could not send the result of {}: {error}",
+                    invocation.context.request_id
+                );
             }
             answered.fetch_add(1, Ordering::Relaxed);
             Ok(())
@@ -165,7 +184,11 @@ impl Service<LambdaInvocation> for AnswerInvocations {
 /// The host's view of an invocation from what `lambda_runtime` received.
 fn invocation_from(raw: LambdaInvocation, settings: &FunctionSettings) -> Invocation {
     let header = |name: &str| raw.parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let deadline = deadline_from_header(Some(raw.context.deadline), SystemTime::now(), settings.timeout);
+    let deadline = deadline_from_header(
+        Some(raw.context.deadline),
+        SystemTime::now(),
+        settings.timeout,
+    );
     if let Some(warning) = &deadline.warning {
         tracing::warn!("{warning}");
     }
@@ -178,42 +201,77 @@ fn invocation_from(raw: LambdaInvocation, settings: &FunctionSettings) -> Invoca
         cognito_identity: header("lambda-runtime-cognito-identity").and_then(compact_json),
         tenant_id: raw.context.tenant_id.clone(),
     };
-    Invocation { event: raw.body, context }
+    Invocation {
+        event: raw.body,
+        context,
+    }
 }
 
-async fn post_outcome(client: &PooledClient, request_id: &str, outcome: Outcome) -> Result<(), BoxError> {
+async fn post_outcome(
+    client: &PooledClient,
+    request_id: &str,
+    outcome: Outcome,
+) -> Result<(), BoxError> {
     let id = percent_encode(request_id);
     match outcome {
         Outcome::Response(json) => {
             let body = Body::from(json.get().to_string());
-            post(client, &format!("/2018-06-01/runtime/invocation/{id}/response"), None, body).await
+            post(
+                client,
+                &format!("/2018-06-01/runtime/invocation/{id}/response"),
+                None,
+                body,
+            )
+            .await
         }
         Outcome::Error(error) => {
             let body = Body::from(error.to_json(request_id));
-            post(client, &format!("/2018-06-01/runtime/invocation/{id}/error"), Some(&error.error_type), body).await
+            post(
+                client,
+                &format!("/2018-06-01/runtime/invocation/{id}/error"),
+                Some(&error.error_type),
+                body,
+            )
+            .await
         }
     }
 }
 
 async fn post_init_error(client: &PooledClient, error: &LambdaError) -> Result<(), BoxError> {
     let body = Body::from(error.to_json(""));
-    post(client, "/2018-06-01/runtime/init/error", Some(&error.error_type), body).await
+    post(
+        client,
+        "/2018-06-01/runtime/init/error",
+        Some(&error.error_type),
+        body,
+    )
+    .await
 }
 
-async fn post(client: &PooledClient, path: &str, error_type: Option<&str>, body: Body) -> Result<(), BoxError> {
+async fn post(
+    client: &PooledClient,
+    path: &str,
+    error_type: Option<&str>,
+    body: Body,
+) -> Result<(), BoxError> {
     let mut request = build_request()
         .method(Method::POST)
         .uri(path)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(body)?;
     if let Some(error_type) = error_type {
-        let value = HeaderValue::from_str(error_type).unwrap_or(HeaderValue::from_static("Unhandled"));
-        request.headers_mut().insert("lambda-runtime-function-error-type", value);
+        let value =
+            HeaderValue::from_str(error_type).unwrap_or(HeaderValue::from_static("Unhandled"));
+        request
+            .headers_mut()
+            .insert("lambda-runtime-function-error-type", value);
     }
     let response = client.call(request).await?;
     match response.status() {
         status if status.is_success() => Ok(()),
-        StatusCode::PAYLOAD_TOO_LARGE => Err("the Runtime API refused the payload as too large (413)".into()),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            Err("the Runtime API refused the payload as too large (413)".into())
+        }
         status => Err(format!("the Runtime API answered {status} to POST {path}").into()),
     }
 }
@@ -223,7 +281,9 @@ fn percent_encode(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -235,7 +295,10 @@ mod tests {
 
     #[test]
     fn request_ids_stay_one_path_segment() {
-        assert_eq!(percent_encode("8476a536-e9f4-11e8-9739-2dfe598c3fcd"), "8476a536-e9f4-11e8-9739-2dfe598c3fcd");
+        assert_eq!(
+            percent_encode("8476a536-e9f4-11e8-9739-2dfe598c3fcd"),
+            "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+        );
         assert_eq!(percent_encode("a/b c"), "a%2Fb%20c");
     }
 }

@@ -130,7 +130,9 @@ fn parse_env_pair(text: &str) -> Result<(String, String), String> {
 fn parse_timeout(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs <= 900.0 => Ok(secs),
-        _ => Err(format!("{text:?} is not a number of seconds between 0 and 900 (Lambda's limit)")),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 900 (Lambda's limit)"
+        )),
     }
 }
 
@@ -141,10 +143,22 @@ mod tests {
     #[test]
     fn parses_an_invocation() {
         let cli = Cli::try_parse_from([
-            "lambda-wasm", "invoke", "hello.handler", "--task-root", "dir", "--event", "e.json", "--env", "A=b=c", "--timeout", "1.5",
+            "lambda-wasm",
+            "invoke",
+            "hello.handler",
+            "--task-root",
+            "dir",
+            "--event",
+            "e.json",
+            "--env",
+            "A=b=c",
+            "--timeout",
+            "1.5",
         ])
         .unwrap();
-        let Some(Command::Invoke(args)) = cli.command else { panic!("not invoke") };
+        let Some(Command::Invoke(args)) = cli.command else {
+            panic!("not invoke")
+        };
         assert_eq!(args.function.env, [("A".to_string(), "b=c".to_string())]);
         assert_eq!(args.function.timeout, 1.5);
         assert_eq!(args.event, "e.json");
@@ -152,9 +166,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_values_with_a_reason() {
-        let error = Cli::try_parse_from(["lambda-wasm", "invoke", "h.x", "--env", "novalue"]).unwrap_err();
+        let error =
+            Cli::try_parse_from(["lambda-wasm", "invoke", "h.x", "--env", "novalue"]).unwrap_err();
         assert!(error.to_string().contains("is not K=V"));
-        let error = Cli::try_parse_from(["lambda-wasm", "invoke", "h.x", "--timeout", "1000"]).unwrap_err();
+        let error =
+            Cli::try_parse_from(["lambda-wasm", "invoke", "h.x", "--timeout", "1000"]).unwrap_err();
         assert!(error.to_string().contains("900"));
     }
 }

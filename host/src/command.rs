@@ -10,7 +10,6 @@ use crate::response;
 use crate::sandbox::{CapturedStdout, Stdio};
 use crate::store::InstanceTemplate;
 
-
 /// Runs `invocation` in a fresh instance of the command module.
 pub async fn run(template: &InstanceTemplate, invocation: &Invocation) -> Outcome {
     let settings = &template.settings;
@@ -18,7 +17,10 @@ pub async fn run(template: &InstanceTemplate, invocation: &Invocation) -> Outcom
     let remaining = context.remaining();
     let stdout = CapturedStdout::new(settings.max_response_bytes);
     let env = context_env(template, invocation);
-    let stdio = Stdio::Command { event: invocation.event.clone(), stdout: stdout.clone() };
+    let stdio = Stdio::Command {
+        event: invocation.event.clone(),
+        stdout: stdout.clone(),
+    };
     let mut store = match template.new_store(stdio, &env) {
         Ok(store) => store,
         Err(error) => return Outcome::Error(error),
@@ -31,11 +33,18 @@ pub async fn run(template: &InstanceTemplate, invocation: &Invocation) -> Outcom
     };
     let ended = match tokio::time::timeout(remaining + BLOCKED_CALL_GRACE, run).await {
         Ok(ended) => ended,
-        Err(_elapsed) => return Outcome::Error(LambdaError::timed_out(&context.request_id, remaining.as_secs_f64())),
+        Err(_elapsed) => {
+            return Outcome::Error(LambdaError::timed_out(
+                &context.request_id,
+                remaining.as_secs_f64(),
+            ));
+        }
     };
     let exited_cleanly = match &ended {
         Ok(()) => true,
-        Err(error) => error.downcast_ref::<wasmtime_wasi::I32Exit>().is_some_and(|exit| exit.0 == 0),
+        Err(error) => error
+            .downcast_ref::<wasmtime_wasi::I32Exit>()
+            .is_some_and(|exit| exit.0 == 0),
     };
     if let (false, Err(error)) = (exited_cleanly, ended) {
         let fault_context = FaultContext {
@@ -57,7 +66,12 @@ fn context_env(template: &InstanceTemplate, invocation: &Invocation) -> Vec<(Str
     let context = &invocation.context;
     let mut env: Vec<(String, String)> = abi::context_fields(context, &template.settings)
         .into_iter()
-        .map(|(key, value)| (format!("LAMBDA_CONTEXT_{}", key.to_ascii_uppercase()), value))
+        .map(|(key, value)| {
+            (
+                format!("LAMBDA_CONTEXT_{}", key.to_ascii_uppercase()),
+                value,
+            )
+        })
         .collect();
     if let Some(trace_id) = &context.trace_id {
         env.push(("_X_AMZN_TRACE_ID".into(), trace_id.clone()));

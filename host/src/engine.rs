@@ -64,20 +64,35 @@ impl ModuleFiles {
     pub fn find(task_root: &Path, handler: &HandlerName) -> Self {
         let base = task_root.join(handler.module_path());
         let existing = |ext: &str| Some(base.with_extension(ext)).filter(|p| p.is_file());
-        Self { wasm: existing("wasm"), cwasm: existing("cwasm") }
+        Self {
+            wasm: existing("wasm"),
+            cwasm: existing("cwasm"),
+        }
     }
 }
 
 /// Loads the handler's module, preferring a `.cwasm` this engine accepts.
-pub fn load_module(engine: &Engine, task_root: &Path, handler: &HandlerName) -> Result<Module, LambdaError> {
+pub fn load_module(
+    engine: &Engine,
+    task_root: &Path,
+    handler: &HandlerName,
+) -> Result<Module, LambdaError> {
     let files = ModuleFiles::find(task_root, handler);
     if let Some(cwasm) = &files.cwasm {
         match deserialize(engine, cwasm) {
             Ok(module) => return Ok(module),
             Err(reason) if files.wasm.is_some() => {
-                tracing::warn!("not using {}: {reason}; compiling the .wasm instead (run `lambda-wasm compile` to refresh it)", cwasm.display());
+                tracing::warn!(
+                    "not using {}: {reason}; compiling the .wasm instead (run `lambda-wasm compile` to refresh it)",
+                    cwasm.display()
+                );
             }
-            Err(reason) => return Err(LambdaError::import_module(&handler.module, format!("{}: {reason}", cwasm.display()))),
+            Err(reason) => {
+                return Err(LambdaError::import_module(
+                    &handler.module,
+                    format!("{}: {reason}", cwasm.display()),
+                ));
+            }
         }
     }
     let Some(wasm) = files.wasm else {
@@ -89,8 +104,15 @@ pub fn load_module(engine: &Engine, task_root: &Path, handler: &HandlerName) -> 
     };
     let started = std::time::Instant::now();
     require_binary(&wasm).map_err(|reason| LambdaError::import_module(&handler.module, reason))?;
-    let module = Module::from_file(engine, &wasm)
-        .map_err(|e| LambdaError::import_module(&handler.module, format!("{} is not a valid WebAssembly module: {e:#}", wasm.display())))?;
+    let module = Module::from_file(engine, &wasm).map_err(|e| {
+        LambdaError::import_module(
+            &handler.module,
+            format!(
+                "{} is not a valid WebAssembly module: {e:#}",
+                wasm.display()
+            ),
+        )
+    })?;
     tracing::debug!("compiled {} in {:?}", wasm.display(), started.elapsed());
     Ok(module)
 }
@@ -100,10 +122,14 @@ pub fn load_module(engine: &Engine, task_root: &Path, handler: &HandlerName) -> 
 fn require_binary(wasm: &Path) -> Result<(), String> {
     use std::io::Read as _;
     let mut header = [0u8; 4];
-    let mut file = std::fs::File::open(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
+    let mut file =
+        std::fs::File::open(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
     match file.read_exact(&mut header) {
         Ok(()) if &header == b"\0asm" => Ok(()),
-        _ => Err(format!("{} is not a WebAssembly binary (it does not start with \\0asm)", wasm.display())),
+        _ => Err(format!(
+            "{} is not a WebAssembly binary (it does not start with \\0asm)",
+            wasm.display()
+        )),
     }
 }
 
@@ -132,8 +158,10 @@ pub fn compile_to_file(engine: &Engine, wasm: &Path, out: &Path) -> anyhow::Resu
     // Write beside and rename: a running host may have the old file mapped,
     // and truncating a mapped file in place would crash it.
     let partial = out.with_extension("cwasm.partial");
-    std::fs::write(&partial, compiled).with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, out).with_context(|| format!("cannot move {} to {}", partial.display(), out.display()))?;
+    std::fs::write(&partial, compiled)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, out)
+        .with_context(|| format!("cannot move {} to {}", partial.display(), out.display()))?;
     Ok(())
 }
 
@@ -148,17 +176,27 @@ mod tests {
     #[test]
     fn a_missing_module_is_an_import_error() {
         let dir = tempfile::tempdir().unwrap();
-        let error = load_module(&new_engine().unwrap(), dir.path(), &handler("nope.handler")).unwrap_err();
+        let error =
+            load_module(&new_engine().unwrap(), dir.path(), &handler("nope.handler")).unwrap_err();
         assert_eq!(error.error_type, "Runtime.ImportModuleError");
-        assert!(error.error_message.starts_with("Unable to import module 'nope': no nope.wasm in "));
+        assert!(
+            error
+                .error_message
+                .starts_with("Unable to import module 'nope': no nope.wasm in ")
+        );
     }
 
     #[test]
     fn bytes_that_are_not_wasm_are_an_import_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bad.wasm"), b"not wasm").unwrap();
-        let error = load_module(&new_engine().unwrap(), dir.path(), &handler("bad.handler")).unwrap_err();
-        assert!(error.error_message.contains("is not a WebAssembly binary"), "{}", error.error_message);
+        let error =
+            load_module(&new_engine().unwrap(), dir.path(), &handler("bad.handler")).unwrap_err();
+        assert!(
+            error.error_message.contains("is not a WebAssembly binary"),
+            "{}",
+            error.error_message
+        );
     }
 
     #[test]
@@ -166,7 +204,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = new_engine().unwrap();
         let wasm = dir.path().join("m.wasm");
-        std::fs::write(&wasm, wat::parse_str("(module (func (export \"handler\")))").unwrap()).unwrap();
+        std::fs::write(
+            &wasm,
+            wat::parse_str("(module (func (export \"handler\")))").unwrap(),
+        )
+        .unwrap();
         assert!(require_binary(&wasm).is_ok());
         compile_to_file(&engine, &wasm, &dir.path().join("m.cwasm")).unwrap();
         let module = load_module(&engine, dir.path(), &handler("m.handler")).unwrap();
@@ -174,10 +216,17 @@ mod tests {
         drop(module);
 
         std::fs::write(dir.path().join("m.cwasm"), b"stale").unwrap();
-        assert!(load_module(&engine, dir.path(), &handler("m.handler")).is_ok(), "falls back to the .wasm");
+        assert!(
+            load_module(&engine, dir.path(), &handler("m.handler")).is_ok(),
+            "falls back to the .wasm"
+        );
         std::fs::remove_file(&wasm).unwrap();
         let error = load_module(&engine, dir.path(), &handler("m.handler")).unwrap_err();
-        assert!(error.error_message.contains("m.cwasm"), "{}", error.error_message);
+        assert!(
+            error.error_message.contains("m.cwasm"),
+            "{}",
+            error.error_message
+        );
     }
 
     #[test]
@@ -185,7 +234,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
         std::fs::write(dir.path().join("pkg/mod.wasm"), b"\0asm\x01\0\0\0").unwrap();
-        assert!(ModuleFiles::find(dir.path(), &handler("pkg.mod.handler")).wasm.is_some());
-        assert!(ModuleFiles::find(dir.path(), &handler("pkg/mod.handler")).wasm.is_some());
+        assert!(
+            ModuleFiles::find(dir.path(), &handler("pkg.mod.handler"))
+                .wasm
+                .is_some()
+        );
+        assert!(
+            ModuleFiles::find(dir.path(), &handler("pkg/mod.handler"))
+                .wasm
+                .is_some()
+        );
     }
 }

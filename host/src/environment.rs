@@ -50,15 +50,21 @@ impl Environment {
             .expect("GuestKind::detect checked the version export")
             .typed::<(), i32>(&store)
             .map_err(|e| init_error(format!("{e:#}")))?;
-        let guest_version = call_in_init(version.call_async(&mut store, ())).await.map_err(&init_error)?;
+        let guest_version = call_in_init(version.call_async(&mut store, ()))
+            .await
+            .map_err(&init_error)?;
         if guest_version != ABI_VERSION {
             return Err(init_error(format!(
                 "the module speaks guest ABI version {guest_version}; this host speaks version {ABI_VERSION} (docs/abi.md)"
             )));
         }
         if let Some(initialize) = func(&mut store, "_initialize") {
-            let initialize = initialize.typed::<(), ()>(&store).map_err(|e| init_error(format!("_initialize: {e:#}")))?;
-            call_in_init(initialize.call_async(&mut store, ())).await.map_err(&init_error)?;
+            let initialize = initialize
+                .typed::<(), ()>(&store)
+                .map_err(|e| init_error(format!("_initialize: {e:#}")))?;
+            call_in_init(initialize.call_async(&mut store, ()))
+                .await
+                .map_err(&init_error)?;
         }
         let memory = instance
             .get_memory(&mut store, "memory")
@@ -69,12 +75,21 @@ impl Environment {
         let handler = instance
             .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, export)
             .map_err(|_| LambdaError::handler_not_found(export, module_name))?;
-        Ok(Self { store, memory, alloc, handler })
+        Ok(Self {
+            store,
+            memory,
+            alloc,
+            handler,
+        })
     }
 
     /// Runs one invocation. `Ok` is a result to send (response or function
     /// error); `Err` is a fault after which this instance must be discarded.
-    pub async fn invoke(&mut self, template: &InstanceTemplate, invocation: &Invocation) -> Result<Outcome, Fault> {
+    pub async fn invoke(
+        &mut self,
+        template: &InstanceTemplate,
+        invocation: &Invocation,
+    ) -> Result<Outcome, Fault> {
         let settings = &template.settings;
         let context = &invocation.context;
         let started = Instant::now();
@@ -93,38 +108,62 @@ impl Environment {
         let context_text = abi::encode_context(context, settings);
         let call = async {
             let (event_len, context_len) = (invocation.event.len(), context_text.len());
-            let total = i32::try_from(event_len + context_len)
-                .map_err(|_| wasmtime::format_err!("the event of {event_len} bytes does not fit a 32-bit guest"))?;
+            let total = i32::try_from(event_len + context_len).map_err(|_| {
+                wasmtime::format_err!("the event of {event_len} bytes does not fit a 32-bit guest")
+            })?;
             let ptr = self.alloc.call_async(&mut self.store, total).await?;
             if ptr == 0 {
-                wasmtime::bail!("lambda_alloc({total}) returned 0: the guest could not allocate the event");
+                wasmtime::bail!(
+                    "lambda_alloc({total}) returned 0: the guest could not allocate the event"
+                );
             }
             let base = ptr as u32 as usize;
-            self.memory.write(&mut self.store, base, &invocation.event)?;
-            self.memory.write(&mut self.store, base + event_len, context_text.as_bytes())?;
-            let args = (ptr, event_len as i32, ptr.wrapping_add(event_len as i32), context_len as i32);
+            self.memory
+                .write(&mut self.store, base, &invocation.event)?;
+            self.memory
+                .write(&mut self.store, base + event_len, context_text.as_bytes())?;
+            let args = (
+                ptr,
+                event_len as i32,
+                ptr.wrapping_add(event_len as i32),
+                context_len as i32,
+            );
             self.handler.call_async(&mut self.store, args).await
         };
         let status = match tokio::time::timeout(remaining + BLOCKED_CALL_GRACE, call).await {
             Ok(Ok(status)) => status,
-            Ok(Err(error)) => return Err(Fault(fault::classify(&error, &fault_context(&self.store)))),
-            Err(_elapsed) => return Err(Fault(LambdaError::timed_out(&context.request_id, remaining.as_secs_f64()))),
+            Ok(Err(error)) => {
+                return Err(Fault(fault::classify(&error, &fault_context(&self.store))));
+            }
+            Err(_elapsed) => {
+                return Err(Fault(LambdaError::timed_out(
+                    &context.request_id,
+                    remaining.as_secs_f64(),
+                )));
+            }
         };
         tracing::trace!("guest call took {:?}", started.elapsed());
 
         let result = self.store.data_mut().abi.take_result();
         if status == 0 {
-            return Ok(match response::validate(result.response, settings.max_response_bytes) {
-                Ok(json) => Outcome::Response(json),
-                Err(error) => Outcome::Error(error),
-            });
+            return Ok(
+                match response::validate(result.response, settings.max_response_bytes) {
+                    Ok(json) => Outcome::Response(json),
+                    Err(error) => Outcome::Error(error),
+                },
+            );
         }
-        Ok(Outcome::Error(result.error.filter(|e| !e.error_type.is_empty()).unwrap_or_else(|| {
-            LambdaError::new(
-                "Runtime.HandlerError",
-                format!("the handler returned status {status} without calling set_error"),
-            )
-        })))
+        Ok(Outcome::Error(
+            result
+                .error
+                .filter(|e| !e.error_type.is_empty())
+                .unwrap_or_else(|| {
+                    LambdaError::new(
+                        "Runtime.HandlerError",
+                        format!("the handler returned status {status} without calling set_error"),
+                    )
+                }),
+        ))
     }
 
     /// The largest linear memory this instance has had, in bytes.
@@ -134,10 +173,15 @@ impl Environment {
 }
 
 /// Awaits a call made during init, bounded by [`INIT_TIMEOUT`].
-async fn call_in_init<R>(call: impl std::future::Future<Output = wasmtime::Result<R>>) -> Result<R, String> {
+async fn call_in_init<R>(
+    call: impl std::future::Future<Output = wasmtime::Result<R>>,
+) -> Result<R, String> {
     match tokio::time::timeout(INIT_TIMEOUT, call).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(format!("init failed: {}", fault::describe(&error))),
-        Err(_) => Err(format!("init did not finish within {} seconds", INIT_TIMEOUT.as_secs())),
+        Err(_) => Err(format!(
+            "init did not finish within {} seconds",
+            INIT_TIMEOUT.as_secs()
+        )),
     }
 }

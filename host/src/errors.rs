@@ -90,7 +90,9 @@ impl LambdaError {
     pub fn timed_out(request_id: &str, timeout_secs: f64) -> Self {
         Self::new(
             "Sandbox.Timedout",
-            format!("RequestId: {request_id} Error: Task timed out after {timeout_secs:.2} seconds"),
+            format!(
+                "RequestId: {request_id} Error: Task timed out after {timeout_secs:.2} seconds"
+            ),
         )
     }
 
@@ -110,7 +112,10 @@ impl LambdaError {
         } else {
             format!("Runtime exited with error: exit status {status}")
         };
-        Self::new("Runtime.ExitError", format!("RequestId: {request_id} Error: {reason}"))
+        Self::new(
+            "Runtime.ExitError",
+            format!("RequestId: {request_id} Error: {reason}"),
+        )
     }
 
     /// The guest needed more linear memory than the function's memory size.
@@ -141,7 +146,8 @@ mod tests {
 
     #[test]
     fn body_has_lambdas_keys_in_order() {
-        let error = LambdaError::new("KeyError", "'first_name'").with_stack_trace(vec!["frame".into()]);
+        let error =
+            LambdaError::new("KeyError", "'first_name'").with_stack_trace(vec!["frame".into()]);
         let body = String::from_utf8(error.to_json("abc")).unwrap();
         assert_eq!(
             body,

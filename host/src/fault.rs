@@ -29,7 +29,8 @@ pub fn classify(error: &wasmtime::Error, context: &FaultContext<'_>) -> LambdaEr
     }
     let frames = backtrace(error);
     if context.memory_refused {
-        return LambdaError::out_of_memory(context.request_id, context.memory_mb).with_stack_trace(frames);
+        return LambdaError::out_of_memory(context.request_id, context.memory_mb)
+            .with_stack_trace(frames);
     }
     LambdaError::trap(context.request_id, describe(error), frames)
 }
@@ -56,7 +57,10 @@ pub fn backtrace(error: &wasmtime::Error) -> Vec<String> {
 
 fn describe_frame(frame: &FrameInfo) -> String {
     let module = frame.module().name().unwrap_or("<module>");
-    let function = frame.func_name().map_or_else(|| format!("<wasm function {}>", frame.func_index()), str::to_string);
+    let function = frame.func_name().map_or_else(
+        || format!("<wasm function {}>", frame.func_index()),
+        str::to_string,
+    );
     let location = frame
         .symbols()
         .first()
@@ -74,19 +78,32 @@ mod tests {
         let engine = Engine::default();
         let mut store = Store::new(&engine, ());
         let instance = Instance::new(&mut store, &Module::new(&engine, wat).unwrap(), &[]).unwrap();
-        instance.get_typed_func::<(), ()>(&mut store, "run").unwrap().call(&mut store, ()).unwrap_err()
+        instance
+            .get_typed_func::<(), ()>(&mut store, "run")
+            .unwrap()
+            .call(&mut store, ())
+            .unwrap_err()
     }
 
     fn context(memory_refused: bool) -> FaultContext<'static> {
-        FaultContext { request_id: "req-1", timeout_secs: 3.0, memory_refused, memory_mb: 128 }
+        FaultContext {
+            request_id: "req-1",
+            timeout_secs: 3.0,
+            memory_refused,
+            memory_mb: 128,
+        }
     }
 
     #[test]
     fn a_trap_reports_its_message_and_backtrace() {
-        let error = fail(r#"(module $guest (func $deep unreachable) (func (export "run") call $deep))"#);
+        let error =
+            fail(r#"(module $guest (func $deep unreachable) (func (export "run") call $deep))"#);
         let lambda = classify(&error, &context(false));
         assert_eq!(lambda.error_type, "Runtime.WasmTrap");
-        assert_eq!(lambda.error_message, "RequestId: req-1 Error: wasm trap: wasm `unreachable` instruction executed");
+        assert_eq!(
+            lambda.error_message,
+            "RequestId: req-1 Error: wasm trap: wasm `unreachable` instruction executed"
+        );
         assert_eq!(lambda.stack_trace[0], "guest!deep");
         assert_eq!(lambda.stack_trace.len(), 2);
     }
@@ -94,13 +111,20 @@ mod tests {
     #[test]
     fn a_trap_after_a_refused_grow_is_out_of_memory() {
         let error = fail(r#"(module (func (export "run") unreachable))"#);
-        assert_eq!(classify(&error, &context(true)).error_type, "Runtime.OutOfMemory");
+        assert_eq!(
+            classify(&error, &context(true)).error_type,
+            "Runtime.OutOfMemory"
+        );
     }
 
     #[test]
     fn stack_exhaustion_is_a_trap() {
         let error = fail(r#"(module (func $f (export "run") call $f))"#);
         let lambda = classify(&error, &context(false));
-        assert!(lambda.error_message.ends_with("call stack exhausted"), "{}", lambda.error_message);
+        assert!(
+            lambda.error_message.ends_with("call stack exhausted"),
+            "{}",
+            lambda.error_message
+        );
     }
 }

@@ -46,20 +46,38 @@ pub struct InitReport {
 impl Function {
     /// Loads the handler's module and starts its first execution environment
     /// (Lambda's init phase); errors are init errors.
-    pub async fn load(settings: FunctionSettings, logger: Logger) -> Result<(Self, InitReport), LambdaError> {
+    pub async fn load(
+        settings: FunctionSettings,
+        logger: Logger,
+    ) -> Result<(Self, InitReport), LambdaError> {
         let started = Instant::now();
-        let engine = engine::new_engine().map_err(|e| LambdaError::new("Runtime.EngineError", format!("{e:#}")))?;
-        Self::load_with_engine(&engine, settings, logger).await.map(|function| {
-            (function, InitReport { duration: started.elapsed() })
-        })
+        let engine = engine::new_engine()
+            .map_err(|e| LambdaError::new("Runtime.EngineError", format!("{e:#}")))?;
+        Self::load_with_engine(&engine, settings, logger)
+            .await
+            .map(|function| {
+                (
+                    function,
+                    InitReport {
+                        duration: started.elapsed(),
+                    },
+                )
+            })
     }
 
     /// [`Function::load`] with an existing engine (benchmarks share one).
-    pub async fn load_with_engine(engine: &Engine, settings: FunctionSettings, logger: Logger) -> Result<Self, LambdaError> {
+    pub async fn load_with_engine(
+        engine: &Engine,
+        settings: FunctionSettings,
+        logger: Logger,
+    ) -> Result<Self, LambdaError> {
         if !settings.task_root.is_dir() {
             return Err(LambdaError::import_module(
                 &settings.handler.module,
-                format!("the task root {} is not a readable folder", settings.task_root.display()),
+                format!(
+                    "the task root {} is not a readable folder",
+                    settings.task_root.display()
+                ),
             ));
         }
         let (module, kind, extras) = if python::is_python_handler(&settings) {
@@ -73,11 +91,29 @@ impl Function {
         let tmp = tempfile::Builder::new()
             .prefix("lambda-wasm-tmp-")
             .tempdir()
-            .map_err(|e| LambdaError::new("Runtime.SandboxError", format!("cannot create the guest's /tmp: {e}")))?;
-        let template =
-            InstanceTemplate::new(engine, &module, &kind, Arc::new(settings), logger, tmp.path().to_path_buf(), extras)?;
+            .map_err(|e| {
+                LambdaError::new(
+                    "Runtime.SandboxError",
+                    format!("cannot create the guest's /tmp: {e}"),
+                )
+            })?;
+        let template = InstanceTemplate::new(
+            engine,
+            &module,
+            &kind,
+            Arc::new(settings),
+            logger,
+            tmp.path().to_path_buf(),
+            extras,
+        )?;
         let environment = LiveEnvironment::start(&template, &kind).await?;
-        Ok(Self { template, kind, environment, _tmp: tmp, _ticker: EpochTicker::start(engine) })
+        Ok(Self {
+            template,
+            kind,
+            environment,
+            _tmp: tmp,
+            _ticker: EpochTicker::start(engine),
+        })
     }
 
     /// The function's settings.
@@ -125,8 +161,12 @@ impl Function {
             },
         };
         let result = match environment {
-            LiveEnvironment::Reactor(environment) => environment.invoke(&self.template, invocation).await,
-            LiveEnvironment::Python(environment) => environment.invoke(&self.template, invocation).await,
+            LiveEnvironment::Reactor(environment) => {
+                environment.invoke(&self.template, invocation).await
+            }
+            LiveEnvironment::Python(environment) => {
+                environment.invoke(&self.template, invocation).await
+            }
         };
         match result {
             Ok(outcome) => outcome,
@@ -145,9 +185,14 @@ impl Function {
 
 impl LiveEnvironment {
     /// Starts the environment a long-lived kind needs; `None` for commands.
-    async fn start(template: &InstanceTemplate, kind: &GuestKind) -> Result<Option<Self>, LambdaError> {
+    async fn start(
+        template: &InstanceTemplate,
+        kind: &GuestKind,
+    ) -> Result<Option<Self>, LambdaError> {
         Ok(match kind {
-            GuestKind::Reactor { export } => Some(Self::Reactor(Environment::start(template, export).await?)),
+            GuestKind::Reactor { export } => {
+                Some(Self::Reactor(Environment::start(template, export).await?))
+            }
             GuestKind::Python => Some(Self::Python(PythonEnvironment::start(template).await?)),
             GuestKind::Command => None,
         })

@@ -24,16 +24,27 @@ impl GuestKind {
         let function = handler.function.as_deref();
         if module.get_export(VERSION_EXPORT).is_some() {
             require_func(module, VERSION_EXPORT, &[], &[ValType::I32], handler)?;
-            require_func(module, ALLOC_EXPORT, &[ValType::I32], &[ValType::I32], handler)?;
+            require_func(
+                module,
+                ALLOC_EXPORT,
+                &[ValType::I32],
+                &[ValType::I32],
+                handler,
+            )?;
             let export = function.unwrap_or(DEFAULT_HANDLER_EXPORT);
             return match module.get_export(export) {
-                Some(ExternType::Func(ty)) if is_handler(&ty) => Ok(GuestKind::Reactor { export: export.to_string() }),
+                Some(ExternType::Func(ty)) if is_handler(&ty) => Ok(GuestKind::Reactor {
+                    export: export.to_string(),
+                }),
                 _ => Err(LambdaError::handler_not_found(export, &handler.module)),
             };
         }
         if module.get_export("_start").is_some() {
             if let Some(function) = function {
-                tracing::debug!("{} is a WASI command; its entry is _start, so '{function}' is not used", handler.module);
+                tracing::debug!(
+                    "{} is a WASI command; its entry is _start, so '{function}' is not used",
+                    handler.module
+                );
             }
             return Ok(GuestKind::Command);
         }
@@ -54,9 +65,19 @@ fn is_handler(ty: &FuncType) -> bool {
     same_types(ty.params(), &i32s(4)) && same_types(ty.results(), &i32s(1))
 }
 
-fn require_func(module: &Module, name: &str, params: &[ValType], results: &[ValType], handler: &HandlerName) -> Result<(), LambdaError> {
+fn require_func(
+    module: &Module,
+    name: &str,
+    params: &[ValType],
+    results: &[ValType],
+    handler: &HandlerName,
+) -> Result<(), LambdaError> {
     match module.get_export(name) {
-        Some(ExternType::Func(ty)) if same_types(ty.params(), params) && same_types(ty.results(), results) => Ok(()),
+        Some(ExternType::Func(ty))
+            if same_types(ty.params(), params) && same_types(ty.results(), results) =>
+        {
+            Ok(())
+        }
         _ => Err(LambdaError::import_module(
             &handler.module,
             format!("the export {name} is missing or has the wrong signature; see docs/abi.md"),
@@ -85,8 +106,18 @@ mod tests {
 
     #[test]
     fn a_reactor_runs_the_named_export_or_handler() {
-        assert_eq!(detect(REACTOR, "m.handler").unwrap(), GuestKind::Reactor { export: "handler".into() });
-        assert_eq!(detect(REACTOR, "m").unwrap(), GuestKind::Reactor { export: "handler".into() });
+        assert_eq!(
+            detect(REACTOR, "m.handler").unwrap(),
+            GuestKind::Reactor {
+                export: "handler".into()
+            }
+        );
+        assert_eq!(
+            detect(REACTOR, "m").unwrap(),
+            GuestKind::Reactor {
+                export: "handler".into()
+            }
+        );
     }
 
     #[test]
@@ -95,20 +126,34 @@ mod tests {
             let error = detect(REACTOR, handler).unwrap_err();
             assert_eq!(error.error_type, "Runtime.HandlerNotFound");
         }
-        assert_eq!(detect(REACTOR, "m.nope").unwrap_err().error_message, "Handler 'nope' missing on module 'm'");
+        assert_eq!(
+            detect(REACTOR, "m.nope").unwrap_err().error_message,
+            "Handler 'nope' missing on module 'm'"
+        );
     }
 
     #[test]
     fn a_start_export_makes_a_command() {
-        assert_eq!(detect(r#"(module (func (export "_start")))"#, "m.anything").unwrap(), GuestKind::Command);
+        assert_eq!(
+            detect(r#"(module (func (export "_start")))"#, "m.anything").unwrap(),
+            GuestKind::Command
+        );
     }
 
     #[test]
     fn a_malformed_abi_is_an_import_error() {
-        let error = detect(r#"(module (func (export "lambda_abi_version") (result i64) i64.const 1))"#, "m.handler").unwrap_err();
+        let error = detect(
+            r#"(module (func (export "lambda_abi_version") (result i64) i64.const 1))"#,
+            "m.handler",
+        )
+        .unwrap_err();
         assert_eq!(error.error_type, "Runtime.ImportModuleError");
         assert!(error.error_message.contains("lambda_abi_version"));
         let neither = detect(r#"(module (func (export "handler")))"#, "m.handler").unwrap_err();
-        assert!(neither.error_message.contains("neither"), "{}", neither.error_message);
+        assert!(
+            neither.error_message.contains("neither"),
+            "{}",
+            neither.error_message
+        );
     }
 }

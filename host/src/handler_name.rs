@@ -21,7 +21,9 @@ impl HandlerName {
     pub fn parse(handler: &str) -> Result<Self, LambdaError> {
         let bad = |reason: &str| LambdaError::malformed_handler(handler, reason);
         if handler.trim().is_empty() {
-            return Err(bad("the handler is empty; use MODULE.FUNCTION, e.g. hello.handler"));
+            return Err(bad(
+                "the handler is empty; use MODULE.FUNCTION, e.g. hello.handler",
+            ));
         }
         let (module, function) = match handler.rsplit_once('.') {
             Some((module, function)) => (module, Some(function)),
@@ -34,7 +36,9 @@ impl HandlerName {
             return Err(bad("the function part after the last '.' is empty"));
         }
         if module.starts_with('/') || module.contains('\\') {
-            return Err(bad("the module must be a relative path under the task root"));
+            return Err(bad(
+                "the module must be a relative path under the task root",
+            ));
         }
         let parsed = Self {
             raw: handler.to_string(),
@@ -76,13 +80,22 @@ mod tests {
 
     #[test]
     fn splits_on_the_last_dot() {
-        assert_eq!(parse("hello.handler"), ("hello".into(), Some("handler".into())));
+        assert_eq!(
+            parse("hello.handler"),
+            ("hello".into(), Some("handler".into()))
+        );
         assert_eq!(
             parse("lambda_function.lambda_handler"),
             ("lambda_function".into(), Some("lambda_handler".into()))
         );
-        assert_eq!(parse("pkg.mod.handler"), ("pkg/mod".into(), Some("handler".into())));
-        assert_eq!(parse("src/app.handler"), ("src/app".into(), Some("handler".into())));
+        assert_eq!(
+            parse("pkg.mod.handler"),
+            ("pkg/mod".into(), Some("handler".into()))
+        );
+        assert_eq!(
+            parse("src/app.handler"),
+            ("src/app".into(), Some("handler".into()))
+        );
     }
 
     #[test]
@@ -92,10 +105,23 @@ mod tests {
 
     #[test]
     fn rejects_names_outside_the_task_root() {
-        for bad in ["", " ", ".handler", "hello.", "/etc/passwd.x", "../up.handler", "a//b.h", "a\\b.h"] {
+        for bad in [
+            "",
+            " ",
+            ".handler",
+            "hello.",
+            "/etc/passwd.x",
+            "../up.handler",
+            "a//b.h",
+            "a\\b.h",
+        ] {
             let error = HandlerName::parse(bad).unwrap_err();
             assert_eq!(error.error_type, "Runtime.MalformedHandlerName", "{bad:?}");
-            assert!(error.error_message.starts_with(&format!("Bad handler '{bad}': ")));
+            assert!(
+                error
+                    .error_message
+                    .starts_with(&format!("Bad handler '{bad}': "))
+            );
         }
     }
 

@@ -30,12 +30,17 @@ pub struct InvocationContext {
 impl InvocationContext {
     /// The deadline as Unix epoch milliseconds.
     pub fn deadline_ms(&self) -> u64 {
-        self.deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+        self.deadline
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64
     }
 
     /// Time left before the deadline (zero once it has passed).
     pub fn remaining(&self) -> Duration {
-        self.deadline.duration_since(SystemTime::now()).unwrap_or_default()
+        self.deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
     }
 }
 

@@ -29,7 +29,11 @@ pub struct MemoryLimiter {
 impl MemoryLimiter {
     /// A limiter allowing `limit_mb` MiB of linear memory.
     pub fn new(limit_mb: u32) -> Self {
-        Self { max_bytes: limit_mb as usize * 1024 * 1024, peak_bytes: 0, refused: false }
+        Self {
+            max_bytes: limit_mb as usize * 1024 * 1024,
+            peak_bytes: 0,
+            refused: false,
+        }
     }
 
     /// Whether a grow was refused since the last `reset_refused`.
@@ -49,7 +53,12 @@ impl MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.refused = true;
             return Ok(false);
@@ -58,7 +67,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
@@ -111,12 +125,22 @@ pub struct Deadline {
 /// The deadline for `deadline_ms` (the `Lambda-Runtime-Deadline-Ms` value),
 /// or `now + fallback` with a warning when it cannot be an epoch time
 /// (missing, more than a day away from now, e.g. a duration such as `600000`).
-pub fn deadline_from_header(deadline_ms: Option<u64>, now: SystemTime, fallback: Duration) -> Deadline {
+pub fn deadline_from_header(
+    deadline_ms: Option<u64>,
+    now: SystemTime,
+    fallback: Duration,
+) -> Deadline {
     const PLAUSIBLE: Duration = Duration::from_secs(24 * 60 * 60);
-    let now_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+    let now_ms = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
     let plausible_ms = PLAUSIBLE.as_millis() as u64;
     match deadline_ms {
-        Some(ms) if ms.abs_diff(now_ms) <= plausible_ms => Deadline { at: UNIX_EPOCH + Duration::from_millis(ms), warning: None },
+        Some(ms) if ms.abs_diff(now_ms) <= plausible_ms => Deadline {
+            at: UNIX_EPOCH + Duration::from_millis(ms),
+            warning: None,
+        },
         other => Deadline {
             at: now + fallback,
             warning: Some(format!(
@@ -143,10 +167,20 @@ mod tests {
         let mut store = wasmtime::Store::new(&engine, MemoryLimiter::new(1));
         store.limiter(|limiter| limiter);
         let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
-        let grow = instance.get_typed_func::<i32, i32>(&mut store, "grow").unwrap();
-        assert_eq!(grow.call(&mut store, 15).unwrap(), 1, "1 MiB = 16 pages fits");
+        let grow = instance
+            .get_typed_func::<i32, i32>(&mut store, "grow")
+            .unwrap();
+        assert_eq!(
+            grow.call(&mut store, 15).unwrap(),
+            1,
+            "1 MiB = 16 pages fits"
+        );
         assert!(!store.data().refused());
-        assert_eq!(grow.call(&mut store, 1).unwrap(), -1, "a 17th page does not");
+        assert_eq!(
+            grow.call(&mut store, 1).unwrap(),
+            -1,
+            "a 17th page does not"
+        );
         assert!(store.data().refused());
         assert_eq!(store.data().peak_bytes(), 1024 * 1024);
     }
@@ -157,26 +191,40 @@ mod tests {
         config.epoch_interruption(true);
         let engine = Engine::new(&config).unwrap();
         let _ticker = EpochTicker::start(&engine);
-        let module = wasmtime::Module::new(&engine, r#"(module (func (export "spin") (loop (br 0))))"#).unwrap();
+        let module =
+            wasmtime::Module::new(&engine, r#"(module (func (export "spin") (loop (br 0))))"#)
+                .unwrap();
         let mut store = wasmtime::Store::new(&engine, ());
         store.set_epoch_deadline(ticks_for(Duration::from_millis(20)));
         store.epoch_deadline_trap();
         let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
-        let spin = instance.get_typed_func::<(), ()>(&mut store, "spin").unwrap();
+        let spin = instance
+            .get_typed_func::<(), ()>(&mut store, "spin")
+            .unwrap();
         let error = spin.call(&mut store, ()).unwrap_err();
-        assert_eq!(error.downcast_ref::<wasmtime::Trap>(), Some(&wasmtime::Trap::Interrupt));
+        assert_eq!(
+            error.downcast_ref::<wasmtime::Trap>(),
+            Some(&wasmtime::Trap::Interrupt)
+        );
     }
 
     #[test]
     fn an_implausible_deadline_falls_back_to_the_timeout() {
         let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
         let real = deadline_from_header(Some(1_795_000_003_000), now, Duration::from_secs(3));
-        assert_eq!(real.at, UNIX_EPOCH + Duration::from_millis(1_795_000_003_000));
+        assert_eq!(
+            real.at,
+            UNIX_EPOCH + Duration::from_millis(1_795_000_003_000)
+        );
         assert!(real.warning.is_none());
         let emulator = deadline_from_header(Some(600_000), now, Duration::from_secs(3));
         assert_eq!(emulator.at, now + Duration::from_secs(3));
         assert!(emulator.warning.unwrap().contains("600000"));
-        assert!(deadline_from_header(None, now, Duration::from_secs(3)).warning.is_some());
+        assert!(
+            deadline_from_header(None, now, Duration::from_secs(3))
+                .warning
+                .is_some()
+        );
     }
 
     #[test]

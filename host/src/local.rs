@@ -50,7 +50,9 @@ pub async fn invoke(args: &InvokeArgs) -> ExitCode {
 }
 
 /// Loads the function for test mode; an init error is also said on stderr in one line.
-pub async fn load(options: &crate::settings::LocalOptions) -> Result<(Function, InitReport), LambdaError> {
+pub async fn load(
+    options: &crate::settings::LocalOptions,
+) -> Result<(Function, InitReport), LambdaError> {
     let loaded = match FunctionSettings::local(options) {
         Ok(settings) => {
             let logger = Logger::to_stderr(settings.log);
@@ -59,7 +61,10 @@ pub async fn load(options: &crate::settings::LocalOptions) -> Result<(Function, 
         Err(error) => Err(error),
     };
     if let Err(error) = &loaded {
-        eprintln!("lambda-wasm: init failed: {}: {}", error.error_type, error.error_message);
+        eprintln!(
+            "lambda-wasm: init failed: {}: {}",
+            error.error_type, error.error_message
+        );
     }
     loaded
 }
@@ -74,7 +79,10 @@ pub fn local_invocation(event: Bytes, settings: &FunctionSettings, now: SystemTi
     let context = InvocationContext {
         request_id: uuid::Uuid::new_v4().to_string(),
         deadline: now + settings.timeout,
-        invoked_function_arn: format!("arn:aws:lambda:{region}:000000000000:function:{}", settings.function_name),
+        invoked_function_arn: format!(
+            "arn:aws:lambda:{region}:000000000000:function:{}",
+            settings.function_name
+        ),
         trace_id: None,
         client_context: None,
         cognito_identity: None,
@@ -84,9 +92,16 @@ pub fn local_invocation(event: Bytes, settings: &FunctionSettings, now: SystemTi
 }
 
 /// Runs `invocation` between START and END/REPORT lines on stderr.
-pub async fn run_reported(function: &mut Function, invocation: &Invocation, init: Option<InitReport>) -> Outcome {
+pub async fn run_reported(
+    function: &mut Function,
+    invocation: &Invocation,
+    init: Option<InitReport>,
+) -> Outcome {
     let request_id = &invocation.context.request_id;
-    eprintln!("START RequestId: {request_id} Version: {}", function.settings().function_version);
+    eprintln!(
+        "START RequestId: {request_id} Version: {}",
+        function.settings().function_version
+    );
     let started = Instant::now();
     let outcome = function.invoke(invocation).await;
     let duration = started.elapsed();
@@ -95,7 +110,12 @@ pub async fn run_reported(function: &mut Function, invocation: &Invocation, init
     outcome
 }
 
-fn report_line(request_id: &str, duration: Duration, function: &Function, init: Option<InitReport>) -> String {
+fn report_line(
+    request_id: &str,
+    duration: Duration,
+    function: &Function,
+    init: Option<InitReport>,
+) -> String {
     let millis = duration.as_secs_f64() * 1000.0;
     let memory_used_mb = function.peak_memory_bytes().div_ceil(1024 * 1024);
     let mut line = format!(
@@ -104,7 +124,10 @@ fn report_line(request_id: &str, duration: Duration, function: &Function, init: 
         function.settings().memory_mb,
     );
     if let Some(init) = init {
-        line.push_str(&format!("\tInit Duration: {:.2} ms", init.duration.as_secs_f64() * 1000.0));
+        line.push_str(&format!(
+            "\tInit Duration: {:.2} ms",
+            init.duration.as_secs_f64() * 1000.0
+        ));
     }
     line
 }
@@ -112,10 +135,14 @@ fn report_line(request_id: &str, duration: Duration, function: &Function, init: 
 fn read_event(source: &str) -> Result<Bytes, String> {
     let bytes = if source == "-" {
         let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
         bytes
     } else {
-        std::fs::read(source).map_err(|e| format!("cannot read the event file {source}: {e}; pass a JSON file or - for stdin"))?
+        std::fs::read(source).map_err(|e| {
+            format!("cannot read the event file {source}: {e}; pass a JSON file or - for stdin")
+        })?
     };
     Ok(Bytes::from(bytes))
 }

@@ -92,7 +92,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Text, min_level: Level::Trace }
+        Self {
+            format: LogFormat::Text,
+            min_level: Level::Trace,
+        }
     }
 }
 
@@ -153,7 +156,10 @@ impl Logger {
             truncated: false,
             out,
         };
-        Self { config, state: Arc::new(Mutex::new(state)) }
+        Self {
+            config,
+            state: Arc::new(Mutex::new(state)),
+        }
     }
 
     /// The format and filter in use.
@@ -212,7 +218,9 @@ impl Logger {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LoggerState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -230,13 +238,19 @@ impl LoggerState {
         let notice = format!(
             "lambda-wasm: guest output passed {MAX_BYTES_PER_INVOCATION} bytes in this invocation; the rest is dropped"
         );
-        let config = LogConfig { format: LogFormat::Text, min_level: Level::Trace };
+        let config = LogConfig {
+            format: LogFormat::Text,
+            min_level: Level::Trace,
+        };
         self.write_line(config, Level::Warn, Some(Level::Warn), notice.as_bytes());
         false
     }
 
     fn flush_partial_lines(&mut self, config: LogConfig) {
-        for (slot, stream) in [GuestStream::Stdout, GuestStream::Stderr].into_iter().enumerate() {
+        for (slot, stream) in [GuestStream::Stdout, GuestStream::Stderr]
+            .into_iter()
+            .enumerate()
+        {
             let line = std::mem::take(&mut self.partial[slot]);
             if !line.is_empty() {
                 self.write_line(config, stream.level(), None, &line);
@@ -245,7 +259,13 @@ impl LoggerState {
     }
 
     /// One record; `tagged_level` is set for `log` records, which show their level in text.
-    fn write_line(&mut self, config: LogConfig, level: Level, tagged_level: Option<Level>, line: &[u8]) {
+    fn write_line(
+        &mut self,
+        config: LogConfig,
+        level: Level,
+        tagged_level: Option<Level>,
+        line: &[u8],
+    ) {
         let message = String::from_utf8_lossy(line);
         let message = message.strip_suffix('\r').unwrap_or(&message);
         let timestamp = format_timestamp(SystemTime::now());
@@ -258,7 +278,11 @@ impl LoggerState {
             })
             .expect("a record of strings always serialises"),
             LogFormat::Text => match tagged_level {
-                Some(level) => format!("[{}]\t{timestamp}\t{}\t{message}", level.name(), self.request_id),
+                Some(level) => format!(
+                    "[{}]\t{timestamp}\t{}\t{message}",
+                    level.name(),
+                    self.request_id
+                ),
                 None => format!("{timestamp}\t{}\t{message}", self.request_id),
             },
         };
@@ -315,13 +339,20 @@ mod tests {
     }
     impl Capture {
         fn lines(&self) -> Vec<String> {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap().lines().map(str::to_string).collect()
+            String::from_utf8(self.0.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect()
         }
     }
 
     fn logger(format: LogFormat, min_level: Level) -> (Logger, Capture) {
         let capture = Capture::default();
-        (Logger::to_writer(LogConfig { format, min_level }, Box::new(capture.clone())), capture)
+        (
+            Logger::to_writer(LogConfig { format, min_level }, Box::new(capture.clone())),
+            capture,
+        )
     }
 
     #[test]
@@ -329,7 +360,10 @@ mod tests {
         let time = UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
         assert_eq!(format_timestamp(time), "2026-11-18T11:06:40.123Z");
         assert_eq!(format_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            format_timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 
     #[test]
@@ -379,9 +413,16 @@ mod tests {
         }
         logger.end_invocation();
         let lines = capture.lines();
-        let notices = lines.iter().filter(|l| l.contains("the rest is dropped")).count();
+        let notices = lines
+            .iter()
+            .filter(|l| l.contains("the rest is dropped"))
+            .count();
         assert_eq!(notices, 1);
-        let logged: usize = lines.iter().filter(|l| !l.contains("dropped")).map(|l| l.len()).sum();
+        let logged: usize = lines
+            .iter()
+            .filter(|l| !l.contains("dropped"))
+            .map(|l| l.len())
+            .sum();
         assert!(logged <= MAX_BYTES_PER_INVOCATION + lines.len() * 64);
     }
 }

@@ -29,7 +29,10 @@ fn main() -> ExitCode {
         bootstrap::default_missing_lambda_variables();
     }
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("lambda-wasm: cannot start the async runtime: {error}");
@@ -59,7 +62,10 @@ fn init_tracing() {
 }
 
 fn compile(args: &lambda_wasm::cli::CompileArgs) -> ExitCode {
-    let output = args.output.clone().unwrap_or_else(|| args.wasm.with_extension("cwasm"));
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.wasm.with_extension("cwasm"));
     let compiled = engine::new_engine()
         .map_err(anyhow::Error::from)
         .and_then(|engine| engine::compile_to_file(&engine, &args.wasm, &output));
@@ -90,7 +96,11 @@ fn package(args: &lambda_wasm::cli::PackageArgs) -> ExitCode {
         megabytes(report.unzipped_bytes),
         megabytes(package::LAMBDA_UNZIPPED_LIMIT),
         report.compiled.len(),
-        if report.with_python { ", with the Python interpreter" } else { "" }
+        if report.with_python {
+            ", with the Python interpreter"
+        } else {
+            ""
+        }
     );
     if report.unzipped_bytes > package::LAMBDA_UNZIPPED_LIMIT {
         eprintln!(

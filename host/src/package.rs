@@ -29,14 +29,28 @@ pub fn package(task_root: &Path, out: &Path) -> anyhow::Result<PackageReport> {
     if !task_root.is_dir() {
         bail!("the task root {} is not a folder", task_root.display());
     }
-    if out.exists() && out.read_dir().map(|mut entries| entries.next().is_some()).unwrap_or(true) {
-        bail!("{} exists and is not empty; give a new folder with --out", out.display());
+    if out.exists()
+        && out
+            .read_dir()
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{} exists and is not empty; give a new folder with --out",
+            out.display()
+        );
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let engine = engine::new_engine().map_err(anyhow::Error::from)?;
-    let mut report = PackageReport { unzipped_bytes: 0, compiled: Vec::new(), with_python: false };
+    let mut report = PackageReport {
+        unzipped_bytes: 0,
+        compiled: Vec::new(),
+        with_python: false,
+    };
     for file in files_under(task_root)? {
-        let relative = file.strip_prefix(task_root).expect("files_under yields paths under the root");
+        let relative = file
+            .strip_prefix(task_root)
+            .expect("files_under yields paths under the root");
         let target = out.join(relative);
         copy(&file, &target)?;
         if file.extension().is_some_and(|ext| ext == "wasm") {
@@ -48,23 +62,31 @@ pub fn package(task_root: &Path, out: &Path) -> anyhow::Result<PackageReport> {
     let executable = std::env::current_exe().context("cannot find this executable")?;
     copy(&executable, &out.join("bootstrap"))?;
     if report.with_python {
-        let home = python::interpreter_home().context("cannot find the Python interpreter's home")?;
-        let has_cwasm = files_under(&home)?.iter().any(|f| f.extension().is_some_and(|ext| ext == "cwasm"));
+        let home =
+            python::interpreter_home().context("cannot find the Python interpreter's home")?;
+        let has_cwasm = files_under(&home)?
+            .iter()
+            .any(|f| f.extension().is_some_and(|ext| ext == "cwasm"));
         let needed = |f: &PathBuf| !(has_cwasm && f.extension().is_some_and(|ext| ext == "wasm"));
         for file in files_under(&home)?.into_iter().filter(needed) {
             let relative = file.strip_prefix(&home).expect("under the home");
             copy(&file, &out.join("python").join(relative))?;
         }
     }
-    report.unzipped_bytes = files_under(out)?.iter().map(|f| f.metadata().map_or(0, |m| m.len())).sum();
+    report.unzipped_bytes = files_under(out)?
+        .iter()
+        .map(|f| f.metadata().map_or(0, |m| m.len()))
+        .sum();
     Ok(report)
 }
 
 fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
     if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    std::fs::copy(from, to)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
     Ok(())
 }
 
@@ -73,9 +95,12 @@ fn files_under(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut folders = vec![root.to_path_buf()];
     while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).with_context(|| format!("cannot list {}", folder.display()))? {
+        for entry in std::fs::read_dir(&folder)
+            .with_context(|| format!("cannot list {}", folder.display()))?
+        {
             let path = entry?.path();
-            let metadata = std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let metadata = std::fs::metadata(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             if metadata.is_dir() {
                 folders.push(path);
             } else if metadata.is_file() {
@@ -95,7 +120,11 @@ mod tests {
     fn packages_modules_with_their_cwasm_and_the_bootstrap() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join("pkg")).unwrap();
-        std::fs::write(root.path().join("pkg/m.wasm"), wat::parse_str("(module)").unwrap()).unwrap();
+        std::fs::write(
+            root.path().join("pkg/m.wasm"),
+            wat::parse_str("(module)").unwrap(),
+        )
+        .unwrap();
         std::fs::write(root.path().join("config.json"), "{}").unwrap();
         let out = tempfile::tempdir().unwrap();
         let report = package(root.path(), &out.path().join("pkg-out")).unwrap();
@@ -110,7 +139,11 @@ mod tests {
     #[test]
     fn refuses_to_write_into_a_folder_with_files() {
         let root = tempfile::tempdir().unwrap();
-        std::fs::write(root.path().join("hello.wasm"), wat::parse_str("(module)").unwrap()).unwrap();
+        std::fs::write(
+            root.path().join("hello.wasm"),
+            wat::parse_str("(module)").unwrap(),
+        )
+        .unwrap();
         let error = package(root.path(), root.path()).unwrap_err().to_string();
         assert!(error.contains("is not empty"), "{error}");
     }

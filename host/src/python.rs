@@ -55,7 +55,10 @@ pub fn interpreter_home() -> Option<PathBuf> {
 }
 
 /// Loads the interpreter and the sandbox additions it needs.
-pub fn load_interpreter(engine: &Engine, settings: &FunctionSettings) -> Result<(Module, Extras), LambdaError> {
+pub fn load_interpreter(
+    engine: &Engine,
+    settings: &FunctionSettings,
+) -> Result<(Module, Extras), LambdaError> {
     let module_name = &settings.handler.module;
     let home = interpreter_home().unwrap_or_default();
     let missing = || {
@@ -67,22 +70,36 @@ pub fn load_interpreter(engine: &Engine, settings: &FunctionSettings) -> Result<
             ),
         )
     };
-    let handler = crate::handler_name::HandlerName::parse("python-snapshot.run").expect("a valid name");
+    let handler =
+        crate::handler_name::HandlerName::parse("python-snapshot.run").expect("a valid name");
     let module = match crate::engine::load_module(engine, &home, &handler) {
         Ok(module) => module,
-        Err(_) if !home.join(SNAPSHOT_CWASM).is_file() && !home.join(SNAPSHOT_WASM).is_file() => return Err(missing()),
+        Err(_) if !home.join(SNAPSHOT_CWASM).is_file() && !home.join(SNAPSHOT_WASM).is_file() => {
+            return Err(missing());
+        }
         Err(error) => return Err(LambdaError::import_module(module_name, error.error_message)),
     };
     let stdlib = home.join(STDLIB_DIR);
     if !stdlib.join("python315.zip").is_file() {
         return Err(LambdaError::import_module(
             module_name,
-            format!("the Python standard library is missing: no {}; run `make python`", stdlib.join("python315.zip").display()),
+            format!(
+                "the Python standard library is missing: no {}; run `make python`",
+                stdlib.join("python315.zip").display()
+            ),
         ));
     }
     let extras = Extras {
-        args: vec!["/usr/local/bin/python.wasm".into(), "-c".into(), RUNTIME_PY.into()],
-        env: vec![("TMPDIR".into(), "/tmp".into()), ("HOME".into(), "/tmp".into()), ("PYTHONTZPATH".into(), String::new())],
+        args: vec![
+            "/usr/local/bin/python.wasm".into(),
+            "-c".into(),
+            RUNTIME_PY.into(),
+        ],
+        env: vec![
+            ("TMPDIR".into(), "/tmp".into()),
+            ("HOME".into(), "/tmp".into()),
+            ("PYTHONTZPATH".into(), String::new()),
+        ],
         read_only_dirs: vec![(stdlib, "/usr/local/lib".into())],
     };
     Ok((module, extras))
@@ -126,11 +143,17 @@ pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
 
 /// Handles one frame; the reply to send back.
 async fn answer(caller: &mut Caller<'_, GuestState>, frame: &[u8]) -> wasmtime::Result<Vec<u8>> {
-    let (&kind, body) = frame.split_first().ok_or_else(|| wasmtime::format_err!("host::call: empty frame"))?;
+    let (&kind, body) = frame
+        .split_first()
+        .ok_or_else(|| wasmtime::format_err!("host::call: empty frame"))?;
     let message = match kind {
         b'L' => {
             let (&level, text) = body.split_first().unwrap_or((&b'2', b""));
-            caller.data().abi.logger().record(Level::from_abi(i32::from(level) - i32::from(b'0')), text);
+            caller
+                .data()
+                .abi
+                .logger()
+                .record(Level::from_abi(i32::from(level) - i32::from(b'0')), text);
             return Ok(Vec::new());
         }
         b'N' => GuestMessage::Ready,
@@ -140,57 +163,100 @@ async fn answer(caller: &mut Caller<'_, GuestState>, frame: &[u8]) -> wasmtime::
         other => wasmtime::bail!("host::call: unknown frame kind {:?}", other as char),
     };
     let init_failed = matches!(message, GuestMessage::InitFailed(_));
-    let bridge = caller.data_mut().python.as_mut().expect("a Python store has a bridge");
+    let bridge = caller
+        .data_mut()
+        .python
+        .as_mut()
+        .expect("a Python store has a bridge");
     if bridge.messages.send(message).is_err() || init_failed {
         return Ok(Vec::new());
     }
     let Some(next) = bridge.invocations.recv().await else {
         return Ok(Vec::new());
     };
-    let remaining = next.deadline.duration_since(SystemTime::now()).unwrap_or_default();
+    let remaining = next
+        .deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
     caller.data_mut().limiter.reset_refused();
-    caller.as_context_mut().set_epoch_deadline(ticks_for(remaining));
+    caller
+        .as_context_mut()
+        .set_epoch_deadline(ticks_for(remaining));
     Ok(next.frame)
 }
 
 fn error_from_json(body: &[u8]) -> LambdaError {
     let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let text = |key: &str| {
+        value
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
     let stack_trace = value
         .get("stackTrace")
         .and_then(|v| v.as_array())
-        .map(|frames| frames.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
+        .map(|frames| {
+            frames
+                .iter()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     match text("errorType") {
-        error_type if error_type.is_empty() => {
-            LambdaError::new("Runtime.HandlerError", "the Python runtime sent a malformed error frame")
+        error_type if error_type.is_empty() => LambdaError::new(
+            "Runtime.HandlerError",
+            "the Python runtime sent a malformed error frame",
+        ),
+        error_type => {
+            LambdaError::new(error_type, text("errorMessage")).with_stack_trace(stack_trace)
         }
-        error_type => LambdaError::new(error_type, text("errorMessage")).with_stack_trace(stack_trace),
     }
 }
 
-fn read_guest(caller: &mut Caller<'_, GuestState>, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+fn read_guest(
+    caller: &mut Caller<'_, GuestState>,
+    ptr: i32,
+    len: i32,
+) -> wasmtime::Result<Vec<u8>> {
     let memory = guest_memory(caller)?;
     let (start, len) = (ptr as u32 as usize, len as u32 as usize);
     memory
         .data(&caller)
         .get(start..start.saturating_add(len))
         .map(<[u8]>::to_vec)
-        .ok_or_else(|| wasmtime::format_err!("host::call: frame {start:#x}+{len} is outside guest memory"))
+        .ok_or_else(|| {
+            wasmtime::format_err!("host::call: frame {start:#x}+{len} is outside guest memory")
+        })
 }
 
 /// Copies `reply` into memory from the guest's `host_alloc` and stores its pointer and length.
-async fn write_reply(caller: &mut Caller<'_, GuestState>, reply: &[u8], out_ptr: i32, out_len: i32) -> wasmtime::Result<()> {
+async fn write_reply(
+    caller: &mut Caller<'_, GuestState>,
+    reply: &[u8],
+    out_ptr: i32,
+    out_len: i32,
+) -> wasmtime::Result<()> {
     let alloc = match caller.get_export("host_alloc") {
         Some(Extern::Func(func)) => func.typed::<i32, i32>(&caller)?,
         _ => wasmtime::bail!("host::call: the interpreter exports no host_alloc"),
     };
-    let len = i32::try_from(reply.len()).map_err(|_| wasmtime::format_err!("host::call: reply too large"))?;
+    let len = i32::try_from(reply.len())
+        .map_err(|_| wasmtime::format_err!("host::call: reply too large"))?;
     let ptr = alloc.call_async(&mut *caller, len.max(1)).await?;
     let memory = guest_memory(caller)?;
     memory.write(&mut *caller, ptr as u32 as usize, reply)?;
-    memory.write(&mut *caller, out_ptr as u32 as usize, &(ptr as u32).to_le_bytes())?;
-    memory.write(&mut *caller, out_len as u32 as usize, &(len as u32).to_le_bytes())?;
+    memory.write(
+        &mut *caller,
+        out_ptr as u32 as usize,
+        &(ptr as u32).to_le_bytes(),
+    )?;
+    memory.write(
+        &mut *caller,
+        out_len as u32 as usize,
+        &(len as u32).to_le_bytes(),
+    )?;
     Ok(())
 }
 
@@ -242,54 +308,91 @@ impl PythonEnvironment {
         let (invocations_tx, invocations_rx) = mpsc::channel(1);
         let (messages_tx, mut messages_rx) = mpsc::unbounded_channel();
         let mut store = template.new_store(Stdio::Reactor, &[])?;
-        store.data_mut().python = Some(PythonBridge { invocations: invocations_rx, messages: messages_tx });
+        store.data_mut().python = Some(PythonBridge {
+            invocations: invocations_rx,
+            messages: messages_tx,
+        });
         store.set_epoch_deadline(ticks_for(INIT_TIMEOUT));
         let pre = template.pre().clone();
         let task = tokio::spawn(async move {
             let result = run_interpreter(&pre, &mut store).await;
-            TaskEnd { result, memory_refused: store.data().limiter.refused() }
+            TaskEnd {
+                result,
+                memory_refused: store.data().limiter.refused(),
+            }
         });
         let module = &template.settings.handler.module;
         let first = tokio::time::timeout(INIT_TIMEOUT, messages_rx.recv()).await;
         match first {
-            Ok(Some(GuestMessage::Ready)) => Ok(Self { invocations: invocations_tx, messages: messages_rx, task }),
+            Ok(Some(GuestMessage::Ready)) => Ok(Self {
+                invocations: invocations_tx,
+                messages: messages_rx,
+                task,
+            }),
             Ok(Some(GuestMessage::InitFailed(error))) => Err(error),
-            Ok(Some(GuestMessage::Finished(_))) => {
-                Err(LambdaError::import_module(module, "the Python runtime answered before it was ready"))
-            }
-            Ok(None) => Err(LambdaError::import_module(module, format!("init failed: {}", describe_end(task.await)))),
+            Ok(Some(GuestMessage::Finished(_))) => Err(LambdaError::import_module(
+                module,
+                "the Python runtime answered before it was ready",
+            )),
+            Ok(None) => Err(LambdaError::import_module(
+                module,
+                format!("init failed: {}", describe_end(task.await)),
+            )),
             Err(_) => {
                 task.abort();
-                Err(LambdaError::import_module(module, format!("init did not finish within {} seconds", INIT_TIMEOUT.as_secs())))
+                Err(LambdaError::import_module(
+                    module,
+                    format!(
+                        "init did not finish within {} seconds",
+                        INIT_TIMEOUT.as_secs()
+                    ),
+                ))
             }
         }
     }
 
     /// Runs one invocation; `Err` means the interpreter is gone and must be replaced.
-    pub async fn invoke(&mut self, template: &InstanceTemplate, invocation: &Invocation) -> Result<Outcome, Fault> {
+    pub async fn invoke(
+        &mut self,
+        template: &InstanceTemplate,
+        invocation: &Invocation,
+    ) -> Result<Outcome, Fault> {
         let settings = &template.settings;
         let context = &invocation.context;
         let remaining = context.remaining();
-        let delivery = Delivery { frame: invocation_frame(invocation), deadline: context.deadline };
+        let delivery = Delivery {
+            frame: invocation_frame(invocation),
+            deadline: context.deadline,
+        };
         let sent = self.invocations.send(delivery).await.is_ok();
         let received = match sent {
-            true => tokio::time::timeout(remaining + BLOCKED_CALL_GRACE, self.messages.recv()).await,
+            true => {
+                tokio::time::timeout(remaining + BLOCKED_CALL_GRACE, self.messages.recv()).await
+            }
             false => Ok(None),
         };
         match received {
-            Ok(Some(GuestMessage::Finished(Ok(json)))) => Ok(match response::validate(GuestResponse::Bytes(json), settings.max_response_bytes) {
-                Ok(json) => Outcome::Response(json),
-                Err(error) => Outcome::Error(error),
-            }),
+            Ok(Some(GuestMessage::Finished(Ok(json)))) => Ok(
+                match response::validate(GuestResponse::Bytes(json), settings.max_response_bytes) {
+                    Ok(json) => Outcome::Response(json),
+                    Err(error) => Outcome::Error(error),
+                },
+            ),
             Ok(Some(GuestMessage::Finished(Err(error)))) => Ok(Outcome::Error(error)),
-            Ok(Some(_)) => Err(Fault(LambdaError::new("Runtime.HandlerError", "the Python runtime sent a frame out of turn"))),
+            Ok(Some(_)) => Err(Fault(LambdaError::new(
+                "Runtime.HandlerError",
+                "the Python runtime sent a frame out of turn",
+            ))),
             Ok(None) => {
                 let end = (&mut self.task).await;
                 Err(Fault(self.fault_from(end, invocation, settings, remaining)))
             }
             Err(_) => {
                 self.task.abort();
-                Err(Fault(LambdaError::timed_out(&context.request_id, remaining.as_secs_f64())))
+                Err(Fault(LambdaError::timed_out(
+                    &context.request_id,
+                    remaining.as_secs_f64(),
+                )))
             }
         }
     }
@@ -303,12 +406,26 @@ impl PythonEnvironment {
     ) -> LambdaError {
         let request_id = &invocation.context.request_id;
         match end {
-            Ok(TaskEnd { result: Ok(status), .. }) => LambdaError::exit(request_id, status),
-            Ok(TaskEnd { result: Err(error), memory_refused }) => fault::classify(
+            Ok(TaskEnd {
+                result: Ok(status), ..
+            }) => LambdaError::exit(request_id, status),
+            Ok(TaskEnd {
+                result: Err(error),
+                memory_refused,
+            }) => fault::classify(
                 &error,
-                &FaultContext { request_id, timeout_secs: remaining.as_secs_f64(), memory_refused, memory_mb: settings.memory_mb },
+                &FaultContext {
+                    request_id,
+                    timeout_secs: remaining.as_secs_f64(),
+                    memory_refused,
+                    memory_mb: settings.memory_mb,
+                },
             ),
-            Err(join_error) => LambdaError::trap(request_id, format!("the interpreter task failed: {join_error}"), Vec::new()),
+            Err(join_error) => LambdaError::trap(
+                request_id,
+                format!("the interpreter task failed: {join_error}"),
+                Vec::new(),
+            ),
         }
     }
 }
@@ -319,7 +436,10 @@ impl Drop for PythonEnvironment {
     }
 }
 
-async fn run_interpreter(pre: &wasmtime::InstancePre<GuestState>, store: &mut Store<GuestState>) -> wasmtime::Result<i32> {
+async fn run_interpreter(
+    pre: &wasmtime::InstancePre<GuestState>,
+    store: &mut Store<GuestState>,
+) -> wasmtime::Result<i32> {
     let instance = pre.instantiate_async(&mut *store).await?;
     if let Ok(initialize) = instance.get_typed_func::<(), ()>(&mut *store, "_initialize") {
         initialize.call_async(&mut *store, ()).await?;
@@ -330,8 +450,12 @@ async fn run_interpreter(pre: &wasmtime::InstancePre<GuestState>, store: &mut St
 
 fn describe_end(end: Result<TaskEnd, tokio::task::JoinError>) -> String {
     match end {
-        Ok(TaskEnd { result: Ok(status), .. }) => format!("the interpreter exited with status {status} before it was ready"),
-        Ok(TaskEnd { result: Err(error), .. }) => fault::describe(&error),
+        Ok(TaskEnd {
+            result: Ok(status), ..
+        }) => format!("the interpreter exited with status {status} before it was ready"),
+        Ok(TaskEnd {
+            result: Err(error), ..
+        }) => fault::describe(&error),
         Err(join_error) => join_error.to_string(),
     }
 }

@@ -25,7 +25,9 @@ pub enum GuestResponse {
 /// Validates `response` against `max_bytes`; the result is the exact JSON to send.
 pub fn validate(response: GuestResponse, max_bytes: usize) -> Result<Box<RawValue>, LambdaError> {
     let bytes = match response {
-        GuestResponse::Unset => return Ok(RawValue::from_string("null".into()).expect("null is JSON")),
+        GuestResponse::Unset => {
+            return Ok(RawValue::from_string("null".into()).expect("null is JSON"));
+        }
         GuestResponse::TooLarge(len) => return Err(too_large(len, max_bytes)),
         GuestResponse::Bytes(bytes) => bytes,
     };
@@ -61,8 +63,12 @@ fn too_large(len: usize, max_bytes: usize) -> LambdaError {
 /// Checks that an event is one JSON value before a guest sees it.
 pub fn validate_event(event: &[u8]) -> Result<(), LambdaError> {
     // serde_json skips string contents without checking them as UTF-8.
-    let text = std::str::from_utf8(event)
-        .map_err(|e| LambdaError::unmarshal(format!("the event is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to())))?;
+    let text = std::str::from_utf8(event).map_err(|e| {
+        LambdaError::unmarshal(format!(
+            "the event is not valid UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
     serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map(drop)
         .map_err(LambdaError::unmarshal)
@@ -83,7 +89,10 @@ mod tests {
 
     #[test]
     fn passes_json_through_unchanged() {
-        assert_eq!(check(br#"{"message": "Hello John Smith!"}"#).unwrap(), r#"{"message": "Hello John Smith!"}"#);
+        assert_eq!(
+            check(br#"{"message": "Hello John Smith!"}"#).unwrap(),
+            r#"{"message": "Hello John Smith!"}"#
+        );
         assert_eq!(check(b"null\n").unwrap(), "null");
         assert_eq!(validate(GuestResponse::Unset, 64).unwrap().get(), "null");
     }
@@ -92,22 +101,44 @@ mod tests {
     fn names_what_is_wrong() {
         assert!(check(b"").unwrap_err().contains("empty"));
         assert!(check(b"not json").unwrap_err().contains("not JSON"));
-        assert!(check(b"{\"a\": 1} trailing").unwrap_err().contains("not JSON"));
+        assert!(
+            check(b"{\"a\": 1} trailing")
+                .unwrap_err()
+                .contains("not JSON")
+        );
         assert!(check(b"\"\xff\"").unwrap_err().contains("offset 1"));
-        assert!(check(&[b' '; 65]).unwrap_err().contains("65 bytes, over the limit of 64"));
+        assert!(
+            check(&[b' '; 65])
+                .unwrap_err()
+                .contains("65 bytes, over the limit of 64")
+        );
         for not_json_whitespace in [&b"0\x0c"[..], b"{}\x0b", "\u{a0}null".as_bytes()] {
-            assert!(check(not_json_whitespace).is_err(), "{not_json_whitespace:?} (found by fuzz/response_validate)");
+            assert!(
+                check(not_json_whitespace).is_err(),
+                "{not_json_whitespace:?} (found by fuzz/response_validate)"
+            );
         }
         let error = validate(GuestResponse::TooLarge(7_000_000), 64).unwrap_err();
-        assert!(error.error_message.starts_with("Unable to marshal response: the response is 7000000 bytes"));
+        assert!(
+            error
+                .error_message
+                .starts_with("Unable to marshal response: the response is 7000000 bytes")
+        );
     }
 
     #[test]
     fn events_must_be_json() {
         assert!(validate_event(br#"{"first_name": "John"}"#).is_ok());
-        assert!(validate_event(b"\"\xff\"").is_err(), "invalid UTF-8 in a string (found by fuzz/response_validate)");
+        assert!(
+            validate_event(b"\"\xff\"").is_err(),
+            "invalid UTF-8 in a string (found by fuzz/response_validate)"
+        );
         let error = validate_event(b"{oops").unwrap_err();
         assert_eq!(error.error_type, "Runtime.UnmarshalError");
-        assert!(error.error_message.starts_with("Unable to unmarshal input: "));
+        assert!(
+            error
+                .error_message
+                .starts_with("Unable to unmarshal input: ")
+        );
     }
 }

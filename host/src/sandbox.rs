@@ -22,7 +22,10 @@ pub enum Stdio {
     /// Reactor: no stdin; stdout is log lines.
     Reactor,
     /// Command: the event is stdin; stdout is captured as the response.
-    Command { event: Bytes, stdout: CapturedStdout },
+    Command {
+        event: Bytes,
+        stdout: CapturedStdout,
+    },
 }
 
 /// What a kind of guest needs beyond the function's own sandbox.
@@ -60,18 +63,30 @@ pub fn wasi_ctx(
     } else {
         builder.args(&extras.args);
     }
-    let read_only = extras.read_only_dirs.iter().map(|(host, guest)| (host.as_path(), guest.as_str(), FsPerms::ReadOnly));
+    let read_only = extras
+        .read_only_dirs
+        .iter()
+        .map(|(host, guest)| (host.as_path(), guest.as_str(), FsPerms::ReadOnly));
     let dirs = read_only
-        .chain([(settings.task_root.as_path(), settings.guest_task_root.as_str(), FsPerms::ReadOnly)])
+        .chain([(
+            settings.task_root.as_path(),
+            settings.guest_task_root.as_str(),
+            FsPerms::ReadOnly,
+        )])
         .chain([(tmp, "/tmp", FsPerms::ReadWrite)]);
     for (host, guest, perms) in dirs {
-        builder
-            .preopened_dir(host, guest, perms)
-            .map_err(|e| std::io::Error::other(format!("cannot open {} for the guest's {guest}: {e}", host.display())))?;
+        builder.preopened_dir(host, guest, perms).map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot open {} for the guest's {guest}: {e}",
+                host.display()
+            ))
+        })?;
     }
     match stdio {
         Stdio::Reactor => builder.stdout(GuestOutput::Log(logger.clone(), GuestStream::Stdout)),
-        Stdio::Command { event, stdout } => builder.stdin(MemoryInputPipe::new(event)).stdout(GuestOutput::Capture(stdout)),
+        Stdio::Command { event, stdout } => builder
+            .stdin(MemoryInputPipe::new(event))
+            .stdout(GuestOutput::Capture(stdout)),
     };
     Ok(builder.build_p1())
 }
@@ -89,7 +104,11 @@ struct Captured {
 impl CapturedStdout {
     /// Capture at most `max` bytes.
     pub fn new(max: usize) -> Self {
-        Self(Arc::new(Mutex::new(Captured { bytes: Vec::new(), total: 0, max })))
+        Self(Arc::new(Mutex::new(Captured {
+            bytes: Vec::new(),
+            total: 0,
+            max,
+        })))
     }
 
     /// What the command wrote, as a response to validate.
@@ -164,7 +183,11 @@ impl Pollable for GuestOutput {
 }
 
 impl tokio::io::AsyncWrite for GuestOutput {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.accept(buf);
         Poll::Ready(Ok(buf.len()))
     }

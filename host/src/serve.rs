@@ -39,7 +39,10 @@ pub async fn serve(args: &ServeArgs) -> ExitCode {
     let listener = match TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(error) => {
-            eprintln!("lambda-wasm: cannot listen on {}: {error}; pick another with --listen", args.listen);
+            eprintln!(
+                "lambda-wasm: cannot listen on {}: {error}; pick another with --listen",
+                args.listen
+            );
             return ExitCode::from(2);
         }
     };
@@ -48,7 +51,10 @@ pub async fn serve(args: &ServeArgs) -> ExitCode {
         "lambda-wasm: serving {} on http://{address}/2015-03-31/functions/function/invocations",
         args.function.handler
     );
-    let server = Arc::new(Server { function: Mutex::new(function), init: std::sync::Mutex::new(Some(init)) });
+    let server = Arc::new(Server {
+        function: Mutex::new(function),
+        init: std::sync::Mutex::new(Some(init)),
+    });
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -67,7 +73,10 @@ pub async fn serve(args: &ServeArgs) -> ExitCode {
                 let server = server.clone();
                 async move { Ok::<_, Infallible>(server.handle(request).await) }
             });
-            if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            if let Err(error) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!("connection ended: {error}");
             }
         });
@@ -77,19 +86,26 @@ pub async fn serve(args: &ServeArgs) -> ExitCode {
 impl Server {
     async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = request.uri().path().to_string();
-        let is_invoke = path.starts_with("/2015-03-31/functions/") && path.ends_with("/invocations");
+        let is_invoke =
+            path.starts_with("/2015-03-31/functions/") && path.ends_with("/invocations");
         if request.method() != Method::POST || !is_invoke {
             return aws_error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
-                &format!("{} {path} is not served here; POST /2015-03-31/functions/function/invocations", request.method()),
+                &format!(
+                    "{} {path} is not served here; POST /2015-03-31/functions/function/invocations",
+                    request.method()
+                ),
             );
         }
         let asynchronous = request
             .headers()
             .get("x-amz-invocation-type")
             .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"Event"));
-        let event = match Limited::new(request.into_body(), MAX_EVENT_BYTES).collect().await {
+        let event = match Limited::new(request.into_body(), MAX_EVENT_BYTES)
+            .collect()
+            .await
+        {
             Ok(body) => body.to_bytes(),
             Err(_) => {
                 return aws_error(
@@ -99,7 +115,11 @@ impl Server {
                 );
             }
         };
-        let event = if event.is_empty() { Bytes::from_static(b"{}") } else { event };
+        let event = if event.is_empty() {
+            Bytes::from_static(b"{}")
+        } else {
+            event
+        };
         let mut function = self.function.lock().await;
         let invocation = local_invocation(event, function.settings(), SystemTime::now());
         let init = self.init.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -111,12 +131,18 @@ impl Server {
             .header("x-amz-executed-version", version)
             .header(http::header::CONTENT_TYPE, "application/json");
         let response = match (asynchronous, outcome) {
-            (true, _) => builder.status(StatusCode::ACCEPTED).body(Full::new(Bytes::new())),
-            (false, Outcome::Response(json)) => builder.status(StatusCode::OK).body(Full::new(Bytes::from(json.get().to_string()))),
+            (true, _) => builder
+                .status(StatusCode::ACCEPTED)
+                .body(Full::new(Bytes::new())),
+            (false, Outcome::Response(json)) => builder
+                .status(StatusCode::OK)
+                .body(Full::new(Bytes::from(json.get().to_string()))),
             (false, Outcome::Error(error)) => builder
                 .status(StatusCode::OK)
                 .header("x-amz-function-error", "Unhandled")
-                .body(Full::new(Bytes::from(error.to_json(&invocation.context.request_id)))),
+                .body(Full::new(Bytes::from(
+                    error.to_json(&invocation.context.request_id),
+                ))),
         };
         response.expect("static headers and a request id are valid")
     }

@@ -81,21 +81,39 @@ impl FunctionSettings {
     pub fn from_lambda_env(vars: &[(String, String)]) -> Result<Self, LambdaError> {
         let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let handler_text = get("_HANDLER").ok_or_else(|| {
-            LambdaError::new(CONFIGURATION_ERROR, "_HANDLER is not set; set it to MODULE.FUNCTION, e.g. hello.handler")
+            LambdaError::new(
+                CONFIGURATION_ERROR,
+                "_HANDLER is not set; set it to MODULE.FUNCTION, e.g. hello.handler",
+            )
         })?;
         let handler = HandlerName::parse(&handler_text)?;
         let task_root = get("LAMBDA_TASK_ROOT").unwrap_or_else(|| "/var/task".into());
-        let memory_mb = parse_number(get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", DEFAULT_MEMORY_MB)?;
-        let timeout_secs: f64 = parse_number(get("LAMBDA_WASM_TIMEOUT"), "LAMBDA_WASM_TIMEOUT", DEFAULT_TIMEOUT.as_secs_f64())?;
-        let max_response_bytes = parse_number(get("LAMBDA_WASM_MAX_RESPONSE_BYTES"), "LAMBDA_WASM_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)?;
-        let pass_credentials = get("LAMBDA_WASM_PASS_CREDENTIALS").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        let memory_mb = parse_number(
+            get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            DEFAULT_MEMORY_MB,
+        )?;
+        let timeout_secs: f64 = parse_number(
+            get("LAMBDA_WASM_TIMEOUT"),
+            "LAMBDA_WASM_TIMEOUT",
+            DEFAULT_TIMEOUT.as_secs_f64(),
+        )?;
+        let max_response_bytes = parse_number(
+            get("LAMBDA_WASM_MAX_RESPONSE_BYTES"),
+            "LAMBDA_WASM_MAX_RESPONSE_BYTES",
+            DEFAULT_MAX_RESPONSE_BYTES,
+        )?;
+        let pass_credentials = get("LAMBDA_WASM_PASS_CREDENTIALS")
+            .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))
             .map_err(|message| LambdaError::new(CONFIGURATION_ERROR, message))?;
         Ok(Self {
             task_root: PathBuf::from(task_root),
             guest_task_root: "/var/task".into(),
-            function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| handler.module_file_stem().to_string()),
-            function_version: get("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_else(|| "$LATEST".into()),
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| handler.module_file_stem().to_string()),
+            function_version: get("AWS_LAMBDA_FUNCTION_VERSION")
+                .unwrap_or_else(|| "$LATEST".into()),
             log_group_name: get("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
             log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
             guest_env: guest_env(vars, pass_credentials, "/var/task"),
@@ -112,10 +130,19 @@ impl FunctionSettings {
     pub fn local(options: &LocalOptions) -> Result<Self, LambdaError> {
         let handler = HandlerName::parse(&options.handler)?;
         let task_root = options.task_root.canonicalize().map_err(|e| {
-            LambdaError::import_module(&handler.module, format!("the task root {} cannot be opened: {e}", options.task_root.display()))
+            LambdaError::import_module(
+                &handler.module,
+                format!(
+                    "the task root {} cannot be opened: {e}",
+                    options.task_root.display()
+                ),
+            )
         })?;
         let guest_task_root = task_root.to_string_lossy().into_owned();
-        let function_name = options.function_name.clone().unwrap_or_else(|| handler.module_file_stem().to_string());
+        let function_name = options
+            .function_name
+            .clone()
+            .unwrap_or_else(|| handler.module_file_stem().to_string());
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
         let mut vars: Vec<(String, String)> = [
             ("AWS_REGION", region.as_str()),
@@ -123,9 +150,15 @@ impl FunctionSettings {
             ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023"),
             ("AWS_LAMBDA_FUNCTION_NAME", function_name.as_str()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &options.memory_mb.to_string()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                &options.memory_mb.to_string(),
+            ),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", &format!("/aws/lambda/{function_name}")),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                &format!("/aws/lambda/{function_name}"),
+            ),
             ("AWS_LAMBDA_LOG_STREAM_NAME", "local/[$LATEST]lambda-wasm"),
             ("_HANDLER", options.handler.as_str()),
             ("LAMBDA_TASK_ROOT", guest_task_root.as_str()),
@@ -137,7 +170,11 @@ impl FunctionSettings {
         .collect();
         let from_host = ["AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL"]
             .iter()
-            .chain(if options.pass_credentials { CREDENTIAL_VARIABLES } else { &[] });
+            .chain(if options.pass_credentials {
+                CREDENTIAL_VARIABLES
+            } else {
+                &[]
+            });
         for name in from_host {
             if let Ok(value) = std::env::var(name) {
                 vars.push((name.to_string(), value));
@@ -169,7 +206,11 @@ impl FunctionSettings {
 
 /// The guest's environment: the host's minus the runtime's own plumbing,
 /// per-invocation values and (unless `pass_credentials`) AWS credentials.
-pub fn guest_env(vars: &[(String, String)], pass_credentials: bool, guest_task_root: &str) -> Vec<(String, String)> {
+pub fn guest_env(
+    vars: &[(String, String)],
+    pass_credentials: bool,
+    guest_task_root: &str,
+) -> Vec<(String, String)> {
     let withheld = |name: &str| {
         name == "AWS_LAMBDA_RUNTIME_API"
             || name == "_X_AMZN_TRACE_ID"
@@ -180,7 +221,11 @@ pub fn guest_env(vars: &[(String, String)], pass_credentials: bool, guest_task_r
         .iter()
         .filter(|(name, _)| !withheld(name))
         .map(|(name, value)| {
-            let value = if name == "LAMBDA_TASK_ROOT" { guest_task_root.to_string() } else { value.clone() };
+            let value = if name == "LAMBDA_TASK_ROOT" {
+                guest_task_root.to_string()
+            } else {
+                value.clone()
+            };
             (name.clone(), value)
         })
         .collect();
@@ -194,24 +239,32 @@ pub fn guest_env(vars: &[(String, String)], pass_credentials: bool, guest_task_r
 pub fn log_config(format: Option<String>, level: Option<String>) -> Result<LogConfig, String> {
     let format = match format.as_deref() {
         None | Some("") => LogFormat::Text,
-        Some(text) => {
-            LogFormat::parse(text).ok_or_else(|| format!("AWS_LAMBDA_LOG_FORMAT is {text:?}; use Text or JSON"))?
-        }
+        Some(text) => LogFormat::parse(text)
+            .ok_or_else(|| format!("AWS_LAMBDA_LOG_FORMAT is {text:?}; use Text or JSON"))?,
     };
     let min_level = match level.as_deref() {
         None | Some("") => Level::Trace,
         Some(text) => Level::parse(text).ok_or_else(|| {
-            format!("AWS_LAMBDA_LOG_LEVEL is {text:?}; use TRACE, DEBUG, INFO, WARN, ERROR or FATAL")
+            format!(
+                "AWS_LAMBDA_LOG_LEVEL is {text:?}; use TRACE, DEBUG, INFO, WARN, ERROR or FATAL"
+            )
         })?,
     };
     Ok(LogConfig { format, min_level })
 }
 
-fn parse_number<T: std::str::FromStr>(value: Option<String>, name: &str, default: T) -> Result<T, LambdaError> {
+fn parse_number<T: std::str::FromStr>(
+    value: Option<String>,
+    name: &str,
+    default: T,
+) -> Result<T, LambdaError> {
     match value {
         None => Ok(default),
         Some(text) => text.trim().parse().map_err(|_| {
-            LambdaError::new(CONFIGURATION_ERROR, format!("{name} is {text:?}, which is not a number"))
+            LambdaError::new(
+                CONFIGURATION_ERROR,
+                format!("{name} is {text:?}, which is not a number"),
+            )
         }),
     }
 }
@@ -221,7 +274,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -239,16 +295,26 @@ mod tests {
         assert_eq!(settings.function_name, "hello-fn");
         assert_eq!(settings.timeout, DEFAULT_TIMEOUT);
         assert_eq!(settings.log.format, LogFormat::Json);
-        assert!(settings.guest_env.contains(&("LAMBDA_TASK_ROOT".into(), "/var/task".into())));
+        assert!(
+            settings
+                .guest_env
+                .contains(&("LAMBDA_TASK_ROOT".into(), "/var/task".into()))
+        );
     }
 
     #[test]
     fn says_what_is_wrong() {
         let missing = FunctionSettings::from_lambda_env(&[]).unwrap_err();
         assert!(missing.error_message.contains("_HANDLER is not set"));
-        let bad = FunctionSettings::from_lambda_env(&vars(&[("_HANDLER", "a.b"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots")]))
-            .unwrap_err();
-        assert!(bad.error_message.contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"));
+        let bad = FunctionSettings::from_lambda_env(&vars(&[
+            ("_HANDLER", "a.b"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots"),
+        ]))
+        .unwrap_err();
+        assert!(
+            bad.error_message
+                .contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        );
     }
 
     #[test]
@@ -261,8 +327,12 @@ mod tests {
             ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
             ("LAMBDA_WASM_TIMEOUT", "5"),
         ]);
-        let names = |env: Vec<(String, String)>| env.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-        assert_eq!(names(guest_env(&host, false, "/var/task")), ["AWS_REGION", "LAMBDA_TASK_ROOT"]);
+        let names =
+            |env: Vec<(String, String)>| env.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(
+            names(guest_env(&host, false, "/var/task")),
+            ["AWS_REGION", "LAMBDA_TASK_ROOT"]
+        );
         let passed = names(guest_env(&host, true, "/var/task"));
         assert!(passed.contains(&"AWS_SESSION_TOKEN".to_string()));
         assert!(!passed.contains(&"AWS_LAMBDA_RUNTIME_API".to_string()));

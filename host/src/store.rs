@@ -54,9 +54,12 @@ impl InstanceTemplate {
         tmp: PathBuf,
         extras: Extras,
     ) -> Result<Self, LambdaError> {
-        let link_error = |e: wasmtime::Error| LambdaError::import_module(&settings.handler.module, format!("{e:#}"));
+        let link_error = |e: wasmtime::Error| {
+            LambdaError::import_module(&settings.handler.module, format!("{e:#}"))
+        };
         let mut linker: Linker<GuestState> = Linker::new(engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi).map_err(link_error)?;
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
+            .map_err(link_error)?;
         abi::add_to_linker(&mut linker, |state| &mut state.abi).map_err(link_error)?;
         if *kind == GuestKind::Python {
             python::add_to_linker(&mut linker).map_err(link_error)?;
@@ -67,7 +70,13 @@ impl InstanceTemplate {
                 format!("{e:#}; a guest may import only wasi_snapshot_preview1 and lambda_wasm (docs/abi.md)"),
             )
         })?;
-        Ok(Self { settings, logger, pre, tmp, extras })
+        Ok(Self {
+            settings,
+            logger,
+            pre,
+            tmp,
+            extras,
+        })
     }
 
     /// The linked module.
@@ -76,7 +85,11 @@ impl InstanceTemplate {
     }
 
     /// A fresh store with its own sandbox; `extra_env` is a command's context.
-    pub fn new_store(&self, stdio: Stdio, extra_env: &[(String, String)]) -> Result<Store<GuestState>, LambdaError> {
+    pub fn new_store(
+        &self,
+        stdio: Stdio,
+        extra_env: &[(String, String)],
+    ) -> Result<Store<GuestState>, LambdaError> {
         let settings = &self.settings;
         let mut extras = self.extras.clone();
         extras.env.extend_from_slice(extra_env);

@@ -148,7 +148,10 @@ pub enum Outcome {
     Response(Bytes),
     /// `POST /runtime/invocation/{id}/error`. A body that is not JSON is kept
     /// as `Value::String("<not JSON> ...")` so a test fails with it in view.
-    Error { error_type_header: Option<String>, body: serde_json::Value },
+    Error {
+        error_type_header: Option<String>,
+        body: serde_json::Value,
+    },
 }
 
 impl fmt::Debug for Outcome {
@@ -158,9 +161,14 @@ impl fmt::Debug for Outcome {
                 let text = String::from_utf8_lossy(&b[..b.len().min(2048)]);
                 write!(f, "Response({} bytes: {text:?})", b.len())
             }
-            Outcome::Error { error_type_header, body } => {
-                f.debug_struct("Error").field("error_type_header", error_type_header).field("body", body).finish()
-            }
+            Outcome::Error {
+                error_type_header,
+                body,
+            } => f
+                .debug_struct("Error")
+                .field("error_type_header", error_type_header)
+                .field("body", body)
+                .finish(),
         }
     }
 }
@@ -170,9 +178,8 @@ impl Outcome {
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
         match self {
-            Outcome::Response(b) => {
-                serde_json::from_slice(b).unwrap_or_else(|e| panic!("response is not JSON ({e}): {self:?}"))
-            }
+            Outcome::Response(b) => serde_json::from_slice(b)
+                .unwrap_or_else(|e| panic!("response is not JSON ({e}): {self:?}")),
             Outcome::Error { .. } => panic!("expected a response, got {self:?}"),
         }
     }
@@ -181,7 +188,10 @@ impl Outcome {
     #[track_caller]
     pub fn error(&self) -> (Option<&str>, &serde_json::Value) {
         match self {
-            Outcome::Error { error_type_header, body } => (error_type_header.as_deref(), body),
+            Outcome::Error {
+                error_type_header,
+                body,
+            } => (error_type_header.as_deref(), body),
             Outcome::Response(_) => panic!("expected an error, got {self:?}"),
         }
     }
@@ -269,27 +279,37 @@ pub struct FakeRuntimeApi {
 impl FakeRuntimeApi {
     /// Binds `127.0.0.1:0` and serves on the current tokio runtime.
     pub async fn start() -> FakeRuntimeApi {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local_addr");
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
         let state = Arc::new(State {
             inner: Mutex::new(Inner::default()),
             queued: Notify::new(),
             answered: Notify::new(),
             tasks: Mutex::new(Vec::new()),
-            id_prefix: (nanos ^ ((std::process::id() as u64) << 32) ^ addr.port() as u64) & 0xffff_ffff,
+            id_prefix: (nanos ^ ((std::process::id() as u64) << 32) ^ addr.port() as u64)
+                & 0xffff_ffff,
             next_id: AtomicU64::new(1),
         });
         let accept_state = state.clone();
         let accept_task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let conn_state = accept_state.clone();
                 let handle = tokio::spawn(async move {
                     let service = service_fn(move |req| handle(conn_state.clone(), req));
-                    let _ =
-                        http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
                 let mut tasks = accept_state.tasks.lock().unwrap();
                 tasks.retain(|t| !t.is_finished());
@@ -297,7 +317,11 @@ impl FakeRuntimeApi {
             }
         })
         .abort_handle();
-        FakeRuntimeApi { addr, state, accept_task }
+        FakeRuntimeApi {
+            addr,
+            state,
+            accept_task,
+        }
     }
 
     /// `host:port`, the value for `AWS_LAMBDA_RUNTIME_API`.
@@ -314,7 +338,12 @@ impl FakeRuntimeApi {
         let mut invocation = invocation;
         let n = self.state.next_id.fetch_add(1, Ordering::Relaxed);
         let id = invocation.request_id.take().unwrap_or_else(|| {
-            format!("{:08x}-{:04x}-4000-8000-{:012x}", self.state.id_prefix, (n >> 48) & 0xffff, n & 0xffff_ffff_ffff)
+            format!(
+                "{:08x}-{:04x}-4000-8000-{:012x}",
+                self.state.id_prefix,
+                (n >> 48) & 0xffff,
+                n & 0xffff_ffff_ffff
+            )
         });
         if invocation.trace_id.as_deref() == Some("") {
             invocation.trace_id = Some(format!(
@@ -381,7 +410,10 @@ impl FakeRuntimeApi {
         async move {
             match self.try_outcome(request_id, timeout).await {
                 Some(o) => o,
-                None => panic!("{caller}: no answer for request {request_id} within {timeout:?}; {:?}", self.stats()),
+                None => panic!(
+                    "{caller}: no answer for request {request_id} within {timeout:?}; {:?}",
+                    self.stats()
+                ),
             }
         }
     }
@@ -409,7 +441,13 @@ impl FakeRuntimeApi {
 
     /// What was sent for a delivered invocation.
     pub fn delivery(&self, request_id: &str) -> Option<Delivery> {
-        self.state.inner.lock().unwrap().deliveries.get(request_id).cloned()
+        self.state
+            .inner
+            .lock()
+            .unwrap()
+            .deliveries
+            .get(request_id)
+            .cloned()
     }
 
     pub fn stats(&self) -> Stats {
@@ -427,9 +465,18 @@ impl FakeRuntimeApi {
         let inner = self.state.inner.lock().unwrap();
         let unanswered = &inner.unanswered;
         let stats = &inner.stats;
-        assert!(unanswered.is_empty(), "unanswered request ids {unanswered:?}; {stats:?}");
-        assert_eq!(stats.duplicate_answers, 0, "an id was answered twice; {stats:?}");
-        assert_eq!(stats.unknown_answers, 0, "answer for an unknown id; {stats:?}");
+        assert!(
+            unanswered.is_empty(),
+            "unanswered request ids {unanswered:?}; {stats:?}"
+        );
+        assert_eq!(
+            stats.duplicate_answers, 0,
+            "an id was answered twice; {stats:?}"
+        );
+        assert_eq!(
+            stats.unknown_answers, 0,
+            "answer for an unknown id; {stats:?}"
+        );
         assert_eq!(stats.delivered, stats.enqueued, "{stats:?}");
         assert_eq!(stats.responses + stats.errors, stats.enqueued, "{stats:?}");
     }
@@ -445,30 +492,43 @@ impl Drop for FakeRuntimeApi {
 }
 
 fn epoch_ms_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
 fn accepted() -> Response<Full<Bytes>> {
-    reply(StatusCode::ACCEPTED, Bytes::from_static(br#"{"status":"OK"}"#))
+    reply(
+        StatusCode::ACCEPTED,
+        Bytes::from_static(br#"{"status":"OK"}"#),
+    )
 }
 
 fn parse_body(body: &Bytes) -> serde_json::Value {
-    serde_json::from_slice(body)
-        .unwrap_or_else(|e| serde_json::Value::String(format!("<not JSON: {e}> {}", String::from_utf8_lossy(body))))
+    serde_json::from_slice(body).unwrap_or_else(|e| {
+        serde_json::Value::String(format!("<not JSON: {e}> {}", String::from_utf8_lossy(body)))
+    })
 }
 
 fn error_type_header(req: &Request<Incoming>) -> Option<String> {
-    req.headers().get("lambda-runtime-function-error-type").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    req.headers()
+        .get("lambda-runtime-function-error-type")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let Some(rest) = req.uri().path().strip_prefix(BASE).map(str::to_owned) else {
         state.inner.lock().unwrap().stats.not_found += 1;
         return Ok(reply(StatusCode::NOT_FOUND, Bytes::from_static(b"{}")));
@@ -479,16 +539,27 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
     }
     if method == Method::POST && rest == "init/error" {
         let header = error_type_header(&req);
-        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         {
             let mut inner = state.inner.lock().unwrap();
             inner.stats.init_errors += 1;
-            inner.init_errors.push(InitError { error_type_header: header, body: parse_body(&body) });
+            inner.init_errors.push(InitError {
+                error_type_header: header,
+                body: parse_body(&body),
+            });
         }
         state.answered.notify_waiters();
         return Ok(accepted());
     }
-    let answer = match rest.strip_prefix("invocation/").and_then(|r| r.rsplit_once('/')) {
+    let answer = match rest
+        .strip_prefix("invocation/")
+        .and_then(|r| r.rsplit_once('/'))
+    {
         Some((id, kind)) if method == Method::POST && (kind == "response" || kind == "error") => {
             Some((id.to_string(), kind == "response"))
         }
@@ -496,7 +567,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
     };
     if let Some((id, is_response)) = answer {
         let header = error_type_header(&req);
-        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let status = {
             let mut inner = state.inner.lock().unwrap();
             if inner.in_flight.remove(&id).is_some() {
@@ -505,7 +581,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
                     Outcome::Response(body)
                 } else {
                     inner.stats.errors += 1;
-                    Outcome::Error { error_type_header: header, body: parse_body(&body) }
+                    Outcome::Error {
+                        error_type_header: header,
+                        body: parse_body(&body),
+                    }
                 };
                 inner.unanswered.remove(&id);
                 inner.outcomes.insert(id, outcome);
@@ -524,7 +603,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
         }
         return Ok(reply(
             status,
-            Bytes::from_static(br#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#),
+            Bytes::from_static(
+                br#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
+            ),
         ));
     }
     state.inner.lock().unwrap().stats.not_found += 1;

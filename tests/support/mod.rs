@@ -28,7 +28,10 @@ pub fn bin() -> PathBuf {
 
 /// The workspace root (the folder holding the top-level Cargo.toml).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
 }
 
 /// The workspace target dir: `CARGO_TARGET_DIR` (relative to the workspace
@@ -37,7 +40,11 @@ pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) if !d.is_empty() => {
             let d = PathBuf::from(d);
-            if d.is_absolute() { d } else { workspace_root().join(d) }
+            if d.is_absolute() {
+                d
+            } else {
+                workspace_root().join(d)
+            }
         }
         _ => workspace_root().join("target"),
     }
@@ -73,7 +80,8 @@ pub fn guest_dir() -> &'static Path {
         }
         // The test process inherits cargo's per-crate variables; none of them
         // belongs to the nested build.
-        cmd.env_remove("CARGO_TARGET_DIR").env_remove("CARGO_PRIMARY_PACKAGE");
+        cmd.env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_PRIMARY_PACKAGE");
         let started = Instant::now();
         let out = cmd.output().expect("run cargo to build the guests");
         if !out.status.success() {
@@ -85,7 +93,11 @@ pub fn guest_dir() -> &'static Path {
                 );
                 return dir;
             }
-            panic!("building the guests failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "building the guests failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         if started.elapsed() > Duration::from_secs(5) {
             eprintln!("built the guests in {:?}", started.elapsed());
@@ -114,14 +126,25 @@ pub fn precompiled(built: &str) -> Option<PathBuf> {
     use std::hash::{Hash, Hasher};
     type Slot = Arc<OnceLock<Option<PathBuf>>>;
     static CACHE: OnceLock<Mutex<HashMap<String, Slot>>> = OnceLock::new();
-    let slot = CACHE.get_or_init(Default::default).lock().unwrap().entry(built.to_string()).or_default().clone();
+    let slot = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(built.to_string())
+        .or_default()
+        .clone();
     slot.get_or_init(|| {
         let wasm = guest(built);
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for p in [bin(), wasm.clone()] {
             let m = std::fs::metadata(&p).ok()?;
             m.len().hash(&mut h);
-            m.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos().hash(&mut h);
+            m.modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_nanos()
+                .hash(&mut h);
             p.hash(&mut h);
         }
         let dir = target_dir().join("e2e-cwasm");
@@ -141,8 +164,13 @@ pub fn precompiled(built: &str) -> Option<PathBuf> {
             }
         }
         let partial = dir.join(format!("{stem}.{}.partial", std::process::id()));
-        let result =
-            std::process::Command::new(bin()).env_clear().arg("compile").arg(&wasm).arg("-o").arg(&partial).output();
+        let result = std::process::Command::new(bin())
+            .env_clear()
+            .arg("compile")
+            .arg(&wasm)
+            .arg("-o")
+            .arg(&partial)
+            .output();
         match result {
             Ok(o) if o.status.success() && std::fs::rename(&partial, &out).is_ok() => Some(out),
             Ok(o) => {
@@ -169,7 +197,9 @@ pub struct TaskRoot {
 
 impl TaskRoot {
     pub fn builder() -> TaskRootBuilder {
-        TaskRootBuilder { entries: Vec::new() }
+        TaskRootBuilder {
+            entries: Vec::new(),
+        }
     }
 
     /// A task root with one built guest copied under `as_name` (with its `.cwasm`).
@@ -212,25 +242,31 @@ impl TaskRootBuilder {
     /// `.cwasm` beside it (`probe.cwasm`) so the host loads instead of
     /// compiling; see [`precompiled`].
     pub fn guest(mut self, built: &str, as_name: &str) -> Self {
-        self.entries.push((as_name.to_string(), Source::Guest(built.to_string(), true)));
+        self.entries
+            .push((as_name.to_string(), Source::Guest(built.to_string(), true)));
         self
     }
 
     /// Like [`guest`](Self::guest) but the `.wasm` alone: the host compiles it
     /// (a few seconds with a debug build).
     pub fn guest_wasm_only(mut self, built: &str, as_name: &str) -> Self {
-        self.entries.push((as_name.to_string(), Source::Guest(built.to_string(), false)));
+        self.entries
+            .push((as_name.to_string(), Source::Guest(built.to_string(), false)));
         self
     }
 
     /// Writes a file with these bytes.
     pub fn file(mut self, rel: &str, bytes: impl Into<Vec<u8>>) -> Self {
-        self.entries.push((rel.to_string(), Source::Bytes(bytes.into())));
+        self.entries
+            .push((rel.to_string(), Source::Bytes(bytes.into())));
         self
     }
 
     pub fn build(self) -> TaskRoot {
-        let dir = tempfile::Builder::new().prefix("lambda-wasm-task-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("lambda-wasm-task-")
+            .tempdir()
+            .expect("temp dir");
         for (rel, src) in self.entries {
             let dest = dir.path().join(&rel);
             if let Some(parent) = dest.parent() {
@@ -238,7 +274,8 @@ impl TaskRootBuilder {
             }
             match src {
                 Source::Guest(built, with_cwasm) => {
-                    std::fs::copy(guest(&built), &dest).unwrap_or_else(|e| panic!("copy {built}: {e}"));
+                    std::fs::copy(guest(&built), &dest)
+                        .unwrap_or_else(|e| panic!("copy {built}: {e}"));
                     if let Some(cwasm) = with_cwasm.then(|| precompiled(&built)).flatten() {
                         std::fs::copy(cwasm, dest.with_extension("cwasm")).unwrap();
                     }
@@ -252,7 +289,13 @@ impl TaskRootBuilder {
 
 /// Host environment variables a child keeps; everything else is cleared so
 /// the developer's environment (AWS_*, LAMBDA_WASM_*) cannot leak into a test.
-const PASS_THROUGH_ENV: &[&str] = &["PATH", "TMPDIR", "RUST_LOG", "RUST_BACKTRACE", "LLVM_PROFILE_FILE"];
+const PASS_THROUGH_ENV: &[&str] = &[
+    "PATH",
+    "TMPDIR",
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "LLVM_PROFILE_FILE",
+];
 
 fn base_command(cmd: &mut tokio::process::Command) {
     cmd.env_clear();
@@ -282,11 +325,21 @@ impl Bootstrap {
     /// AWS_LAMBDA_FUNCTION_NAME=test-fn, AWS_LAMBDA_FUNCTION_VERSION=$LATEST,
     /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128, AWS_REGION=us-east-1, log group
     /// and stream. `extra_env` is applied last (it overrides).
-    pub fn spawn(api: &FakeRuntimeApi, task_root: &TaskRoot, handler: &str, extra_env: &[(&str, &str)]) -> Bootstrap {
+    pub fn spawn(
+        api: &FakeRuntimeApi,
+        task_root: &TaskRoot,
+        handler: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Bootstrap {
         Self::spawn_in(api, task_root.path(), handler, extra_env)
     }
 
-    pub fn spawn_in(api: &FakeRuntimeApi, task_root: &Path, handler: &str, extra_env: &[(&str, &str)]) -> Bootstrap {
+    pub fn spawn_in(
+        api: &FakeRuntimeApi,
+        task_root: &Path,
+        handler: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Bootstrap {
         let mut cmd = tokio::process::Command::new(bin());
         base_command(&mut cmd);
         cmd.env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
@@ -298,7 +351,10 @@ impl Bootstrap {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test-fn")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/26/[$LATEST]0123456789abcdef")
+            .env(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2026/11/26/[$LATEST]0123456789abcdef",
+            )
             .env("TZ", ":UTC");
         for (k, v) in extra_env {
             cmd.env(k, v);
@@ -308,10 +364,18 @@ impl Bootstrap {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
         let stdout = pump(child.stdout.take().unwrap());
         let stderr = pump(child.stderr.take().unwrap());
-        Bootstrap { child, stdout, stderr, status: None, handler: handler.to_string() }
+        Bootstrap {
+            child,
+            stdout,
+            stderr,
+            status: None,
+            handler: handler.to_string(),
+        }
     }
 
     /// Everything the process wrote to stderr so far (lossy UTF-8).
@@ -341,7 +405,10 @@ impl Bootstrap {
     /// Waits for the process to exit; `None` if it still runs after `timeout`.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         if self.status.is_none() {
-            self.status = tokio::time::timeout(timeout, self.child.wait()).await.ok().map(|r| r.unwrap());
+            self.status = tokio::time::timeout(timeout, self.child.wait())
+                .await
+                .ok()
+                .map(|r| r.unwrap());
         }
         self.status
     }
@@ -398,7 +465,11 @@ impl Bootstrap {
     }
 
     /// Enqueues an event (JSON) with default headers and waits for the answer.
-    pub async fn call_json(&mut self, api: &FakeRuntimeApi, event: serde_json::Value) -> (String, Outcome) {
+    pub async fn call_json(
+        &mut self,
+        api: &FakeRuntimeApi,
+        event: serde_json::Value,
+    ) -> (String, Outcome) {
         self.call(api, Invocation::json(&event)).await
     }
 
@@ -487,8 +558,13 @@ pub fn invoke_cli_env(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)])
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
     let mut child_stdin = child.stdin.take().unwrap();
     let input = stdin.map(<[u8]>::to_vec).unwrap_or_default();
     let writer = std::thread::spawn(move || {
@@ -512,7 +588,10 @@ pub fn invoke_cli_env(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)])
             let _ = child.kill();
             let s = child.wait().unwrap();
             let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
-            panic!("lambda-wasm {args:?} did not finish within 60 s ({s}); stderr:\n{}", tail(&stderr, 8000));
+            panic!(
+                "lambda-wasm {args:?} did not finish within 60 s ({s}); stderr:\n{}",
+                tail(&stderr, 8000)
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -528,25 +607,44 @@ pub fn invoke_cli_env(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)])
 /// requestId, stackTrace (in that order when the body keeps order), the
 /// given type and request id, the type in the header too. Returns the message.
 #[track_caller]
-pub fn assert_lambda_error<'a>(outcome: &'a Outcome, error_type: &str, request_id: &str) -> &'a str {
+pub fn assert_lambda_error<'a>(
+    outcome: &'a Outcome,
+    error_type: &str,
+    request_id: &str,
+) -> &'a str {
     let (header, body) = outcome.error();
     assert_error_body(body, error_type, request_id);
-    assert_eq!(header, Some(error_type), "Lambda-Runtime-Function-Error-Type header; body {body}");
+    assert_eq!(
+        header,
+        Some(error_type),
+        "Lambda-Runtime-Function-Error-Type header; body {body}"
+    );
     body["errorMessage"].as_str().unwrap()
 }
 
 /// The body part of [`assert_lambda_error`].
 #[track_caller]
 pub fn assert_error_body(body: &serde_json::Value, error_type: &str, request_id: &str) {
-    let obj = body.as_object().unwrap_or_else(|| panic!("error body is not an object: {body}"));
+    let obj = body
+        .as_object()
+        .unwrap_or_else(|| panic!("error body is not an object: {body}"));
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["errorMessage", "errorType", "requestId", "stackTrace"], "error keys of {body}");
+    assert_eq!(
+        keys,
+        ["errorMessage", "errorType", "requestId", "stackTrace"],
+        "error keys of {body}"
+    );
     assert_eq!(body["errorType"], error_type, "errorType of {body}");
     assert_eq!(body["requestId"], request_id, "requestId of {body}");
     assert!(body["errorMessage"].is_string(), "errorMessage of {body}");
-    let trace = body["stackTrace"].as_array().unwrap_or_else(|| panic!("stackTrace is not an array: {body}"));
-    assert!(trace.iter().all(|f| f.is_string()), "stackTrace entries must be strings: {body}");
+    let trace = body["stackTrace"]
+        .as_array()
+        .unwrap_or_else(|| panic!("stackTrace is not an array: {body}"));
+    assert!(
+        trace.iter().all(|f| f.is_string()),
+        "stackTrace entries must be strings: {body}"
+    );
 }
 
 /// Non-empty stackTrace of an error outcome.
