@@ -535,8 +535,6 @@ async fn client_context_header() {
     let api = FakeRuntimeApi::start().await;
     let root = probe_root();
     let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
-    // lambda_runtime (which reads the headers) needs every mobile-SDK client
-    // field; headers it cannot read are covered in runtime_mode.rs.
     let client = r#"{"client": {"installation_id": "inst-1", "app_title": "app", "app_version_name": "1.0", "app_version_code": "1", "app_package_name": "pkg"}, "custom": {"k": "v"}, "env": {}}"#;
     let (_, o) = boot
         .call(

@@ -29,15 +29,12 @@ const DEFAULT_EVENTS: usize = 600;
 /// Deadline of the `loop` events: each one costs this much.
 const LOOP_DEADLINE: Duration = Duration::from_millis(150);
 /// How much the final RSS may exceed the baseline. The same 5% for both
-/// forms, but only the long form can see a slow leak: measured on 2 cores,
-/// release, the short form (621 events, 6.5 s) went 12236 → 12416 KiB
-/// (+1.5%, mostly allocator noise), and the long form (10,005 events, 106 s)
-/// 12144 → 13616 KiB (+12.1%, about 150 bytes per event, linear). That
-/// growth is `lambda_runtime` setting `_X_AMZN_TRACE_ID` with
-/// `std::env::set_var` for every invocation: glibc's `setenv` keeps every
-/// value ever set, and each event has its own trace id (heaptrack:
-/// `__add_to_environ` ← `lambda_runtime::runtime::amzn_trace_env`). The same
-/// events without a trace id stay flat (+0.00% over 30,000).
+/// forms, but only the long form can see a slow leak (a short run is mostly
+/// allocator noise). A leak this caught: `lambda_runtime` set
+/// `_X_AMZN_TRACE_ID` with `std::env::set_var` for every invocation, and
+/// glibc keeps every value ever set (+12% over 10,000 events); the host's
+/// own Runtime API loop (host/src/runtime_api.rs) does not touch the process
+/// environment.
 const RSS_TOLERANCE: f64 = 0.05;
 
 /// What an event must get back.

@@ -2,7 +2,7 @@
 //! wasm32-wasip1, each in its own wasmtime sandbox. See docs/abi.md for the
 //! guest contract.
 //!
-//! How an event flows: [`bootstrap`] (Runtime API) or [`local`]/[`serve`]
+//! How an event flows: [`bootstrap`] (the [`runtime_api`] loop) or [`local`]/[`serve`]
 //! (test mode) hand an [`invocation::Invocation`] to a [`function::Function`],
 //! which runs it in an [`environment::Environment`] (reactor guests) or a
 //! fresh [`command`] instance, built from a [`store::InstanceTemplate`] with
@@ -27,6 +27,7 @@ pub mod logs;
 pub mod package;
 pub mod python;
 pub mod response;
+pub mod runtime_api;
 pub mod sandbox;
 pub mod serve;
 pub mod settings;

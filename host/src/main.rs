@@ -16,17 +16,14 @@ use lambda_wasm::{bootstrap, engine, local, package, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.command.is_none() {
-        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
-            eprintln!(
-                "lambda-wasm: no subcommand and AWS_LAMBDA_RUNTIME_API is not set.\n\
+    if cli.command.is_none() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        eprintln!(
+            "lambda-wasm: no subcommand and AWS_LAMBDA_RUNTIME_API is not set.\n\
                  Deployed as a Lambda bootstrap it serves the Runtime API; locally, try\n  \
                  lambda-wasm invoke hello.handler --task-root DIR --event event.json\n\
                  (lambda-wasm --help lists every command)"
-            );
-            return ExitCode::from(2);
-        }
-        bootstrap::default_missing_lambda_variables();
+        );
+        return ExitCode::from(2);
     }
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -1,0 +1,451 @@
+//! The Lambda Runtime API: one struct per request, each with its test
+//! beneath it, and the client that sends them.
+//!
+//! The host drives this loop itself rather than through `lambda_runtime`'s
+//! `Runtime`, for three reasons that each lost invocations or memory there:
+//! it parses `Lambda-Runtime-Client-Context` and
+//! `Lambda-Runtime-Cognito-Identity` into fixed structs and ends its loop
+//! when a caller's JSON does not fit them (that invocation is never
+//! answered); it calls `std::env::set_var("_X_AMZN_TRACE_ID")` for every
+//! event, which glibc never frees (about 150 bytes per event); and its
+//! error type cannot carry Lambda's `requestId` and `stackTrace`. The HTTP
+//! client underneath is still the one `lambda_runtime` uses,
+//! `lambda_runtime_api_client`.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use lambda_runtime_api_client::body::Body;
+use lambda_runtime_api_client::{BoxError, PooledClient, build_request};
+
+use crate::errors::LambdaError;
+use crate::invocation::{Invocation, InvocationContext, compact_json};
+use crate::limits::{Deadline, deadline_from_header};
+
+/// The header that names the request id on `next`.
+const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+/// The header naming a function error's type on `error` and `init/error`.
+const FUNCTION_ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+
+/// A request to the Runtime API.
+pub trait IntoRequest {
+    /// The HTTP request, its path relative to the API's base.
+    fn into_request(self) -> Result<Request<Body>, BoxError>;
+}
+
+/// `GET /runtime/invocation/next`: blocks until Lambda has an event.
+pub struct NextEventRequest;
+
+impl IntoRequest for NextEventRequest {
+    fn into_request(self) -> Result<Request<Body>, BoxError> {
+        Ok(build_request()
+            .method(Method::GET)
+            .uri("/2018-06-01/runtime/invocation/next")
+            .body(Body::empty())?)
+    }
+}
+
+/// `POST /runtime/invocation/{id}/response`: the function's result.
+pub struct EventCompletionRequest<'a> {
+    /// The invocation answered.
+    pub request_id: &'a str,
+    /// The validated JSON response.
+    pub body: String,
+}
+
+impl IntoRequest for EventCompletionRequest<'_> {
+    fn into_request(self) -> Result<Request<Body>, BoxError> {
+        let id = percent_encode(self.request_id);
+        Ok(build_request()
+            .method(Method::POST)
+            .uri(format!("/2018-06-01/runtime/invocation/{id}/response"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from(self.body))?)
+    }
+}
+
+/// `POST /runtime/invocation/{id}/error`: a function error, in Lambda's
+/// error body with the request id.
+pub struct EventErrorRequest<'a> {
+    /// The invocation answered.
+    pub request_id: &'a str,
+    /// What went wrong.
+    pub error: &'a LambdaError,
+}
+
+impl IntoRequest for EventErrorRequest<'_> {
+    fn into_request(self) -> Result<Request<Body>, BoxError> {
+        let id = percent_encode(self.request_id);
+        error_request(
+            format!("/2018-06-01/runtime/invocation/{id}/error"),
+            self.error,
+            self.request_id,
+        )
+    }
+}
+
+/// `POST /runtime/init/error`: the function could not start; the process
+/// exits after sending it.
+pub struct InitErrorRequest<'a> {
+    /// Why init failed.
+    pub error: &'a LambdaError,
+}
+
+impl IntoRequest for InitErrorRequest<'_> {
+    fn into_request(self) -> Result<Request<Body>, BoxError> {
+        error_request("/2018-06-01/runtime/init/error".into(), self.error, "")
+    }
+}
+
+fn error_request(
+    path: String,
+    error: &LambdaError,
+    request_id: &str,
+) -> Result<Request<Body>, BoxError> {
+    let error_type =
+        HeaderValue::from_str(&error.error_type).unwrap_or(HeaderValue::from_static("Unhandled"));
+    Ok(build_request()
+        .method(Method::POST)
+        .uri(path)
+        .header(CONTENT_TYPE, "application/json")
+        .header(FUNCTION_ERROR_TYPE, error_type)
+        .body(Body::from(error.to_json(request_id)))?)
+}
+
+/// Request ids are UUIDs on Lambda; anything else is escaped to stay one path segment.
+fn percent_encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// What a `next` response held.
+#[derive(Debug)]
+pub enum NextEvent {
+    /// An invocation to run and answer.
+    Invocation {
+        /// The event and its context.
+        invocation: Invocation,
+        /// Set when the deadline header was unusable and the function's
+        /// timeout stands in for it.
+        deadline_warning: Option<String>,
+    },
+    /// An event without a request id: nothing can answer it.
+    Unanswerable(String),
+}
+
+impl NextEvent {
+    /// Reads the event and its context from a `next` response's headers and
+    /// body. Headers are read leniently: a client context or identity that is
+    /// not JSON is treated as absent, since the handler can do nothing with it.
+    pub fn from_response(
+        headers: &HeaderMap,
+        body: Bytes,
+        settings_timeout: std::time::Duration,
+    ) -> Self {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        };
+        let Some(request_id) = header(REQUEST_ID).filter(|id| !id.is_empty()) else {
+            return Self::Unanswerable(format!(
+                "an event of {} bytes came without a Lambda-Runtime-Aws-Request-Id header",
+                body.len()
+            ));
+        };
+        let deadline_ms =
+            header("lambda-runtime-deadline-ms").and_then(|ms| ms.trim().parse().ok());
+        let Deadline { at, warning } =
+            deadline_from_header(deadline_ms, SystemTime::now(), settings_timeout);
+        let context = InvocationContext {
+            request_id,
+            deadline: at,
+            invoked_function_arn: header("lambda-runtime-invoked-function-arn").unwrap_or_default(),
+            trace_id: header("lambda-runtime-trace-id"),
+            client_context: header("lambda-runtime-client-context")
+                .as_deref()
+                .and_then(compact_json),
+            cognito_identity: header("lambda-runtime-cognito-identity")
+                .as_deref()
+                .and_then(compact_json),
+            tenant_id: header("lambda-runtime-aws-tenant-id"),
+        };
+        Self::Invocation {
+            invocation: Invocation {
+                event: body,
+                context,
+            },
+            deadline_warning: warning,
+        }
+    }
+}
+
+/// The Runtime API at `AWS_LAMBDA_RUNTIME_API`.
+#[derive(Debug)]
+pub struct RuntimeApi {
+    client: PooledClient,
+}
+
+impl RuntimeApi {
+    /// The client for `address` (`host:port`, or a URL with a path); an
+    /// error says what is wrong with it.
+    pub fn new(address: &str) -> Result<Self, String> {
+        let uri = address
+            .parse::<http::Uri>()
+            .ok()
+            .filter(|uri| uri.authority().is_some())
+            .ok_or_else(|| {
+                format!(
+                    "AWS_LAMBDA_RUNTIME_API={address:?} is not a host:port or a URL (with a path, write it as http://host:port/path)"
+                )
+            })?;
+        Ok(Self {
+            client: PooledClient::builder().with_endpoint(uri).build(),
+        })
+    }
+
+    /// Waits for the next event.
+    pub async fn next_event(
+        &self,
+        settings_timeout: std::time::Duration,
+    ) -> Result<NextEvent, BoxError> {
+        let response = self.client.call(NextEventRequest.into_request()?).await?;
+        let status = response.status();
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        if !status.is_success() {
+            return Err(format!(
+                "the Runtime API answered {status} to GET next: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            )
+            .into());
+        }
+        Ok(NextEvent::from_response(
+            &parts.headers,
+            body,
+            settings_timeout,
+        ))
+    }
+
+    /// Sends `request` and checks that the Runtime API accepted it.
+    pub async fn send(&self, request: impl IntoRequest) -> Result<(), BoxError> {
+        let request = request.into_request()?;
+        let path = request.uri().path().to_string();
+        let response = self.client.call(request).await?;
+        let status = response.status();
+        // Read the body so the connection goes back to the pool.
+        let body = response.into_body().collect().await?.to_bytes();
+        match status {
+            status if status.is_success() => Ok(()),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                Err("the Runtime API refused the payload as too large (413)".into())
+            }
+            status => Err(format!(
+                "the Runtime API answered {status} to POST {path}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            )
+            .into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    const ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+
+    async fn body_text(request: Request<Body>) -> String {
+        let bytes = request.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn next_event_request() {
+        let request = NextEventRequest.into_request().unwrap();
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(request.uri(), "/2018-06-01/runtime/invocation/next");
+    }
+
+    #[tokio::test]
+    async fn event_completion_request() {
+        let request = EventCompletionRequest {
+            request_id: ID,
+            body: r#"{"ok":true}"#.into(),
+        }
+        .into_request()
+        .unwrap();
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(
+            request.uri(),
+            "/2018-06-01/runtime/invocation/8476a536-e9f4-11e8-9739-2dfe598c3fcd/response"
+        );
+        assert_eq!(body_text(request).await, r#"{"ok":true}"#);
+    }
+
+    #[tokio::test]
+    async fn event_error_request() {
+        let error = LambdaError::new("ValueError", "bad");
+        let request = EventErrorRequest {
+            request_id: ID,
+            error: &error,
+        }
+        .into_request()
+        .unwrap();
+        assert_eq!(
+            request.uri(),
+            "/2018-06-01/runtime/invocation/8476a536-e9f4-11e8-9739-2dfe598c3fcd/error"
+        );
+        assert_eq!(request.headers()[FUNCTION_ERROR_TYPE], "ValueError");
+        let body: serde_json::Value = serde_json::from_str(&body_text(request).await).unwrap();
+        assert_eq!(body["requestId"], ID);
+        assert_eq!(body["errorType"], "ValueError");
+    }
+
+    #[tokio::test]
+    async fn init_error_request() {
+        let error = LambdaError::new("Runtime.ImportModuleError", "Unable to import module 'x'");
+        let request = InitErrorRequest { error: &error }.into_request().unwrap();
+        assert_eq!(request.uri(), "/2018-06-01/runtime/init/error");
+        assert_eq!(
+            request.headers()[FUNCTION_ERROR_TYPE],
+            "Runtime.ImportModuleError"
+        );
+        let body: serde_json::Value = serde_json::from_str(&body_text(request).await).unwrap();
+        assert_eq!(body["requestId"], "");
+    }
+
+    #[test]
+    fn request_ids_stay_one_path_segment() {
+        assert_eq!(percent_encode(ID), ID);
+        assert_eq!(percent_encode("a/b c"), "a%2Fb%20c");
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_static(k),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn invocation(event: NextEvent) -> (Invocation, Option<String>) {
+        match event {
+            NextEvent::Invocation {
+                invocation,
+                deadline_warning,
+            } => (invocation, deadline_warning),
+            NextEvent::Unanswerable(why) => panic!("unanswerable: {why}"),
+        }
+    }
+
+    #[test]
+    fn next_event_reads_every_context_header() {
+        let deadline_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            + 3000;
+        let (invocation, warning) = invocation(NextEvent::from_response(
+            &headers(&[
+                (REQUEST_ID, ID),
+                ("lambda-runtime-deadline-ms", &deadline_ms.to_string()),
+                (
+                    "lambda-runtime-invoked-function-arn",
+                    "arn:aws:lambda:us-east-1:1:function:f",
+                ),
+                (
+                    "lambda-runtime-trace-id",
+                    "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700",
+                ),
+                ("lambda-runtime-client-context", r#"{"custom": {"a": 1}}"#),
+                (
+                    "lambda-runtime-cognito-identity",
+                    r#"{"cognitoIdentityId": "only-id"}"#,
+                ),
+                ("lambda-runtime-aws-tenant-id", "tenant-1"),
+            ]),
+            Bytes::from_static(b"{}"),
+            Duration::from_secs(3),
+        ));
+        assert!(warning.is_none());
+        let context = invocation.context;
+        assert_eq!(context.request_id, ID);
+        assert_eq!(context.deadline_ms(), deadline_ms);
+        assert_eq!(
+            context.invoked_function_arn,
+            "arn:aws:lambda:us-east-1:1:function:f"
+        );
+        assert_eq!(
+            context.trace_id.as_deref(),
+            Some("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700")
+        );
+        assert_eq!(
+            context.client_context.as_deref(),
+            Some(r#"{"custom":{"a":1}}"#)
+        );
+        assert_eq!(
+            context.cognito_identity.as_deref(),
+            Some(r#"{"cognitoIdentityId":"only-id"}"#)
+        );
+        assert_eq!(context.tenant_id.as_deref(), Some("tenant-1"));
+        assert_eq!(invocation.event, Bytes::from_static(b"{}"));
+    }
+
+    #[test]
+    fn next_event_tolerates_headers_it_cannot_use() {
+        let (invocation, warning) = invocation(NextEvent::from_response(
+            &headers(&[
+                (REQUEST_ID, ID),
+                ("lambda-runtime-deadline-ms", "600000"),
+                ("lambda-runtime-client-context", "not json"),
+                ("lambda-runtime-cognito-identity", "{"),
+            ]),
+            Bytes::new(),
+            Duration::from_secs(3),
+        ));
+        assert!(warning.unwrap().contains("600000"));
+        assert!(invocation.context.remaining() <= Duration::from_secs(3));
+        assert_eq!(invocation.context.client_context, None);
+        assert_eq!(invocation.context.cognito_identity, None);
+        assert_eq!(invocation.context.trace_id, None);
+    }
+
+    #[test]
+    fn next_event_without_request_id_is_unanswerable() {
+        let event = NextEvent::from_response(
+            &HeaderMap::new(),
+            Bytes::from_static(b"{}"),
+            Duration::from_secs(3),
+        );
+        assert!(matches!(event, NextEvent::Unanswerable(why) if why.contains("Request-Id")));
+    }
+
+    #[test]
+    fn api_addresses() {
+        assert!(RuntimeApi::new("127.0.0.1:9001").is_ok());
+        assert!(RuntimeApi::new("http://127.0.0.1:9001/prefix").is_ok());
+        assert!(
+            RuntimeApi::new("not a host")
+                .unwrap_err()
+                .contains("host:port")
+        );
+        assert!(RuntimeApi::new("/only/a/path").is_err());
+    }
+}
