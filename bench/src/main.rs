@@ -53,19 +53,34 @@ pub struct Paths {
 
 impl Paths {
     fn from_env() -> Self {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-        let var = |name: &str, default: PathBuf| std::env::var_os(name).map(PathBuf::from).unwrap_or(default);
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let var = |name: &str, default: PathBuf| {
+            std::env::var_os(name).map(PathBuf::from).unwrap_or(default)
+        };
         let target = var("CARGO_TARGET_DIR", root.join("target"));
-        let target = if target.is_absolute() { target } else { root.join(target) };
+        let target = if target.is_absolute() {
+            target
+        } else {
+            root.join(target)
+        };
         let python_home = var("LAMBDA_WASM_PYTHON_HOME", target.join("release/python"));
         Paths {
             work: target.join("bench"),
             lambda_wasm: var("BENCH_LAMBDA_WASM", target.join("release/lambda-wasm")),
             native_hello: var("BENCH_NATIVE_HELLO", target.join("release/native-hello")),
             guest_dir: var("BENCH_GUEST_DIR", target.join("wasm32-wasip1/guest")),
-            python_home: python_home.join("python-snapshot.cwasm").is_file().then_some(python_home),
+            python_home: python_home
+                .join("python-snapshot.cwasm")
+                .is_file()
+                .then_some(python_home),
             ric_python: var("BENCH_RIC_PYTHON", root.join(".tools/ric-venv/bin/python")),
-            cargo_lambda: var("BENCH_CARGO_LAMBDA", root.join(".tools/venv/bin/cargo-lambda")),
+            cargo_lambda: var(
+                "BENCH_CARGO_LAMBDA",
+                root.join(".tools/venv/bin/cargo-lambda"),
+            ),
             root,
         }
     }
@@ -155,12 +170,24 @@ fn main() -> anyhow::Result<()> {
     let args = parse_args(&paths)?;
     // One thread for the endpoint and the driver: no cross-thread wake-ups
     // in the endpoint's own cost per event.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let results = rt.block_on(run_all(&paths, &args))?;
     let json = serde_json::to_string_pretty(&results)?;
     std::fs::write(paths.work.join("e2e.json"), json)?;
-    report::write(&paths, &args.report, &results, args.events, args.cold_starts)?;
-    println!("wrote {} and {}", args.report.display(), paths.root.join("bench/latency.svg").display());
+    report::write(
+        &paths,
+        &args.report,
+        &results,
+        args.events,
+        args.cold_starts,
+    )?;
+    println!(
+        "wrote {} and {}",
+        args.report.display(),
+        paths.root.join("bench/latency.svg").display()
+    );
     Ok(())
 }
 
@@ -188,7 +215,10 @@ fn lambda_env(endpoint: &str, row: &Row) -> Vec<(String, String)> {
 }
 
 fn spawn(row: &Row, endpoint: &str, log: &Path) -> anyhow::Result<tokio::process::Child> {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
     let mut cmd = tokio::process::Command::new(&row.program);
     cmd.args(&row.args)
         .env_clear()
@@ -198,7 +228,8 @@ fn spawn(row: &Row, endpoint: &str, log: &Path) -> anyhow::Result<tokio::process
         .stdout(log.try_clone()?)
         .stderr(log)
         .kill_on_drop(true);
-    cmd.spawn().with_context(|| format!("spawn {}", row.program.display()))
+    cmd.spawn()
+        .with_context(|| format!("spawn {}", row.program.display()))
 }
 
 async fn stop(mut child: tokio::process::Child) {
@@ -217,7 +248,12 @@ fn check_hello(body: &[u8]) -> anyhow::Result<()> {
 /// `/proc/PID/status` field in kB.
 fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+    text.lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// User + system CPU time of a process, seconds.
@@ -271,7 +307,11 @@ async fn run_row(paths: &Paths, row: &Row, args: &Args) -> anyhow::Result<RowRes
         let cold = started.elapsed();
         match outcome {
             Some(Outcome::Response(body)) => check_hello(&body)?,
-            other => bail!("{}: first event: {other:?}; see {}", row.label, log.display()),
+            other => bail!(
+                "{}: first event: {other:?}; see {}",
+                row.label,
+                log.display()
+            ),
         }
         cold_ms.push(cold.as_secs_f64() * 1e3);
         if attempt + 1 < args.cold_starts {
@@ -318,7 +358,11 @@ async fn run_row(paths: &Paths, row: &Row, args: &Args) -> anyhow::Result<RowRes
 
 /// A minimal HTTP/1.1 exchange on a kept-alive connection: writes `request`,
 /// returns (headers, body).
-async fn exchange(stream: &mut TcpStream, buf: &mut Vec<u8>, request: &[u8]) -> anyhow::Result<(String, Vec<u8>)> {
+async fn exchange(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    request: &[u8],
+) -> anyhow::Result<(String, Vec<u8>)> {
     stream.write_all(request).await?;
     buf.clear();
     let mut chunk = [0u8; 8192];
@@ -356,7 +400,8 @@ async fn run_floor(args: &Args) -> anyhow::Result<RowResult> {
         let mut stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let mut buf = Vec::new();
-        let next = format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: {addr}\r\n\r\n");
+        let next =
+            format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: {addr}\r\n\r\n");
         let body = br#"{"message":"Hello John Smith!"}"#;
         loop {
             let (head, _event) = exchange(&mut stream, &mut buf, next.as_bytes()).await?;
@@ -441,8 +486,13 @@ fn rows(paths: &Paths) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
     }
     std::fs::copy(&hello_wasm, rust_cwasm.join("hello.wasm"))?;
     std::fs::copy(&hello_wasm, rust_wasm.join("hello.wasm"))?;
-    run(std::process::Command::new(&paths.lambda_wasm).arg("compile").arg(rust_cwasm.join("hello.wasm")))?;
-    std::fs::copy(paths.root.join("bench/seed-hello/lambda_function.py"), python.join("lambda_function.py"))?;
+    run(std::process::Command::new(&paths.lambda_wasm)
+        .arg("compile")
+        .arg(rust_cwasm.join("hello.wasm")))?;
+    std::fs::copy(
+        paths.root.join("bench/seed-hello/lambda_function.py"),
+        python.join("lambda_function.py"),
+    )?;
 
     let lambda_wasm = |id, label, handler, task_root: &Path, env: Vec<(String, String)>| Row {
         id,
@@ -463,21 +513,38 @@ fn rows(paths: &Paths) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
             task_root: rust_cwasm.clone(),
             env: Vec::new(),
         },
-        lambda_wasm("wasm-rust", "lambda-wasm + Rust hello (.cwasm)", "hello.handler", &rust_cwasm, Vec::new()),
-        lambda_wasm("wasm-rust-nocwasm", "lambda-wasm + Rust hello (.wasm, compiled at init)", "hello.handler", &rust_wasm, Vec::new()),
+        lambda_wasm(
+            "wasm-rust",
+            "lambda-wasm + Rust hello (.cwasm)",
+            "hello.handler",
+            &rust_cwasm,
+            Vec::new(),
+        ),
+        lambda_wasm(
+            "wasm-rust-nocwasm",
+            "lambda-wasm + Rust hello (.wasm, compiled at init)",
+            "hello.handler",
+            &rust_wasm,
+            Vec::new(),
+        ),
     ];
     if paths.ric_python.is_file() {
         rows.push(Row {
             id: "awslambdaric",
             label: "awslambdaric (CPython 3.11) + seed hello",
             program: paths.ric_python.clone(),
-            args: ["-m", "awslambdaric", "lambda_function.lambda_handler"].map(String::from).to_vec(),
+            args: ["-m", "awslambdaric", "lambda_function.lambda_handler"]
+                .map(String::from)
+                .to_vec(),
             handler: "lambda_function.lambda_handler",
             task_root: python.clone(),
             env: Vec::new(),
         });
     } else {
-        skipped.push(format!("awslambdaric: {} missing (`make bench-tools`)", paths.ric_python.display()));
+        skipped.push(format!(
+            "awslambdaric: {} missing (`make bench-tools`)",
+            paths.ric_python.display()
+        ));
     }
     if let Some(home) = &paths.python_home {
         rows.push(lambda_wasm(
@@ -485,10 +552,16 @@ fn rows(paths: &Paths) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
             "lambda-wasm + Python guest (seed hello, CPython 3.15 wasi)",
             "lambda_function.lambda_handler",
             &python,
-            vec![("LAMBDA_WASM_PYTHON_HOME".into(), home.to_string_lossy().into_owned())],
+            vec![(
+                "LAMBDA_WASM_PYTHON_HOME".into(),
+                home.to_string_lossy().into_owned(),
+            )],
         ));
     } else {
-        skipped.push("lambda-wasm + Python: no interpreter (`make python` or LAMBDA_WASM_PYTHON_HOME)".into());
+        skipped.push(
+            "lambda-wasm + Python: no interpreter (`make python` or LAMBDA_WASM_PYTHON_HOME)"
+                .into(),
+        );
     }
     Ok((rows, skipped))
 }
@@ -498,7 +571,11 @@ async fn run_all(paths: &Paths, args: &Args) -> anyhow::Result<Vec<RowResult>> {
     for s in &skipped {
         eprintln!("skipping {s}");
     }
-    let wanted = |id: &str| args.only.as_ref().is_none_or(|only| only.iter().any(|o| o == id));
+    let wanted = |id: &str| {
+        args.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| o == id))
+    };
     let mut results = Vec::new();
     if wanted("floor") {
         eprintln!("== endpoint floor");
@@ -540,7 +617,10 @@ async fn run_all(paths: &Paths, args: &Args) -> anyhow::Result<Vec<RowResult>> {
         }
     }
     if !args.skip_emulator && paths.cargo_lambda.is_file() {
-        for row in rows.iter().filter(|r| wanted(r.id) && r.id != "awslambdaric" && r.id != "wasm-rust-nocwasm") {
+        for row in rows
+            .iter()
+            .filter(|r| wanted(r.id) && r.id != "awslambdaric" && r.id != "wasm-rust-nocwasm")
+        {
             eprintln!("== {} via cargo-lambda's emulator", row.label);
             match emulator::run_row(paths, row, args).await {
                 Ok(r) => results.push(r),
@@ -559,7 +639,9 @@ mod emulator {
     use super::*;
 
     fn free_port() -> anyhow::Result<u16> {
-        Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+        Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+            .local_addr()?
+            .port())
     }
 
     /// The Cargo project `watch` insists on: one `[[bin]]` named `bench`.
@@ -574,7 +656,11 @@ mod emulator {
         Ok(dir)
     }
 
-    async fn invoke(stream: &mut TcpStream, buf: &mut Vec<u8>, port: u16) -> anyhow::Result<Vec<u8>> {
+    async fn invoke(
+        stream: &mut TcpStream,
+        buf: &mut Vec<u8>,
+        port: u16,
+    ) -> anyhow::Result<Vec<u8>> {
         let mut request = format!(
             "POST /2015-03-31/functions/bench/invocations HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
             HELLO_EVENT.len()
@@ -583,7 +669,11 @@ mod emulator {
         request.extend_from_slice(HELLO_EVENT);
         let (head, body) = exchange(stream, buf, &request).await?;
         if !head.starts_with("http/1.1 200") {
-            bail!("emulator answered {}: {}", head.lines().next().unwrap_or(""), String::from_utf8_lossy(&body));
+            bail!(
+                "emulator answered {}: {}",
+                head.lines().next().unwrap_or(""),
+                String::from_utf8_lossy(&body)
+            );
         }
         Ok(body)
     }
@@ -594,18 +684,29 @@ mod emulator {
         let log = paths.work.join(format!("logs/cargo-lambda-{}.log", row.id));
         let emu_log = std::fs::File::create(&log)?;
         let mut emu = tokio::process::Command::new(&paths.cargo_lambda);
-        emu.args(["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
-            .current_dir(&project)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(emu_log.try_clone()?)
-            .stderr(emu_log)
-            .kill_on_drop(true);
+        emu.args([
+            "lambda",
+            "watch",
+            "--only-lambda-apis",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+        ])
+        .current_dir(&project)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(emu_log.try_clone()?)
+        .stderr(emu_log)
+        .kill_on_drop(true);
         let emu = emu.spawn().context("spawn cargo-lambda")?;
         let until = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
             if Instant::now() > until {
-                bail!("cargo-lambda did not listen on {port}; see {}", log.display());
+                bail!(
+                    "cargo-lambda did not listen on {port}; see {}",
+                    log.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -615,7 +716,11 @@ mod emulator {
         let mut buf = Vec::new();
         // Cold start: the invocation is sent, then the runtime spawned.
         let started = Instant::now();
-        let child = spawn(row, &endpoint, &paths.work.join(format!("logs/{}-emulator.log", row.id)))?;
+        let child = spawn(
+            row,
+            &endpoint,
+            &paths.work.join(format!("logs/{}-emulator.log", row.id)),
+        )?;
         let body = invoke(&mut stream, &mut buf, port).await?;
         let cold = started.elapsed();
         check_hello(&body)?;

@@ -17,7 +17,9 @@ fn criterion_results(dir: &Path) -> BTreeMap<String, (f64, f64)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -35,9 +37,15 @@ fn criterion_results(dir: &Path) -> BTreeMap<String, (f64, f64)> {
                     stack.push(p);
                 }
             } else if p.file_name().is_some_and(|n| n == "one-shot.json") {
-                if let Some(v) = std::fs::read_to_string(&p).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()) {
+                if let Some(v) = std::fs::read_to_string(&p)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                {
                     let s = v["seconds"].as_f64().unwrap_or(f64::NAN) * 1e9;
-                    out.insert(format!("{} (one run)", v["name"].as_str().unwrap_or_default()), (s, s));
+                    out.insert(
+                        format!("{} (one run)", v["name"].as_str().unwrap_or_default()),
+                        (s, s),
+                    );
                 }
             }
         }
@@ -58,19 +66,30 @@ fn fmt_ns(ns: f64) -> String {
 }
 
 fn mb(kb: Option<u64>) -> String {
-    kb.map(|k| format!("{:.1}", k as f64 / 1024.0)).unwrap_or_else(|| "–".into())
+    kb.map(|k| format!("{:.1}", k as f64 / 1024.0))
+        .unwrap_or_else(|| "–".into())
 }
 
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|t| t.lines().next().and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|t| {
+            t.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .map(|kb| format!("{:.1} GiB RAM", kb as f64 / 1048576.0))
         .unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
@@ -83,7 +102,13 @@ fn machine() -> String {
     )
 }
 
-pub fn write(paths: &Paths, report: &Path, rows: &[RowResult], events: usize, cold_starts: usize) -> anyhow::Result<()> {
+pub fn write(
+    paths: &Paths,
+    report: &Path,
+    rows: &[RowResult],
+    events: usize,
+    cold_starts: usize,
+) -> anyhow::Result<()> {
     let crit = criterion_results(&paths.root.join("target/criterion"));
     let mut s = String::new();
     writeln!(s, "{BEGIN}\n")?;
@@ -96,7 +121,10 @@ pub fn write(paths: &Paths, report: &Path, rows: &[RowResult], events: usize, co
          RSS of the runtime process (idle: after the first event; peak: VmHWM at the end). \
          CPU/event: the runtime process, and this harness (the endpoint plus the driver).\n"
     )?;
-    writeln!(s, "| row | runtime | endpoint | events/s | p50 µs | p99 µs | cold start ms | idle RSS MB | peak RSS MB | runtime CPU µs/event | endpoint CPU µs/event |")?;
+    writeln!(
+        s,
+        "| row | runtime | endpoint | events/s | p50 µs | p99 µs | cold start ms | idle RSS MB | peak RSS MB | runtime CPU µs/event | endpoint CPU µs/event |"
+    )?;
     writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     for (i, r) in rows.iter().enumerate() {
         let cold = match (median(&r.cold_ms), r.cold_ms.len()) {
@@ -108,7 +136,11 @@ pub fn write(paths: &Paths, report: &Path, rows: &[RowResult], events: usize, co
             }
             (None, _) => "–".into(),
         };
-        let label = if r.note.is_empty() { r.label.clone() } else { format!("{} ({})", r.label, r.note) };
+        let label = if r.note.is_empty() {
+            r.label.clone()
+        } else {
+            format!("{} ({})", r.label, r.note)
+        };
         writeln!(
             s,
             "| {i} | {label} | {} | {:.0} | {:.1} | {:.1} | {cold} | {} | {} | {} | {:.1} |",
@@ -118,7 +150,9 @@ pub fn write(paths: &Paths, report: &Path, rows: &[RowResult], events: usize, co
             r.p99_us,
             mb(r.idle_rss_kb),
             mb(r.peak_rss_kb),
-            r.runtime_cpu_us.map(|c| format!("{c:.1}")).unwrap_or_else(|| "–".into()),
+            r.runtime_cpu_us
+                .map(|c| format!("{c:.1}"))
+                .unwrap_or_else(|| "–".into()),
             r.endpoint_cpu_us
         )?;
     }
@@ -130,27 +164,62 @@ pub fn write(paths: &Paths, report: &Path, rows: &[RowResult], events: usize, co
     writeln!(s, "|---|---|---|")?;
     if let (Some(w), Some(n)) = (fake("wasm-rust"), fake("native")) {
         let ratio = w.events_per_s / n.events_per_s;
-        writeln!(s, "| lambda-wasm + Rust ≥ 0.98× native events/s | {ratio:.3}× ({:.0} vs {:.0}) | {} |", w.events_per_s, n.events_per_s, yes(ratio >= 0.98))?;
+        writeln!(
+            s,
+            "| lambda-wasm + Rust ≥ 0.98× native events/s | {ratio:.3}× ({:.0} vs {:.0}) | {} |",
+            w.events_per_s,
+            n.events_per_s,
+            yes(ratio >= 0.98)
+        )?;
         if let (Some(cw), Some(cn)) = (w.cold_median_ms(), n.cold_median_ms()) {
-            writeln!(s, "| cold start (.cwasm) within 1 ms of native | {:+.1} ms ({cw:.1} vs {cn:.1}) | {} |", cw - cn, yes(cw - cn <= 1.0))?;
+            writeln!(
+                s,
+                "| cold start (.cwasm) within 1 ms of native | {:+.1} ms ({cw:.1} vs {cn:.1}) | {} |",
+                cw - cn,
+                yes(cw - cn <= 1.0)
+            )?;
         }
         if let Some(p) = w.peak_rss_kb {
-            writeln!(s, "| peak RSS with a Rust guest ≤ 20 MB | {:.1} MB | {} |", p as f64 / 1024.0, yes(p <= 20 * 1024))?;
+            writeln!(
+                s,
+                "| peak RSS with a Rust guest ≤ 20 MB | {:.1} MB | {} |",
+                p as f64 / 1024.0,
+                yes(p <= 20 * 1024)
+            )?;
         }
     }
     if let (Some(w), Some(r)) = (fake("wasm-python"), fake("awslambdaric")) {
         let ratio = w.events_per_s / r.events_per_s;
-        writeln!(s, "| lambda-wasm + Python ≥ 1.0× awslambdaric events/s (aim 1.15×) | {ratio:.3}× ({:.0} vs {:.0}) | {} |", w.events_per_s, r.events_per_s, yes(ratio >= 1.0))?;
+        writeln!(
+            s,
+            "| lambda-wasm + Python ≥ 1.0× awslambdaric events/s (aim 1.15×) | {ratio:.3}× ({:.0} vs {:.0}) | {} |",
+            w.events_per_s,
+            r.events_per_s,
+            yes(ratio >= 1.0)
+        )?;
     }
-    if let (Some(h), Some(n)) = (crit.get("invoke/rust-hello/wasm-abi"), crit.get("invoke/rust-hello/native")) {
+    if let (Some(h), Some(n)) = (
+        crit.get("invoke/rust-hello/wasm-abi"),
+        crit.get("invoke/rust-hello/native"),
+    ) {
         let over = (h.1 - n.1) / 1e3;
-        writeln!(s, "| warm invoke boundary overhead ≤ 2 µs (hello via ABI − same handler natively, medians) | {over:.2} µs | {} |", yes(over <= 2.0))?;
+        writeln!(
+            s,
+            "| warm invoke boundary overhead ≤ 2 µs (hello via ABI − same handler natively, medians) | {over:.2} µs | {} |",
+            yes(over <= 2.0)
+        )?;
     }
     writeln!(s)?;
 
-    writeln!(s, "### Microbenchmarks (criterion, `host/benches/sandbox.rs`)\n")?;
+    writeln!(
+        s,
+        "### Microbenchmarks (criterion, `host/benches/sandbox.rs`)\n"
+    )?;
     if crit.is_empty() {
-        writeln!(s, "No criterion results under target/criterion (run `make bench`).\n")?;
+        writeln!(
+            s,
+            "No criterion results under target/criterion (run `make bench`).\n"
+        )?;
     } else {
         writeln!(s, "| benchmark | median | mean |")?;
         writeln!(s, "|---|---:|---:|")?;
@@ -176,8 +245,12 @@ fn yes(ok: bool) -> &'static str {
 }
 
 fn now_utc() -> String {
-    let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%d %H:%M"]).output();
-    out.ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M"])
+        .output();
+    out.ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Horizontal bars: p50 and p99 latency per row (µs), with events/s in the label.
@@ -189,7 +262,10 @@ fn chart(path: &Path, rows: &[RowResult]) -> anyhow::Result<()> {
     let max = rows.iter().map(|r| r.p99_us).fold(1.0, f64::max) * 1.1;
     let n = rows.len() as i32;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Warm invoke latency per event through the Runtime API (µs; lower is better)", ("sans-serif", 20))
+        .caption(
+            "Warm invoke latency per event through the Runtime API (µs; lower is better)",
+            ("sans-serif", 20),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(420)
@@ -197,7 +273,11 @@ fn chart(path: &Path, rows: &[RowResult]) -> anyhow::Result<()> {
     let labels: Vec<String> = rows
         .iter()
         .map(|r| {
-            let via = if r.endpoint.starts_with("cargo") { " [cargo-lambda]" } else { "" };
+            let via = if r.endpoint.starts_with("cargo") {
+                " [cargo-lambda]"
+            } else {
+                ""
+            };
             format!("{}{via} — {:.0}/s", r.label, r.events_per_s)
         })
         .collect();
@@ -205,22 +285,55 @@ fn chart(path: &Path, rows: &[RowResult]) -> anyhow::Result<()> {
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(rows.len().max(1))
-        .y_label_formatter(&|y| labels.get((n - 1 - *y) as usize).cloned().unwrap_or_default())
+        .y_label_formatter(&|y| {
+            labels
+                .get((n - 1 - *y) as usize)
+                .cloned()
+                .unwrap_or_default()
+        })
         .x_desc("µs")
         .label_style(("sans-serif", 12))
         .draw()?;
     for (i, r) in rows.iter().enumerate() {
         let y = n - 1 - i as i32;
-        chart.draw_series(std::iter::once(Rectangle::new([(0.0, y), (r.p99_us, y + 1)], RGBColor(250, 190, 120).filled())))?;
-        chart.draw_series(std::iter::once(Rectangle::new([(0.0, y), (r.p50_us, y + 1)], RGBColor(60, 120, 200).filled())))?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(0.0, y), (r.p99_us, y + 1)],
+            RGBColor(250, 190, 120).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(0.0, y), (r.p50_us, y + 1)],
+            RGBColor(60, 120, 200).filled(),
+        )))?;
     }
-    chart.draw_series(std::iter::once(Rectangle::new([(0.0, 0), (0.0, 0)], RGBColor(60, 120, 200).filled())))?
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(0.0, 0), (0.0, 0)],
+            RGBColor(60, 120, 200).filled(),
+        )))?
         .label("p50")
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], RGBColor(60, 120, 200).filled()));
-    chart.draw_series(std::iter::once(Rectangle::new([(0.0, 0), (0.0, 0)], RGBColor(250, 190, 120).filled())))?
+        .legend(|(x, y)| {
+            Rectangle::new(
+                [(x, y - 5), (x + 10, y + 5)],
+                RGBColor(60, 120, 200).filled(),
+            )
+        });
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(0.0, 0), (0.0, 0)],
+            RGBColor(250, 190, 120).filled(),
+        )))?
         .label("p99")
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], RGBColor(250, 190, 120).filled()));
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        .legend(|(x, y)| {
+            Rectangle::new(
+                [(x, y - 5), (x + 10, y + 5)],
+                RGBColor(250, 190, 120).filled(),
+            )
+        });
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }

@@ -118,10 +118,18 @@ impl Environment {
                 );
             }
             let base = ptr as u32 as usize;
-            self.memory
-                .write(&mut self.store, base, &invocation.event)?;
-            self.memory
-                .write(&mut self.store, base + event_len, context_text.as_bytes())?;
+            let memory = self.memory;
+            memory
+                .write(&mut self.store, base, &invocation.event)
+                .and_then(|()| {
+                    memory.write(&mut self.store, base + event_len, context_text.as_bytes())
+                })
+                .map_err(|_| {
+                    wasmtime::format_err!(
+                        "lambda_alloc({total}) returned {ptr:#x}, but {total} bytes there run past the guest's {} bytes of memory",
+                        memory.data_size(&self.store)
+                    )
+                })?;
             let args = (
                 ptr,
                 event_len as i32,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_runtime_api;
+pub mod local_server;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use tokio::io::AsyncReadExt;
 
 #[allow(unused_imports)]
 pub use fake_runtime_api::{Deadline, FakeRuntimeApi, InitError, Invocation, Outcome, Stats};
+#[allow(unused_imports)]
+pub use local_server::{HttpResponse, LocalServer, http};
 
 /// Generous wait used for every await on the process under test, so CI never hangs.
 pub const WAIT: Duration = Duration::from_secs(30);

@@ -19,6 +19,7 @@
 //! | `stack_overflow` | | unbounded recursion |
 //! | `alloc` | `mb` | allocates and fills `mb` MiB, kept in a static: `{"allocated_mb", "held_mb"}` |
 //! | `loop` | | spins forever (for timeouts) |
+//! | `busy_wait` | | spins forever asking the host for the remaining time and ignoring it |
 //! | `sleep` | `ms` | `std::thread::sleep`, then `{"slept_ms"}` |
 //! | `exit` | `code` | `std::process::exit(code)`, 0 included |
 //! | `bad_utf8` | | a response that is not UTF-8 |
@@ -26,7 +27,7 @@
 //! | `big` | `mb` or `bytes` | a valid JSON string of exactly that size (`bytes` wins) |
 //! | `empty` | | a 0-byte response |
 //! | `raw` | `text` | exactly that text as the response |
-//! | `log_spam` | `mb`, `line_bytes`? (1024) | that many MiB to stdout in lines |
+//! | `log_spam` | `mb`, `line_bytes`? (1024), `stream`? (`stdout`/`stderr`) | that many MiB to stdout (or stderr) in lines |
 //! | `log_line` | `bytes` | one line of that many bytes to stderr, no newline |
 //! | `log` | | one SDK record per level (`test-guest <LEVEL> record`), one `println!` (`test-guest stdout line`), one `eprintln!` (`test-guest stderr line`) |
 //! | `socket` | | tries a TCP connection: `{"ok": false, "error"}` |
@@ -172,6 +173,9 @@ pub fn handler(event: Value, ctx: &Context) -> Result<RawResponse, Diagnostic> {
                 spins = black_box(spins.wrapping_add(1));
             }
         }
+        "busy_wait" => loop {
+            black_box(ctx.remaining_time_in_millis());
+        },
         "sleep" => {
             let ms = num_arg(&event, "ms")? as u64;
             std::thread::sleep(std::time::Duration::from_millis(ms));
@@ -200,21 +204,10 @@ pub fn handler(event: Value, ctx: &Context) -> Result<RawResponse, Diagnostic> {
                 .and_then(Value::as_u64)
                 .unwrap_or(1024)
                 .max(1) as usize;
-            let mut line = vec![b'x'; line_bytes];
-            line[line_bytes - 1] = b'\n';
-            let mut stdout = std::io::stdout().lock();
-            let mut written = 0;
-            while written < total {
-                let n = line_bytes.min(total - written);
-                let chunk = if n == line_bytes {
-                    &line[..]
-                } else {
-                    &line[line_bytes - n..]
-                };
-                stdout.write_all(chunk)?;
-                written += n;
-            }
-            stdout.flush()?;
+            let written = match event.get("stream").and_then(Value::as_str) {
+                Some("stderr") => write_lines(&mut std::io::stderr().lock(), total, line_bytes)?,
+                _ => write_lines(&mut std::io::stdout().lock(), total, line_bytes)?,
+            };
             json!({"written_bytes": written})
         }
         "log_line" => {
@@ -374,6 +367,20 @@ fn oob_set_response() {
         // SAFETY: deliberately invalid; the host must trap, not read.
         unsafe { set_response(0xFFFF_FFF0usize as *const u8, 1000) };
     }
+}
+
+/// Writes `total` bytes to `out` in lines of `line_bytes` (newline included).
+fn write_lines(out: &mut impl Write, total: usize, line_bytes: usize) -> std::io::Result<usize> {
+    let mut line = vec![b'x'; line_bytes];
+    line[line_bytes - 1] = b'\n';
+    let mut written = 0;
+    while written < total {
+        let n = line_bytes.min(total - written);
+        out.write_all(&line[line_bytes - n..])?;
+        written += n;
+    }
+    out.flush()?;
+    Ok(written)
 }
 
 /// A random id per instance: std's `RandomState` draws its keys from WASI
