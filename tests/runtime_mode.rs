@@ -547,6 +547,49 @@ async fn warm_instance_is_reused_and_reset_after_trap() {
     api.assert_all_answered_once();
 }
 
+/// Lambda Managed Instances: with `AWS_LAMBDA_MAX_CONCURRENCY=2` a second
+/// event is answered while the first is still running, each worker has its
+/// own instance, and a fault in one leaves the other serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_instances_serve_concurrently() {
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let mut boot = Bootstrap::spawn(
+        &api,
+        &root,
+        "probe.handler",
+        &[("AWS_LAMBDA_MAX_CONCURRENCY", "2")],
+    );
+    echo_ok(&mut boot, &api, 0).await;
+    let slow = api.invoke(
+        Invocation::json(&json!({"action": "sleep", "ms": 3000})).timeout(Duration::from_secs(20)),
+    );
+    let quick = api.invoke(Invocation::json(&json!({"action": "echo", "marker": 1})));
+    let answer = api
+        .try_outcome(&quick, WAIT)
+        .await
+        .expect("the quick event is answered");
+    assert_echo(&answer, 1);
+    assert!(
+        api.try_outcome(&slow, Duration::ZERO).await.is_none(),
+        "the quick event waited for the slow one"
+    );
+    let answer = api
+        .try_outcome(&slow, WAIT)
+        .await
+        .expect("the slow event is answered");
+    assert_eq!(answer.json()["slept_ms"], 3000);
+
+    // A trap in one worker's environment; both keep serving.
+    let (id, o) = boot.call_json(&api, json!({"action": "unreachable"})).await;
+    assert_lambda_error(&o, "Runtime.WasmTrap", &id);
+    for marker in 2..6 {
+        echo_ok(&mut boot, &api, marker).await;
+    }
+    assert!(boot.try_status().is_none(), "the bootstrap must still run");
+    api.assert_all_answered_once();
+}
+
 /// A second export of the same module is its own handler.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_export() {

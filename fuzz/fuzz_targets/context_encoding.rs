@@ -58,6 +58,7 @@ fuzz_target!(|input: Input| {
         log_stream_name: input.log_stream_name.clone(),
         log: LogConfig::default(),
         guest_env: Vec::new(),
+        concurrency: 1,
     };
     let text = encode_context(&context, &settings);
 

@@ -1,8 +1,13 @@
 //! Runtime mode: the Lambda `bootstrap`. Loads the function (Lambda's init
 //! phase), then asks the Runtime API for events one at a time and answers
 //! each exactly once; see [`crate::runtime_api`] for the requests.
+//!
+//! Under Lambda Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` > 1) it runs
+//! that many workers, each with its own execution environment of the same
+//! compiled module, each holding one `next` request at a time.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::errors::LambdaError;
@@ -12,10 +17,20 @@ use crate::logs::Logger;
 use crate::runtime_api::{
     EventCompletionRequest, EventErrorRequest, InitErrorRequest, NextEvent, RuntimeApi,
 };
-use crate::settings::FunctionSettings;
+use crate::settings::{FunctionSettings, max_concurrency};
 
 /// `next` failures in a row after which the Runtime API counts as gone.
 const FAILURES_BEFORE_GIVING_UP: u32 = 5;
+/// How many invocations to serve at once: `AWS_LAMBDA_MAX_CONCURRENCY`
+/// (Lambda Managed Instances), else 1. An unusable value is reported and
+/// read as 1.
+pub fn concurrency_from_env() -> usize {
+    let value = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok();
+    max_concurrency(value.as_deref()).unwrap_or_else(|message| {
+        eprintln!("lambda-wasm: {message}");
+        1
+    })
+}
 
 /// Runs the bootstrap until the Runtime API goes away; exit status 1 after an init error.
 pub async fn run() -> ExitCode {
@@ -27,8 +42,8 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match load_function().await {
-        Ok(function) => serve(&api, function).await,
+    match load_workers().await {
+        Ok(workers) => serve_all(Arc::new(api), workers).await,
         Err(error) => {
             eprintln!(
                 "lambda-wasm: init failed: {}: {}",
@@ -44,14 +59,40 @@ pub async fn run() -> ExitCode {
     }
 }
 
-/// Lambda's init phase: settings from the environment, module, first environment.
-async fn load_function() -> Result<Function, LambdaError> {
+/// Lambda's init phase: settings from the environment, the module, and one
+/// execution environment per worker.
+async fn load_workers() -> Result<Vec<Function>, LambdaError> {
     let vars: Vec<(String, String)> = std::env::vars().collect();
     let settings = FunctionSettings::from_lambda_env(&vars)?;
-    let logger = Logger::to_stderr(settings.log);
-    Function::load(settings, logger)
-        .await
-        .map(|(function, _)| function)
+    let (log, count) = (settings.log, settings.concurrency);
+    let (first, _) = Function::load(settings, Logger::to_stderr(log)).await?;
+    let mut workers = Vec::with_capacity(count);
+    for _ in 1..count {
+        workers.push(first.replica(Logger::to_stderr(log)).await?);
+    }
+    workers.push(first);
+    Ok(workers)
+}
+
+/// Runs every worker's loop; returns when the first one stops (the Runtime
+/// API is gone for all of them).
+async fn serve_all(api: Arc<RuntimeApi>, mut workers: Vec<Function>) -> ExitCode {
+    if workers.len() == 1 {
+        return serve(&api, workers.remove(0)).await;
+    }
+    let mut running = tokio::task::JoinSet::new();
+    for function in workers {
+        let api = api.clone();
+        running.spawn(async move { serve(&api, function).await });
+    }
+    match running.join_next().await {
+        Some(Ok(code)) => code,
+        Some(Err(error)) => {
+            eprintln!("lambda-wasm: a worker stopped: {error}");
+            ExitCode::from(1)
+        }
+        None => ExitCode::SUCCESS,
+    }
 }
 
 /// Answers events until `next` fails [`FAILURES_BEFORE_GIVING_UP`] times in

@@ -25,9 +25,9 @@ pub struct Function {
     template: InstanceTemplate,
     kind: GuestKind,
     environment: Option<LiveEnvironment>,
-    /// The guest's /tmp, deleted with the function.
-    _tmp: tempfile::TempDir,
-    _ticker: EpochTicker,
+    /// The guest's /tmp, deleted with the function and its replicas.
+    _tmp: Arc<tempfile::TempDir>,
+    _ticker: Arc<EpochTicker>,
 }
 
 /// A started execution environment of a long-lived kind.
@@ -111,8 +111,23 @@ impl Function {
             template,
             kind,
             environment,
-            _tmp: tmp,
-            _ticker: EpochTicker::start(engine),
+            _tmp: Arc::new(tmp),
+            _ticker: Arc::new(EpochTicker::start(engine)),
+        })
+    }
+
+    /// Another execution environment of the same compiled function, logging
+    /// to `logger`, for serving invocations concurrently: it shares the
+    /// module, settings and /tmp, and runs its own init.
+    pub async fn replica(&self, logger: Logger) -> Result<Self, LambdaError> {
+        let template = self.template.with_logger(logger)?;
+        let environment = LiveEnvironment::start(&template, &self.kind).await?;
+        Ok(Self {
+            template,
+            kind: self.kind.clone(),
+            environment,
+            _tmp: self._tmp.clone(),
+            _ticker: self._ticker.clone(),
         })
     }
 

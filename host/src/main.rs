@@ -26,10 +26,11 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let workers = match cli.command {
+        None => bootstrap::concurrency_from_env(),
+        Some(_) => 1,
+    };
+    let runtime = match async_runtime(workers) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("lambda-wasm: cannot start the async runtime: {error}");
@@ -43,6 +44,21 @@ fn main() -> ExitCode {
         Some(Command::Compile(args)) => compile(&args),
         Some(Command::Package(args)) => package(&args),
     }
+}
+
+/// One thread for one invocation at a time (the common case, and the
+/// cheapest); a thread per worker, up to the cores, for concurrent workers.
+fn async_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if workers == 1 {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.min(cores))
+        .enable_all()
+        .build()
 }
 
 /// Host diagnostics on stderr; `LAMBDA_WASM_LOG` filters them (default: info).

@@ -101,6 +101,7 @@ pub fn load_interpreter(
             ("PYTHONTZPATH".into(), String::new()),
         ],
         read_only_dirs: vec![(stdlib, "/usr/local/lib".into())],
+        blocking_file_io: true,
     };
     Ok((module, extras))
 }

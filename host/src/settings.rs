@@ -50,6 +50,24 @@ pub struct FunctionSettings {
     pub log: LogConfig,
     /// The environment variables the guest sees (already filtered).
     pub guest_env: Vec<(String, String)>,
+    /// How many invocations run at once (`AWS_LAMBDA_MAX_CONCURRENCY` under
+    /// Lambda Managed Instances), each in its own execution environment.
+    pub concurrency: usize,
+}
+
+/// The most execution environments `AWS_LAMBDA_MAX_CONCURRENCY` can ask for.
+pub const MAX_CONCURRENCY: usize = 256;
+
+/// Reads `AWS_LAMBDA_MAX_CONCURRENCY`: 1 when unset; an error saying why for
+/// a value that is not a number from 1 to [`MAX_CONCURRENCY`].
+pub fn max_concurrency(value: Option<&str>) -> Result<usize, String> {
+    let Some(raw) = value else { return Ok(1) };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "AWS_LAMBDA_MAX_CONCURRENCY={raw:?} is not a number from 1 to {MAX_CONCURRENCY}; serving one invocation at a time"
+        )),
+    }
 }
 
 /// The `errorType` of an init error caused by the function's configuration.
@@ -117,6 +135,7 @@ impl FunctionSettings {
             log_group_name: get("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
             log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
             guest_env: guest_env(vars, pass_credentials, "/var/task"),
+            concurrency: max_concurrency(get("AWS_LAMBDA_MAX_CONCURRENCY").as_deref()).unwrap_or(1),
             handler,
             memory_mb,
             timeout: Duration::from_secs_f64(timeout_secs),
@@ -194,6 +213,7 @@ impl FunctionSettings {
             log_group_name: get("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
             log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
             guest_env: guest_env(&vars, true, &guest_task_root),
+            concurrency: 1,
             guest_task_root,
             handler,
             memory_mb: options.memory_mb,
@@ -272,6 +292,17 @@ fn parse_number<T: std::str::FromStr>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_concurrency_values() {
+        assert_eq!(max_concurrency(None), Ok(1));
+        assert_eq!(max_concurrency(Some("4")), Ok(4));
+        assert_eq!(max_concurrency(Some(" 2 ")), Ok(2));
+        for bad in ["0", "-1", "many", "100000"] {
+            let error = max_concurrency(Some(bad)).unwrap_err();
+            assert!(error.contains("AWS_LAMBDA_MAX_CONCURRENCY"), "{error}");
+        }
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -31,6 +31,7 @@ pub struct GuestState {
 
 /// A linked, ready-to-instantiate function, shared by all its instances.
 pub struct InstanceTemplate {
+    kind: GuestKind,
     /// The function's settings.
     pub settings: Arc<FunctionSettings>,
     /// Where guest logs go.
@@ -54,6 +55,37 @@ impl InstanceTemplate {
         tmp: PathBuf,
         extras: Extras,
     ) -> Result<Self, LambdaError> {
+        let pre = Self::link(engine, module, kind, &settings)?;
+        Ok(Self {
+            kind: kind.clone(),
+            settings,
+            logger,
+            pre,
+            tmp,
+            extras,
+        })
+    }
+
+    /// The same function linked again with its own `logger`: one per
+    /// concurrent worker, so each keeps its own current request id.
+    pub fn with_logger(&self, logger: Logger) -> Result<Self, LambdaError> {
+        let module = self.pre.module();
+        Ok(Self {
+            kind: self.kind.clone(),
+            settings: self.settings.clone(),
+            logger,
+            pre: Self::link(module.engine(), module, &self.kind, &self.settings)?,
+            tmp: self.tmp.clone(),
+            extras: self.extras.clone(),
+        })
+    }
+
+    fn link(
+        engine: &Engine,
+        module: &Module,
+        kind: &GuestKind,
+        settings: &FunctionSettings,
+    ) -> Result<InstancePre<GuestState>, LambdaError> {
         let link_error = |e: wasmtime::Error| {
             LambdaError::import_module(&settings.handler.module, format!("{e:#}"))
         };
@@ -64,18 +96,11 @@ impl InstanceTemplate {
         if *kind == GuestKind::Python {
             python::add_to_linker(&mut linker).map_err(link_error)?;
         }
-        let pre = linker.instantiate_pre(module).map_err(|e| {
+        linker.instantiate_pre(module).map_err(|e| {
             LambdaError::import_module(
                 &settings.handler.module,
                 format!("{e:#}; a guest may import only wasi_snapshot_preview1 and lambda_wasm (docs/abi.md)"),
             )
-        })?;
-        Ok(Self {
-            settings,
-            logger,
-            pre,
-            tmp,
-            extras,
         })
     }
 

@@ -132,8 +132,8 @@ fn probe_cases() -> Vec<Case> {
         Case {
             timeout: one_second,
             ..case(
-                "sleeping past the deadline",
-                json!({"action": "sleep", "ms": 5000}),
+                "sleeping a minute past the deadline",
+                json!({"action": "sleep", "ms": 60_000}),
                 TIMED_OUT,
             )
         },
