@@ -142,7 +142,8 @@ impl Function {
     pub fn peak_memory_bytes(&self) -> usize {
         match &self.environment {
             Some(LiveEnvironment::Reactor(environment)) => environment.peak_memory_bytes(),
-            _ => 0,
+            Some(LiveEnvironment::Python(environment)) => environment.peak_memory_bytes(),
+            None => 0,
         }
     }
 

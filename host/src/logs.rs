@@ -217,6 +217,26 @@ impl Logger {
         state.write_line(self.config, level, Some(level), message);
     }
 
+    /// A record the guest formatted completely itself, as AWS's Python runtime
+    /// writes its records (level, timestamp and request id in its own text or
+    /// JSON form): written as is, ending in one newline, still filtered by
+    /// `level` and counted against the per-invocation cap.
+    pub fn formatted_record(&self, level: Level, record: &[u8]) {
+        if level < self.config.min_level {
+            return;
+        }
+        let mut state = self.lock();
+        if !state.admit(record.len()) {
+            return;
+        }
+        let record = &record[..record.len().min(MAX_LINE_BYTES)];
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        let mut line = String::from_utf8_lossy(record).into_owned();
+        line.push('\n');
+        // A closed stderr must not take the host down with it.
+        let _ = state.out.write_all(line.as_bytes());
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, LoggerState> {
         self.state
             .lock()
@@ -401,6 +421,21 @@ mod tests {
         assert_eq!(record["requestId"], "req-3");
         assert_eq!(record["message"], "oops");
         assert!(record["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn formatted_records_are_written_as_is_and_filtered() {
+        let (logger, capture) = logger(LogFormat::Json, Level::Info);
+        logger.begin_invocation("req-5");
+        logger.formatted_record(Level::Debug, b"{\"level\": \"DEBUG\"}\n");
+        logger.formatted_record(Level::Warn, b"[WARNING]\tts\treq-5\tkept\n");
+        logger.formatted_record(Level::Error, b"[ERROR] E: m\rTraceback");
+        let lines = capture.lines();
+        assert_eq!(
+            lines,
+            ["[WARNING]\tts\treq-5\tkept", "[ERROR] E: m\rTraceback"],
+            "no second prefix, no JSON wrapping, one newline each"
+        );
     }
 
     #[test]
