@@ -59,7 +59,7 @@ guests:
 ## .wasm, Cargo.lock or host/src/engine.rs is newer than the .cwasm), and the
 ## host's runtime glue (host/src/python/runtime.py) compiled to bytecode by
 ## that interpreter, so that no cold start parses it
-python: host $(PYTHON_HOME)/python-snapshot.cwasm $(PYTHON_HOME)/lib/.runtime-prepared
+python: host $(PYTHON_HOME)/python-snapshot.cwasm $(PYTHON_HOME).runtime-prepared
 
 $(PYTHON_WHEEL):
 	@mkdir -p $(@D)
@@ -89,8 +89,9 @@ $(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm Cargo.
 	$(HOST) compile $< -o $@.partial
 	mv $@.partial $@
 
-# Redone when the glue changes; the file the host reads is named by its hash.
-$(PYTHON_HOME)/lib/.runtime-prepared: host/src/python/runtime.py $(PYTHON_HOME)/python-snapshot.cwasm | host
+# Redone when the glue changes; the file the host reads is named by its hash
+# (the stamp is outside the home, which `package` copies whole).
+$(PYTHON_HOME).runtime-prepared: host/src/python/runtime.py $(PYTHON_HOME)/python-snapshot.cwasm | host
 	$(HOST) prepare-python --home $(PYTHON_HOME)
 	touch $@
 

@@ -70,8 +70,9 @@ pub fn package(task_root: &Path, out: &Path) -> anyhow::Result<PackageReport> {
             .any(|f| f.extension().is_some_and(|ext| ext == "cwasm"));
         // Bytecode is copied only if it is this host's (see below).
         let needed = |f: &PathBuf| {
-            !(has_cwasm && f.extension().is_some_and(|ext| ext == "wasm"))
-                && !python::is_runtime_pyc(f)
+            let is_wasm = f.extension().is_some_and(|ext| ext == "wasm");
+            let replaced = has_cwasm && is_wasm;
+            !(replaced || python::is_runtime_pyc(f))
         };
         for file in files_under(&home)?.into_iter().filter(needed) {
             let relative = file.strip_prefix(&home).expect("under the home");
