@@ -97,6 +97,12 @@ impl Function {
                     format!("cannot create the guest's /tmp: {e}"),
                 )
             })?;
+        // AWS's Python runtime writes print() output as is, and formats its
+        // log records itself.
+        let logger = match kind {
+            GuestKind::Python => logger.with_raw_lines(),
+            _ => logger,
+        };
         let template = InstanceTemplate::new(
             engine,
             &module,
