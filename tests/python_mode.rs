@@ -189,6 +189,19 @@ def lambda_handler(event, context):
         except ImportError:
             result["six"] = None
         return result
+    if action == "nan":
+        return {"value": float(event.get("value", "nan"))}
+    if action == "log_records":
+        import logging
+        log = logging.getLogger("probe.child")
+        log.warning("probe: warning %s", "w")
+        log.critical("probe: critical")
+        try:
+            {}["missing"]
+        except KeyError:
+            log.exception("probe: caught")
+        log.error("probe: extra", extra={"order_id": 7})
+        return "logged"
     return {"echo": event}
 "#;
 
@@ -343,6 +356,174 @@ async fn seed_increment_and_text_logs() {
     api.assert_all_answered_once();
 }
 
+/// The keys of a JSON log record, in the order written.
+fn json_keys(line: &str) -> Vec<String> {
+    let v: Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON record ({e}): {line:?}"));
+    let mut keys: Vec<(usize, String)> = v
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| (line.find(&format!("\"{k}\": ")).unwrap(), k.clone()))
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, k)| k).collect()
+}
+
+/// `2026-11-26T06:20:33Z`: awslambdaric's JSON timestamps have no milliseconds.
+#[track_caller]
+fn assert_json_timestamp(v: &Value) {
+    let ts = v["timestamp"].as_str().unwrap_or_default();
+    assert!(
+        ts.len() == 20 && &ts[10..11] == "T" && ts.ends_with('Z'),
+        "timestamp {ts:?} in {v}"
+    );
+}
+
+/// AWS_LAMBDA_LOG_FORMAT=JSON: records are awslambdaric's JsonFormatter
+/// objects (logger name, exception fields, extra attributes, Python's level
+/// names), and a handler's exception is its JSON log_error record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_records_match_awslambdaric() {
+    require_python!();
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let mut boot = spawn(
+        &api,
+        &root,
+        "lambda_function.lambda_handler",
+        &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
+    );
+    let (id, o) = boot.call_json(&api, json!({"action": "log_records"})).await;
+    assert_eq!(o.json(), "logged");
+    let (fail_id, _) = boot.call_json(&api, json!({"action": "fail"})).await;
+    let done = boot
+        .wait_for_stderr(WAIT, |s| s.contains("\"errorType\": \"CustomError\""))
+        .await;
+    assert!(done, "{}", boot.stderr());
+    let stderr = boot.stderr();
+    let record = |needle: &str| -> (Value, Vec<String>) {
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with('{') && l.contains(needle))
+            .unwrap_or_else(|| panic!("no record with {needle:?}:\n{stderr}"));
+        (serde_json::from_str(line).unwrap(), json_keys(line))
+    };
+    let (v, keys) = record("probe: warning w");
+    assert_eq!(
+        keys,
+        ["timestamp", "level", "message", "logger", "requestId"],
+        "{v}"
+    );
+    assert_eq!(
+        (&v["level"], &v["logger"], &v["requestId"]),
+        (&json!("WARNING"), &json!("probe.child"), &json!(id))
+    );
+    assert_json_timestamp(&v);
+    assert_eq!(record("probe: critical").0["level"], "CRITICAL");
+    let (v, keys) = record("probe: caught");
+    assert_eq!(
+        keys,
+        [
+            "timestamp",
+            "level",
+            "message",
+            "logger",
+            "stackTrace",
+            "errorType",
+            "errorMessage",
+            "requestId",
+            "location"
+        ],
+        "{v}"
+    );
+    assert_eq!(
+        (&v["errorType"], &v["errorMessage"]),
+        (&json!("KeyError"), &json!("'missing'"))
+    );
+    let line = PROBE
+        .lines()
+        .position(|l| l.contains("{}[\"missing\"]"))
+        .unwrap()
+        + 1;
+    // traceback.format_tb, carets included, as awslambdaric's JsonFormatter.
+    assert_eq!(
+        v["stackTrace"],
+        json!([format!(
+            "  File \"/var/task/lambda_function.py\", line {line}, in lambda_handler\n    {{}}[\"missing\"]\n    ~~^^^^^^^^^^^\n"
+        )])
+    );
+    assert_eq!(
+        v["location"],
+        format!("/var/task/lambda_function.py:lambda_handler:{}", line + 2)
+    );
+    assert_eq!(
+        record("probe: extra").0["order_id"],
+        7,
+        "extra attributes are fields"
+    );
+    // The handler's exception: log_error's JSON, request id included.
+    let (v, keys) = record("\"errorType\": \"CustomError\"");
+    assert_eq!(
+        keys,
+        [
+            "timestamp",
+            "level",
+            "errorMessage",
+            "errorType",
+            "requestId",
+            "stackTrace"
+        ],
+        "{v}"
+    );
+    assert_eq!(
+        (&v["level"], &v["requestId"]),
+        (&json!("ERROR"), &json!(fail_id))
+    );
+    assert_json_timestamp(&v);
+    api.assert_all_answered_once();
+}
+
+/// Text format: Python's level names and an exception's traceback, as
+/// awslambdaric's formatter writes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_log_records_match_awslambdaric() {
+    require_python!();
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
+    let (id, _) = boot.call_json(&api, json!({"action": "log_records"})).await;
+    let done = boot
+        .wait_for_stderr(WAIT, |s| s.contains("probe: extra"))
+        .await;
+    assert!(done, "{}", boot.stderr());
+    let stderr = boot.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let find = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?}:\n{stderr}"))
+    };
+    assert_text_record(
+        lines[find("probe: warning w")],
+        "WARNING",
+        &id,
+        "probe: warning w",
+    );
+    assert_text_record(
+        lines[find("probe: critical")],
+        "CRITICAL",
+        &id,
+        "probe: critical",
+    );
+    let caught = find("probe: caught");
+    assert_text_record(lines[caught], "ERROR", &id, "probe: caught");
+    assert_eq!(lines[caught + 1], "Traceback (most recent call last):");
+    assert!(find("KeyError: 'missing'") > caught + 2, "{stderr}");
+    api.assert_all_answered_once();
+}
+
 /// AWS_LAMBDA_LOG_FORMAT=JSON: logging records are JSON objects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_log_format() {
@@ -371,8 +552,8 @@ async fn json_log_format() {
     assert_eq!(v["level"], "ERROR", "{line}");
     assert_eq!(v["requestId"], id.as_str(), "{line}");
     assert_eq!(v["message"], "foo is not a valid action.", "{line}");
-    let ts = v["timestamp"].as_str().unwrap_or_default();
-    assert!(ts.ends_with('Z') && ts.contains('T'), "{line}");
+    assert_eq!(v["logger"], "root", "{line}");
+    assert_json_timestamp(&v);
     let (_, o) = boot
         .call_json(&api, json!({"action": "increment", "number": 1}))
         .await;
@@ -645,15 +826,18 @@ async fn exceptions_are_function_errors() {
             ),
         ])
     );
-    // The error is logged as awslambdaric does: one record, lines joined by \r.
+    // The error is logged as awslambdaric's log_error writes it: one record,
+    // lines joined by \r, indentation as no-break spaces, no other prefix.
+    let expected = format!(
+        "[ERROR] CustomError: it broke\rTraceback (most recent call last):\r{nb}{nb}File \"/var/task/lambda_function.py\", line {}, in lambda_handler\r{nb}{nb}{nb}{nb}fail(event.get(\"message\", \"boom\"))\r{nb}{nb}File \"/var/task/lambda_function.py\", line {}, in fail\r{nb}{nb}{nb}{nb}raise CustomError(message)",
+        line_of("fail(event.get("),
+        line_of("raise CustomError"),
+        nb = '\u{a0}'
+    );
     let logged = boot
-        .wait_for_stderr(WAIT, |s| {
-            lines_with(s, &id).iter().any(|l| {
-                l.contains("[ERROR] CustomError: it broke\rTraceback (most recent call last):\r")
-            })
-        })
+        .wait_for_stderr(WAIT, |s| s.lines().any(|l| l == expected))
         .await;
-    assert!(logged, "no error record for {id}:\n{}", boot.stderr());
+    assert!(logged, "no error record {expected:?}:\n{}", boot.stderr());
     let (_, o) = boot.call_json(&api, json!({"action": "echo"})).await;
     assert_eq!(o.json(), json!({"echo": {"action": "echo"}}));
 
@@ -710,6 +894,20 @@ async fn marshalling() {
         o,
         Outcome::Response(r#"{"price": 1.10, "big": 1E+2, "list": [-0.000001]}"#.into())
     );
+    // NaN and the infinities: awslambdaric writes bare NaN/Infinity tokens,
+    // which are not JSON; the host answers only JSON, so they are a
+    // MarshalError with the json module's reason (docs/abi.md section 8).
+    for value in ["nan", "inf", "-inf"] {
+        let (id, o) = boot
+            .call_json(&api, json!({"action": "nan", "value": value}))
+            .await;
+        assert_eq!(
+            assert_lambda_error(&o, "Runtime.MarshalError", &id),
+            format!(
+                "Unable to marshal response: Out of range float values are not JSON compliant: {value}"
+            )
+        );
+    }
     // Non-ASCII is escaped (AWS_EXECUTION_ENV is not a python3.12+ managed runtime).
     let (_, o) = boot.call_json(&api, json!({"action": "unicode"})).await;
     assert_eq!(
@@ -899,15 +1097,15 @@ async fn print_and_logging_reach_the_logs() {
         .await;
     assert!(done, "guest output missing:\n{}", boot.stderr());
     let stderr = boot.stderr();
-    let printed = lines_with(&stderr, &print_id);
-    for needle in [
+    // As awslambdaric: what the code prints is written as is, untagged.
+    for line in [
         "probe: printed line",
         "probe: stderr line",
         "probe: context.log line",
     ] {
         assert!(
-            printed.iter().any(|l| l.ends_with(needle)),
-            "no line {needle:?} tagged {print_id}:\n{stderr}"
+            stderr.lines().any(|l| l == line),
+            "no line {line:?} (request {print_id}):\n{stderr}"
         );
     }
     let logged = lines_with(&stderr, &log_id);
@@ -1102,6 +1300,15 @@ fn invoke_seed_examples() {
     assert_eq!(out.code(), Some(0), "{out:#?}");
     assert_eq!(out.stdout.trim_end(), r#"{"result": 4}"#);
     assert!(out.stderr.contains("Calculated result of 4"), "{out:#?}");
+    // REPORT's Max Memory Used is the interpreter's linear memory.
+    let used: u32 = out
+        .stderr
+        .split("Max Memory Used: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no Max Memory Used in {out:#?}"));
+    assert!((1..=128).contains(&used), "{used} MB of 128 MB: {out:#?}");
 
     let out = invoke(
         "lambda_function.lambda_handler",
@@ -1159,6 +1366,68 @@ fn invoke_errors() {
             .contains("Handler 'nope' missing on module 'lambda_function'"),
         "{out:#?}"
     );
+}
+
+/// `package` ships the interpreter with the runtime glue as bytecode, and
+/// the packaged interpreter runs the seed's hello.
+#[test]
+fn package_includes_the_interpreter_and_runtime_bytecode() {
+    let home = require_python!();
+    let out = tempfile::tempdir().unwrap();
+    let package = out.path().join("pkg");
+    let root = workspace_root().join("guests/python/hello");
+    let (k, v) = home_env(home);
+    let made = invoke_cli_env(
+        &[
+            "package",
+            "--task-root",
+            root.to_str().unwrap(),
+            "--out",
+            package.to_str().unwrap(),
+        ],
+        None,
+        &[(k, v.as_str())],
+    );
+    assert_eq!(made.code(), Some(0), "{made:#?}");
+    assert!(
+        made.stderr.contains("with the Python interpreter"),
+        "{made:#?}"
+    );
+    let lib = package.join("python/lib");
+    let bytecode: Vec<_> = std::fs::read_dir(&lib)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("lambda-wasm-runtime-")
+        })
+        .collect();
+    assert_eq!(
+        bytecode.len(),
+        1,
+        "one runtime bytecode file in {}",
+        lib.display()
+    );
+    let home = package.join("python");
+    let ran = invoke_cli_env(
+        &[
+            "invoke",
+            "lambda_function.lambda_handler",
+            "--task-root",
+            package.to_str().unwrap(),
+            "--event",
+            "-",
+        ],
+        Some(br#"{"first_name": "Ada", "last_name": "Lovelace"}"#),
+        &[("LAMBDA_WASM_PYTHON_HOME", home.to_str().unwrap())],
+    );
+    assert_eq!(
+        ran.stdout.trim_end(),
+        r#"{"message": "Hello Ada Lovelace!"}"#,
+        "{ran:#?}"
+    );
+    assert!(!ran.stderr.contains("not precompiled"), "{ran:#?}");
 }
 
 // ---------------------------------------------------------------------------

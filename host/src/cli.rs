@@ -35,6 +35,9 @@ pub enum Command {
     /// Make a deployment package folder: this binary as `bootstrap`, the task
     /// root, a .cwasm beside each .wasm, and the Python interpreter if needed.
     Package(PackageArgs),
+    /// Compile the Python runtime glue to bytecode in the interpreter's home
+    /// (`make python` and `package` do), so cold starts do not parse it.
+    PreparePython(PreparePythonArgs),
 }
 
 /// The function a local command runs.
@@ -118,6 +121,13 @@ pub struct PackageArgs {
     /// The new folder to write the package into (zip its contents to deploy).
     #[arg(short, long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PreparePythonArgs {
+    /// The interpreter's home (default: $LAMBDA_WASM_PYTHON_HOME, else python/ beside this executable).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
 }
 
 fn parse_env_pair(text: &str) -> Result<(String, String), String> {

@@ -97,6 +97,12 @@ impl Function {
                     format!("cannot create the guest's /tmp: {e}"),
                 )
             })?;
+        // AWS's Python runtime writes print() output as is, and formats its
+        // log records itself.
+        let logger = match kind {
+            GuestKind::Python => logger.with_raw_lines(),
+            _ => logger,
+        };
         let template = InstanceTemplate::new(
             engine,
             &module,
@@ -157,7 +163,8 @@ impl Function {
     pub fn peak_memory_bytes(&self) -> usize {
         match &self.environment {
             Some(LiveEnvironment::Reactor(environment)) => environment.peak_memory_bytes(),
-            _ => 0,
+            Some(LiveEnvironment::Python(environment)) => environment.peak_memory_bytes(),
+            None => 0,
         }
     }
 

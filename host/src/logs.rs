@@ -99,6 +99,15 @@ impl Default for LogConfig {
     }
 }
 
+/// How lines from a guest's stdout and stderr are written.
+#[derive(Debug, Clone, Copy)]
+enum LineConfig {
+    /// Tagged with the timestamp and request id, or a JSON record, per the config.
+    Formatted(LogConfig),
+    /// As the guest wrote them.
+    Raw,
+}
+
 /// Which guest stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GuestStream {
@@ -120,6 +129,8 @@ impl GuestStream {
 #[derive(Clone)]
 pub struct Logger {
     config: LogConfig,
+    /// Whether guest stdout/stderr lines are written untouched (see [`Logger::with_raw_lines`]).
+    raw_lines: bool,
     state: Arc<Mutex<LoggerState>>,
 }
 
@@ -158,7 +169,19 @@ impl Logger {
         };
         Self {
             config,
+            raw_lines: false,
             state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// The same sink, but lines the guest writes to stdout and stderr are
+    /// written as they are, neither tagged nor wrapped in JSON: AWS's Python
+    /// runtime leaves `print()` output untouched, and its log records arrive
+    /// already formatted ([`Logger::formatted_record`]).
+    pub fn with_raw_lines(&self) -> Self {
+        Self {
+            raw_lines: true,
+            ..self.clone()
         }
     }
 
@@ -170,7 +193,7 @@ impl Logger {
     /// Tags what follows with `request_id` and resets the per-invocation cap.
     pub fn begin_invocation(&self, request_id: &str) {
         let mut state = self.lock();
-        state.flush_partial_lines(self.config);
+        state.flush_partial_lines(self.line_config());
         state.request_id = request_id.to_string();
         state.bytes_this_invocation = 0;
         state.truncated = false;
@@ -179,7 +202,7 @@ impl Logger {
     /// Writes out unfinished lines and clears the request id.
     pub fn end_invocation(&self) {
         let mut state = self.lock();
-        state.flush_partial_lines(self.config);
+        state.flush_partial_lines(self.line_config());
         state.request_id.clear();
     }
 
@@ -190,17 +213,26 @@ impl Logger {
             return;
         }
         let slot = stream as usize;
+        let config = self.line_config();
         let mut rest = bytes;
         while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
             let mut line = std::mem::take(&mut state.partial[slot]);
             line.extend_from_slice(&rest[..newline]);
-            state.write_line(self.config, stream.level(), None, &line);
+            state.write_stream_line(config, stream.level(), &line);
             rest = &rest[newline + 1..];
         }
         state.partial[slot].extend_from_slice(rest);
         while state.partial[slot].len() >= MAX_LINE_BYTES {
             let line: Vec<u8> = state.partial[slot].drain(..MAX_LINE_BYTES).collect();
-            state.write_line(self.config, stream.level(), None, &line);
+            state.write_stream_line(config, stream.level(), &line);
+        }
+    }
+
+    /// How stdout/stderr lines are written: the function's format, or raw.
+    fn line_config(&self) -> LineConfig {
+        match self.raw_lines {
+            true => LineConfig::Raw,
+            false => LineConfig::Formatted(self.config),
         }
     }
 
@@ -215,6 +247,26 @@ impl Logger {
         }
         let message = &message[..message.len().min(MAX_LINE_BYTES)];
         state.write_line(self.config, level, Some(level), message);
+    }
+
+    /// A record the guest formatted completely itself, as AWS's Python runtime
+    /// writes its records (level, timestamp and request id in its own text or
+    /// JSON form): written as is, ending in one newline, still filtered by
+    /// `level` and counted against the per-invocation cap.
+    pub fn formatted_record(&self, level: Level, record: &[u8]) {
+        if level < self.config.min_level {
+            return;
+        }
+        let mut state = self.lock();
+        if !state.admit(record.len()) {
+            return;
+        }
+        let record = &record[..record.len().min(MAX_LINE_BYTES)];
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        let mut line = String::from_utf8_lossy(record).into_owned();
+        line.push('\n');
+        // A closed stderr must not take the host down with it.
+        let _ = state.out.write_all(line.as_bytes());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LoggerState> {
@@ -246,14 +298,27 @@ impl LoggerState {
         false
     }
 
-    fn flush_partial_lines(&mut self, config: LogConfig) {
+    fn flush_partial_lines(&mut self, config: LineConfig) {
         for (slot, stream) in [GuestStream::Stdout, GuestStream::Stderr]
             .into_iter()
             .enumerate()
         {
             let line = std::mem::take(&mut self.partial[slot]);
             if !line.is_empty() {
-                self.write_line(config, stream.level(), None, &line);
+                self.write_stream_line(config, stream.level(), &line);
+            }
+        }
+    }
+
+    /// One line the guest wrote to stdout or stderr.
+    fn write_stream_line(&mut self, config: LineConfig, level: Level, line: &[u8]) {
+        match config {
+            LineConfig::Formatted(config) => self.write_line(config, level, None, line),
+            LineConfig::Raw => {
+                let mut text = String::from_utf8_lossy(line).into_owned();
+                text.push('\n');
+                // A closed stderr must not take the host down with it.
+                let _ = self.out.write_all(text.as_bytes());
             }
         }
     }
@@ -401,6 +466,34 @@ mod tests {
         assert_eq!(record["requestId"], "req-3");
         assert_eq!(record["message"], "oops");
         assert!(record["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn formatted_records_are_written_as_is_and_filtered() {
+        let (logger, capture) = logger(LogFormat::Json, Level::Info);
+        logger.begin_invocation("req-5");
+        logger.formatted_record(Level::Debug, b"{\"level\": \"DEBUG\"}\n");
+        logger.formatted_record(Level::Warn, b"[WARNING]\tts\treq-5\tkept\n");
+        logger.formatted_record(Level::Error, b"[ERROR] E: m\rTraceback");
+        let lines = capture.lines();
+        assert_eq!(
+            lines,
+            ["[WARNING]\tts\treq-5\tkept", "[ERROR] E: m\rTraceback"],
+            "no second prefix, no JSON wrapping, one newline each"
+        );
+    }
+
+    #[test]
+    fn raw_lines_are_written_as_the_guest_wrote_them() {
+        let (logger, capture) = logger(LogFormat::Json, Level::Trace);
+        let raw = logger.with_raw_lines();
+        raw.begin_invocation("req-6");
+        raw.guest_output(GuestStream::Stdout, b"printed\nhalf");
+        raw.end_invocation();
+        logger.guest_output(GuestStream::Stdout, b"tagged\n");
+        let lines = capture.lines();
+        assert_eq!(lines[..2], ["printed", "half"]);
+        assert!(lines[2].starts_with("{\"timestamp\""), "{}", lines[2]);
     }
 
     #[test]

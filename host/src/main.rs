@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use lambda_wasm::cli::{Cli, Command};
-use lambda_wasm::{bootstrap, engine, local, package, serve};
+use lambda_wasm::{bootstrap, engine, local, package, python, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => runtime.block_on(serve::serve(&args)),
         Some(Command::Compile(args)) => compile(&args),
         Some(Command::Package(args)) => package(&args),
+        Some(Command::PreparePython(args)) => runtime.block_on(prepare_python(&args)),
     }
 }
 
@@ -85,6 +86,23 @@ fn compile(args: &lambda_wasm::cli::CompileArgs) -> ExitCode {
     match compiled {
         Ok(()) => {
             eprintln!("lambda-wasm: wrote {}", output.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("lambda-wasm: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn prepare_python(args: &lambda_wasm::cli::PreparePythonArgs) -> ExitCode {
+    let Some(home) = args.home.clone().or_else(python::interpreter_home) else {
+        eprintln!("lambda-wasm: cannot find the Python interpreter's home; pass --home");
+        return ExitCode::from(2);
+    };
+    match python::prepare_runtime(&home).await {
+        Ok(written) => {
+            eprintln!("lambda-wasm: wrote {}", written.display());
             ExitCode::SUCCESS
         }
         Err(error) => {

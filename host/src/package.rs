@@ -1,7 +1,8 @@
 //! `lambda-wasm package`: a deployment package folder for a `provided.al2023`
 //! function: this binary as `bootstrap`, the task root's files, a `.cwasm`
 //! beside every `.wasm` (no compile at cold start), and the Python
-//! interpreter when the package has Python handlers.
+//! interpreter when the package has Python handlers, with the runtime glue
+//! precompiled to bytecode (no parse at cold start either).
 
 use std::path::{Path, PathBuf};
 
@@ -67,17 +68,38 @@ pub fn package(task_root: &Path, out: &Path) -> anyhow::Result<PackageReport> {
         let has_cwasm = files_under(&home)?
             .iter()
             .any(|f| f.extension().is_some_and(|ext| ext == "cwasm"));
-        let needed = |f: &PathBuf| !(has_cwasm && f.extension().is_some_and(|ext| ext == "wasm"));
+        // Bytecode is copied only if it is this host's (see below).
+        let needed = |f: &PathBuf| {
+            let is_wasm = f.extension().is_some_and(|ext| ext == "wasm");
+            let replaced = has_cwasm && is_wasm;
+            !(replaced || python::is_runtime_pyc(f))
+        };
         for file in files_under(&home)?.into_iter().filter(needed) {
             let relative = file.strip_prefix(&home).expect("under the home");
             copy(&file, &out.join("python").join(relative))?;
         }
+        include_runtime_pyc(&home, &out.join("python"))?;
     }
     report.unzipped_bytes = files_under(out)?
         .iter()
         .map(|f| f.metadata().map_or(0, |m| m.len()))
         .sum();
     Ok(report)
+}
+
+/// Puts this host's runtime bytecode in the packaged interpreter: copied from
+/// `home` when it was prepared there, else compiled now.
+fn include_runtime_pyc(home: &Path, packaged_home: &Path) -> anyhow::Result<()> {
+    let prepared = python::runtime_pyc_path(home);
+    if prepared.is_file() {
+        return copy(&prepared, &python::runtime_pyc_path(packaged_home));
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start an async runtime to compile the Python runtime glue")?
+        .block_on(python::prepare_runtime(packaged_home))
+        .map(drop)
 }
 
 fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {

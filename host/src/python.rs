@@ -6,13 +6,22 @@
 //!
 //! Frames the interpreter sends start with one byte: `N` ready for the first
 //! event, `R` + JSON a response, `E` + JSON an error, `I` + JSON an init
-//! error, `L` + level digit + text a log record. The host answers `N`, `R`
-//! and `E` with the next invocation: request id, deadline (ms), function ARN,
-//! trace id, client context, Cognito identity, tenant id and the event,
-//! separated by NUL bytes; an empty answer ends the interpreter.
+//! error, `L` + level digit + a record formatted as awslambdaric writes it.
+//! The host answers `N`, `R` and `E` with the next invocation: request id,
+//! deadline (ms), function ARN, trace id, client context, Cognito identity,
+//! tenant id and the event, separated by NUL bytes; an empty answer ends the
+//! interpreter.
+//!
+//! The runtime glue runs from bytecode that [`prepare_runtime`] compiles at
+//! build time (`make python`, `package`) into the interpreter's home, so no
+//! cold start parses it; without that file it is compiled from source.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -31,8 +40,36 @@ use crate::store::{GuestState, InstanceTemplate};
 
 /// Where the interpreter is installed, if not in `python/` beside the executable.
 pub const HOME_VARIABLE: &str = "LAMBDA_WASM_PYTHON_HOME";
-/// The runtime glue the interpreter runs, as `python -c`.
+/// The runtime glue the interpreter runs.
 const RUNTIME_PY: &str = include_str!("python/runtime.py");
+/// What `python -c` runs: the runtime's bytecode from `argv[1]` when it was
+/// compiled by this interpreter (its magic number matches), else the source
+/// in `argv[2]` (compiled here, as `-c` would).
+const RUNTIME_LOADER: &str = r#"def _lambda_wasm_load():
+    import sys
+    magic = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
+    try:
+        with open(sys.argv[1], "rb") as f:
+            data = f.read()
+    except OSError:
+        data = b""
+    if data[:4] == magic:
+        import marshal
+        return marshal.loads(memoryview(data)[4:])
+    return compile(sys.argv[2], "<string>", "exec")
+exec(_lambda_wasm_load())
+"#;
+/// What `prepare_runtime` runs: compiles `argv[2]` as `-c` would (file name
+/// `<string>`, which the runtime's tracebacks rely on) and writes the magic
+/// number and the marshalled code to `argv[1]`.
+const RUNTIME_COMPILER: &str = r#"import sys, marshal
+code = compile(sys.argv[2], "<string>", "exec")
+with open(sys.argv[1], "wb") as f:
+    f.write(sys.modules["_frozen_importlib_external"].MAGIC_NUMBER + marshal.dumps(code))
+"#;
+/// The runtime's bytecode file, in the interpreter's `lib` folder; named by a
+/// hash of `runtime.py`, so a host with other glue never loads stale code.
+const RUNTIME_PYC_PREFIX: &str = "lambda-wasm-runtime-";
 /// The interpreter's file names inside its home.
 const SNAPSHOT_CWASM: &str = "python-snapshot.cwasm";
 const SNAPSHOT_WASM: &str = "python-snapshot.wasm";
@@ -54,13 +91,63 @@ pub fn interpreter_home() -> Option<PathBuf> {
     Some(std::env::current_exe().ok()?.parent()?.join("python"))
 }
 
+/// The file name of this host's runtime bytecode: `runtime.py`'s FNV-1a hash.
+fn runtime_pyc_name() -> String {
+    const fn fnv1a(bytes: &[u8]) -> u64 {
+        let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+        let mut i = 0;
+        while i < bytes.len() {
+            hash = (hash ^ bytes[i] as u64).wrapping_mul(0x0100_0000_01b3);
+            i += 1;
+        }
+        hash
+    }
+    const HASH: u64 = fnv1a(RUNTIME_PY.as_bytes());
+    format!("{RUNTIME_PYC_PREFIX}{HASH:016x}.pyc")
+}
+
+/// Whether `file` is runtime bytecode, this host's or another's.
+pub fn is_runtime_pyc(file: &Path) -> bool {
+    file.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.starts_with(RUNTIME_PYC_PREFIX) && name.ends_with(".pyc"))
+}
+
+/// Where this host's runtime bytecode lives in the interpreter's `home`.
+pub fn runtime_pyc_path(home: &Path) -> PathBuf {
+    home.join(STDLIB_DIR).join(runtime_pyc_name())
+}
+
 /// Loads the interpreter and the sandbox additions it needs.
 pub fn load_interpreter(
     engine: &Engine,
     settings: &FunctionSettings,
 ) -> Result<(Module, Extras), LambdaError> {
-    let module_name = &settings.handler.module;
     let home = interpreter_home().unwrap_or_default();
+    let (module, mut extras) = load_interpreter_from(engine, settings, &home)?;
+    if !runtime_pyc_path(&home).is_file() {
+        tracing::warn!(
+            "the Python runtime glue is not precompiled in {}: each cold start compiles it; run `lambda-wasm prepare-python` (make python does)",
+            home.display()
+        );
+    }
+    let pyc = format!("/usr/local/lib/{}", runtime_pyc_name());
+    extras.args = [PYTHON_ARGV0, "-c", RUNTIME_LOADER, &pyc, RUNTIME_PY]
+        .map(String::from)
+        .to_vec();
+    Ok((module, extras))
+}
+
+/// The interpreter's `argv[0]`.
+const PYTHON_ARGV0: &str = "/usr/local/bin/python.wasm";
+
+/// The interpreter in `home` and its sandbox additions, without arguments.
+fn load_interpreter_from(
+    engine: &Engine,
+    settings: &FunctionSettings,
+    home: &Path,
+) -> Result<(Module, Extras), LambdaError> {
+    let module_name = &settings.handler.module;
     let missing = || {
         LambdaError::import_module(
             module_name,
@@ -72,7 +159,7 @@ pub fn load_interpreter(
     };
     let handler =
         crate::handler_name::HandlerName::parse("python-snapshot.run").expect("a valid name");
-    let module = match crate::engine::load_module(engine, &home, &handler) {
+    let module = match crate::engine::load_module(engine, home, &handler) {
         Ok(module) => module,
         Err(_) if !home.join(SNAPSHOT_CWASM).is_file() && !home.join(SNAPSHOT_WASM).is_file() => {
             return Err(missing());
@@ -90,11 +177,7 @@ pub fn load_interpreter(
         ));
     }
     let extras = Extras {
-        args: vec![
-            "/usr/local/bin/python.wasm".into(),
-            "-c".into(),
-            RUNTIME_PY.into(),
-        ],
+        args: Vec::new(),
         env: vec![
             ("TMPDIR".into(), "/tmp".into()),
             ("HOME".into(), "/tmp".into()),
@@ -110,6 +193,8 @@ pub fn load_interpreter(
 pub struct PythonBridge {
     invocations: mpsc::Receiver<Delivery>,
     messages: mpsc::UnboundedSender<GuestMessage>,
+    /// The interpreter's peak linear memory, updated at each frame, for REPORT lines.
+    peak_memory: Arc<AtomicUsize>,
 }
 
 /// The next invocation, as the frame the interpreter reads, and its deadline.
@@ -149,12 +234,12 @@ async fn answer(caller: &mut Caller<'_, GuestState>, frame: &[u8]) -> wasmtime::
         .ok_or_else(|| wasmtime::format_err!("host::call: empty frame"))?;
     let message = match kind {
         b'L' => {
-            let (&level, text) = body.split_first().unwrap_or((&b'2', b""));
+            let (&level, record) = body.split_first().unwrap_or((&b'2', b""));
             caller
                 .data()
                 .abi
                 .logger()
-                .record(Level::from_abi(i32::from(level) - i32::from(b'0')), text);
+                .formatted_record(Level::from_abi(i32::from(level) - i32::from(b'0')), record);
             return Ok(Vec::new());
         }
         b'N' => GuestMessage::Ready,
@@ -164,11 +249,11 @@ async fn answer(caller: &mut Caller<'_, GuestState>, frame: &[u8]) -> wasmtime::
         other => wasmtime::bail!("host::call: unknown frame kind {:?}", other as char),
     };
     let init_failed = matches!(message, GuestMessage::InitFailed(_));
-    let bridge = caller
-        .data_mut()
-        .python
-        .as_mut()
-        .expect("a Python store has a bridge");
+    let peak = caller.data().limiter.peak_bytes();
+    let Some(bridge) = caller.data_mut().python.as_mut() else {
+        wasmtime::bail!("host::call: this interpreter has no host to answer it");
+    };
+    bridge.peak_memory.store(peak, Ordering::Relaxed);
     if bridge.messages.send(message).is_err() || init_failed {
         return Ok(Vec::new());
     }
@@ -295,6 +380,7 @@ pub struct PythonEnvironment {
     invocations: mpsc::Sender<Delivery>,
     messages: mpsc::UnboundedReceiver<GuestMessage>,
     task: JoinHandle<TaskEnd>,
+    peak_memory: Arc<AtomicUsize>,
 }
 
 /// How the interpreter's `run` ended.
@@ -309,9 +395,11 @@ impl PythonEnvironment {
         let (invocations_tx, invocations_rx) = mpsc::channel(1);
         let (messages_tx, mut messages_rx) = mpsc::unbounded_channel();
         let mut store = template.new_store(Stdio::Reactor, &[])?;
+        let peak_memory = Arc::new(AtomicUsize::new(0));
         store.data_mut().python = Some(PythonBridge {
             invocations: invocations_rx,
             messages: messages_tx,
+            peak_memory: peak_memory.clone(),
         });
         store.set_epoch_deadline(ticks_for(INIT_TIMEOUT));
         let pre = template.pre().clone();
@@ -329,6 +417,7 @@ impl PythonEnvironment {
                 invocations: invocations_tx,
                 messages: messages_rx,
                 task,
+                peak_memory,
             }),
             Ok(Some(GuestMessage::InitFailed(error))) => Err(error),
             Ok(Some(GuestMessage::Finished(_))) => Err(LambdaError::import_module(
@@ -398,6 +487,12 @@ impl PythonEnvironment {
         }
     }
 
+    /// The largest linear memory the interpreter has had, in bytes, as of
+    /// its last frame (REPORT's `Max Memory Used`).
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.peak_memory.load(Ordering::Relaxed)
+    }
+
     fn fault_from(
         &self,
         end: Result<TaskEnd, tokio::task::JoinError>,
@@ -459,4 +554,81 @@ fn describe_end(end: Result<TaskEnd, tokio::task::JoinError>) -> String {
         }) => fault::describe(&error),
         Err(join_error) => join_error.to_string(),
     }
+}
+
+/// Compiles the runtime glue to bytecode with the interpreter in `home` and
+/// writes it to [`runtime_pyc_path`], removing other hosts' bytecode there:
+/// a build step (`make python`, `package`), so cold starts skip parsing it.
+pub async fn prepare_runtime(home: &Path) -> anyhow::Result<PathBuf> {
+    let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
+    let (task_root, tmp) = (scratch.path().join("task"), scratch.path().join("tmp"));
+    for dir in [&task_root, &tmp] {
+        std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let settings = FunctionSettings::local(&crate::settings::LocalOptions {
+        handler: "runtime.prepare".into(),
+        task_root,
+        env: Vec::new(),
+        timeout: INIT_TIMEOUT,
+        memory_mb: 1024,
+        function_name: None,
+        max_response_bytes: response::DEFAULT_MAX_RESPONSE_BYTES,
+        pass_credentials: false,
+    })
+    .map_err(|e| anyhow::anyhow!("{}", e.error_message))?;
+    let engine = crate::engine::new_engine().map_err(anyhow::Error::from)?;
+    let (module, mut extras) = load_interpreter_from(&engine, &settings, home)
+        .map_err(|e| anyhow::anyhow!("{}", e.error_message))?;
+    extras.args = [
+        PYTHON_ARGV0,
+        "-c",
+        RUNTIME_COMPILER,
+        "/tmp/runtime.pyc",
+        RUNTIME_PY,
+    ]
+    .map(String::from)
+    .to_vec();
+    let logger = crate::logs::Logger::to_stderr(settings.log);
+    let template = InstanceTemplate::new(
+        &engine,
+        &module,
+        &crate::guest_kind::GuestKind::Python,
+        Arc::new(settings),
+        logger,
+        tmp.clone(),
+        extras,
+    )
+    .map_err(|e| anyhow::anyhow!("{}", e.error_message))?;
+    let mut store = template
+        .new_store(Stdio::Reactor, &[])
+        .map_err(|e| anyhow::anyhow!("{}", e.error_message))?;
+    store.set_epoch_deadline(ticks_for(INIT_TIMEOUT));
+    let status = run_interpreter(template.pre(), &mut store)
+        .await
+        .map_err(|e| anyhow::anyhow!("the interpreter failed: {}", fault::describe(&e)))?;
+    let compiled = tmp.join("runtime.pyc");
+    if status != 0 || !compiled.is_file() {
+        anyhow::bail!(
+            "the interpreter could not compile the runtime glue (exit status {status}); see its output above"
+        );
+    }
+    install_runtime_pyc(&compiled, &runtime_pyc_path(home))
+}
+
+/// Moves `compiled` to `target` and removes other runtime bytecode beside it.
+fn install_runtime_pyc(compiled: &Path, target: &Path) -> anyhow::Result<PathBuf> {
+    let lib = target.parent().expect("the bytecode lives in lib/");
+    for entry in std::fs::read_dir(lib).with_context(|| format!("cannot list {}", lib.display()))? {
+        let old = entry?.path();
+        if is_runtime_pyc(&old) && old != target {
+            std::fs::remove_file(&old)
+                .with_context(|| format!("cannot remove {}", old.display()))?;
+        }
+    }
+    let partial = target.with_extension("pyc.partial");
+    std::fs::copy(compiled, &partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, target)
+        .with_context(|| format!("cannot move {} to {}", partial.display(), target.display()))?;
+    Ok(target.to_path_buf())
 }

@@ -15,7 +15,8 @@
 #   R + JSON           the current invocation's response; answer: the next one
 #   E + error JSON     the current invocation's error; answer: the next one
 #   I + error JSON     init failed; the answer is b"" and the script ends
-#   L + digit + text   one log record, level 0 TRACE .. 5 FATAL; answer: b""
+#   L + digit + text   one log record, level 0 TRACE .. 5 FATAL, formatted
+#                      as awslambdaric writes it (text or JSON); answer: b""
 #
 # An invocation is 8 NUL-separated fields: request id, deadline (epoch ms),
 # invoked function ARN, trace id, client context JSON, Cognito identity JSON,
@@ -68,11 +69,13 @@ def _lambda_runtime():
             self.exception_type = exception_type
             self.trace = trace
 
-    def make_error(error_message, error_type, stack_trace):
-        # The host adds "requestId" and puts the keys in Lambda's order.
+    def make_error(error_message, error_type, stack_trace, invoke_id=None):
+        # awslambdaric's make_error; the host reads the type, message and
+        # trace, and writes the body it posts itself.
         return {
             "errorMessage": error_message if error_message else "",
             "errorType": error_type if error_type else "",
+            "requestId": invoke_id if invoke_id is not None else "",
             "stackTrace": stack_trace if stack_trace else [],
         }
 
@@ -93,6 +96,11 @@ def _lambda_runtime():
     # once, without the circular-reference check. A circular value recurses
     # until RecursionError; it is then encoded again with the check, so the
     # error is the one awslambdaric reports ("Circular reference detected").
+    #
+    # NaN and the infinities: awslambdaric encodes them as the bare tokens
+    # NaN/Infinity (allow_nan=True), which are not JSON; the host's responses
+    # are JSON (docs/abi.md section 5), so they are a Runtime.MarshalError
+    # here, with the json module's own reason, as allow_nan=False gives it.
     encoder = json.encoder
     encode_args = (
         default,
@@ -102,14 +110,14 @@ def _lambda_runtime():
         ", ",
         False,
         False,
-        True,
+        False,
     )
     c_make_encoder = encoder.c_make_encoder
     if c_make_encoder is not None:
         fast_encode = c_make_encoder(None, *encode_args)
     else:
         fast_encode = None
-    checked_encode = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=True, default=default).encode
+    checked_encode = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=False, default=default).encode
 
     def to_json(obj):
         if raw_texts:
@@ -266,6 +274,7 @@ def _lambda_runtime():
         environ=environ,
         send_log=send_log,
         make_error=make_error,
+        to_json=to_json,
         raw_texts=raw_texts,
         current=current,
         CognitoIdentity=CognitoIdentity,
@@ -328,7 +337,7 @@ def _lambda_runtime():
     if init_error is not None:
         flush_out()
         flush_err()
-        send_log(b"3", cold("UNHANDLED_WARNING"))
+        cold("unhandled_warning")()
         cold("log_error")(init_error)
         call(b"I" + to_json(init_error).encode("utf-8", "backslashreplace"))
         return
@@ -376,9 +385,9 @@ def _lambda_runtime():
                 except Exception as e:
                     raise Fault("Runtime.MarshalError", "Unable to marshal response: {}".format(str(e)), None)
         except Fault as e:
-            error = make_error(e.msg, e.exception_type, e.trace)
+            error = make_error(e.msg, e.exception_type, e.trace, request_id)
         except Exception as e:
-            error = cold("fault_result")(e)
+            error = cold("fault_result")(e, request_id)
         # Free this invocation's values now, so what their freeing costs (or
         # breaks) belongs to it and not to the next one.
         response = event = context = None
@@ -410,10 +419,21 @@ UNHANDLED_WARNING = (
 )
 
 
+def root_warning(message):
+    """logging.warning(message), as awslambdaric logs its own warnings: through
+    the root logger and the Lambda handler (importing logging installs it)."""
+    import logging
+
+    logging.warning(message)
+
+
+def unhandled_warning():
+    root_warning(UNHANDLED_WARNING)
+
+
 def preview_warning():
     docs = "docs.amazonaws.cn" if environ.get("AWS_REGION", "").startswith("cn-") else "docs.aws.amazon.com"
-    send_log(
-        b"3",
+    root_warning(
         "LAMBDA_WARNING: This is a preview runtime version and should not be used for production workloads. "
         "For further information and to provide feedback, see "
         f"https://{docs}/lambda/latest/dg/lambda-runtimes.html\r",
@@ -467,7 +487,7 @@ def format_list(frames):
     return out
 
 
-def fault_result(exc):
+def fault_result(exc, invoke_id=None):
     """The error of an exception, without the runtime's own leading frames
     (awslambdaric drops bootstrap.py's)."""
     frames = extract_traceback(exc.__traceback__)
@@ -475,12 +495,28 @@ def fault_result(exc):
         if frames[i][0] != RUNTIME_FILE:
             frames = frames[i:]
             break
-    return make_error(str(exc), type(exc).__name__, format_list(frames))
+    return make_error(str(exc), type(exc).__name__, format_list(frames), invoke_id)
 
 
 def log_error(error):
-    """awslambdaric's log_error, text form: `[ERROR] Type: message`, then the
-    traceback, indentation as no-break spaces, lines joined by \r (one record)."""
+    """awslambdaric's log_error: one record, as its log sink writes it."""
+    if log_format_json:
+        log_error_json(error)
+    else:
+        log_error_text(error)
+
+
+def log_error_json(error):
+    """`{"timestamp", "level": "ERROR", errorMessage, errorType, requestId,
+    stackTrace}`; the timestamp has no milliseconds in awslambdaric's form."""
+    record = {"timestamp": time.strftime(JSON_DATETIME_FORMAT, time.gmtime()), "level": "ERROR"}
+    record.update(error)
+    send_log(b"4", to_json(record) + "\n")
+
+
+def log_error_text(error):
+    """`[ERROR] Type: message`, then the traceback, indentation as no-break
+    spaces, lines joined by \r so that CloudWatch keeps one record."""
     description = "[ERROR]"
     error_type = error.get("errorType")
     if error_type:
@@ -501,7 +537,7 @@ def log_error(error):
                 for line in element.splitlines():
                     stripped = line.lstrip(" ")
                     lines.append(NBSP * (len(line) - len(stripped)) + stripped)
-    send_log(b"4", "\r".join(lines))
+    send_log(b"4", "\r".join(lines) + "\n")
 
 
 # --- Decimal, as awslambdaric's Encoder.default writes it -----------------------
@@ -631,10 +667,58 @@ def identity_repr(self):
 
 # --- logging: awslambdaric's _setup_logging ----------------------------------
 
-log_format = environ.get("AWS_LAMBDA_LOG_FORMAT")
+log_format_json = (environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
 log_level = environ.get("AWS_LAMBDA_LOG_LEVEL")
 log_level = {None: "", "TRACE": "DEBUG"}.get(log_level, log_level).upper()
 LEVEL_DIGITS = (b"0", b"1", b"2", b"3", b"4", b"5")
+JSON_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# LogRecord attributes awslambdaric's JsonFormatter leaves out of a record.
+RESERVED_FIELDS = {
+    "name", "msg", "args", "levelname", "levelno", "pathname", "filename",
+    "module", "exc_info", "exc_text", "stack_info", "lineno", "funcName",
+    "created", "msecs", "relativeCreated", "thread", "threadName",
+    "processName", "process", "aws_request_id", "tenant_id", "_frame_type",
+}
+
+
+def json_formatter(logging):
+    """awslambdaric's JsonFormatter: one JSON object per record, null fields dropped."""
+    import json
+
+    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+    def stack_trace(exc_info):
+        import traceback
+
+        return traceback.format_tb(exc_info[2])
+
+    class JsonFormatter(logging.Formatter):
+        def __init__(self):
+            super().__init__(datefmt=JSON_DATETIME_FORMAT)
+
+        def format(self, record):
+            record.levelno = min(50, max(0, record.levelno)) // 10 * 10
+            record.levelname = logging.getLevelName(record.levelno)
+            exc_info = record.exc_info
+            result = {
+                "timestamp": self.formatTime(record, self.datefmt),
+                "level": record.levelname,
+                "message": (record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage()),
+                "logger": record.name,
+                "stackTrace": stack_trace(exc_info) if exc_info else None,
+                "errorType": exc_info[0].__name__ if exc_info else None,
+                "errorMessage": str(exc_info[1]) if exc_info else None,
+                "requestId": getattr(record, "aws_request_id", None),
+                "location": f"{record.pathname}:{record.funcName}:{record.lineno}" if exc_info else None,
+            }
+            if getattr(record, "tenant_id", None) is not None:
+                result["tenantId"] = record.tenant_id
+            result.update(
+                (key, value) for key, value in record.__dict__.items() if key not in RESERVED_FIELDS and key not in result
+            )
+            return encode({k: v for k, v in result.items() if v is not None}) + "\n"
+
+    return JsonFormatter()
 
 
 def install_logging(logging):
@@ -642,21 +726,15 @@ def install_logging(logging):
     logger = logging.getLogger()
 
     class LambdaLoggerHandler(logging.Handler):
-        """Sends each record to the host, which adds the level, timestamp and
-        request id (text) or builds the JSON record, and filters by
-        AWS_LAMBDA_LOG_LEVEL."""
+        """awslambdaric's handler: the record as its formatter writes it goes
+        to the host, with its level for AWS_LAMBDA_LOG_LEVEL filtering."""
 
         def __init__(self):
             logging.Handler.__init__(self)
 
         def emit(self, record):
-            try:
-                msg = self.format(record)
-                send_log(LEVEL_DIGITS[min(50, max(0, record.levelno)) // 10], msg)
-            except RecursionError:
-                raise
-            except Exception:
-                self.handleError(record)
+            digit = LEVEL_DIGITS[min(50, max(0, record.levelno)) // 10]
+            send_log(digit, self.format(record))
 
     class LambdaLoggerFilter(logging.Filter):
         def filter(self, record):
@@ -664,9 +742,21 @@ def install_logging(logging):
             record.tenant_id = current["tenant_id"]
             return True
 
+    # awslambdaric uses LambdaLoggerHandlerWithFrameType when the format is
+    # JSON or a level is set; code that inspects the root logger sees its name.
+    name = "LambdaLoggerHandlerWithFrameType" if log_format_json or log_level else "LambdaLoggerHandler"
+    for cls, cls_name in ((LambdaLoggerHandler, name), (LambdaLoggerFilter, "LambdaLoggerFilter")):
+        cls.__name__ = cls.__qualname__ = cls_name
     handler = LambdaLoggerHandler()
-    # The record's message, then exception and stack text as logging adds them.
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    if log_format_json:
+        handler.setFormatter(json_formatter(logging))
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
+        )
     if log_level in logging._nameToLevel:
         logger.setLevel(log_level)
     handler.addFilter(LambdaLoggerFilter())
