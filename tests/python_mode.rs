@@ -625,6 +625,34 @@ async fn module_code_runs_once_and_again_after_a_crash() {
     api.assert_all_answered_once();
 }
 
+/// Lambda Managed Instances: each of the `AWS_LAMBDA_MAX_CONCURRENCY`
+/// execution environments is its own interpreter that imported the handler
+/// once; events sent at once are all answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_instances_run_one_interpreter_per_environment() {
+    require_python!();
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let mut boot = spawn(
+        &api,
+        &root,
+        "lambda_function.lambda_handler",
+        &[("AWS_LAMBDA_MAX_CONCURRENCY", "2")],
+    );
+    counter(&mut boot, &api).await;
+    let ids: Vec<String> = (0..6)
+        .map(|_| api.invoke(Invocation::json(&json!({"action": "counter"}))))
+        .collect();
+    let mut instances = std::collections::HashSet::new();
+    for id in &ids {
+        let v = boot.outcome(&api, id).await.json();
+        assert_eq!(v["init"], 1, "module code ran once per environment: {v}");
+        instances.insert(v["instance"].to_string());
+    }
+    assert!(instances.len() <= 2, "{instances:?}");
+    api.assert_all_answered_once();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn context_object() {
     require_python!();

@@ -97,12 +97,7 @@ impl Function {
                     format!("cannot create the guest's /tmp: {e}"),
                 )
             })?;
-        // AWS's Python runtime writes print() output as is, and formats its
-        // log records itself.
-        let logger = match kind {
-            GuestKind::Python => logger.with_raw_lines(),
-            _ => logger,
-        };
+        let logger = logger_for(&kind, logger);
         let template = InstanceTemplate::new(
             engine,
             &module,
@@ -126,7 +121,7 @@ impl Function {
     /// to `logger`, for serving invocations concurrently: it shares the
     /// module, settings and /tmp, and runs its own init.
     pub async fn replica(&self, logger: Logger) -> Result<Self, LambdaError> {
-        let template = self.template.with_logger(logger)?;
+        let template = self.template.with_logger(logger_for(&self.kind, logger))?;
         let environment = LiveEnvironment::start(&template, &self.kind).await?;
         Ok(Self {
             template,
@@ -202,6 +197,15 @@ impl Function {
                 Outcome::Error(error)
             }
         }
+    }
+}
+
+/// AWS's Python runtime writes print() output as is, and formats its log
+/// records itself; other guests' lines are tagged by the host.
+fn logger_for(kind: &GuestKind, logger: Logger) -> Logger {
+    match kind {
+        GuestKind::Python => logger.with_raw_lines(),
+        _ => logger,
     }
 }
 
