@@ -2,11 +2,14 @@
 //! module-level state (globals, caches, /tmp) persists across warm
 //! invocations, discarded after a fault.
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
 
 use wasmtime::{Memory, Store, TypedFunc};
 
-use crate::abi::{self, ABI_VERSION, ALLOC_EXPORT, VERSION_EXPORT};
+use crate::abi::{ABI_VERSION, ALLOC_EXPORT, ContextEncoder, VERSION_EXPORT};
 use crate::errors::LambdaError;
 use crate::fault::{self, FaultContext};
 use crate::invocation::{Invocation, Outcome};
@@ -26,6 +29,7 @@ pub struct Environment {
     memory: Memory,
     alloc: TypedFunc<i32, i32>,
     handler: HandlerFunc,
+    context: ContextEncoder,
 }
 
 /// The instance can no longer be trusted: the caller must discard it.
@@ -69,6 +73,7 @@ impl Environment {
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| init_error("the module exports no memory named \"memory\"".into()))?;
+        store.data_mut().abi.set_memory(memory);
         let alloc = instance
             .get_typed_func::<i32, i32>(&mut store, ALLOC_EXPORT)
             .map_err(|e| init_error(format!("{e:#}")))?;
@@ -80,6 +85,7 @@ impl Environment {
             memory,
             alloc,
             handler,
+            context: ContextEncoder::new(&template.settings),
         })
     }
 
@@ -92,7 +98,6 @@ impl Environment {
     ) -> Result<Outcome, Fault> {
         let settings = &template.settings;
         let context = &invocation.context;
-        let started = Instant::now();
         let remaining = context.remaining();
         let fault_context = |store: &Store<GuestState>| FaultContext {
             request_id: &context.request_id,
@@ -105,7 +110,7 @@ impl Environment {
         self.store.data_mut().limiter.reset_refused();
         self.store.set_epoch_deadline(ticks_for(remaining));
 
-        let context_text = abi::encode_context(context, settings);
+        let context_text = self.context.encode(context);
         let call = async {
             let (event_len, context_len) = (invocation.event.len(), context_text.len());
             let total = i32::try_from(event_len + context_len).map_err(|_| {
@@ -130,19 +135,18 @@ impl Environment {
             );
             self.handler.call_async(&mut self.store, args).await
         };
-        let status = match tokio::time::timeout(remaining + BLOCKED_CALL_GRACE, call).await {
-            Ok(Ok(status)) => status,
-            Ok(Err(error)) => {
+        let status = match within(remaining + BLOCKED_CALL_GRACE, call).await {
+            Some(Ok(status)) => status,
+            Some(Err(error)) => {
                 return Err(Fault(fault::classify(&error, &fault_context(&self.store))));
             }
-            Err(_elapsed) => {
+            None => {
                 return Err(Fault(LambdaError::timed_out(
                     &context.request_id,
                     remaining.as_secs_f64(),
                 )));
             }
         };
-        tracing::trace!("guest call took {:?}", started.elapsed());
 
         let result = self.store.data_mut().abi.take_result();
         if status == 0 {
@@ -170,6 +174,38 @@ impl Environment {
     pub fn peak_memory_bytes(&self) -> usize {
         self.store.data().limiter.peak_bytes()
     }
+}
+
+/// Awaits `call` for at most `limit` (`None` when it ran out).
+///
+/// Epoch interruption stops running Wasm code at the deadline; this timer is
+/// for a guest blocked in an async host call, where epochs cannot reach it.
+/// A warm call usually finishes in its first poll, without ever blocking, so
+/// the timer is only registered once the call is first pending: the common
+/// case costs no timer-wheel insert and removal. The deadline still counts
+/// from now.
+async fn within<F: Future>(limit: Duration, call: F) -> Option<F::Output> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut call = pin!(call);
+    let mut timer = pin!(None::<tokio::time::Sleep>);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = call.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if timer.is_none() {
+            timer.set(Some(tokio::time::sleep_until(deadline)));
+        }
+        let expired = timer
+            .as_mut()
+            .as_pin_mut()
+            .is_some_and(|sleep| sleep.poll(cx).is_ready());
+        if expired {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// Awaits a call made during init, bounded by [`INIT_TIMEOUT`].
