@@ -2,9 +2,6 @@
 //! module-level state (globals, caches, /tmp) persists across warm
 //! invocations, discarded after a fault.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use wasmtime::{Memory, Store, TypedFunc};
@@ -135,12 +132,14 @@ impl Environment {
             );
             self.handler.call_async(&mut self.store, args).await
         };
-        let status = match within(remaining + BLOCKED_CALL_GRACE, call).await {
-            Some(Ok(status)) => status,
-            Some(Err(error)) => {
+        // Timeout polls the call before its timer: a call that never blocks
+        // in a host call never registers the timer.
+        let status = match tokio::time::timeout(remaining + BLOCKED_CALL_GRACE, call).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(error)) => {
                 return Err(Fault(fault::classify(&error, &fault_context(&self.store))));
             }
-            None => {
+            Err(_elapsed) => {
                 return Err(Fault(LambdaError::timed_out(
                     &context.request_id,
                     remaining.as_secs_f64(),
@@ -174,38 +173,6 @@ impl Environment {
     pub fn peak_memory_bytes(&self) -> usize {
         self.store.data().limiter.peak_bytes()
     }
-}
-
-/// Awaits `call` for at most `limit` (`None` when it ran out).
-///
-/// Epoch interruption stops running Wasm code at the deadline; this timer is
-/// for a guest blocked in an async host call, where epochs cannot reach it.
-/// A warm call usually finishes in its first poll, without ever blocking, so
-/// the timer is only registered once the call is first pending: the common
-/// case costs no timer-wheel insert and removal. The deadline still counts
-/// from now.
-async fn within<F: Future>(limit: Duration, call: F) -> Option<F::Output> {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut call = pin!(call);
-    let mut timer = pin!(None::<tokio::time::Sleep>);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(output) = call.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
-        }
-        if timer.is_none() {
-            timer.set(Some(tokio::time::sleep_until(deadline)));
-        }
-        let expired = timer
-            .as_mut()
-            .as_pin_mut()
-            .is_some_and(|sleep| sleep.poll(cx).is_ready());
-        if expired {
-            Poll::Ready(None)
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
 }
 
 /// Awaits a call made during init, bounded by [`INIT_TIMEOUT`].
