@@ -1,11 +1,11 @@
-//! `abi::encode_context` with arbitrary field values: every line is
+//! `abi::ContextEncoder` with arbitrary field values: every line is
 //! `key=value` with a known key, split at the first `=` it gives back the
 //! value (newlines turned into spaces), in ABI order.
 #![no_main]
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use lambda_wasm::abi::encode_context;
+use lambda_wasm::abi::ContextEncoder;
 use lambda_wasm::handler_name::HandlerName;
 use lambda_wasm::invocation::InvocationContext;
 use lambda_wasm::logs::LogConfig;
@@ -60,7 +60,8 @@ fuzz_target!(|input: Input| {
         guest_env: Vec::new(),
         concurrency: 1,
     };
-    let text = encode_context(&context, &settings);
+    let mut encoder = ContextEncoder::new(&settings);
+    let text = encoder.encode(&context);
 
     let mut expected: Vec<(&str, String)> = vec![
         ("aws_request_id", one_line(&input.request_id)),

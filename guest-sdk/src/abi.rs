@@ -230,30 +230,57 @@ where
     // SAFETY (both): ranges the host wrote, per the caller's contract.
     let event_bytes = unsafe { borrowed(event_ptr, event_len) };
     let ctx_bytes = unsafe { borrowed(ctx_ptr, ctx_len) };
-    let context = Context::parse(&String::from_utf8_lossy(ctx_bytes));
-    let event = serde_json::from_slice::<E>(event_bytes);
-    // Everything is owned now: give the (maybe large) buffer back before
-    // the handler runs.
-    // SAFETY: the buffer of lambda_alloc(event_len + ctx_len).
-    unsafe { free_invocation_buffer(event_ptr, event_len + ctx_len) };
+    with_context(ctx_bytes, |context| {
+        let event = serde_json::from_slice::<E>(event_bytes);
+        // Everything is owned now: give the (maybe large) buffer back before
+        // the handler runs.
+        // SAFETY: the buffer of lambda_alloc(event_len + ctx_len), not used
+        // after this.
+        unsafe { free_invocation_buffer(event_ptr, event_len + ctx_len) };
 
-    let outcome = match event {
-        Err(e) => Err(Diagnostic::unmarshal(e)),
-        Ok(event) => handler(event, &context)
-            .map_err(Into::into)
-            .and_then(IntoResponse::into_response),
-    };
-    match outcome {
-        Ok(Some(bytes)) => {
-            set_raw_response(&bytes);
-            0
+        let outcome = match event {
+            Err(e) => Err(Diagnostic::unmarshal(e)),
+            Ok(event) => handler(event, context)
+                .map_err(Into::into)
+                .and_then(IntoResponse::into_response),
+        };
+        match outcome {
+            Ok(Some(bytes)) => {
+                set_raw_response(&bytes);
+                0
+            }
+            Ok(None) => 0,
+            Err(diagnostic) => {
+                report_error(&diagnostic);
+                1
+            }
         }
-        Ok(None) => 0,
-        Err(diagnostic) => {
-            report_error(&diagnostic);
-            1
-        }
+    })
+}
+
+/// Runs `f` with the context parsed from the host's `bytes` (UTF-8 text; any
+/// invalid byte is replaced).
+///
+/// The context lives in one slot per instance, re-filled each invocation, so
+/// its strings keep their buffers: a warm invocation allocates nothing for
+/// it. A handler that runs another handler (the slot is in use) gets a
+/// context of its own.
+fn with_context<R>(bytes: &[u8], f: impl FnOnce(&Context) -> R) -> R {
+    thread_local! {
+        static REUSED: std::cell::RefCell<Context> = std::cell::RefCell::default();
     }
+    // from_utf8 checks ASCII a word at a time; from_utf8_lossy goes byte by byte.
+    let text = std::str::from_utf8(bytes).map_or_else(
+        |_| String::from_utf8_lossy(bytes),
+        std::borrow::Cow::Borrowed,
+    );
+    REUSED.with(|slot| match slot.try_borrow_mut() {
+        Ok(mut context) => {
+            context.reparse(&text);
+            f(&context)
+        }
+        Err(_) => f(&Context::parse(&text)),
+    })
 }
 
 /// The bytes at `ptr..ptr+len`; an empty slice for `len == 0`, whatever

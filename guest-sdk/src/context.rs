@@ -122,28 +122,94 @@ impl Context {
     /// cannot turn into an error the function never made.
     pub fn parse(text: &str) -> Context {
         let mut ctx = Context::default();
-        for line in text.split('\n') {
-            let Some((key, value)) = line.split_once('=') else {
-                continue;
-            };
-            let value = value.strip_suffix('\r').unwrap_or(value);
-            match key {
-                "aws_request_id" => ctx.aws_request_id = value.to_owned(),
-                "deadline_ms" => ctx.deadline_ms = value.trim().parse().unwrap_or(0),
-                "invoked_function_arn" => ctx.invoked_function_arn = value.to_owned(),
-                "function_name" => ctx.function_name = value.to_owned(),
-                "function_version" => ctx.function_version = value.to_owned(),
-                "memory_limit_in_mb" => ctx.memory_limit_in_mb = value.trim().parse().unwrap_or(0),
-                "log_group_name" => ctx.log_group_name = value.to_owned(),
-                "log_stream_name" => ctx.log_stream_name = value.to_owned(),
-                "xray_trace_id" => ctx.xray_trace_id = non_empty(value),
-                "cognito_identity" => ctx.identity = serde_json::from_str(value).ok(),
-                "client_context" => ctx.client_context = serde_json::from_str(value).ok(),
-                "tenant_id" => ctx.tenant_id = non_empty(value),
-                _ => {}
-            }
-        }
+        ctx.reparse(text);
         ctx
+    }
+
+    /// [`Context::parse`] into this context, reusing its strings' buffers:
+    /// the SDK keeps one context for every invocation of an instance, so a
+    /// warm invocation allocates nothing for it.
+    ///
+    /// Every loop iteration in Wasm pays for the host's epoch (timeout)
+    /// check, so it scans and compares eight bytes per iteration ([`find`],
+    /// [`key_is`]) rather than through `str::split` and `memcmp`.
+    pub(crate) fn reparse(&mut self, text: &str) {
+        // The optional texts are parsed into their old buffers, then set
+        // back as `None` when absent or empty ("not sent").
+        let mut trace_id = take_buffer(&mut self.xray_trace_id);
+        let mut tenant_id = take_buffer(&mut self.tenant_id);
+        self.reset();
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        while start < bytes.len() {
+            let end = find(bytes, start, b'\n').unwrap_or(bytes.len());
+            // '=' and '\n' are ASCII, so every slice below is on char boundaries.
+            if let Some(equals) = find(&bytes[..end], start, b'=') {
+                let value = &text[equals + 1..end];
+                let value = value.strip_suffix('\r').unwrap_or(value);
+                let key = &bytes[start..equals];
+                if key_is(key, "xray_trace_id") {
+                    value.clone_into(&mut trace_id);
+                } else if key_is(key, "tenant_id") {
+                    value.clone_into(&mut tenant_id);
+                } else {
+                    self.set(key, value);
+                }
+            }
+            start = end + 1;
+        }
+        self.xray_trace_id = Some(trace_id).filter(|text| !text.is_empty());
+        self.tenant_id = Some(tenant_id).filter(|text| !text.is_empty());
+    }
+
+    /// Back to [`Context::default`], keeping the strings' buffers.
+    fn reset(&mut self) {
+        for text in [
+            &mut self.aws_request_id,
+            &mut self.invoked_function_arn,
+            &mut self.function_name,
+            &mut self.function_version,
+            &mut self.log_group_name,
+            &mut self.log_stream_name,
+        ] {
+            text.clear();
+        }
+        self.memory_limit_in_mb = 0;
+        self.deadline_ms = 0;
+        self.xray_trace_id = None;
+        self.identity = None;
+        self.client_context = None;
+        self.tenant_id = None;
+    }
+
+    /// Stores one `key=value` line of a required key; unknown keys are ignored.
+    fn set(&mut self, key: &[u8], value: &str) {
+        let text = match key {
+            _ if key_is(key, "aws_request_id") => &mut self.aws_request_id,
+            _ if key_is(key, "invoked_function_arn") => &mut self.invoked_function_arn,
+            _ if key_is(key, "function_name") => &mut self.function_name,
+            _ if key_is(key, "function_version") => &mut self.function_version,
+            _ if key_is(key, "log_group_name") => &mut self.log_group_name,
+            _ if key_is(key, "log_stream_name") => &mut self.log_stream_name,
+            _ if key_is(key, "deadline_ms") => {
+                self.deadline_ms = value.trim().parse().unwrap_or(0);
+                return;
+            }
+            _ if key_is(key, "memory_limit_in_mb") => {
+                self.memory_limit_in_mb = value.trim().parse().unwrap_or(0);
+                return;
+            }
+            _ if key_is(key, "cognito_identity") => {
+                self.identity = serde_json::from_str(value).ok();
+                return;
+            }
+            _ if key_is(key, "client_context") => {
+                self.client_context = serde_json::from_str(value).ok();
+                return;
+            }
+            _ => return,
+        };
+        value.clone_into(text);
     }
 
     /// Milliseconds left before the invocation's deadline (0 once it has
@@ -189,9 +255,54 @@ impl Context {
     }
 }
 
-/// An empty value means "not sent" for the optional keys.
-fn non_empty(value: &str) -> Option<String> {
-    (!value.is_empty()).then(|| value.to_owned())
+/// Eight copies of a byte's lowest bit, for the word-at-a-time tricks below.
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+
+/// The index of the first `byte` in `bytes[from..]`, eight bytes at a time.
+fn find(bytes: &[u8], from: usize, byte: u8) -> Option<usize> {
+    let pattern = LOW_BITS * u64::from(byte);
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        // A byte equal to `byte` is zero in `word`; the lowest byte flagged
+        // by "has a zero byte" is exact (a borrow only flags higher ones).
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ pattern;
+        let zero = word.wrapping_sub(LOW_BITS) & !word & (LOW_BITS << 7);
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == byte)
+        .map(|offset| at + offset)
+}
+
+/// `key == expected`, compared eight bytes at a time (the last word may
+/// overlap the one before it).
+fn key_is(key: &[u8], expected: &str) -> bool {
+    let expected = expected.as_bytes();
+    if key.len() != expected.len() {
+        return false;
+    }
+    if key.len() < 8 {
+        return key == expected;
+    }
+    let word = |bytes: &[u8], at: usize| {
+        u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+    };
+    let last = key.len() - 8;
+    (0..last)
+        .step_by(8)
+        .all(|at| word(key, at) == word(expected, at))
+        && word(key, last) == word(expected, last)
+}
+
+/// The (emptied) buffer of an optional text, to parse its next value into.
+fn take_buffer(slot: &mut Option<String>) -> String {
+    let mut buffer = slot.take().unwrap_or_default();
+    buffer.clear();
+    buffer
 }
 
 #[cfg(test)]
@@ -304,6 +415,35 @@ mod tests {
         let left = ctx.remaining_time_in_millis();
         assert!((9_000..=10_000).contains(&left), "{left}");
         assert_eq!(Context::default().remaining_time_in_millis(), 0);
+    }
+
+    #[test]
+    fn finds_bytes_in_and_past_whole_words() {
+        let text = b"0123456789abcdef=xyz\n";
+        for (at, &byte) in text.iter().enumerate() {
+            assert_eq!(find(text, 0, byte), Some(at), "{}", byte as char);
+        }
+        assert_eq!(find(text, 3, b'1'), None);
+        assert_eq!(find(text, 5, b'='), Some(16));
+        assert_eq!(
+            find(b"\x80\x81=", 0, b'='),
+            Some(2),
+            "no false match across bytes"
+        );
+        assert!(key_is(b"invoked_function_arn", "invoked_function_arn"));
+        assert!(!key_is(b"invoked_function_arm", "invoked_function_arn"));
+        assert!(!key_is(b"aws_request_ix", "aws_request_id"));
+        assert!(!key_is(b"bws_request_id", "aws_request_id"));
+        assert!(key_is(b"short", "short") && !key_is(b"shirt", "short"));
+    }
+
+    #[test]
+    fn reparsing_forgets_the_previous_invocation() {
+        let mut ctx = Context::parse(FULL);
+        ctx.reparse("aws_request_id=r2\ntenant_id=\n");
+        assert_eq!(ctx, Context::default().with_aws_request_id("r2"));
+        ctx.reparse(FULL);
+        assert_eq!(ctx, Context::parse(FULL));
     }
 
     #[test]

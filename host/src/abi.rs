@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use wasmtime::{Caller, Extern, Linker};
+use wasmtime::{AsContext, Caller, Extern, Linker, Memory};
 
 use crate::errors::LambdaError;
 use crate::invocation::InvocationContext;
@@ -34,6 +34,7 @@ pub struct AbiState {
     deadline: SystemTime,
     max_response_bytes: usize,
     logger: Logger,
+    memory: Option<Memory>,
 }
 
 /// The guest's result: its response, or the error it set.
@@ -53,7 +54,14 @@ impl AbiState {
             deadline: SystemTime::now(),
             max_response_bytes,
             logger,
+            memory: None,
         }
+    }
+
+    /// Remembers the instance's exported memory, so that host calls do not
+    /// look it up by name (a hash-map lookup) on every call.
+    pub fn set_memory(&mut self, memory: Memory) {
+        self.memory = Some(memory);
     }
 
     /// Clears the last result and sets the deadline `remaining_time_ms` counts to.
@@ -87,11 +95,11 @@ pub fn add_to_linker<T: 'static>(
         "set_response",
         move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
             let max = state(caller.data_mut()).max_response_bytes;
-            let range = guest_range(&mut caller, "set_response", ptr, len)?;
+            let (memory, range) = guest_range(&mut caller, state, "set_response", ptr, len)?;
             let response = if range.len() > max {
                 GuestResponse::TooLarge(range.len())
             } else {
-                GuestResponse::Bytes(guest_bytes(&mut caller, "set_response", ptr, len)?)
+                GuestResponse::Bytes(memory.data(&caller)[range].to_vec())
             };
             state(caller.data_mut()).response = response;
             Ok(())
@@ -105,8 +113,8 @@ pub fn add_to_linker<T: 'static>(
               type_len: i32,
               msg_ptr: i32,
               msg_len: i32| {
-            let error_type = guest_text(&mut caller, "set_error", type_ptr, type_len)?;
-            let message = guest_text(&mut caller, "set_error", msg_ptr, msg_len)?;
+            let error_type = guest_text(&mut caller, state, "set_error", type_ptr, type_len)?;
+            let message = guest_text(&mut caller, state, "set_error", msg_ptr, msg_len)?;
             state(caller.data_mut()).error = Some(LambdaError::new(error_type, message));
             Ok(())
         },
@@ -115,7 +123,7 @@ pub fn add_to_linker<T: 'static>(
         IMPORT_MODULE,
         "add_stack_frame",
         move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
-            let frame = guest_text(&mut caller, "add_stack_frame", ptr, len)?;
+            let frame = guest_text(&mut caller, state, "add_stack_frame", ptr, len)?;
             let abi = state(caller.data_mut());
             let error = abi.error.get_or_insert_with(|| LambdaError::new("", ""));
             if error.stack_trace.len() < MAX_STACK_FRAMES {
@@ -128,10 +136,11 @@ pub fn add_to_linker<T: 'static>(
         IMPORT_MODULE,
         "log",
         move |mut caller: Caller<'_, T>, level: i32, ptr: i32, len: i32| {
-            let message = guest_bytes(&mut caller, "log", ptr, len)?;
-            state(caller.data_mut())
+            let (memory, range) = guest_range(&mut caller, state, "log", ptr, len)?;
+            let (bytes, data) = memory.data_and_store_mut(&mut caller);
+            state(data)
                 .logger
-                .record(Level::from_abi(level), &message);
+                .record(Level::from_abi(level), &bytes[range]);
             Ok(())
         },
     )?;
@@ -148,42 +157,97 @@ pub fn add_to_linker<T: 'static>(
     Ok(())
 }
 
-/// The context as ABI v1 `key=value` lines.
+/// Writes the context as ABI v1 `key=value` lines, once per invocation.
 ///
-/// This runs on every invocation, so it writes into one buffer rather than
-/// going through [`context_fields`].
-pub fn encode_context(context: &InvocationContext, settings: &FunctionSettings) -> String {
-    let mut text = String::with_capacity(512);
-    let mut line = |key: &str, value: &str| {
-        text.push_str(key);
-        text.push('=');
-        if value.contains(['\n', '\r']) {
-            text.push_str(&value.replace(['\n', '\r'], " "));
-        } else {
-            text.push_str(value);
+/// The lines that come from the function's settings are the same for every
+/// invocation, so they are formatted once; each invocation only appends its
+/// own fields, into a buffer reused across invocations (no allocation on the
+/// warm path). The text equals what [`context_fields`] lists, in its order.
+pub struct ContextEncoder {
+    settings_lines: String,
+    text: String,
+}
+
+impl ContextEncoder {
+    /// An encoder for the invocations of a function with `settings`.
+    pub fn new(settings: &FunctionSettings) -> Self {
+        let mut settings_lines = String::new();
+        for (key, value) in [
+            ("function_name", settings.function_name.as_str()),
+            ("function_version", &settings.function_version),
+            ("memory_limit_in_mb", &settings.memory_mb.to_string()),
+            ("log_group_name", &settings.log_group_name),
+            ("log_stream_name", &settings.log_stream_name),
+        ] {
+            push_line(&mut settings_lines, key, value);
         }
-        text.push('\n');
-    };
-    line("aws_request_id", &context.request_id);
-    line("deadline_ms", &context.deadline_ms().to_string());
-    line("invoked_function_arn", &context.invoked_function_arn);
-    line("function_name", &settings.function_name);
-    line("function_version", &settings.function_version);
-    line("memory_limit_in_mb", &settings.memory_mb.to_string());
-    line("log_group_name", &settings.log_group_name);
-    line("log_stream_name", &settings.log_stream_name);
-    let optional = [
-        ("xray_trace_id", &context.trace_id),
-        ("cognito_identity", &context.cognito_identity),
-        ("client_context", &context.client_context),
-        ("tenant_id", &context.tenant_id),
-    ];
-    for (key, value) in optional {
-        if let Some(value) = value {
-            line(key, value);
+        Self {
+            settings_lines,
+            text: String::with_capacity(512),
         }
     }
-    text
+
+    /// The context text of `context`, valid until the next call.
+    pub fn encode(&mut self, context: &InvocationContext) -> &str {
+        let text = &mut self.text;
+        text.clear();
+        push_line(text, "aws_request_id", &context.request_id);
+        text.push_str("deadline_ms=");
+        push_decimal(text, context.deadline_ms());
+        text.push('\n');
+        push_line(text, "invoked_function_arn", &context.invoked_function_arn);
+        text.push_str(&self.settings_lines);
+        let optional = [
+            ("xray_trace_id", &context.trace_id),
+            ("cognito_identity", &context.cognito_identity),
+            ("client_context", &context.client_context),
+            ("tenant_id", &context.tenant_id),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                push_line(text, key, value);
+            }
+        }
+        text
+    }
+}
+
+/// Whether `value` holds a `\n` or `\r`: a branch-free fold over the
+/// bytes, which the compiler vectorizes (`str::contains` with a char
+/// pattern decodes UTF-8 char by char, ten times slower here).
+fn has_line_break(value: &str) -> bool {
+    let mut found = 0u8;
+    for &b in value.as_bytes() {
+        found |= u8::from(b == b'\n') | u8::from(b == b'\r');
+    }
+    found != 0
+}
+
+/// Appends `n` in decimal, without the formatting machinery of `write!`.
+fn push_decimal(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+}
+
+/// Appends `key=value\n`, with any line break in `value` made a space.
+fn push_line(text: &mut String, key: &str, value: &str) {
+    text.push_str(key);
+    text.push('=');
+    if has_line_break(value) {
+        text.push_str(&value.replace(['\n', '\r'], " "));
+    } else {
+        text.push_str(value);
+    }
+    text.push('\n');
 }
 
 /// The context's keys and values (values on one line), in ABI order.
@@ -220,20 +284,36 @@ pub fn context_fields(
     fields
 }
 
-/// Checks that `ptr..ptr+len` lies inside the guest's memory and returns it as a range.
+/// The guest's memory: the handle [`AbiState::set_memory`] kept, else
+/// (an instance whose environment did not keep it) the `memory` export.
+fn guest_memory<T>(
+    caller: &mut Caller<'_, T>,
+    state: fn(&mut T) -> &mut AbiState,
+    import: &str,
+) -> wasmtime::Result<Memory> {
+    if let Some(memory) = state(caller.data_mut()).memory {
+        return Ok(memory);
+    }
+    match caller.get_export("memory") {
+        Some(Extern::Memory(memory)) => Ok(memory),
+        _ => wasmtime::bail!("lambda_wasm.{import}: the guest exports no memory named \"memory\""),
+    }
+}
+
+/// Checks that `ptr..ptr+len` lies inside the guest's memory and returns
+/// the memory with the range.
 fn guest_range<T>(
     caller: &mut Caller<'_, T>,
+    state: fn(&mut T) -> &mut AbiState,
     import: &str,
     ptr: i32,
     len: i32,
-) -> wasmtime::Result<std::ops::Range<usize>> {
-    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
-        wasmtime::bail!("lambda_wasm.{import}: the guest exports no memory named \"memory\"");
-    };
-    let size = memory.data_size(&caller);
+) -> wasmtime::Result<(Memory, std::ops::Range<usize>)> {
+    let memory = guest_memory(caller, state, import)?;
+    let size = memory.data_size(caller.as_context());
     let (start, len) = (ptr as u32 as usize, len as u32 as usize);
     match start.checked_add(len) {
-        Some(end) if end <= size => Ok(start..end),
+        Some(end) if end <= size => Ok((memory, start..end)),
         _ => wasmtime::bail!(
             "lambda_wasm.{import}: range {start:#x}..{:#x} is outside guest memory of {size} bytes",
             start as u64 + len as u64
@@ -241,28 +321,19 @@ fn guest_range<T>(
     }
 }
 
-fn guest_bytes<T>(
-    caller: &mut Caller<'_, T>,
-    import: &str,
-    ptr: i32,
-    len: i32,
-) -> wasmtime::Result<Vec<u8>> {
-    let range = guest_range(caller, import, ptr, len)?;
-    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
-        unreachable!("guest_range checked the memory export");
-    };
-    Ok(memory.data(&caller)[range].to_vec())
-}
-
+/// The guest's bytes at `ptr..ptr+len` as text (lossy UTF-8), cut to
+/// [`MAX_ERROR_TEXT_BYTES`].
 fn guest_text<T>(
     caller: &mut Caller<'_, T>,
+    state: fn(&mut T) -> &mut AbiState,
     import: &str,
     ptr: i32,
     len: i32,
 ) -> wasmtime::Result<String> {
-    let mut bytes = guest_bytes(caller, import, ptr, len)?;
-    bytes.truncate(MAX_ERROR_TEXT_BYTES);
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    let (memory, range) = guest_range(caller, state, import, ptr, len)?;
+    let bytes = &memory.data(&caller)[range];
+    let bytes = &bytes[..bytes.len().min(MAX_ERROR_TEXT_BYTES)];
+    Ok(String::from_utf8_lossy(bytes).into_owned())
 }
 
 #[cfg(test)]
@@ -329,6 +400,15 @@ mod tests {
     }
 
     #[test]
+    fn decimals_are_written_whole() {
+        for n in [0, 7, 10, 1_795_000_000_000, u64::MAX] {
+            let mut text = String::new();
+            push_decimal(&mut text, n);
+            assert_eq!(text, n.to_string());
+        }
+    }
+
+    #[test]
     fn context_lines_skip_missing_values() {
         let settings =
             FunctionSettings::from_lambda_env(&[("_HANDLER".into(), "hello.handler".into())])
@@ -340,13 +420,18 @@ mod tests {
             trace_id: Some("Root=1-abc".into()),
             client_context: None,
             cognito_identity: Some(r#"{"cognitoIdentityId":"id"}"#.into()),
-            tenant_id: None,
+            tenant_id: Some("tenant\r\nx=1".into()),
         };
-        let text = encode_context(&context, &settings);
+        let mut encoder = ContextEncoder::new(&settings);
+        let text = encoder.encode(&context).to_string();
         assert!(text.starts_with("aws_request_id=req-1\ndeadline_ms=1795000000000\n"));
         assert!(text.contains("\nxray_trace_id=Root=1-abc\n"));
         assert!(text.contains("\ncognito_identity={\"cognitoIdentityId\":\"id\"}\n"));
         assert!(!text.contains("client_context"));
+        assert!(
+            text.ends_with("\ntenant_id=tenant  x=1\n"),
+            "line breaks become spaces"
+        );
         assert!(text.ends_with('\n'));
         let from_fields: String = context_fields(&context, &settings)
             .iter()

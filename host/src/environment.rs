@@ -2,11 +2,11 @@
 //! module-level state (globals, caches, /tmp) persists across warm
 //! invocations, discarded after a fault.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::{Memory, Store, TypedFunc};
 
-use crate::abi::{self, ABI_VERSION, ALLOC_EXPORT, VERSION_EXPORT};
+use crate::abi::{ABI_VERSION, ALLOC_EXPORT, ContextEncoder, VERSION_EXPORT};
 use crate::errors::LambdaError;
 use crate::fault::{self, FaultContext};
 use crate::invocation::{Invocation, Outcome};
@@ -26,6 +26,7 @@ pub struct Environment {
     memory: Memory,
     alloc: TypedFunc<i32, i32>,
     handler: HandlerFunc,
+    context: ContextEncoder,
 }
 
 /// The instance can no longer be trusted: the caller must discard it.
@@ -69,6 +70,7 @@ impl Environment {
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| init_error("the module exports no memory named \"memory\"".into()))?;
+        store.data_mut().abi.set_memory(memory);
         let alloc = instance
             .get_typed_func::<i32, i32>(&mut store, ALLOC_EXPORT)
             .map_err(|e| init_error(format!("{e:#}")))?;
@@ -80,6 +82,7 @@ impl Environment {
             memory,
             alloc,
             handler,
+            context: ContextEncoder::new(&template.settings),
         })
     }
 
@@ -92,7 +95,6 @@ impl Environment {
     ) -> Result<Outcome, Fault> {
         let settings = &template.settings;
         let context = &invocation.context;
-        let started = Instant::now();
         let remaining = context.remaining();
         let fault_context = |store: &Store<GuestState>| FaultContext {
             request_id: &context.request_id,
@@ -105,7 +107,7 @@ impl Environment {
         self.store.data_mut().limiter.reset_refused();
         self.store.set_epoch_deadline(ticks_for(remaining));
 
-        let context_text = abi::encode_context(context, settings);
+        let context_text = self.context.encode(context);
         let call = async {
             let (event_len, context_len) = (invocation.event.len(), context_text.len());
             let total = i32::try_from(event_len + context_len).map_err(|_| {
@@ -138,6 +140,8 @@ impl Environment {
             );
             self.handler.call_async(&mut self.store, args).await
         };
+        // Timeout polls the call before its timer: a call that never blocks
+        // in a host call never registers the timer.
         let status = match tokio::time::timeout(remaining + BLOCKED_CALL_GRACE, call).await {
             Ok(Ok(status)) => status,
             Ok(Err(error)) => {
@@ -150,7 +154,6 @@ impl Environment {
                 )));
             }
         };
-        tracing::trace!("guest call took {:?}", started.elapsed());
 
         let result = self.store.data_mut().abi.take_result();
         if status == 0 {

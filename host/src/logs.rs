@@ -194,7 +194,7 @@ impl Logger {
     pub fn begin_invocation(&self, request_id: &str) {
         let mut state = self.lock();
         state.flush_partial_lines(self.line_config());
-        state.request_id = request_id.to_string();
+        request_id.clone_into(&mut state.request_id);
         state.bytes_this_invocation = 0;
         state.truncated = false;
     }

@@ -1,0 +1,143 @@
+//! Warm invocations in a loop, for profilers: BENCHMARKS.md's "where the warm
+//! invocation time goes" is measured with it.
+//!
+//! ```sh
+//! cargo build --release -p lambda-wasm --example profile_invoke
+//! target/release/examples/profile_invoke hello 100000     # the hello guest (.cwasm)
+//! target/release/examples/profile_invoke probe 100000     # a guest that does nothing
+//! target/release/examples/profile_invoke native 100000    # hello's handler, natively
+//! valgrind --tool=callgrind target/release/examples/profile_invoke hello 5000
+//! ```
+//!
+//! Criterion's samples (`host/benches/sandbox.rs`) time the same loop; this
+//! one has no statistics around it, so a profile shows only the invocation.
+//! Run two counts (e.g. 5,000 and 25,000) under callgrind and divide the
+//! difference by 20,000 for instructions per invocation, init excluded.
+//! Run from the repository root: guests come from `target/wasm32-wasip1/guest`
+//! (`make guests`), their `.cwasm` is kept in `target/profile-invoke/`.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use lambda_wasm::engine;
+use lambda_wasm::function::Function;
+use lambda_wasm::invocation::{Invocation, InvocationContext};
+use lambda_wasm::logs::{LogConfig, Logger};
+use lambda_wasm::settings::{FunctionSettings, LocalOptions};
+
+const HELLO_EVENT: &[u8] = br#"{ "first_name": "John", "last_name": "Smith" }"#;
+const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:bench";
+const TRACE_ID: &str = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1";
+
+/// The criterion bench's probe: the ABI boundary alone.
+const PROBE_WAT: &str = r#"(module
+  (import "lambda_wasm" "set_response" (func $set_response (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "null")
+  (func (export "lambda_abi_version") (result i32) i32.const 1)
+  (func (export "lambda_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "handler") (param i32 i32 i32 i32) (result i32)
+    (call $set_response (i32.const 16) (i32.const 4))
+    i32.const 0))"#;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (Some(guest), Some(count)) = (args.next(), args.next()) else {
+        anyhow::bail!("usage: profile_invoke hello|probe|native|<guest> COUNT");
+    };
+    let count: u32 = count.parse()?;
+    let started = Instant::now();
+    if guest == "native" {
+        native(count);
+    } else {
+        sandboxed(&guest, count)?;
+    }
+    let per_invocation = started.elapsed() / count;
+    eprintln!("{guest}: {per_invocation:?} per invocation (wall time, init included)");
+    Ok(())
+}
+
+/// The hello handler through the guest SDK's native path (what criterion's
+/// `invoke/rust-hello/native` times).
+fn native(count: u32) {
+    let context = format!(
+        "aws_request_id={REQUEST_ID}\ndeadline_ms=1780000000000\ninvoked_function_arn={ARN}\n\
+         function_name=hello\nfunction_version=$LATEST\nmemory_limit_in_mb=128\n\
+         log_group_name=/aws/lambda/hello\nlog_stream_name=local/[$LATEST]lambda-wasm\n\
+         xray_trace_id={TRACE_ID}\n"
+    );
+    for _ in 0..count {
+        let event = std::hint::black_box(HELLO_EVENT);
+        let result = lambda_wasm_guest::testing::invoke(hello::handler, event, &context);
+        assert_eq!(result.status, 0, "hello failed natively");
+    }
+}
+
+/// `count` warm invocations of `guest` through `Function::invoke`, awaited
+/// in one runtime as the bootstrap does.
+fn sandboxed(guest: &str, count: u32) -> anyhow::Result<()> {
+    let engine = engine::new_engine()?;
+    let task_root = Path::new("target/profile-invoke");
+    std::fs::create_dir_all(task_root)?;
+    let cwasm = task_root.join(format!("{guest}.cwasm"));
+    if guest == "probe" {
+        std::fs::write(
+            &cwasm,
+            engine.precompile_module(&wat::parse_str(PROBE_WAT)?)?,
+        )?;
+    } else {
+        let wasm = Path::new("target/wasm32-wasip1/guest").join(format!("{guest}.wasm"));
+        if !is_newer(&cwasm, &wasm) {
+            std::fs::write(&cwasm, engine.precompile_module(&std::fs::read(&wasm)?)?)?;
+        }
+    }
+    let settings = FunctionSettings::local(&LocalOptions {
+        handler: format!("{guest}.handler"),
+        task_root: task_root.to_path_buf(),
+        timeout: Duration::from_secs(3),
+        memory_mb: 128,
+        max_response_bytes: 6 << 20,
+        ..Default::default()
+    })
+    .map_err(|e| anyhow::anyhow!("{}", e.error_message))?;
+    let logger = Logger::to_writer(LogConfig::default(), Box::new(std::io::sink()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut function = Function::load_with_engine(&engine, settings, logger)
+            .await
+            .map_err(|e| anyhow::anyhow!("init failed: {}", e.error_message))?;
+        let invocation = hello_invocation();
+        for _ in 0..count {
+            let outcome = function.invoke(&invocation).await;
+            anyhow::ensure!(!outcome.is_error(), "{guest} failed: {outcome:?}");
+        }
+        Ok(())
+    })
+}
+
+/// Whether `output` was written after `input` (a `.cwasm` is reused across
+/// runs, so callgrind does not count Cranelift compiling the guest).
+fn is_newer(output: &Path, input: &Path) -> bool {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    matches!((modified(output), modified(input)), (Some(out), Some(inp)) if out > inp)
+}
+
+/// The criterion bench's invocation: the hello event with a trace id.
+fn hello_invocation() -> Invocation {
+    Invocation {
+        event: Bytes::from_static(HELLO_EVENT),
+        context: InvocationContext {
+            request_id: REQUEST_ID.into(),
+            deadline: SystemTime::now() + Duration::from_secs(3600),
+            invoked_function_arn: ARN.into(),
+            trace_id: Some(TRACE_ID.into()),
+            client_context: None,
+            cognito_identity: None,
+            tenant_id: None,
+        },
+    }
+}
