@@ -15,8 +15,8 @@
 //! The cross-check rows run the runtimes against cargo-lambda's emulator
 //! (`cargo lambda watch --only-lambda-apis`) instead.
 //!
-//! Usage: `lambda-wasm-bench [--events N] [--cold-starts K] [--report BENCHMARKS.md]`;
-//! paths come from environment variables (see `Paths::from_env`).
+//! Usage: see [`USAGE`] (`lambda-wasm-bench --help`); paths come from
+//! environment variables (see `Paths::from_env`).
 
 #[path = "../../tests/support/fake_runtime_api.rs"]
 #[allow(dead_code)]
@@ -140,6 +140,22 @@ struct Args {
     skip_emulator: bool,
 }
 
+/// What `--help` prints.
+const USAGE: &str = "\
+usage: lambda-wasm-bench [--events N] [--warmup N] [--cold-starts K]
+                         [--only ROW,ROW...] [--no-emulator] [--report FILE]
+
+  --events N        warm events per row (10000)
+  --warmup N        events before timing (1000)
+  --cold-starts K   fresh processes timed to their first response (7)
+  --only ROWS       rows to run: floor, native, wasm-rust, wasm-rust-nocwasm,
+                    awslambdaric, wasm-python (comma-separated)
+  --no-emulator     skip the cargo-lambda cross-check rows
+  --report FILE     the file whose generated part is rewritten (BENCHMARKS.md)
+
+Environment: CARGO_TARGET_DIR, LAMBDA_WASM_PYTHON_HOME, BENCH_LAMBDA_WASM,
+BENCH_NATIVE_HELLO, BENCH_GUEST_DIR, BENCH_RIC_PYTHON, BENCH_CARGO_LAMBDA.";
+
 fn parse_args(paths: &Paths) -> anyhow::Result<Args> {
     let mut args = Args {
         events: 10_000,
@@ -159,7 +175,11 @@ fn parse_args(paths: &Paths) -> anyhow::Result<Args> {
             "--report" => args.report = PathBuf::from(value()?),
             "--only" => args.only = Some(value()?.split(',').map(str::to_owned).collect()),
             "--no-emulator" => args.skip_emulator = true,
-            other => bail!("unknown argument {other}; see the top of bench/src/main.rs"),
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
     Ok(args)
