@@ -1290,6 +1290,35 @@ fn invoke(handler: &str, root: &Path, event: &[u8], extra: &[&str]) -> CliOutput
     invoke_cli_env(&args, Some(event), &[(k, v.as_str())])
 }
 
+/// `serve`: the seed's increment handler behind the local Invoke API, warm
+/// across requests (its module code runs once), a bad action logged and
+/// answered `{"result": null}`.
+#[test]
+fn serve_runs_the_seed_example() {
+    let home = require_python!();
+    let root = seed_root("increment");
+    let (name, value) = home_env(home);
+    let server = LocalServer::start(
+        "lambda_function.lambda_handler",
+        &root,
+        &[],
+        &[(name, value.as_str())],
+    );
+    for number in [3, 41] {
+        let event = json!({"action": "increment", "number": number}).to_string();
+        let response = server.invoke(event.as_bytes());
+        assert_eq!(response.status, 200, "{response:?}");
+        assert_eq!(response.json(), json!({"result": number + 1}));
+    }
+    let response = server.invoke(br#"{"action": "nope", "number": 1}"#);
+    assert_eq!(
+        response.header("x-amz-function-error"),
+        None,
+        "{response:?}"
+    );
+    assert_eq!(response.json(), json!({"result": null}));
+}
+
 #[test]
 fn invoke_seed_examples() {
     require_python!();
