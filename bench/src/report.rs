@@ -36,17 +36,16 @@ fn criterion_results(dir: &Path) -> BTreeMap<String, (f64, f64)> {
                 } else {
                     stack.push(p);
                 }
-            } else if p.file_name().is_some_and(|n| n == "one-shot.json") {
-                if let Some(v) = std::fs::read_to_string(&p)
+            } else if p.file_name().is_some_and(|n| n == "one-shot.json")
+                && let Some(v) = std::fs::read_to_string(&p)
                     .ok()
                     .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                {
-                    let s = v["seconds"].as_f64().unwrap_or(f64::NAN) * 1e9;
-                    out.insert(
-                        format!("{} (one run)", v["name"].as_str().unwrap_or_default()),
-                        (s, s),
-                    );
-                }
+            {
+                let s = v["seconds"].as_f64().unwrap_or(f64::NAN) * 1e9;
+                out.insert(
+                    format!("{} (one run)", v["name"].as_str().unwrap_or_default()),
+                    (s, s),
+                );
             }
         }
     }
