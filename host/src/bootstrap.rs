@@ -21,6 +21,9 @@ use crate::settings::{FunctionSettings, max_concurrency};
 
 /// `next` failures in a row after which the Runtime API counts as gone.
 const FAILURES_BEFORE_GIVING_UP: u32 = 5;
+/// The pause before asking again after a `next` that had no event (204), so
+/// an emulator that answers at once is not polled in a tight loop.
+const NO_EVENT_PAUSE: Duration = Duration::from_millis(10);
 /// How many invocations to serve at once: `AWS_LAMBDA_MAX_CONCURRENCY`
 /// (Lambda Managed Instances), else 1. An unusable value is reported and
 /// read as 1.
@@ -116,6 +119,10 @@ async fn serve(api: &RuntimeApi, mut function: Function) -> ExitCode {
             Ok(NextEvent::Unanswerable(why)) => {
                 failures_in_a_row = 0;
                 tracing::error!("{why}; it cannot be answered, serving the next");
+            }
+            Ok(NextEvent::NoEvent) => {
+                failures_in_a_row = 0;
+                tokio::time::sleep(NO_EVENT_PAUSE).await;
             }
             Err(error) => {
                 failures_in_a_row += 1;

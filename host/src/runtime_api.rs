@@ -141,6 +141,9 @@ pub enum NextEvent {
     },
     /// An event without a request id: nothing can answer it.
     Unanswerable(String),
+    /// `204 No Content`: some local emulators end a long poll this way when
+    /// no event came; ask again.
+    NoEvent,
 }
 
 impl NextEvent {
@@ -229,6 +232,9 @@ impl RuntimeApi {
                 String::from_utf8_lossy(&body[..body.len().min(200)])
             )
             .into());
+        }
+        if status == StatusCode::NO_CONTENT {
+            return Ok(NextEvent::NoEvent);
         }
         Ok(NextEvent::from_response(
             &parts.headers,
@@ -351,7 +357,7 @@ mod tests {
                 invocation,
                 deadline_warning,
             } => (invocation, deadline_warning),
-            NextEvent::Unanswerable(why) => panic!("unanswerable: {why}"),
+            other => panic!("not an invocation: {other:?}"),
         }
     }
 
@@ -435,6 +441,44 @@ mod tests {
             Duration::from_secs(3),
         );
         assert!(matches!(event, NextEvent::Unanswerable(why) if why.contains("Request-Id")));
+    }
+
+    /// A Runtime API that answers each request on its own connection with
+    /// the next of `responses` (raw HTTP), and the address it listens on.
+    async fn scripted_api(responses: Vec<&'static str>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            for response in responses {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                stream.write_all(response.as_bytes()).await.unwrap();
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn next_event_over_http() {
+        let address = scripted_api(vec![
+            "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: req-1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\ngone",
+        ])
+        .await;
+        let api = RuntimeApi::new(&address).unwrap();
+        let timeout = Duration::from_secs(3);
+        assert!(matches!(
+            api.next_event(timeout).await.unwrap(),
+            NextEvent::NoEvent
+        ));
+        let (invocation, _) = invocation(api.next_event(timeout).await.unwrap());
+        assert_eq!(invocation.context.request_id, "req-1");
+        assert_eq!(invocation.event, Bytes::from_static(b"{}"));
+        let error = api.next_event(timeout).await.unwrap_err().to_string();
+        assert!(error.contains("500") && error.contains("gone"), "{error}");
     }
 
     #[test]
