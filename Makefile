@@ -128,7 +128,7 @@ soak: setup guests
 ## nightly toolchain (cargo-fuzz is installed from crates.io if missing).
 ## fuzz/corpus/<target> holds the committed seeds; new inputs go to
 ## fuzz/target/corpus/<target>, crashes to fuzz/artifacts/<target>/.
-FUZZ_TARGETS := handler_name response_validate context_encoding module_loader
+FUZZ_TARGETS := handler_name response_validate context_encoding module_loader next_event
 FUZZ_SECONDS ?= 60
 fuzz:
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
