@@ -37,15 +37,7 @@ use wasmtime::{Engine, Module};
 const HELLO_EVENT: &[u8] = br#"{ "first_name": "John", "last_name": "Smith" }"#;
 
 /// A reactor that does nothing but answer `null`: the ABI boundary alone.
-const PROBE_WAT: &str = r#"(module
-  (import "lambda_wasm" "set_response" (func $set_response (param i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "null")
-  (func (export "lambda_abi_version") (result i32) i32.const 1)
-  (func (export "lambda_alloc") (param i32) (result i32) i32.const 1024)
-  (func (export "handler") (param i32 i32 i32 i32) (result i32)
-    (call $set_response (i32.const 16) (i32.const 4))
-    i32.const 0))"#;
+const PROBE_WAT: &str = include_str!("probe.wat");
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

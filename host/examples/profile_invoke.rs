@@ -32,15 +32,7 @@ const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:bench";
 const TRACE_ID: &str = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1";
 
 /// The criterion bench's probe: the ABI boundary alone.
-const PROBE_WAT: &str = r#"(module
-  (import "lambda_wasm" "set_response" (func $set_response (param i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "null")
-  (func (export "lambda_abi_version") (result i32) i32.const 1)
-  (func (export "lambda_alloc") (param i32) (result i32) i32.const 1024)
-  (func (export "handler") (param i32 i32 i32 i32) (result i32)
-    (call $set_response (i32.const 16) (i32.const 4))
-    i32.const 0))"#;
+const PROBE_WAT: &str = include_str!("../benches/probe.wat");
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
