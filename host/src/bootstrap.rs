@@ -145,7 +145,7 @@ async fn answer(api: &RuntimeApi, function: &mut Function, invocation: &Invocati
         Outcome::Response(json) => {
             api.send(EventCompletionRequest {
                 request_id,
-                body: json.get().to_string(),
+                body: Box::<str>::from(json).into(),
             })
             .await
         }

@@ -136,7 +136,7 @@ impl Server {
                 .body(Full::new(Bytes::new())),
             (false, Outcome::Response(json)) => builder
                 .status(StatusCode::OK)
-                .body(Full::new(Bytes::from(json.get().to_string()))),
+                .body(Full::new(Bytes::from(String::from(Box::<str>::from(json))))),
             (false, Outcome::Error(error)) => builder
                 .status(StatusCode::OK)
                 .header("x-amz-function-error", "Unhandled")
