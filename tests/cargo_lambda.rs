@@ -142,16 +142,7 @@ impl Proc {
 
     /// Waits until `pred(stderr)` holds; false after `timeout`.
     async fn wait_for_stderr(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
-        let until = Instant::now() + timeout;
-        loop {
-            if pred(&self.stderr()) {
-                return true;
-            }
-            if Instant::now() >= until {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        support::poll_until(timeout, || pred(&self.stderr())).await
     }
 
     /// Kills the process and reaps it.

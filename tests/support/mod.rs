@@ -311,6 +311,20 @@ fn base_command(cmd: &mut tokio::process::Command) {
 
 pub type Buf = Arc<Mutex<Vec<u8>>>;
 
+/// Checks `done` every 20 ms until it holds (true) or `timeout` passes (false).
+pub async fn poll_until(timeout: Duration, done: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The `lambda-wasm` binary running as a `bootstrap` against a fake Runtime
 /// API. Its stdout and stderr are captured; it is killed on drop (and its
 /// output printed when the test is panicking).
@@ -393,16 +407,7 @@ impl Bootstrap {
 
     /// Waits until `pred(stderr)` holds; false after `timeout`.
     pub async fn wait_for_stderr(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
-        let until = Instant::now() + timeout;
-        loop {
-            if pred(&self.stderr()) {
-                return true;
-            }
-            if Instant::now() >= until {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        poll_until(timeout, || pred(&self.stderr())).await
     }
 
     /// Waits for the process to exit; `None` if it still runs after `timeout`.
