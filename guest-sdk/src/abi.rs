@@ -24,7 +24,7 @@ use crate::log::Level;
 use crate::{Context, Diagnostic, IntoResponse};
 
 /// The `errorType` of a panic, set just before the panic aborts the
-/// instance (docs/abi.md, "Panics and init errors").
+/// instance (docs/abi.md, "Errors set before a trap").
 pub const PANIC_ERROR_TYPE: &str = "Panic";
 
 /// `a == b`, in a `const` context.
@@ -137,7 +137,7 @@ pub unsafe fn free_invocation_buffer(ptr: *mut u8, size: usize) {
 /// static constructors (wasi-libc's, and those of `handler!(f, init)`, which
 /// register init hooks), installs the panic hook, then runs the init hooks.
 /// An init hook's `Err` is reported with `set_error` and ends init with a
-/// trap: the host's init error (docs/abi.md, "Panics and init errors").
+/// trap: the host's init error (docs/abi.md, "Errors set before a trap").
 ///
 /// rustc links no `crt1-reactor.o` into a `cdylib`, so without this the
 /// module would export no `_initialize`; and because this calls

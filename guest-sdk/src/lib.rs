@@ -108,7 +108,7 @@ pub use response::{IntoResponse, RawResponse};
 ///   instance, in the init phase (`_initialize`, before the first event),
 ///   and passes its state to `fn f(event: E, ctx: &Context, state: &S)`.
 ///   An `Err` from `init` is the function's init error (docs/abi.md,
-///   "Panics and init errors"). `S` must be `Send + Sync + 'static`.
+///   "Errors set before a trap"). `S` must be `Send + Sync + 'static`.
 /// - `handler!(path::to_fn as "export_name")` (or `..., init`) picks
 ///   another export name.
 ///

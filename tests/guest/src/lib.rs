@@ -14,7 +14,7 @@
 //! | `list_dir` | `path` | `{"ok": true, "entries": [sorted names]}` or `{"ok": false, "error"}` |
 //! | `tmp_roundtrip` | `content`? | writes `/tmp/x`, reads it back: `{"ok": true, "content"}` |
 //! | `fail` | `message`, `cause`? | function error `CustomError` with that message (and a `caused by:` frame) |
-//! | `panic` | | `panic!("boom")`: a trap, message on stderr |
+//! | `panic` | | `panic!("boom")`: the SDK's panic hook sets the error `Panic` (`panicked at tests/guest/src/lib.rs:<line>:<column>: boom`) and prints the message to stderr, then the abort traps |
 //! | `unreachable` | | the `unreachable` instruction |
 //! | `stack_overflow` | | unbounded recursion |
 //! | `alloc` | `mb` | allocates and fills `mb` MiB, kept in a static: `{"allocated_mb", "held_mb"}` |
