@@ -381,7 +381,6 @@ where
 /// # Safety
 /// As for [`run_handler`].
 #[doc(hidden)]
-#[allow(clippy::too_many_arguments)]
 pub unsafe fn run_handler_with_state<F, I, E, S, R, Er, Ei>(
     handler: F,
     init: I,

@@ -13,6 +13,12 @@
 //! log::error!("{} is not a valid action.", "None");
 //! ```
 //!
+//! (`lambda_wasm_guest::info!` does not exist:)
+//!
+//! ```compile_fail
+//! lambda_wasm_guest::info!("not at the crate root");
+//! ```
+//!
 //! For a minimum level, use a [`Logger`], the analog of Python's
 //! `logger = logging.getLogger(); logger.setLevel(logging.INFO)` at module
 //! level:
@@ -157,42 +163,6 @@ impl Logger {
     pub fn fatal(&self, args: fmt::Arguments<'_>) {
         self.log(Level::Fatal, args)
     }
-}
-
-/// Sends a TRACE record: `trace!("x = {}", x)`.
-#[macro_export]
-macro_rules! trace {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Trace, ::core::format_args!($($arg)+)) };
-}
-
-/// Sends a DEBUG record: `debug!("x = {}", x)`.
-#[macro_export]
-macro_rules! debug {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Debug, ::core::format_args!($($arg)+)) };
-}
-
-/// Sends an INFO record: `info!("x = {}", x)`.
-#[macro_export]
-macro_rules! info {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Info, ::core::format_args!($($arg)+)) };
-}
-
-/// Sends a WARN record: `warn!("x = {}", x)`.
-#[macro_export]
-macro_rules! warn {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Warn, ::core::format_args!($($arg)+)) };
-}
-
-/// Sends an ERROR record: `error!("x = {}", x)`.
-#[macro_export]
-macro_rules! error {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Error, ::core::format_args!($($arg)+)) };
-}
-
-/// Sends a FATAL record: `fatal!("x = {}", x)`.
-#[macro_export]
-macro_rules! fatal {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Fatal, ::core::format_args!($($arg)+)) };
 }
 
 #[cfg(test)]
