@@ -112,9 +112,10 @@ pub use response::{IntoResponse, RawResponse};
 /// - `handler!(path::to_fn as "export_name")` (or `..., init`) picks
 ///   another export name.
 ///
-/// Invoke it once per handler: a module may hold several, and every init
-/// function of the module runs in the init phase, in the order of the
-/// `handler!` lines.
+/// Invoke it once per handler: a module may hold several. Each
+/// `handler!(f, init)` keeps its own state, and every init function of the
+/// module runs in the init phase (in no promised order), whichever handler
+/// `_HANDLER` names, as module-level code does in Python.
 ///
 /// `E` is any `serde::de::DeserializeOwned` type (`serde_json::Value` for
 /// any JSON), `R` any [`IntoResponse`] (every `Serialize` type, or
