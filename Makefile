@@ -78,7 +78,7 @@ guests:
 ## (checked against its SHA256SUMS) laid out in $(PYTHON_HOME), its snapshot
 ## precompiled by the host (~2.5 min and ~2 GB of memory; redone only when the
 ## .wasm, Cargo.lock or host/src/engine.rs is newer than the .cwasm), and the
-## host's runtime glue (host/src/python/runtime.py) compiled to bytecode by
+## host's runtime glue (host/src/guest/python/runtime.py) compiled to bytecode by
 ## that interpreter, so that no cold start parses it
 python: host $(PYTHON_HOME)/python-snapshot.cwasm $(PYTHON_HOME).runtime-prepared
 
@@ -112,7 +112,7 @@ $(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm Cargo.
 
 # Redone when the glue changes; the file the host reads is named by its hash
 # (the stamp is outside the home, which `package` copies whole).
-$(PYTHON_HOME).runtime-prepared: host/src/python/runtime.py $(PYTHON_HOME)/python-snapshot.cwasm | host
+$(PYTHON_HOME).runtime-prepared: host/src/guest/python/runtime.py $(PYTHON_HOME)/python-snapshot.cwasm | host
 	$(HOST) prepare-python --home $(PYTHON_HOME)
 	touch $@
 
