@@ -150,16 +150,16 @@ impl GuestEnvironment for ReactorEnvironment {
 async fn check_version(
     store: &mut Store<GuestState<()>>,
     instance: &Instance,
-) -> Result<(), String> {
+) -> Result<(), InitFailure> {
     let version = instance
         .get_typed_func::<(), i32>(&mut *store, VERSION_EXPORT)
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| InitFailure::reason(format!("{e:#}")))?;
     let called = limits::within_init(version.call_async(&mut *store, ())).await;
-    let guest_version = init_result(called, store).map_err(|failure| failure.reason)?;
+    let guest_version = init_result(called, store)?;
     if guest_version != ABI_VERSION {
-        return Err(format!(
+        return Err(InitFailure::reason(format!(
             "the module speaks guest ABI version {guest_version}; this host speaks version {ABI_VERSION} (docs/abi.md)"
-        ));
+        )));
     }
     Ok(())
 }
@@ -171,6 +171,14 @@ struct InitFailure {
 }
 
 impl InitFailure {
+    /// A failure the host found, not one the guest reported.
+    fn reason(reason: String) -> Self {
+        Self {
+            reason,
+            guest_error: None,
+        }
+    }
+
     /// The init error: the one the guest reported (an SDK's failed init
     /// hook sets an error, then traps), else an import error saying why.
     fn into_init_error(self, module: &str) -> LambdaError {
@@ -191,9 +199,6 @@ fn init_result<R>(
             reason: format!("init failed: {}", fault::describe(&error)),
             guest_error: store.data_mut().take_evidence().guest_error,
         }),
-        None => Err(InitFailure {
-            reason: limits::init_timed_out(),
-            guest_error: None,
-        }),
+        None => Err(InitFailure::reason(limits::init_timed_out())),
     }
 }
