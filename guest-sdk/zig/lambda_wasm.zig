@@ -28,9 +28,9 @@
 //! errorMessage; `parseEvent`'s error.UnmarshalError as Lambda's
 //! `Runtime.UnmarshalError`.
 //!
-//! Init once per execution environment: a `pub fn main() void` in the root
-//! file is run by Zig's reactor start code from `_initialize`, before the
-//! first event (build without `-fno-entry` then).
+//! Init once per execution environment: a `pub fn init() void` in the root
+//! file runs from `_initialize`, before the first event (and again in the
+//! fresh instance that replaces one discarded after a fault).
 const std = @import("std");
 
 /// The ABI version this file speaks: `lambda_abi_version` returns it.
@@ -52,6 +52,17 @@ const backing = std.heap.wasm_allocator;
 comptime {
     @export(&lambdaAbiVersion, .{ .name = "lambda_abi_version" });
     @export(&lambdaAlloc, .{ .name = "lambda_alloc" });
+    @export(&initialize, .{ .name = "_initialize" });
+}
+
+/// The WASI reactor entry point the host calls once per execution
+/// environment, before the first event: runs the root file's `pub fn
+/// init() void` when it has one. (Zig's own reactor start code would call
+/// `main` instead, and only without -fno-entry; this keeps one build command
+/// for every handler.)
+fn initialize() callconv(.c) void {
+    const root = @import("root");
+    if (@hasDecl(root, "init")) root.init();
 }
 
 fn lambdaAbiVersion() callconv(.c) i32 {

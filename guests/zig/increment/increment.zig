@@ -21,7 +21,7 @@
 //!
 //! Build and run (from the repository root; `make guests-zig` does the build):
 //!
-//!     .tools/zig-venv/bin/python -m ziglang build-exe -target wasm32-wasi -mexec-model=reactor -rdynamic \
+//!     .tools/zig-venv/bin/python -m ziglang build-exe -target wasm32-wasi -mexec-model=reactor -fno-entry -rdynamic \
 //!         -O ReleaseSmall --dep lambda_wasm -Mroot=guests/zig/increment/increment.zig \
 //!         -Mlambda_wasm=guest-sdk/zig/lambda_wasm.zig -femit-bin=target/wasm32-wasip1/guest-zig/increment.wasm
 //!     lambda-wasm invoke increment.handler --task-root target/wasm32-wasip1/guest-zig --event guests/events/increment.json
@@ -33,12 +33,12 @@ comptime {
     lambda.exportHandler("handler", handler);
 }
 
-/// The module-level logger; `main` sets its level.
+/// The module-level logger; `init` sets its level.
 var logger: lambda.Logger = .{};
 
-/// Init, once per execution environment (Zig's reactor start code runs it
-/// from `_initialize`): logger.setLevel(logging.INFO).
-pub fn main() void {
+/// Init, once per execution environment (the SDK's `_initialize` runs it):
+/// logger.setLevel(logging.INFO).
+pub fn init() void {
     logger.threshold = .info;
 }
 
@@ -76,14 +76,24 @@ fn addOne(arena: std.mem.Allocator, value: Value) !Sum {
         .number_string => |text| if (std.fmt.parseInt(u64, text, 10)) |u| (if (u < std.math.maxInt(u64))
             .{ .sum = .{ .number_string = try std.fmt.allocPrint(arena, "{d}", .{u + 1}) } }
         else
-            .{ .sum = .{ .float = @as(f64, @floatFromInt(u)) + 1 } }) else |_|
-            .{ .sum = .{ .float = (std.fmt.parseFloat(f64, text) catch std.math.nan(f64)) + 1 } },
-        .float => |f| .{ .sum = .{ .float = f + 1 } },
+            .{ .sum = try floatValue(arena, @as(f64, @floatFromInt(u)) + 1) }) else |_|
+            .{ .sum = try floatValue(arena, (std.fmt.parseFloat(f64, text) catch std.math.nan(f64)) + 1) },
+        .float => |f| .{ .sum = try floatValue(arena, f + 1) },
         .bool => |b| .{ .sum = .{ .integer = @as(i64, @intFromBool(b)) + 1 } },
         .string => .{ .type_error = "can only concatenate str (not \"int\") to str" },
         .array => .{ .type_error = "can only concatenate list (not \"int\") to list" },
         else => .{ .type_error = try std.fmt.allocPrint(arena, "unsupported operand type(s) for +: '{s}' and 'int'", .{pythonType(value)}) },
     };
+}
+
+/// A float as JSON that stays a float: `4.0`, where std.json writes `4`
+/// (Python and the Rust port write 4.0); with an exponent where Python's
+/// repr() uses one (below 1e-4 or from 1e16 on), not hundreds of digits.
+fn floatValue(arena: std.mem.Allocator, f: f64) !Value {
+    const scientific = @abs(f) >= 1e16 or (f != 0 and @abs(f) < 1e-4);
+    const text = if (scientific) try std.fmt.allocPrint(arena, "{e}", .{f}) else try std.fmt.allocPrint(arena, "{d}", .{f});
+    const integral = std.mem.indexOfAny(u8, text, ".e") == null;
+    return .{ .number_string = if (integral) try std.mem.concat(arena, u8, &.{ text, ".0" }) else text };
 }
 
 /// The Python type name of a JSON value.
