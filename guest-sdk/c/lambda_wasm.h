@@ -9,6 +9,7 @@
  *
  *     static int handler(lambda_json event, const lambda_context *ctx,
  *                        lambda_json_writer *response) {
+ *         (void)ctx; // request id, deadline, function name...: see lambda_context
  *         const char *name = lambda_json_string(lambda_json_get(event, "name"), NULL);
  *         if (!name) return lambda_error("KeyError", "'%s'", "name");
  *         lambda_json_object_begin(response);

@@ -9,7 +9,7 @@
 //!         lambda.exportHandler("handler", handler); // _HANDLER=hello.handler
 //!     }
 //!
-//!     fn handler(arena: std.mem.Allocator, event: []const u8, ctx: *const lambda.Context) !lambda.Response {
+//!     fn handler(arena: std.mem.Allocator, event: []const u8, _: *const lambda.Context) !lambda.Response {
 //!         const Event = struct { name: []const u8 };
 //!         const e = try lambda.parseEvent(Event, arena, event);
 //!         return lambda.Response.value(arena, .{ .message = e.name });
