@@ -13,7 +13,7 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::*;
@@ -71,7 +71,7 @@ fn built_modules(language: &Language) -> Option<PathBuf> {
 
 /// A task root holding one of the language's modules as `<module>.wasm`
 /// (the host compiles it at init: these modules are small).
-fn language_root(dir: &std::path::Path, module: &str) -> TaskRoot {
+fn language_root(dir: &Path, module: &str) -> TaskRoot {
     let file = format!("{module}.wasm");
     let bytes = std::fs::read(dir.join(&file)).unwrap_or_else(|e| panic!("read {file}: {e}"));
     TaskRoot::builder().file(&file, bytes).build()
@@ -79,7 +79,9 @@ fn language_root(dir: &std::path::Path, module: &str) -> TaskRoot {
 
 /// The seed's event file `guests/events/<name>.json`.
 fn seed_event(name: &str) -> Value {
-    let path = workspace_root().join("guests/events").join(format!("{name}.json"));
+    let path = workspace_root()
+        .join("guests/events")
+        .join(format!("{name}.json"));
     let text = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_slice(&text).unwrap()
 }
@@ -107,9 +109,16 @@ impl Answer {
     }
 }
 
-/// One bootstrap serving `module.handler` from `root`, fed `events` in order;
-/// returns each answer and the bootstrap (for its logs).
-async fn run(root: &TaskRoot, module: &str, events: &[Value]) -> (Vec<Answer>, Bootstrap) {
+/// A bootstrap that has served some events, kept running (with its Runtime
+/// API) so that its logs can still be read.
+struct Served {
+    answers: Vec<Answer>,
+    boot: Bootstrap,
+    _api: FakeRuntimeApi,
+}
+
+/// One bootstrap serving `module.handler` from `root`, fed `events` in order.
+async fn run(root: &TaskRoot, module: &str, events: &[Value]) -> Served {
     let api = FakeRuntimeApi::start().await;
     let mut boot = Bootstrap::spawn(&api, root, &format!("{module}.handler"), &[]);
     let mut answers = Vec::new();
@@ -118,49 +127,67 @@ async fn run(root: &TaskRoot, module: &str, events: &[Value]) -> (Vec<Answer>, B
         answers.push(Answer::of(&outcome));
     }
     api.assert_all_answered_once();
-    (answers, boot)
+    Served {
+        answers,
+        boot,
+        _api: api,
+    }
 }
 
 /// Runs `events` through the language's `module` and through the Rust port
-/// (each in one bootstrap) and asserts identical answers; returns them with
-/// the language's bootstrap.
+/// (each in one bootstrap) and asserts identical answers; returns the
+/// language's run.
 async fn assert_same_as_rust(
     language: &Language,
-    dir: &std::path::Path,
+    dir: &Path,
     module: &str,
     events: &[Value],
-) -> (Vec<Answer>, Bootstrap) {
+) -> Served {
     let rust_root = TaskRoot::with_guest(&format!("{module}.wasm"), &format!("{module}.wasm"));
-    let (expected, _) = run(&rust_root, module, events).await;
-    let (answers, boot) = run(&language_root(dir, module), module, events).await;
-    for ((event, got), want) in events.iter().zip(&answers).zip(&expected) {
+    let expected = run(&rust_root, module, events).await.answers;
+    let served = run(&language_root(dir, module), module, events).await;
+    for ((event, got), want) in events.iter().zip(&served.answers).zip(&expected) {
         assert_eq!(
             got, want,
             "{} {module} answered {got:?} to {event}, the Rust port {want:?}",
             language.name
         );
     }
-    (answers, boot)
+    served
 }
 
 /// The log record `[LEVEL]\t<timestamp>\t<request id>\t<message>` is on stderr.
 async fn assert_logged(boot: &Bootstrap, level: &str, message: &str) {
     let found = boot
         .wait_for_stderr(WAIT, |s| {
-            s.lines()
-                .any(|l| l.starts_with(&format!("[{level}]\t")) && l.ends_with(&format!("\t{message}")))
+            s.lines().any(|l| {
+                l.starts_with(&format!("[{level}]\t")) && l.ends_with(&format!("\t{message}"))
+            })
         })
         .await;
-    assert!(found, "no [{level}] record {message:?} on stderr:\n{}", boot.stderr());
+    assert!(
+        found,
+        "no [{level}] record {message:?} on stderr:\n{}",
+        boot.stderr()
+    );
 }
 
 /// hello: the greeting, then a missing key (a returned error, KeyError
 /// `'first_name'` as in the Rust port), then the greeting again from the same
 /// instance.
-async fn hello(language: &Language, dir: &std::path::Path) {
-    let events = [seed_event("hello"), json!({"last_name": "Smith"}), seed_event("hello")];
-    let (answers, _) = assert_same_as_rust(language, dir, "hello", &events).await;
-    assert_eq!(answers[0], Answer::Response(json!({"message": "Hello John Smith!"})));
+async fn hello(language: &Language, dir: &Path) {
+    let events = [
+        seed_event("hello"),
+        json!({"last_name": "Smith"}),
+        seed_event("hello"),
+    ];
+    let answers = assert_same_as_rust(language, dir, "hello", &events)
+        .await
+        .answers;
+    assert_eq!(
+        answers[0],
+        Answer::Response(json!({"message": "Hello John Smith!"}))
+    );
     assert_eq!(
         answers[1],
         Answer::Error {
@@ -172,8 +199,10 @@ async fn hello(language: &Language, dir: &std::path::Path) {
 
 /// region: the proxy response whose `body` is byte-identical to Python's
 /// json.dumps (the bootstrap sets AWS_REGION=us-east-1).
-async fn region(language: &Language, dir: &std::path::Path) {
-    let (answers, _) = assert_same_as_rust(language, dir, "region", &[seed_event("region")]).await;
+async fn region(language: &Language, dir: &Path) {
+    let answers = assert_same_as_rust(language, dir, "region", &[seed_event("region")])
+        .await
+        .answers;
     let Answer::Response(response) = &answers[0] else {
         panic!("{} region failed: {answers:?}", language.name)
     };
@@ -183,18 +212,21 @@ async fn region(language: &Language, dir: &std::path::Path) {
 
 /// increment: the sum with its INFO record, then an unknown action:
 /// `{"result": null}` and Python's ERROR record.
-async fn increment(language: &Language, dir: &std::path::Path) {
-    let events = [seed_event("increment"), json!({"action": "decrement", "number": 3})];
-    let (answers, boot) = assert_same_as_rust(language, dir, "increment", &events).await;
-    assert_eq!(answers[0], Answer::Response(json!({"result": 4})));
-    assert_eq!(answers[1], Answer::Response(json!({"result": null})));
-    assert_logged(&boot, "INFO", "Calculated result of 4").await;
-    assert_logged(&boot, "ERROR", "decrement is not a valid action.").await;
+async fn increment(language: &Language, dir: &Path) {
+    let events = [
+        seed_event("increment"),
+        json!({"action": "decrement", "number": 3}),
+    ];
+    let served = assert_same_as_rust(language, dir, "increment", &events).await;
+    assert_eq!(served.answers[0], Answer::Response(json!({"result": 4})));
+    assert_eq!(served.answers[1], Answer::Response(json!({"result": null})));
+    assert_logged(&served.boot, "INFO", "Calculated result of 4").await;
+    assert_logged(&served.boot, "ERROR", "decrement is not a valid action.").await;
 }
 
 /// fault: a trap is Runtime.WasmTrap, and the next event succeeds on the
 /// fresh instance.
-async fn trap(language: &Language, dir: &std::path::Path) {
+async fn trap(language: &Language, dir: &Path) {
     let api = FakeRuntimeApi::start().await;
     let root = language_root(dir, "fault");
     let mut boot = Bootstrap::spawn(&api, &root, "fault.handler", &[]);
@@ -202,18 +234,35 @@ async fn trap(language: &Language, dir: &std::path::Path) {
     assert_lambda_error(&outcome, "Runtime.WasmTrap", &id);
     let echo = json!({"action": "echo", "marker": 7});
     let (_, outcome) = boot.call_json(&api, echo.clone()).await;
-    assert_eq!(outcome.json(), echo, "{} fault after the trap", language.name);
+    assert_eq!(
+        outcome.json(),
+        echo,
+        "{} fault after the trap",
+        language.name
+    );
     api.assert_all_answered_once();
 }
 
 /// Test mode runs the same module: `lambda-wasm invoke` prints the response.
-fn invoke_hello(language: &Language, dir: &std::path::Path) {
+fn invoke_hello(language: &Language, dir: &Path) {
     let event = workspace_root().join("guests/events/hello.json");
     let out = invoke_cli(
-        &["invoke", "hello.handler", "--task-root", dir.to_str().unwrap(), "--event", event.to_str().unwrap()],
+        &[
+            "invoke",
+            "hello.handler",
+            "--task-root",
+            dir.to_str().unwrap(),
+            "--event",
+            event.to_str().unwrap(),
+        ],
         None,
     );
-    assert_eq!(out.code(), Some(0), "{} hello in test mode: {out:?}", language.name);
+    assert_eq!(
+        out.code(),
+        Some(0),
+        "{} hello in test mode: {out:?}",
+        language.name
+    );
     assert_eq!(out.json(), json!({"message": "Hello John Smith!"}));
 }
 
