@@ -32,9 +32,13 @@ demo: setup host guests python
 	$(HOST) invoke lambda_function.lambda_handler --task-root guests/python/increment --event $(EVENTS)/increment.json
 
 ## test: unit tests of every crate, the guest SDK under Miri, and the
-## end-to-end tests of the built binary
+## end-to-end tests of the built binary.
+## Under CI (CI set, as .ci/run's environment does) LAMBDA_WASM_REQUIRE_ALL=1:
+## a test whose prerequisite is missing (the Python interpreter, cargo-lambda)
+## fails instead of printing a SKIPPED line (tests/e2e/support/mod.rs, require)
+LAMBDA_WASM_REQUIRE_ALL ?= $(if $(CI),1,)
 test: setup host guests guests-langs python tools miri
-	$(CARGO) test --release --workspace
+	LAMBDA_WASM_REQUIRE_ALL=$(LAMBDA_WASM_REQUIRE_ALL) $(CARGO) test --release --workspace
 
 ## miri: the guest SDK's unit tests under Miri, with Stacked and with Tree
 ## Borrows: the SDK turns host-written guest memory into Rust references and
@@ -60,12 +64,13 @@ setup:
 	@rustup target list --installed | grep -qx $(GUEST_TARGET) || rustup target add $(GUEST_TARGET)
 
 ## tools: cargo-lambda 1.9.2 (PyPI) into .tools/venv, the Runtime API emulator
-## tests/cargo_lambda.rs runs against; if it cannot be installed (no network,
-## no python3-venv) this only warns, and that test skips
+## tests/e2e/cargo_lambda.rs runs against; if it cannot be installed (no
+## network, no python3-venv) this only warns, and that test skips (or fails
+## under LAMBDA_WASM_REQUIRE_ALL=1)
 tools:
 	@if [ ! -x .tools/venv/bin/cargo-lambda ]; then \
 	  { python3 -m venv .tools/venv && .tools/venv/bin/pip install cargo-lambda==1.9.2; } </dev/null \
-	  || echo "warning: could not install cargo-lambda into .tools/venv; tests/cargo_lambda.rs will be skipped" >&2; \
+	  || echo "warning: could not install cargo-lambda into .tools/venv; tests/e2e/cargo_lambda.rs will skip (fail under LAMBDA_WASM_REQUIRE_ALL=1)" >&2; \
 	fi
 
 host:
@@ -197,11 +202,11 @@ bench-tools:
 
 .PHONY: soak fuzz
 
-## soak: the fault soak (tests/soak.rs) with 10,000 events: one bootstrap, every
-## fault of the test guest mixed with good events, exactly-once answers and a
-## flat RSS (`make test` runs its 600-event short form)
+## soak: the fault soak (tests/e2e/soak.rs) with 10,000 events: one bootstrap,
+## every fault of the test guest mixed with good events, exactly-once answers
+## and a flat RSS (`make test` runs its 600-event short form)
 soak: setup guests
-	LAMBDA_WASM_SOAK_EVENTS=10000 $(CARGO) test --release -p lambda-wasm --test soak -- --nocapture
+	LAMBDA_WASM_SOAK_EVENTS=10000 $(CARGO) test --release -p lambda-wasm --test e2e soak:: -- --nocapture
 
 ## fuzz: each cargo-fuzz target in fuzz/ for FUZZ_SECONDS (default 60) on the
 ## nightly toolchain (cargo-fuzz is installed from crates.io if missing).

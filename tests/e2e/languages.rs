@@ -6,17 +6,15 @@
 //! `make guests-langs` builds the modules into
 //! `<target>/wasm32-wasip1/guest-c` and `guest-zig` (`<target>` follows
 //! CARGO_TARGET_DIR, as here). A language whose modules are missing is
-//! skipped with one `skipped:` line, unless LAMBDA_WASM_REQUIRE_ALL=1 (CI),
-//! where that fails.
+//! skipped with one `SKIPPED` line, unless LAMBDA_WASM_REQUIRE_ALL=1 (CI),
+//! where that fails ([`require`]).
 //!
-//! Run alone: `cargo test --release -p lambda-wasm --test languages`.
-
-mod support;
+//! Run alone: `cargo test --release -p lambda-wasm --test e2e languages::`.
 
 use std::path::{Path, PathBuf};
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 /// A language with guests built by `make <make_target>`.
 struct Language {
@@ -42,8 +40,8 @@ const ZIG: Language = Language {
 /// trap-on-request `fault` guest.
 const MODULES: &[&str] = &["hello", "region", "increment", "fault"];
 
-/// The folder with the language's built modules; `None` after one loud
-/// `skipped:` line when some are missing (a panic under
+/// The folder with the language's built modules; `None` when some are
+/// missing ([`require`]: one loud line, or a failure under
 /// LAMBDA_WASM_REQUIRE_ALL=1).
 fn built_modules(language: &Language) -> Option<PathBuf> {
     let dir = target_dir().join("wasm32-wasip1").join(language.folder);
@@ -52,21 +50,14 @@ fn built_modules(language: &Language) -> Option<PathBuf> {
         .copied()
         .filter(|m| !dir.join(format!("{m}.wasm")).is_file())
         .collect();
-    if missing.is_empty() {
-        return Some(dir);
-    }
-    let why = format!(
-        "{} guests not built ({} missing in {}); run `make {}`",
+    let prerequisite = format!(
+        "{} guests ({} in {})",
         language.name,
         missing.join(", "),
-        dir.display(),
-        language.make_target
+        dir.display()
     );
-    if std::env::var("LAMBDA_WASM_REQUIRE_ALL").is_ok_and(|v| v == "1") {
-        panic!("{why} (LAMBDA_WASM_REQUIRE_ALL=1 requires every language)");
-    }
-    eprintln!("skipped: {why}");
-    None
+    let how = format!("run `make {}`", language.make_target);
+    require(&prerequisite, missing.is_empty(), &how).then_some(dir)
 }
 
 /// A task root holding one of the language's modules as `<module>.wasm`
