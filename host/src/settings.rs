@@ -281,18 +281,14 @@ pub fn guest_env(
 }
 
 /// The log format and level from `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`.
-pub fn log_config(
-    format: Option<String>,
-    level: Option<String>,
-) -> Result<LogConfig, LambdaError> {
+pub fn log_config(format: Option<String>, level: Option<String>) -> Result<LogConfig, LambdaError> {
     let format = match format.as_deref() {
         None | Some("") => LogFormat::Text,
-        Some(text) => LogFormat::parse(text)
-            .ok_or_else(|| {
-                LambdaError::configuration(format!(
-                    "AWS_LAMBDA_LOG_FORMAT is {text:?}; use Text or JSON"
-                ))
-            })?,
+        Some(text) => LogFormat::parse(text).ok_or_else(|| {
+            LambdaError::configuration(format!(
+                "AWS_LAMBDA_LOG_FORMAT is {text:?}; use Text or JSON"
+            ))
+        })?,
     };
     let min_level = match level.as_deref() {
         None | Some("") => Level::Trace,

@@ -48,7 +48,7 @@ impl GuestEnvironment for ReactorEnvironment {
             .map_err(|e| init_error(format!("instantiation failed: {e:#}")))?;
         check_version(&mut store, &instance)
             .await
-            .map_err(&init_error)?;
+            .map_err(|failure| failure.into_init_error(module_name))?;
         if let Some(initialize) = instance.get_func(&mut store, "_initialize") {
             let initialize = initialize
                 .typed::<(), ()>(&store)
