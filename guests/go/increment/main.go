@@ -178,7 +178,11 @@ func writeRepr(out *strings.Builder, decoder *json.Decoder) {
 	case bool:
 		out.WriteString(map[bool]string{true: "True", false: "False"}[token])
 	case json.Number:
-		out.WriteString(string(token))
+		if f, err := token.Float64(); err == nil && pythonType(json.RawMessage(token)) == "float" {
+			out.WriteString(pythonFloat(f))
+		} else {
+			out.WriteString(string(token))
+		}
 	case string:
 		out.WriteString("'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(token) + "'")
 	case json.Delim:
