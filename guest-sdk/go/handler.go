@@ -23,7 +23,9 @@ import (
 )
 
 // Handler is one entry point, its event and response as JSON bytes. Make one
-// from a typed function with NewHandler.
+// from a typed function with NewHandler. The event bytes are the host's
+// buffer, valid only until the Handler returns (NewHandler decodes them
+// with json.Unmarshal, which copies).
 type Handler func(ctx *Context, event []byte) (response []byte, err error)
 
 // started is the function the `handler` export runs, set by Start.
@@ -105,8 +107,8 @@ func handlerExport(eventPtr, eventLen, ctxPtr, ctxLen uint32) int32 {
 // a `//go:wasmexport` function with that export's four arguments.
 func (h Handler) Invoke(eventPtr, eventLen, ctxPtr, ctxLen uint32) int32 {
 	defer trapOnPanic()
-	// The event is decoded and the context copied into Go strings before the
-	// buffer is released; nothing keeps a view of it after.
+	// The buffer stays pinned until the handler returns: the context is
+	// copied into strings, the event decoded (copied) by the handler.
 	event, context, ok := invocationBytes(eventPtr, eventLen, ctxPtr, ctxLen)
 	if !ok {
 		sendError("Runtime.InvalidArguments", fmt.Sprintf(
