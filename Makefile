@@ -141,6 +141,9 @@ AS_WASM      := $(LANG_GUESTS:%=$(AS_GUEST_DIR)/%.wasm)
 
 .PHONY: guests-go guests-as
 
+# `make test` (CI) builds them too: tests/languages_go_as.rs runs them.
+test: guests-go guests-as
+
 # $(call toolchain,NAME,BINARY,INSTALL COMMANDS,UNDO): runs INSTALL when
 # BINARY is missing (UNDO after a failed try), then exits the recipe with 0
 # and a warning when BINARY is still missing, or with 1 under
