@@ -133,10 +133,10 @@ LANG_GUESTS  := hello region increment crash
 GO           := .tools/go-venv/bin/go
 ASC          := .tools/as/node_modules/.bin/asc
 # Nothing is downloaded at build time (the SDK is a local replace) and
-# nothing lands in $HOME.
+# nothing lands in $HOME (XDG_CONFIG_HOME: the go command's telemetry files).
 GO_ENV       := GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod \
                 GOTELEMETRY=off GOPATH=$(CURDIR)/.tools/go GOCACHE=$(CURDIR)/.tools/go/cache \
-                GOMODCACHE=$(CURDIR)/.tools/go/mod
+                GOMODCACHE=$(CURDIR)/.tools/go/mod XDG_CONFIG_HOME=$(CURDIR)/.tools/go/config
 AS_WASM      := $(LANG_GUESTS:%=$(AS_GUEST_DIR)/%.wasm)
 
 .PHONY: guests-go guests-as
