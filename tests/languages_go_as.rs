@@ -17,7 +17,8 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use serde_json::{Value, json};
 use support::*;
@@ -53,16 +54,16 @@ impl Language {
             .join(self.dir)
     }
 
-    /// The built modules' folder, or `None` (after one loud line) when they
-    /// were not built and this run may skip them.
-    fn built(&self) -> Option<PathBuf> {
+    /// The built modules, each with its `.cwasm` beside it, or `None` (after
+    /// one loud line) when they were not built and this run may skip them.
+    fn built(&self) -> Option<Precompiled> {
         let dir = self.build_dir();
         let missing: Vec<_> = MODULES
             .iter()
             .filter(|m| !dir.join(format!("{m}.wasm")).is_file())
             .collect();
         if missing.is_empty() {
-            return Some(dir);
+            return Some(precompile(&dir));
         }
         let why = format!(
             "{} guests {missing:?} are not built in {} (run `make {}`)",
@@ -78,12 +79,57 @@ impl Language {
     }
 }
 
-/// A task root holding `module.wasm`, copied from `dir`.
-fn task_root(dir: &std::path::Path, module: &str) -> TaskRoot {
-    let file = format!("{module}.wasm");
-    let bytes = std::fs::read(dir.join(&file))
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.join(&file).display()));
-    TaskRoot::builder().file(&file, bytes).build()
+/// A language's modules with their `.cwasm`s, compiled once per test by
+/// `lambda-wasm compile`: a Go module is 4.5 MB, and every bootstrap
+/// compiling its own on a busy machine would outlast the test's waits.
+struct Precompiled(tempfile::TempDir);
+
+fn precompile(built: &Path) -> Precompiled {
+    let dir = tempfile::Builder::new()
+        .prefix("lambda-wasm-langs-")
+        .tempdir()
+        .expect("temp dir");
+    let compiles: Vec<_> = MODULES
+        .iter()
+        .map(|module| {
+            let wasm = dir.path().join(format!("{module}.wasm"));
+            std::fs::copy(built.join(format!("{module}.wasm")), &wasm)
+                .unwrap_or_else(|e| panic!("copy {module}.wasm from {}: {e}", built.display()));
+            let child = std::process::Command::new(bin())
+                .env_clear() // as support::precompiled: no host setting leaks in
+                .arg("compile")
+                .arg(&wasm)
+                .arg("-o")
+                .arg(wasm.with_extension("cwasm"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
+            (module, child)
+        })
+        .collect();
+    for (module, child) in compiles {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "lambda-wasm compile {module}.wasm: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Precompiled(dir)
+}
+
+impl Precompiled {
+    /// A task root holding `module.wasm` and `module.cwasm`.
+    fn task_root(&self, module: &str) -> TaskRoot {
+        let mut root = TaskRoot::builder();
+        for file in [format!("{module}.wasm"), format!("{module}.cwasm")] {
+            let bytes = std::fs::read(self.0.path().join(&file)).unwrap();
+            root = root.file(&file, bytes);
+        }
+        root.build()
+    }
 }
 
 /// What an invocation answered, in a form two guests can be compared by:
@@ -101,7 +147,11 @@ fn answer(outcome: &Outcome) -> Answer {
     }
     let (header, body) = outcome.error();
     let error_type = body["errorType"].as_str().unwrap_or_default().to_owned();
-    assert_eq!(header, Some(error_type.as_str()), "error header and body disagree: {outcome:?}");
+    assert_eq!(
+        header,
+        Some(error_type.as_str()),
+        "error header and body disagree: {outcome:?}"
+    );
     Answer::Error {
         error_type,
         message: body["errorMessage"].as_str().unwrap_or_default().to_owned(),
@@ -109,10 +159,9 @@ fn answer(outcome: &Outcome) -> Answer {
 }
 
 /// Runs `events` in order through one bootstrap serving `module.handler`
-/// from `dir`; returns each answer with its request id.
-async fn run(dir: &std::path::Path, module: &str, events: &[Value]) -> Vec<(String, Answer)> {
+/// from `root`; returns each answer with its request id.
+async fn run(root: TaskRoot, module: &str, events: &[Value]) -> Vec<(String, Answer)> {
     let api = FakeRuntimeApi::start().await;
-    let root = task_root(dir, module);
     let mut boot = Bootstrap::spawn(&api, &root, &format!("{module}.handler"), &[]);
     let mut answers = Vec::new();
     for event in events {
@@ -127,11 +176,15 @@ async fn run(dir: &std::path::Path, module: &str, events: &[Value]) -> Vec<(Stri
 /// each); every answer must be the same. Returns the port's answers.
 async fn assert_same_as_rust(
     language: &Language,
-    dir: &std::path::Path,
+    guests: &Precompiled,
     module: &str,
     events: &[Value],
 ) -> Vec<Answer> {
-    let (ported, rust) = tokio::join!(run(dir, module, events), run(guest_dir(), module, events));
+    let rust = TaskRoot::with_guest(&format!("{module}.wasm"), &format!("{module}.wasm"));
+    let (ported, rust) = tokio::join!(
+        run(guests.task_root(module), module, events),
+        run(rust, module, events)
+    );
     for ((event, (_, ported)), (_, rust)) in events.iter().zip(&ported).zip(&rust) {
         assert_eq!(
             ported, rust,
@@ -144,7 +197,9 @@ async fn assert_same_as_rust(
 
 /// hello, region, increment and crash of one language.
 async fn check_language(language: &Language) {
-    let Some(dir) = language.built() else { return };
+    let Some(guests) = language.built() else {
+        return;
+    };
     let hello = [
         json!({"first_name": "John", "last_name": "Smith"}),
         json!({"last_name": "Smith"}),
@@ -159,9 +214,9 @@ async fn check_language(language: &Language) {
         json!({"action": "increment", "number": 41}),
     ];
     let (hello, region, increment) = tokio::join!(
-        assert_same_as_rust(language, &dir, "hello", &hello),
-        assert_same_as_rust(language, &dir, "region", &region),
-        assert_same_as_rust(language, &dir, "increment", &increment),
+        assert_same_as_rust(language, &guests, "hello", &hello),
+        assert_same_as_rust(language, &guests, "region", &region),
+        assert_same_as_rust(language, &guests, "increment", &increment),
     );
 
     // Equal to Rust's is not enough: the answers must be the right ones.
@@ -196,15 +251,15 @@ async fn check_language(language: &Language) {
             response(json!({"result": 42})),
         ]
     );
-    assert_increment_logs(language, &dir).await;
-    assert_crash_traps(language, &dir).await;
+    assert_increment_logs(language, &guests).await;
+    assert_crash_traps(language, &guests).await;
 }
 
 /// increment's ERROR record for an unknown action, tagged with the request
 /// id, beside its `{"result": null}`.
-async fn assert_increment_logs(language: &Language, dir: &std::path::Path) {
+async fn assert_increment_logs(language: &Language, guests: &Precompiled) {
     let api = FakeRuntimeApi::start().await;
-    let root = task_root(dir, "increment");
+    let root = guests.task_root("increment");
     let mut boot = Bootstrap::spawn(&api, &root, "increment.handler", &[]);
     let (id, o) = boot.call_json(&api, json!({"action": "foo"})).await;
     assert_eq!(o.json(), json!({"result": null}));
@@ -225,17 +280,21 @@ async fn assert_increment_logs(language: &Language, dir: &std::path::Path) {
 
 /// crash: a panic (Go) or abort (AssemblyScript) traps, its message is
 /// logged, and the next event on the same bootstrap succeeds.
-async fn assert_crash_traps(language: &Language, dir: &std::path::Path) {
+async fn assert_crash_traps(language: &Language, guests: &Precompiled) {
     let crash = match language.name {
         "Go" => json!({"panic": "boom"}),
         _ => json!({"abort": "boom"}),
     };
     let api = FakeRuntimeApi::start().await;
-    let root = task_root(dir, "crash");
+    let root = guests.task_root("crash");
     let mut boot = Bootstrap::spawn(&api, &root, "crash.handler", &[]);
     let (id, o) = boot.call_json(&api, crash).await;
     let (_, body) = o.error();
-    assert_eq!(body["errorType"], "Runtime.WasmTrap", "{} crash: {o:?}", language.name);
+    assert_eq!(
+        body["errorType"], "Runtime.WasmTrap",
+        "{} crash: {o:?}",
+        language.name
+    );
     let message = body["errorMessage"].as_str().unwrap_or_default();
     assert!(
         message.starts_with(&format!("RequestId: {id} Error: ")) && message.contains("unreachable"),
@@ -243,14 +302,21 @@ async fn assert_crash_traps(language: &Language, dir: &std::path::Path) {
         language.name
     );
     assert!(
-        boot.wait_for_stderr(WAIT, |s| s.lines().any(|l| l.contains("FATAL") && l.contains("boom")))
+        boot.wait_for_stderr(WAIT, |s| s
+            .lines()
+            .any(|l| l.contains("FATAL") && l.contains("boom")))
             .await,
         "{} crash: the panic message is not logged at FATAL:\n{}",
         language.name,
         boot.stderr()
     );
     let (_, o) = boot.call_json(&api, json!({"marker": 7})).await;
-    assert_eq!(o.json(), json!({"marker": 7}), "{}: the event after the trap", language.name);
+    assert_eq!(
+        o.json(),
+        json!({"marker": 7}),
+        "{}: the event after the trap",
+        language.name
+    );
     api.assert_all_answered_once();
 }
 

@@ -51,14 +51,8 @@ impl Environment {
             .expect("GuestKind::detect checked the version export")
             .typed::<(), i32>(&store)
             .map_err(|e| init_error(format!("{e:#}")))?;
-        let guest_version = call_in_init(version.call_async(&mut store, ()))
-            .await
-            .map_err(&init_error)?;
-        if guest_version != ABI_VERSION {
-            return Err(init_error(format!(
-                "the module speaks guest ABI version {guest_version}; this host speaks version {ABI_VERSION} (docs/abi.md)"
-            )));
-        }
+        // `_initialize` runs before any other export is called (docs/abi.md):
+        // some toolchains' exports trap until it has run (Go's runtime does).
         if let Some(initialize) = func(&mut store, "_initialize") {
             let initialize = initialize
                 .typed::<(), ()>(&store)
@@ -66,6 +60,14 @@ impl Environment {
             call_in_init(initialize.call_async(&mut store, ()))
                 .await
                 .map_err(&init_error)?;
+        }
+        let guest_version = call_in_init(version.call_async(&mut store, ()))
+            .await
+            .map_err(&init_error)?;
+        if guest_version != ABI_VERSION {
+            return Err(init_error(format!(
+                "the module speaks guest ABI version {guest_version}; this host speaks version {ABI_VERSION} (docs/abi.md)"
+            )));
         }
         let memory = instance
             .get_memory(&mut store, "memory")
