@@ -28,18 +28,22 @@ struct Language {
     name: &'static str,
     make_target: &'static str,
     dir: &'static str,
+    /// The event that makes its `crash` guest panic or abort.
+    crash_event: &'static str,
 }
 
 const GO: Language = Language {
     name: "Go",
     make_target: "guests-go",
     dir: "guest-go",
+    crash_event: r#"{"panic": "boom"}"#,
 };
 
 const ASSEMBLYSCRIPT: Language = Language {
     name: "AssemblyScript",
     make_target: "guests-as",
     dir: "guest-as",
+    crash_event: r#"{"abort": "boom"}"#,
 };
 
 /// The modules every language builds: the three seed ports and `crash`.
@@ -281,10 +285,7 @@ async fn assert_increment_logs(language: &Language, guests: &Precompiled) {
 /// crash: a panic (Go) or abort (AssemblyScript) traps, its message is
 /// logged, and the next event on the same bootstrap succeeds.
 async fn assert_crash_traps(language: &Language, guests: &Precompiled) {
-    let crash = match language.name {
-        "Go" => json!({"panic": "boom"}),
-        _ => json!({"abort": "boom"}),
-    };
+    let crash: Value = serde_json::from_str(language.crash_event).unwrap();
     let api = FakeRuntimeApi::start().await;
     let root = guests.task_root("crash");
     let mut boot = Bootstrap::spawn(&api, &root, "crash.handler", &[]);
