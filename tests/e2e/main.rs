@@ -13,6 +13,7 @@ mod support;
 mod cargo_lambda;
 mod cli_errors;
 mod hostile;
+mod in_process;
 mod languages;
 mod languages_go_as;
 mod python_mode;

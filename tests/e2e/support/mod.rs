@@ -96,9 +96,16 @@ pub fn guest_dir() -> &'static Path {
         let dir = target.join("wasm32-wasip1").join("guest");
         let skip = std::env::var("LAMBDA_WASM_TEST_SKIP_GUEST_BUILD").is_ok_and(|v| v == "1");
         let all_present = || {
-            ["hello", "region", "increment", "command-echo", "test_guest", "shared_client"]
-                .iter()
-                .all(|g| dir.join(format!("{g}.wasm")).is_file())
+            [
+                "hello",
+                "region",
+                "increment",
+                "command-echo",
+                "test_guest",
+                "shared_client",
+            ]
+            .iter()
+            .all(|g| dir.join(format!("{g}.wasm")).is_file())
         };
         if skip && all_present() {
             return dir;
