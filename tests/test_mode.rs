@@ -290,7 +290,7 @@ fn a_second_invoke_uses_the_module_cache() {
     std::fs::write(&entry, b"\x7fELF, but cut short").unwrap();
     let third = run();
     assert!(third.stderr.contains("not using the cached"), "{third:#?}");
-    assert_eq!(entries(), [entry.clone()], "replaced, nothing left over");
+    assert_eq!(entries(), [entry], "replaced, nothing left over");
     let fourth = run();
     assert!(
         fourth.stderr.contains("from the module cache"),
