@@ -54,7 +54,7 @@ impl ModuleCache {
     pub fn load_or_compile(&self, engine: &Engine, wasm: &Path) -> Result<Module, String> {
         let file =
             WasmFile::read(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
-        let entry = self.entry_path(engine, &file.bytes);
+        let entry = self.entry_path(engine, &file.record.sha256);
         if entry.is_file() {
             match super::deserialize(engine, &entry) {
                 Ok(module) => {
@@ -83,12 +83,12 @@ impl ModuleCache {
         Ok(module)
     }
 
-    /// The entry for `wasm` compiled by `engine`.
-    fn entry_path(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
+    /// The entry for the module whose SHA-256 is `wasm_sha256`, compiled by `engine`.
+    fn entry_path(&self, engine: &Engine, wasm_sha256: &str) -> PathBuf {
         let mut key = DigestHasher(Sha256::new());
         key.0.update(ENTRY_FORMAT);
         engine.precompile_compatibility_hash().hash(&mut key);
-        key.0.update(Sha256::digest(wasm));
+        key.0.update(wasm_sha256.as_bytes());
         self.dir.join(format!("{}.cwasm", hex(&key.0.finalize())))
     }
 
@@ -120,6 +120,7 @@ impl Hasher for DigestHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::source::sha256_hex;
 
     fn os(text: &str) -> Option<OsString> {
         Some(OsString::from(text))
@@ -156,7 +157,7 @@ mod tests {
         cache.load_or_compile(&engine, &wasm).unwrap();
         let entries = || std::fs::read_dir(dir.path().join("cache")).unwrap().count();
         assert_eq!(entries(), 1);
-        let entry = cache.entry_path(&engine, &std::fs::read(&wasm).unwrap());
+        let entry = cache.entry_path(&engine, &WasmFile::read(&wasm).unwrap().record.sha256);
         assert!(entry.is_file());
 
         std::fs::write(&entry, b"\x7fELF but not wasmtime's").unwrap();
@@ -174,8 +175,8 @@ mod tests {
         let cache = ModuleCache::new(PathBuf::from("/c"));
         let engine = super::super::new_engine().unwrap();
         assert_ne!(
-            cache.entry_path(&engine, b"\0asm one"),
-            cache.entry_path(&engine, b"\0asm two")
+            cache.entry_path(&engine, &sha256_hex(b"\0asm one")),
+            cache.entry_path(&engine, &sha256_hex(b"\0asm two"))
         );
     }
 }
