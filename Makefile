@@ -168,10 +168,11 @@ $(PYTHON_HOME)/python-snapshot.wasm: $(PYTHON_FILES)/SHA256SUMS
 	cp $(PYTHON_FILES)/python-snapshot.wasm $@
 
 # A .cwasm depends on the wasmtime version (Cargo.lock) and the engine's
-# settings (host/src/engine.rs), not on every rebuild of the host.
+# settings (host/src/engine.rs), not on every rebuild of the host. `compile`
+# writes it beside and renames it into place, then its source record
+# (python-snapshot.cwasm.source), which must keep the .cwasm's name.
 $(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm Cargo.lock host/src/engine.rs | host
-	$(HOST) compile $< -o $@.partial
-	mv $@.partial $@
+	$(HOST) compile $< -o $@
 
 # Redone when the glue changes; the file the host reads is named by its hash
 # (the stamp is outside the home, which `package` copies whole).

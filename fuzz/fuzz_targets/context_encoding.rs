@@ -60,6 +60,7 @@ fuzz_target!(|input: Input| {
         guest_env: Vec::new(),
         concurrency: 1,
         python_home: "/opt/python".into(),
+        module_cache_dir: None,
     };
     let mut encoder = ContextEncoder::new(&settings);
     let text = encoder.encode(&context);

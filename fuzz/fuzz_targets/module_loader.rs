@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&wasm, data).expect("write m.wasm");
     for handler in ["m.handler", "m", "m._start"] {
         let handler = HandlerName::parse(handler).unwrap();
-        match load_module(&fixture.engine, fixture.dir.path(), &handler) {
+        match load_module(&fixture.engine, fixture.dir.path(), &handler, None) {
             Err(error) => {
                 assert_eq!(error.error_type, "Runtime.ImportModuleError", "{}", error.error_message);
                 assert!(error.error_message.starts_with("Unable to import module 'm': "), "{}", error.error_message);

@@ -50,6 +50,7 @@ fn settings() -> FunctionSettings {
         guest_env: Vec::new(),
         concurrency: 1,
         python_home: "/opt/python".into(),
+        module_cache_dir: None,
     }
 }
 

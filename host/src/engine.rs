@@ -1,12 +1,18 @@
 //! The one wasmtime `Engine` of the process with its one epoch ticker, and
-//! loading a handler's module: a compatible precompiled `.cwasm` when there
-//! is one, else the `.wasm`.
+//! loading a handler's module: a compatible precompiled `.cwasm` compiled
+//! from the `.wasm` beside it ([`source`]) when there is one, else the
+//! `.wasm`, compiled or (in test mode) taken from the [`cache`].
+
+pub mod cache;
+pub mod source;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use wasmtime::{Config, Engine, Module};
 
+use self::cache::ModuleCache;
+use self::source::{Freshness, WasmFile};
 use crate::errors::LambdaError;
 use crate::handler_name::HandlerName;
 use crate::limits::EpochTicker;
@@ -109,16 +115,53 @@ impl ModuleFiles {
             cwasm: existing("cwasm"),
         }
     }
+
+    /// The `.cwasm` to try: not one compiled from other bytes than the
+    /// `.wasm` beside it has now, which would run old code.
+    fn usable_cwasm(&self) -> Option<&Path> {
+        let cwasm = self.cwasm.as_deref()?;
+        let Some(wasm) = self.wasm.as_deref() else {
+            return Some(cwasm);
+        };
+        match source::freshness(cwasm, wasm) {
+            Freshness::Fresh => Some(cwasm),
+            Freshness::Stale => {
+                tracing::warn!(
+                    "not using {}: it was compiled from another {} than the one there now; using the .wasm (run `lambda-wasm compile {}` to refresh it)",
+                    cwasm.display(),
+                    wasm.display(),
+                    wasm.display()
+                );
+                None
+            }
+            Freshness::Unrecorded => {
+                if source::newer_than(wasm, cwasm) {
+                    tracing::warn!(
+                        "{} may be stale: {} is newer and the .cwasm has no record of its source ({}); run `lambda-wasm compile {}`",
+                        cwasm.display(),
+                        wasm.display(),
+                        source::sidecar_path(cwasm).display(),
+                        wasm.display()
+                    );
+                }
+                Some(cwasm)
+            }
+        }
+    }
 }
 
-/// Loads the handler's module, preferring a `.cwasm` this engine accepts.
+/// Loads the handler's module, preferring a `.cwasm` this engine accepts
+/// and that was compiled from the `.wasm` beside it, if there is one; a
+/// `.wasm` is compiled, or taken from the [`ModuleCache`] in `cache_dir`
+/// when there is one (test mode).
 pub fn load_module(
     engine: &Engine,
     task_root: &Path,
     handler: &HandlerName,
+    cache_dir: Option<&Path>,
 ) -> Result<Module, LambdaError> {
     let files = ModuleFiles::find(task_root, handler);
-    if let Some(cwasm) = &files.cwasm {
+    if let Some(cwasm) = files.usable_cwasm() {
         match deserialize(engine, cwasm) {
             Ok(module) => return Ok(module),
             Err(reason) if files.wasm.is_some() => {
@@ -136,36 +179,104 @@ pub fn load_module(
         }
     }
     let Some(wasm) = files.wasm else {
-        let file = handler.module_path().with_extension("wasm");
         return Err(LambdaError::import_module(
             &handler.module,
-            format!("no {} in {}", file.display(), task_root.display()),
+            missing_module(task_root, handler),
         ));
     };
     let started = std::time::Instant::now();
     require_binary(&wasm).map_err(|reason| LambdaError::import_module(&handler.module, reason))?;
-    let module = Module::from_file(engine, &wasm).map_err(|e| {
-        LambdaError::import_module(
-            &handler.module,
-            format!(
-                "{} is not a valid WebAssembly module: {e:#}",
-                wasm.display()
-            ),
-        )
-    })?;
-    tracing::debug!("compiled {} in {:?}", wasm.display(), started.elapsed());
+    let module = match cache_dir {
+        Some(dir) => ModuleCache::new(dir.to_path_buf()).load_or_compile(engine, &wasm),
+        None => std::fs::read(&wasm)
+            .map_err(|e| format!("cannot read {}: {e}", wasm.display()))
+            .and_then(|bytes| compile_bytes(engine, &wasm, &bytes)),
+    }
+    .map_err(|reason| LambdaError::import_module(&handler.module, reason))?;
+    tracing::debug!("loaded {} in {:?}", wasm.display(), started.elapsed());
     Ok(module)
 }
 
+/// Why the handler's module was not found, with the file the user may have
+/// meant: a module of a similar name beside where it was looked for.
+fn missing_module(task_root: &Path, handler: &HandlerName) -> String {
+    let path = handler.module_path();
+    let wanted = path.with_extension("wasm");
+    let mut reason = format!(
+        "no {} or {} in {}",
+        wanted.display(),
+        path.with_extension("py").display(),
+        task_root.display()
+    );
+    let folder = task_root.join(path.parent().unwrap_or(Path::new("")));
+    if let Some(similar) = similar_module(&folder, handler.module_file_stem()) {
+        let stem = handler.module_file_stem();
+        let parent = &handler.module[..handler.module.len() - stem.len()];
+        reason.push_str(&format!("; did you mean {parent}{similar}?"));
+    }
+    reason
+}
+
+/// The stem of a `.wasm`, `.cwasm` or `.py` in `folder` at most two edits
+/// away from `stem`, the closest first.
+fn similar_module(folder: &Path, stem: &str) -> Option<String> {
+    let candidates = std::fs::read_dir(folder).ok()?.filter_map(|entry| {
+        let path = entry.ok()?.path();
+        let ext = path.extension()?.to_str()?;
+        ["wasm", "cwasm", "py"].contains(&ext).then_some(())?;
+        Some(path.file_stem()?.to_str()?.to_string())
+    });
+    candidates
+        .map(|candidate| (edit_distance(stem, &candidate), candidate))
+        .filter(|(distance, _)| (1..=2).contains(distance))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance between `a` and `b`, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Compiles the bytes of `wasm` for `engine`.
+fn compile_bytes(engine: &Engine, wasm: &Path, bytes: &[u8]) -> Result<Module, String> {
+    Module::new(engine, bytes).map_err(|e| {
+        format!(
+            "{} is not a valid WebAssembly module: {e:#}",
+            wasm.display()
+        )
+    })
+}
+
 /// Refuses a file without the Wasm binary header, which wasmtime would
-/// otherwise try to read as WebAssembly text.
+/// otherwise try to read as WebAssembly text, and a component, which this
+/// host does not run.
 fn require_binary(wasm: &Path) -> Result<(), String> {
     use std::io::Read as _;
-    let mut header = [0u8; 4];
+    let mut header = [0u8; 8];
     let mut file =
         std::fs::File::open(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
-    match file.read_exact(&mut header) {
-        Ok(()) if &header == b"\0asm" => Ok(()),
+    let read = file
+        .read(&mut header)
+        .map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
+    match header[..read] {
+        // The version field: 1 for a core module, 0x0d with layer 1 for a
+        // component (the component model's binary format).
+        [b'\0', b'a', b's', b'm', _, _, 1, 0] => Err(format!(
+            "{} is a WebAssembly component (wasm32-wasip2); lambda-wasm runs core modules: build it for wasm32-wasip1 (e.g. cargo build --target wasm32-wasip1)",
+            wasm.display()
+        )),
+        [b'\0', b'a', b's', b'm', ..] => Ok(()),
         _ => Err(format!(
             "{} is not a WebAssembly binary (it does not start with \\0asm)",
             wasm.display()
@@ -194,13 +305,14 @@ fn deserialize(engine: &Engine, cwasm: &Path) -> Result<Module, String> {
     unsafe { Module::deserialize_file(engine, cwasm) }.map_err(|e| format!("{e:#}"))
 }
 
-/// Precompiles `wasm` for this engine and host CPU into `out`.
+/// Precompiles `wasm` for this engine and host CPU into `out`, with the
+/// sidecar recording which `.wasm` it was compiled from ([`source`]).
 pub fn compile_to_file(engine: &Engine, wasm: &Path, out: &Path) -> anyhow::Result<()> {
     use anyhow::Context as _;
     require_binary(wasm).map_err(anyhow::Error::msg)?;
-    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let file = WasmFile::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let compiled = engine
-        .precompile_module(&bytes)
+        .precompile_module(&file.bytes)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("{} is not a valid WebAssembly module", wasm.display()))?;
     // Write beside and rename: a running host may have the old file mapped,
@@ -210,7 +322,10 @@ pub fn compile_to_file(engine: &Engine, wasm: &Path, out: &Path) -> anyhow::Resu
         .with_context(|| format!("cannot write {}", partial.display()))?;
     std::fs::rename(&partial, out)
         .with_context(|| format!("cannot move {} to {}", partial.display(), out.display()))?;
-    Ok(())
+    // After the .cwasm: a crash between the two renames leaves the old
+    // record, which does not match the new .wasm, so the .wasm is used.
+    source::write_sidecar(out, &file.record)
+        .with_context(|| format!("cannot write {}", source::sidecar_path(out).display()))
 }
 
 #[cfg(test)]
@@ -224,13 +339,18 @@ mod tests {
     #[test]
     fn a_missing_module_is_an_import_error() {
         let dir = tempfile::tempdir().unwrap();
-        let error =
-            load_module(&new_engine().unwrap(), dir.path(), &handler("nope.handler")).unwrap_err();
+        let error = load_module(
+            &new_engine().unwrap(),
+            dir.path(),
+            &handler("nope.handler"),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(error.error_type, "Runtime.ImportModuleError");
         assert!(
             error
                 .error_message
-                .starts_with("Unable to import module 'nope': no nope.wasm in ")
+                .starts_with("Unable to import module 'nope': no nope.wasm or nope.py in ")
         );
     }
 
@@ -238,8 +358,13 @@ mod tests {
     fn bytes_that_are_not_wasm_are_an_import_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bad.wasm"), b"not wasm").unwrap();
-        let error =
-            load_module(&new_engine().unwrap(), dir.path(), &handler("bad.handler")).unwrap_err();
+        let error = load_module(
+            &new_engine().unwrap(),
+            dir.path(),
+            &handler("bad.handler"),
+            None,
+        )
+        .unwrap_err();
         assert!(
             error.error_message.contains("is not a WebAssembly binary"),
             "{}",
@@ -259,22 +384,61 @@ mod tests {
         .unwrap();
         assert!(require_binary(&wasm).is_ok());
         compile_to_file(&engine, &wasm, &dir.path().join("m.cwasm")).unwrap();
-        let module = load_module(&engine, dir.path(), &handler("m.handler")).unwrap();
+        let module = load_module(&engine, dir.path(), &handler("m.handler"), None).unwrap();
         assert!(module.get_export("handler").is_some());
         drop(module);
 
         std::fs::write(dir.path().join("m.cwasm"), b"stale").unwrap();
         assert!(
-            load_module(&engine, dir.path(), &handler("m.handler")).is_ok(),
+            load_module(&engine, dir.path(), &handler("m.handler"), None).is_ok(),
             "falls back to the .wasm"
         );
         std::fs::remove_file(&wasm).unwrap();
-        let error = load_module(&engine, dir.path(), &handler("m.handler")).unwrap_err();
+        let error = load_module(&engine, dir.path(), &handler("m.handler"), None).unwrap_err();
         assert!(
             error.error_message.contains("m.cwasm"),
             "{}",
             error.error_message
         );
+    }
+
+    #[test]
+    fn a_cwasm_of_an_older_wasm_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = new_engine().unwrap();
+        let wasm = dir.path().join("m.wasm");
+        let exporting =
+            |name: &str| wat::parse_str(format!("(module (func (export \"{name}\")))")).unwrap();
+        std::fs::write(&wasm, exporting("old")).unwrap();
+        compile_to_file(&engine, &wasm, &dir.path().join("m.cwasm")).unwrap();
+        std::fs::write(&wasm, exporting("new")).unwrap();
+        let module = load_module(&engine, dir.path(), &handler("m.new"), None).unwrap();
+        assert!(module.get_export("new").is_some(), "the rebuilt .wasm runs");
+    }
+
+    #[test]
+    fn a_missing_module_suggests_a_similar_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("lambda_function.py"), "").unwrap();
+        let error = load_module(
+            &new_engine().unwrap(),
+            dir.path(),
+            &handler("lambda_functon.handler"),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .error_message
+                .contains("no lambda_functon.wasm or lambda_functon.py in")
+                && error
+                    .error_message
+                    .ends_with("; did you mean lambda_function?"),
+            "{}",
+            error.error_message
+        );
+        assert_eq!(edit_distance("hello", "helo"), 1);
+        assert_eq!(edit_distance("wordcount", "handler"), 8);
     }
 
     #[test]

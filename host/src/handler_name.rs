@@ -40,6 +40,14 @@ impl HandlerName {
                 "the module must be a relative path under the task root",
             ));
         }
+        if let Some(extension) = file_extension_in(module, function) {
+            let stem = module
+                .strip_suffix(&format!(".{extension}"))
+                .unwrap_or(module);
+            return Err(bad(&format!(
+                "'.{extension}' is the module file's extension, which does not belong in the handler; use MODULE.FUNCTION, e.g. {stem}.handler"
+            )));
+        }
         let parsed = Self {
             raw: handler.to_string(),
             module: module.to_string(),
@@ -66,6 +74,21 @@ impl HandlerName {
 
     fn module_components(&self) -> impl Iterator<Item = &str> {
         self.module.split(['/', '.'])
+    }
+}
+
+/// The file extension a handler string ends its module with, as in
+/// `hello.wasm` or `hello.wasm.handler`, if any. (`.py` only as the whole
+/// function part: a Python package may be named `py`.)
+fn file_extension_in<'a>(module: &str, function: Option<&'a str>) -> Option<&'a str> {
+    const MODULE_EXTENSIONS: &[&str] = &["wasm", "cwasm"];
+    match function {
+        Some(function @ ("wasm" | "cwasm" | "py")) => Some(function),
+        _ => MODULE_EXTENSIONS.iter().copied().find(|ext| {
+            module
+                .strip_suffix(ext)
+                .is_some_and(|rest| rest.ends_with('.'))
+        }),
     }
 }
 
@@ -123,6 +146,34 @@ mod tests {
                     .starts_with(&format!("Bad handler '{bad}': "))
             );
         }
+    }
+
+    #[test]
+    fn a_file_extension_is_not_part_of_the_handler() {
+        for (handler, extension, suggestion) in [
+            ("wordcount.wasm", ".wasm", "wordcount.handler"),
+            ("hello.cwasm", ".cwasm", "hello.handler"),
+            ("lambda_function.py", ".py", "lambda_function.handler"),
+            ("wordcount.wasm.handler", ".wasm", "wordcount.handler"),
+        ] {
+            let error = HandlerName::parse(handler).unwrap_err();
+            assert_eq!(error.error_type, "Runtime.MalformedHandlerName");
+            for needle in [extension, "does not belong", suggestion] {
+                assert!(
+                    error.error_message.contains(needle),
+                    "{handler}: {}",
+                    error.error_message
+                );
+            }
+        }
+        assert!(
+            HandlerName::parse("py.handler").is_ok(),
+            "a module named py"
+        );
+        assert!(
+            HandlerName::parse("pkg.py.handler").is_ok(),
+            "a package named py"
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!    interpreter; Python is an interpreted language).
 //! 4. Wasm plumbing: [`store`] (linker, instances), [`abi`] (the
 //!    `lambda_wasm` imports), [`sandbox`] (WASI), [`limits`] (memory cap,
-//!    deadlines), [`engine`] (compiling and loading modules), [`fault`]
+//!    deadlines), [`engine`] (compiling and loading modules: a `.cwasm`
+//!    only if compiled from the `.wasm` beside it, test mode's cache), [`fault`]
 //!    (traps to Lambda errors).
 //! 5. Basic types: [`invocation`], [`settings`], [`handler_name`],
 //!    [`response`], [`errors`], [`logs`].

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 
+use crate::engine::cache::ModuleCache;
 use crate::errors::LambdaError;
 use crate::function::{Function, InitReport};
 use crate::invocation::{Invocation, InvocationContext, Outcome};
@@ -58,9 +59,16 @@ pub async fn invoke(options: &InvokeOptions) -> ExitCode {
 }
 
 /// Loads the function for test mode; an init error is also said on stderr in one line.
+///
+/// Test mode caches compiled modules in the user's cache folder, so the
+/// next `invoke` or `serve` of an unchanged `.wasm` does not compile it again.
 pub async fn load(options: &LocalOptions) -> Result<(Function, InitReport), LambdaError> {
     let loaded = match FunctionSettings::local(options) {
-        Ok(settings) => {
+        Ok(mut settings) => {
+            settings.module_cache_dir = ModuleCache::default_dir(
+                std::env::var_os("XDG_CACHE_HOME"),
+                std::env::var_os("HOME"),
+            );
             let logger = Logger::to_stderr(settings.log);
             Function::load(settings, logger).await
         }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use crate::engine;
+use crate::engine::source::{self, Freshness};
 use crate::guest::python::{self, prepare::prepare_runtime};
 
 /// Lambda's limit on a function's unzipped deployment package.
@@ -55,7 +56,9 @@ pub fn package(task_root: &Path, out: &Path, python_home: &Path) -> anyhow::Resu
         let target = out.join(relative);
         copy(&file, &target)?;
         if file.extension().is_some_and(|ext| ext == "wasm") {
-            engine::compile_to_file(&engine, &file, &target.with_extension("cwasm"))?;
+            // From the copy, whose size and time the sidecar then records:
+            // the cold start's check of them needs no hashing.
+            engine::compile_to_file(&engine, &target, &target.with_extension("cwasm"))?;
             report.compiled.push(relative.to_path_buf());
         }
         report.with_python |= file.extension().is_some_and(|ext| ext == "py");
@@ -67,6 +70,7 @@ pub fn package(task_root: &Path, out: &Path, python_home: &Path) -> anyhow::Resu
         let has_cwasm = files_under(home)?
             .iter()
             .any(|f| f.extension().is_some_and(|ext| ext == "cwasm"));
+        require_fresh_cwasm(home)?;
         // Bytecode is copied only if it is this host's (see below).
         let needed = |f: &PathBuf| {
             let is_wasm = f.extension().is_some_and(|ext| ext == "wasm");
@@ -99,6 +103,26 @@ fn include_runtime_pyc(home: &Path, packaged_home: &Path) -> anyhow::Result<()> 
         .context("cannot start an async runtime to compile the Python runtime glue")?
         .block_on(prepare_runtime(packaged_home))
         .map(drop)
+}
+
+/// Refuses an interpreter `.cwasm` compiled from another `.wasm` than the
+/// one beside it: the package ships the `.cwasm` alone, so it would run old code.
+fn require_fresh_cwasm(home: &Path) -> anyhow::Result<()> {
+    for cwasm in files_under(home)?
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|ext| ext == "cwasm"))
+    {
+        let wasm = cwasm.with_extension("wasm");
+        if wasm.is_file() && source::freshness(&cwasm, &wasm) == Freshness::Stale {
+            bail!(
+                "{} was compiled from another {} than the one there now; run `lambda-wasm compile {}` (make python does) and package again",
+                cwasm.display(),
+                wasm.display(),
+                wasm.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
@@ -160,6 +184,45 @@ mod tests {
         assert_eq!(report.compiled, [PathBuf::from("pkg/m.wasm")]);
         assert!(!report.with_python);
         assert!(report.unzipped_bytes > 0);
+    }
+
+    #[test]
+    fn packaged_modules_are_fresh_by_size_and_time() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(
+            root.path().join("m.wasm"),
+            wat::parse_str("(module)").unwrap(),
+        )
+        .unwrap();
+        let out_dir = tempfile::tempdir().unwrap();
+        let out = out_dir.path().join("pkg");
+        package(root.path(), &out, Path::new("/nonexistent")).unwrap();
+        let sidecar = std::fs::read_to_string(out.join("m.cwasm.source")).unwrap();
+        let record: source::SourceRecord = serde_json::from_str(&sidecar).unwrap();
+        let copy = std::fs::metadata(out.join("m.wasm")).unwrap();
+        let since_epoch = copy
+            .modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(
+            (record.modified_secs, record.modified_nanos),
+            (since_epoch.as_secs(), since_epoch.subsec_nanos()),
+            "the record is the packaged copy's"
+        );
+    }
+
+    #[test]
+    fn refuses_a_stale_interpreter_cwasm() {
+        let home = tempfile::tempdir().unwrap();
+        let wasm = home.path().join("python-snapshot.wasm");
+        std::fs::write(&wasm, wat::parse_str("(module)").unwrap()).unwrap();
+        let engine = engine::new_engine().unwrap();
+        engine::compile_to_file(&engine, &wasm, &wasm.with_extension("cwasm")).unwrap();
+        assert!(require_fresh_cwasm(home.path()).is_ok());
+        std::fs::write(&wasm, wat::parse_str("(module (func))").unwrap()).unwrap();
+        let error = require_fresh_cwasm(home.path()).unwrap_err().to_string();
+        assert!(error.contains("lambda-wasm compile"), "{error}");
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct FunctionSettings {
     pub concurrency: usize,
     /// Where the Python interpreter for `.py` handlers is installed.
     pub python_home: PathBuf,
+    /// The folder caching compiled modules across runs (test mode's
+    /// choice); `None` in runtime mode, which never writes one.
+    pub module_cache_dir: Option<PathBuf>,
 }
 
 /// The variable naming the Python interpreter's home.
@@ -158,6 +161,7 @@ impl FunctionSettings {
             guest_env: guest_env(vars, pass_credentials, "/var/task"),
             concurrency: max_concurrency(get("AWS_LAMBDA_MAX_CONCURRENCY").as_deref()).unwrap_or(1),
             python_home: python_home(get(PYTHON_HOME_VARIABLE)),
+            module_cache_dir: None,
             handler,
             memory_mb,
             timeout: Duration::from_secs_f64(timeout_secs),
@@ -239,6 +243,7 @@ impl FunctionSettings {
                 .python_home
                 .clone()
                 .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok())),
+            module_cache_dir: None,
             guest_task_root,
             handler,
             memory_mb: options.memory_mb,

@@ -135,6 +135,49 @@ fn invalid_handler_strings() {
     }
 }
 
+/// Issue 11: errors that say what to do about the handler string.
+#[test]
+fn handler_mistakes_say_what_to_do() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    let out = invoke("hello.wasm", root.path(), "-", Some(HELLO_EVENT));
+    assert_init_error(
+        &out,
+        "Runtime.MalformedHandlerName",
+        &["'.wasm'", "does not belong", "hello.handler"],
+    );
+    let out = invoke("helo.handler", root.path(), "-", Some(HELLO_EVENT));
+    assert_init_error(
+        &out,
+        "Runtime.ImportModuleError",
+        &["no helo.wasm or helo.py", "did you mean hello?"],
+    );
+    let out = invoke("hello.handle", root.path(), "-", Some(HELLO_EVENT));
+    assert_init_error(
+        &out,
+        "Runtime.HandlerNotFound",
+        &[
+            "Handler 'handle' missing on module 'hello'",
+            "it exports: ",
+            "handler",
+        ],
+    );
+}
+
+/// Issue 11: a wasip2 component is refused with the target to build for.
+#[test]
+fn a_component_says_to_build_for_wasip1() {
+    // The component binary format's preamble: magic, version 0x0d, layer 1.
+    let root = TaskRoot::builder()
+        .file("comp.wasm", b"\0asm\x0d\0\x01\0".to_vec())
+        .build();
+    let out = invoke("comp.handler", root.path(), "-", Some(HELLO_EVENT));
+    assert_init_error(
+        &out,
+        "Runtime.ImportModuleError",
+        &["is a WebAssembly component", "wasm32-wasip1"],
+    );
+}
+
 /// Test mode reports an event that is not JSON as Runtime API mode does:
 /// the function error `Runtime.UnmarshalError` for that invocation (exit 1,
 /// the error JSON on stdout), without running the guest.

@@ -367,6 +367,29 @@ async fn seed_hello() {
     api.assert_all_answered_once();
 }
 
+/// Issue 16: the bootstrap never writes a module cache (Lambda's task root
+/// and home are read-only; a deployment package carries `.cwasm` files),
+/// even with a cache folder in its environment and only a `.wasm` to load.
+#[tokio::test]
+async fn the_bootstrap_writes_no_module_cache() {
+    let api = FakeRuntimeApi::start().await;
+    let root = TaskRoot::with_guest_wasm_only("hello.wasm", "hello.wasm");
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_str().unwrap();
+    let cache = home.path().join("xdg");
+    let env = [
+        ("HOME", home_path),
+        ("XDG_CACHE_HOME", cache.to_str().unwrap()),
+    ];
+    let mut boot = Bootstrap::spawn(&api, &root, "hello.handler", &env);
+    let (_, o) = boot
+        .call_json(&api, json!({"first_name": "John", "last_name": "Smith"}))
+        .await;
+    assert_eq!(o.json(), json!({"message": "Hello John Smith!"}));
+    let written: Vec<_> = std::fs::read_dir(home.path()).unwrap().collect();
+    assert!(written.is_empty(), "the bootstrap wrote {written:?}");
+}
+
 /// `pkg.mod.handler` and `pkg/mod.handler` name `pkg/mod.wasm`; a handler
 /// with no dot runs the reactor's default export `handler`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1106,10 +1129,15 @@ async fn init_errors() {
         bad_bytes.starts_with("Unable to import module 'nope': "),
         "{bad_bytes}"
     );
-    assert_eq!(no_export, "Handler 'nope' missing on module 'probe'");
-    assert_eq!(
-        wrong_sig,
-        "Handler 'wrong_signature' missing on module 'probe'"
+    // AWS's message, then what the module does export (issue 11).
+    assert!(
+        no_export.starts_with("Handler 'nope' missing on module 'probe'; it exports: "),
+        "{no_export}"
+    );
+    assert!(
+        wrong_sig.starts_with("Handler 'wrong_signature' missing on module 'probe'; it exports: ")
+            && wrong_sig.contains("wrong_signature"),
+        "{wrong_sig}"
     );
     assert!(malformed.starts_with("Bad handler '': "), "{malformed}");
     assert!(empty_fn.starts_with("Bad handler 'probe.': "), "{empty_fn}");

@@ -210,3 +210,108 @@ fn memory_and_function_name_options() {
         .or_else(|| ctx["memory_limit_in_mb"].as_str()?.parse().ok());
     assert_eq!(mem, Some(256), "{ctx}");
 }
+
+/// Issue 11: `compile`, rebuild the `.wasm`, `invoke`: the rebuilt code
+/// runs, with a warning that the `.cwasm` is stale; not the old code.
+#[test]
+fn a_stale_cwasm_does_not_shadow_a_rebuilt_wasm() {
+    let root = TaskRoot::with_guest_wasm_only("hello.wasm", "fn.wasm");
+    let wasm = root.path().join("fn.wasm");
+    let compiled = invoke_cli(&["compile", wasm.to_str().unwrap()], None);
+    assert_eq!(compiled.code(), Some(0), "{compiled:#?}");
+    assert!(root.path().join("fn.cwasm.source").is_file(), "the sidecar");
+    let out = invoke("fn.handler", &root, "-", &[], Some(HELLO_EVENT.as_bytes()));
+    assert_eq!(
+        out.json(),
+        json!({"message": "Hello John Smith!"}),
+        "{out:#?}"
+    );
+    assert!(!out.stderr.contains("not using"), "{out:#?}");
+
+    // "Rebuild" fn.wasm as other code: the region guest.
+    std::fs::copy(guest("region.wasm"), &wasm).unwrap();
+    let out = invoke("fn.handler", &root, "-", &[], Some(b"{}"));
+    assert_eq!(out.code(), Some(0), "{out:#?}");
+    assert_eq!(
+        out.json()["statusCode"],
+        200,
+        "the rebuilt code runs: {out:#?}"
+    );
+    assert!(
+        out.stderr.contains("fn.cwasm") && out.stderr.contains("lambda-wasm compile"),
+        "a warning naming the stale .cwasm and the fix: {out:#?}"
+    );
+}
+
+/// Issue 16: test mode caches compiled modules under `$XDG_CACHE_HOME/lambda-wasm`:
+/// the second `invoke` loads the cache entry, and an entry that does not
+/// load is compiled again and replaced.
+#[test]
+fn a_second_invoke_uses_the_module_cache() {
+    let root = TaskRoot::with_guest_wasm_only("hello.wasm", "hello.wasm");
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        let args = [
+            "invoke",
+            "hello.handler",
+            "--task-root",
+            root.path().to_str().unwrap(),
+            "--event",
+            "-",
+        ];
+        let env = [
+            ("XDG_CACHE_HOME", cache.path().to_str().unwrap()),
+            ("LAMBDA_WASM_LOG", "debug"),
+        ];
+        let out = invoke_cli_env(&args, Some(HELLO_EVENT.as_bytes()), &env);
+        assert_eq!(
+            out.json(),
+            json!({"message": "Hello John Smith!"}),
+            "{out:#?}"
+        );
+        out
+    };
+    let entries = || {
+        std::fs::read_dir(cache.path().join("lambda-wasm"))
+            .map(|dir| dir.map(|e| e.unwrap().path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let first = run();
+    assert!(first.stderr.contains("stored"), "{first:#?}");
+    let [entry] = entries().try_into().expect("one cache entry");
+    let second = run();
+    assert!(
+        second.stderr.contains("from the module cache"),
+        "{second:#?}"
+    );
+
+    std::fs::write(&entry, b"\x7fELF, but cut short").unwrap();
+    let third = run();
+    assert!(third.stderr.contains("not using the cached"), "{third:#?}");
+    assert_eq!(entries(), [entry], "replaced, nothing left over");
+    let fourth = run();
+    assert!(
+        fourth.stderr.contains("from the module cache"),
+        "{fourth:#?}"
+    );
+}
+
+/// Issue 11: a module that imports nothing from WASI (built for
+/// wasm32-unknown-unknown) runs, with a warning that says so at load.
+#[test]
+fn a_module_without_wasi_warns_at_load() {
+    let wat = r#"(module
+        (memory (export "memory") 1)
+        (data (i32.const 0) "{}")
+        (func (export "lambda_abi_version") (result i32) i32.const 1)
+        (func (export "lambda_alloc") (param i32) (result i32) i32.const 1024)
+        (func (export "handler") (param i32 i32 i32 i32) (result i32) i32.const 0))"#;
+    let root = TaskRoot::builder()
+        .file("bare.wasm", wat::parse_str(wat).unwrap())
+        .build();
+    let out = invoke("bare.handler", &root, "-", &[], Some(b"{}"));
+    assert!(
+        out.stderr.contains("wasi_snapshot_preview1") && out.stderr.contains("wasm32-wasip1"),
+        "{out:#?}"
+    );
+}

@@ -37,7 +37,7 @@ impl ModuleKind {
                 Some(ExternType::Func(ty)) if is_handler(&ty) => Ok(ModuleKind::Reactor {
                     export: export.to_string(),
                 }),
-                _ => Err(LambdaError::handler_not_found(export, &handler.module)),
+                _ => Err(handler_not_found(module, export, handler)),
             };
         }
         if module.get_export("_start").is_some() {
@@ -51,7 +51,7 @@ impl ModuleKind {
         }
         match function {
             Some(function) if module.get_export(function).is_none() => {
-                Err(LambdaError::handler_not_found(function, &handler.module))
+                Err(handler_not_found(module, function, handler))
             }
             _ => Err(LambdaError::import_module(
                 &handler.module,
@@ -59,6 +59,30 @@ impl ModuleKind {
             )),
         }
     }
+}
+
+/// Whether `module` imports nothing from WASI: built for
+/// `wasm32-unknown-unknown`, it runs without environment variables, clock,
+/// randomness, stdout or /tmp, which is rarely what its author meant.
+pub fn lacks_wasi(module: &Module) -> bool {
+    !module
+        .imports()
+        .any(|import| import.module() == "wasi_snapshot_preview1")
+}
+
+/// Lambda's "missing" error, naming what the module does export.
+fn handler_not_found(module: &Module, function: &str, handler: &HandlerName) -> LambdaError {
+    let mut error = LambdaError::handler_not_found(function, &handler.module);
+    let exports: Vec<&str> = module
+        .exports()
+        .filter(|export| matches!(export.ty(), ExternType::Func(_)))
+        .map(|export| export.name())
+        .collect();
+    error.error_message.push_str(&match exports.as_slice() {
+        [] => "; it exports no functions".to_string(),
+        names => format!("; it exports: {}", names.join(", ")),
+    });
+    error
 }
 
 fn is_handler(ty: &FuncType) -> bool {
@@ -129,8 +153,17 @@ mod tests {
         }
         assert_eq!(
             detect(REACTOR, "m.nope").unwrap_err().error_message,
-            "Handler 'nope' missing on module 'm'"
+            "Handler 'nope' missing on module 'm'; it exports: lambda_abi_version, lambda_alloc, handler, not_a_handler"
         );
+    }
+
+    #[test]
+    fn a_module_without_wasi_imports_lacks_wasi() {
+        let module = |wat: &str| Module::new(&wasmtime::Engine::default(), wat).unwrap();
+        assert!(lacks_wasi(&module(REACTOR)));
+        assert!(!lacks_wasi(&module(
+            r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i32))))"#
+        )));
     }
 
     #[test]

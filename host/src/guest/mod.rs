@@ -197,9 +197,21 @@ impl AnyGuest {
             let guest = Guest::start(&module, (), settings, logger, tmp, extras).await?;
             return Ok(Self::Interpreter(guest));
         }
-        let module = engine::load_module(engine, &settings.task_root, &settings.handler)?;
+        let module = engine::load_module(
+            engine,
+            &settings.task_root,
+            &settings.handler,
+            settings.module_cache_dir.as_deref(),
+        )?;
         let extras = Extras::default();
-        Ok(match ModuleKind::detect(&module, &settings.handler)? {
+        let kind = ModuleKind::detect(&module, &settings.handler)?;
+        if detect::lacks_wasi(&module) {
+            tracing::warn!(
+                "{} imports nothing from wasi_snapshot_preview1, so it runs without environment variables, clock, stdout or /tmp: was it built for wasm32-unknown-unknown? Build it for wasm32-wasip1",
+                settings.handler.module
+            );
+        }
+        Ok(match kind {
             ModuleKind::Reactor { export } => {
                 Self::Reactor(Guest::start(&module, export, settings, logger, tmp, extras).await?)
             }

@@ -132,7 +132,12 @@ fn load_interpreter_from(
         )
     };
     let snapshot = HandlerName::parse("python-snapshot.run").expect("a valid name");
-    let module = match engine::load_module(engine, home, &snapshot) {
+    let module = match engine::load_module(
+        engine,
+        home,
+        &snapshot,
+        settings.module_cache_dir.as_deref(),
+    ) {
         Ok(module) => module,
         Err(_) if !home.join(SNAPSHOT_CWASM).is_file() && !home.join(SNAPSHOT_WASM).is_file() => {
             return Err(missing());
