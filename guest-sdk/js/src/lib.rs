@@ -21,9 +21,6 @@ use rquickjs::{CatchResultExt, Context, Ctx, Function, Object, Persistent, Runti
 const RUNTIME_JS: &str = include_str!("runtime.js");
 /// The name the glue's frames carry in stack traces.
 const RUNTIME_FILE: &str = "file:///var/runtime/index.mjs";
-/// QuickJS's own stack limit, below the 8 MiB Wasm stack the linker gives
-/// (build.rs), so deep recursion is a RangeError and not a trap.
-const MAX_STACK_BYTES: usize = 6 * 1024 * 1024;
 
 unsafe extern "C" {
     /// wasm-ld's constructor list: wasi-libc's and Rust std's set-up.
@@ -54,7 +51,6 @@ pub extern "C" fn run() -> i32 {
 
 fn serve() -> Result<(), String> {
     let runtime = Runtime::new().map_err(|e| format!("cannot create the QuickJS runtime: {e}"))?;
-    runtime.set_max_stack_size(MAX_STACK_BYTES);
     runtime.set_loader(loader::GlueResolver, loader::GlueLoader);
     runtime.set_host_promise_rejection_tracker(Some(Box::new(loader::track_rejection)));
     let context = Context::full(&runtime).map_err(|e| format!("cannot create the QuickJS context: {e}"))?;
