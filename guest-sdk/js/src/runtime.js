@@ -953,6 +953,147 @@
 
   const crypto = { randomUUID, getRandomValues, subtle: undefined };
 
+  // Buffer: the Uint8Array subclass handlers use for encodings (utf8,
+  // base64, base64url, hex, latin1/binary, ascii), without Node's full API.
+  const ENCODINGS = ["utf8", "utf-8", "base64", "base64url", "hex", "latin1", "binary", "ascii", "ucs2", "utf16le"];
+
+  function checkEncoding(encoding) {
+    const e = String(encoding || "utf8").toLowerCase();
+    if (!ENCODINGS.includes(e)) {
+      const err = new TypeError(`Unknown encoding: ${encoding}`);
+      err.code = "ERR_UNKNOWN_ENCODING";
+      throw err;
+    }
+    return e;
+  }
+
+  function encodeString(text, encoding) {
+    switch (checkEncoding(encoding)) {
+      case "base64":
+      case "base64url":
+        return base64Decode(text);
+      case "hex": {
+        const bytes = [];
+        for (let i = 0; i + 1 < text.length; i += 2) {
+          const byte = parseInt(text.slice(i, i + 2), 16);
+          if (Number.isNaN(byte)) break;
+          bytes.push(byte);
+        }
+        return new Uint8Array(bytes);
+      }
+      case "latin1":
+      case "binary":
+      case "ascii":
+        return Uint8Array.from(text, (c) => c.charCodeAt(0) & 255);
+      case "ucs2":
+      case "utf16le": {
+        const bytes = new Uint8Array(text.length * 2);
+        for (let i = 0; i < text.length; i++) (bytes[2 * i] = text.charCodeAt(i) & 255), (bytes[2 * i + 1] = text.charCodeAt(i) >> 8);
+        return bytes;
+      }
+      default:
+        return utf8Encode(text);
+    }
+  }
+
+  class Buffer extends Uint8Array {
+    static from(value, encodingOrOffset, length) {
+      if (typeof value === "string") return Buffer._wrap(encodeString(value, encodingOrOffset));
+      if (value instanceof ArrayBuffer) return new Buffer(value, encodingOrOffset || 0, length ?? value.byteLength - (encodingOrOffset || 0));
+      if (ArrayBuffer.isView(value) || Array.isArray(value)) return Buffer._wrap(Uint8Array.from(value, (b) => b & 255));
+      if (value && value.type === "Buffer" && Array.isArray(value.data)) return Buffer._wrap(Uint8Array.from(value.data));
+      throw new TypeError("The first argument must be of type string or an instance of Buffer, ArrayBuffer, or Array or an Array-like Object.");
+    }
+    static _wrap(bytes) {
+      return new Buffer(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    static alloc(size, fill) {
+      const buf = new Buffer(size);
+      if (fill !== undefined) buf.fill(typeof fill === "string" ? encodeString(fill)[0] : fill);
+      return buf;
+    }
+    static allocUnsafe(size) {
+      return new Buffer(size);
+    }
+    static isBuffer(value) {
+      return value instanceof Buffer;
+    }
+    static isEncoding(encoding) {
+      return ENCODINGS.includes(String(encoding).toLowerCase());
+    }
+    static byteLength(value, encoding) {
+      return typeof value === "string" ? encodeString(value, encoding).length : value.byteLength;
+    }
+    static concat(list, totalLength) {
+      const total = totalLength ?? list.reduce((n, b) => n + b.length, 0);
+      const out = Buffer.alloc(total);
+      let offset = 0;
+      for (const b of list) {
+        out.set(b.subarray(0, Math.max(0, total - offset)), offset);
+        offset += b.length;
+        if (offset >= total) break;
+      }
+      return out;
+    }
+    static compare(a, b) {
+      return a.compare(b);
+    }
+    get _isBuffer() {
+      return true;
+    }
+    toString(encoding, start = 0, end = this.length) {
+      const bytes = this.subarray(start, end);
+      switch (checkEncoding(encoding)) {
+        case "base64":
+          return base64Encode(bytes);
+        case "base64url":
+          return base64Encode(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+        case "hex":
+          return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+        case "latin1":
+        case "binary":
+          return Array.from(bytes, (b) => String.fromCharCode(b)).join("");
+        case "ascii":
+          return Array.from(bytes, (b) => String.fromCharCode(b & 127)).join("");
+        case "ucs2":
+        case "utf16le": {
+          let out = "";
+          for (let i = 0; i + 1 < bytes.length; i += 2) out += String.fromCharCode(bytes[i] | (bytes[i + 1] << 8));
+          return out;
+        }
+        default:
+          return utf8Decode(bytes, false);
+      }
+    }
+    toJSON() {
+      return { type: "Buffer", data: Array.from(this) };
+    }
+    equals(other) {
+      return this.compare(other) === 0;
+    }
+    compare(other) {
+      for (let i = 0; i < Math.min(this.length, other.length); i++) if (this[i] !== other[i]) return this[i] < other[i] ? -1 : 1;
+      return this.length === other.length ? 0 : this.length < other.length ? -1 : 1;
+    }
+    write(text, offset = 0, encoding = "utf8") {
+      const bytes = encodeString(text, encoding).subarray(0, this.length - offset);
+      this.set(bytes, offset);
+      return bytes.length;
+    }
+    slice(start, end) {
+      return this.subarray(start, end);
+    }
+    readUInt8(offset = 0) {
+      return this[offset];
+    }
+    readUInt32BE(offset = 0) {
+      return new DataView(this.buffer, this.byteOffset).getUint32(offset);
+    }
+    readUInt32LE(offset = 0) {
+      return new DataView(this.buffer, this.byteOffset).getUint32(offset, true);
+    }
+  }
+
   function structuredClone(value, memo = new Map()) {
     if (typeof value !== "object" || value === null) {
       if (typeof value === "function" || typeof value === "symbol") {
@@ -1455,6 +1596,7 @@
   for (const [name, fn] of Object.entries(timerGlobals)) defineGlobal(name, fn);
   if (typeof globalThis.queueMicrotask !== "function") defineGlobal("queueMicrotask", (fn) => Promise.resolve().then(fn));
   defineGlobal("structuredClone", (value) => structuredClone(value));
+  defineGlobal("Buffer", Buffer);
   defineGlobal("TextEncoder", TextEncoder);
   defineGlobal("TextDecoder", TextDecoder);
   defineGlobal("URL", URL);
@@ -1491,7 +1633,7 @@
     const text = native.readFile(path.resolve(file));
     if (text === null) throw fsError("ENOENT", "open", file);
     const encoding = typeof options === "string" ? options : options?.encoding;
-    return encoding ? text : utf8Encode(text);
+    return encoding ? text : Buffer.from(text);
   }
 
   const builtins = {
@@ -1519,13 +1661,14 @@
       setImmediate: (value) => new Promise((resolve) => timerGlobals.setImmediate(resolve, value)),
     }),
     process: () => process,
-    crypto: () => ({ randomUUID, getRandomValues, webcrypto: crypto, randomBytes: (n) => native.randomBytes(n) }),
+    crypto: () => ({ randomUUID, getRandomValues, webcrypto: crypto, randomBytes: (n) => Buffer._wrap(native.randomBytes(n)) }),
     fs: () => ({
       readFileSync,
       existsSync: (p) => native.stat(String(p)) !== 0,
       promises: { readFile: async (p, options) => readFileSync(p, options) },
     }),
     "fs/promises": () => ({ readFile: async (p, options) => readFileSync(p, options) }),
+    buffer: () => ({ Buffer }),
   };
   const builtinCache = new Map();
 
