@@ -1851,7 +1851,7 @@
     if (type === "module") return true;
     if (type === "commonjs") return false;
     // Node 22's module syntax detection for .js files of no declared type.
-    return /^\s*(import\s*[\w{*"'\s]|export\s+(default|const|let|var|function|async|class|\{|\*))/m.test(source);
+    return /^[ \t]*(import[ \t]*[{*"']|import[ \t]+[\w$]+[ \t]*(,|from\b)|export[ \t]+(default|const|let|var|function|async|class)\b|export[ \t]*[{*])/m.test(source);
   }
 
   function stripShebang(source) {
