@@ -53,8 +53,11 @@ fn serve() -> Result<(), String> {
     let runtime = Runtime::new().map_err(|e| format!("cannot create the QuickJS runtime: {e}"))?;
     runtime.set_loader(loader::GlueResolver, loader::GlueLoader);
     runtime.set_host_promise_rejection_tracker(Some(Box::new(loader::track_rejection)));
-    let context = Context::full(&runtime).map_err(|e| format!("cannot create the QuickJS context: {e}"))?;
-    let served = context.with(install_glue).and_then(|()| event_loop(&runtime, &context));
+    let context =
+        Context::full(&runtime).map_err(|e| format!("cannot create the QuickJS context: {e}"))?;
+    let served = context
+        .with(install_glue)
+        .and_then(|()| event_loop(&runtime, &context));
     loader::clear_hooks();
     served
 }

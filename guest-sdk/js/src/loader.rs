@@ -47,7 +47,8 @@ impl Resolver for GlueResolver {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<String> {
-        let resolve: Function = hook(ctx, "resolve").map_err(|e| Exception::throw_internal(ctx, &e))?;
+        let resolve: Function =
+            hook(ctx, "resolve").map_err(|e| Exception::throw_internal(ctx, &e))?;
         resolve.call((base, name))
     }
 }
@@ -69,7 +70,9 @@ impl Loader for GlueLoader {
         let meta = module.meta()?;
         meta.set("url", name)?;
         if let Some(path) = name.strip_prefix("file://") {
-            let dir = path.rsplit_once('/').map_or("/", |(dir, _)| if dir.is_empty() { "/" } else { dir });
+            let dir = path
+                .rsplit_once('/')
+                .map_or("/", |(dir, _)| if dir.is_empty() { "/" } else { dir });
             meta.set("filename", path)?;
             meta.set("dirname", dir)?;
         }
@@ -81,9 +84,9 @@ impl Loader for GlueLoader {
 /// no handler (`handled` false) or got one later (true); it decides after
 /// the job queue drained, as Node's `unhandledRejection` does.
 pub fn track_rejection<'js>(ctx: Ctx<'js>, promise: Value<'js>, reason: Value<'js>, handled: bool) {
-    if let Ok(rejection) = hook::<Function>(&ctx, "rejection") {
-        if rejection.call::<_, ()>((promise, reason, handled)).is_err() {
-            ctx.catch();
-        }
+    if let Ok(rejection) = hook::<Function>(&ctx, "rejection")
+        && rejection.call::<_, ()>((promise, reason, handled)).is_err()
+    {
+        ctx.catch();
     }
 }

@@ -52,7 +52,10 @@ fn read_file(ctx: Ctx<'_>, path: String) -> Result<Option<String>> {
             .map(Some)
             .map_err(|_| Exception::throw_type(&ctx, &format!("{path} is not UTF-8 text"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Exception::throw_message(&ctx, &format!("cannot read {path}: {e}"))),
+        Err(e) => Err(Exception::throw_message(
+            &ctx,
+            &format!("cannot read {path}: {e}"),
+        )),
     }
 }
 
@@ -106,7 +109,10 @@ fn monotonic_ms() -> f64 {
 fn environment<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     let env = Object::new(ctx.clone())?;
     for (key, value) in std::env::vars_os() {
-        env.set(key.to_string_lossy().as_ref(), value.to_string_lossy().as_ref())?;
+        env.set(
+            key.to_string_lossy().as_ref(),
+            value.to_string_lossy().as_ref(),
+        )?;
     }
     Ok(env)
 }

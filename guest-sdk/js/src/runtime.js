@@ -1607,6 +1607,10 @@
     defineGlobal("btoa", (s) => base64Encode(Array.from(String(s), (c) => c.charCodeAt(0))));
     defineGlobal("atob", (s) => String.fromCharCode(...base64Decode(s)));
   }
+  // The sandbox has no sockets: fetch fails as Node's does without a network.
+  defineGlobal("fetch", async (input) => {
+    throw new TypeError("fetch failed", { cause: new Error(`lambda-wasm's sandbox has no network access (fetch ${input})`) });
+  });
   defineGlobal("awslambda", {
     streamifyResponse: (handler) => {
       handler[Symbol.for("aws.lambda.runtime.handler.streaming")] = "response";
