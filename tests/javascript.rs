@@ -69,14 +69,22 @@ fn spawn_at(api: &FakeRuntimeApi, root: &Path, handler: &str, extra: &[(&str, &s
     Bootstrap::spawn_in(api, root, handler, &env)
 }
 
-fn spawn(api: &FakeRuntimeApi, root: &TaskRoot, handler: &str, extra: &[(&str, &str)]) -> Bootstrap {
+fn spawn(
+    api: &FakeRuntimeApi,
+    root: &TaskRoot,
+    handler: &str,
+    extra: &[(&str, &str)],
+) -> Bootstrap {
     spawn_at(api, root.path(), handler, extra)
 }
 
 /// A seed example's event (`guests/events/<name>.json`).
 fn seed_event(name: &str) -> Value {
-    let path = workspace_root().join("guests/events").join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let path = workspace_root()
+        .join("guests/events")
+        .join(format!("{name}.json"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -95,7 +103,11 @@ fn assert_node_line(line: &str, level: &str, id: &str, message: &str) {
         ts.len() == 24 && ts.ends_with('Z') && &ts[10..11] == "T" && &ts[19..20] == ".",
         "timestamp {ts:?} in {line:?}"
     );
-    assert_eq!((fields[1], fields[2], fields[3]), (id, level, message), "{line:?}");
+    assert_eq!(
+        (fields[1], fields[2], fields[3]),
+        (id, level, message),
+        "{line:?}"
+    );
 }
 
 /// The Node.js runtime's error body `{"errorType", "errorMessage", "trace"}`
@@ -104,7 +116,11 @@ fn assert_node_line(line: &str, level: &str, id: &str, message: &str) {
 fn assert_node_error<'a>(outcome: &'a Outcome, error_type: &str) -> &'a Value {
     let (header, body) = outcome.error();
     assert_node_error_body(body, error_type);
-    assert_eq!(header, Some(error_type), "Lambda-Runtime-Function-Error-Type header; body {body}");
+    assert_eq!(
+        header,
+        Some(error_type),
+        "Lambda-Runtime-Function-Error-Type header; body {body}"
+    );
     body
 }
 
@@ -117,11 +133,20 @@ fn assert_node_error_body(body: &Value, error_type: &str) {
         .map(String::as_str)
         .collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["errorMessage", "errorType", "trace"], "error keys of {body}");
+    assert_eq!(
+        keys,
+        ["errorMessage", "errorType", "trace"],
+        "error keys of {body}"
+    );
     assert_eq!(body["errorType"], error_type, "errorType of {body}");
     assert!(body["errorMessage"].is_string(), "errorMessage of {body}");
-    let trace = body["trace"].as_array().unwrap_or_else(|| panic!("trace is not an array: {body}"));
-    assert!(trace.iter().all(Value::is_string), "trace entries must be strings: {body}");
+    let trace = body["trace"]
+        .as_array()
+        .unwrap_or_else(|| panic!("trace is not an array: {body}"));
+    assert!(
+        trace.iter().all(Value::is_string),
+        "trace entries must be strings: {body}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -164,7 +189,11 @@ async fn seed_increment_and_log_lines() {
     let (bad_id, o) = boot.call_json(&api, json!({"action": "foo"})).await;
     assert_eq!(o.json(), json!({"result": null}));
     let logged = boot
-        .wait_for_stderr(WAIT, |s| lines_with(s, &bad_id).iter().any(|l| l.contains("foo is not")))
+        .wait_for_stderr(WAIT, |s| {
+            lines_with(s, &bad_id)
+                .iter()
+                .any(|l| l.contains("foo is not"))
+        })
         .await;
     assert!(logged, "no line for the bad action:\n{}", boot.stderr());
     let stderr = boot.stderr();
@@ -174,8 +203,18 @@ async fn seed_increment_and_log_lines() {
             .find(|l| l.contains(needle))
             .unwrap_or_else(|| panic!("no line with {needle:?}:\n{stderr}"))
     };
-    assert_node_line(line(&inc_id, "Calculated"), "INFO", &inc_id, "Calculated result of 4");
-    assert_node_line(line(&bad_id, "foo is not"), "ERROR", &bad_id, "foo is not a valid action.");
+    assert_node_line(
+        line(&inc_id, "Calculated"),
+        "INFO",
+        &inc_id,
+        "Calculated result of 4",
+    );
+    assert_node_line(
+        line(&bad_id, "foo is not"),
+        "ERROR",
+        &bad_id,
+        "foo is not a valid action.",
+    );
     api.assert_all_answered_once();
 }
 
@@ -241,7 +280,12 @@ async fn es_modules_with_imports_and_state() {
             })
         );
     }
-    assert_eq!(boot.stderr().matches("esm: init ran").count(), 1, "{}", boot.stderr());
+    assert_eq!(
+        boot.stderr().matches("esm: init ran").count(),
+        1,
+        "{}",
+        boot.stderr()
+    );
     api.assert_all_answered_once();
 }
 
@@ -250,7 +294,10 @@ async fn commonjs_handlers() {
     require_js!();
     let root = modules_root();
     for (handler, expected) in [
-        ("app.handler", json!({"kind": "cjs", "pkg": "cjs greeter for cjs", "dir": true})),
+        (
+            "app.handler",
+            json!({"kind": "cjs", "pkg": "cjs greeter for cjs", "dir": true}),
+        ),
         ("plain.handler", json!({"kind": "js"})),
         ("src/nested.deep.fn", json!("nested")),
     ] {
@@ -271,7 +318,11 @@ async fn callback_handlers_follow_callback_waits_for_empty_event_loop() {
     let root = modules_root();
     let mut boot = spawn(&api, &root, "callback.handler", &[]);
     let (_, o) = boot.call_json(&api, json!({"wait": true})).await;
-    assert_eq!(o.json(), json!(["timer"]), "the response waited for the timer");
+    assert_eq!(
+        o.json(),
+        json!(["timer"]),
+        "the response waited for the timer"
+    );
     let (_, o) = boot.call_json(&api, json!({"wait": false})).await;
     assert_eq!(o.json(), json!([]), "the response did not wait");
     api.assert_all_answered_once();
@@ -333,16 +384,34 @@ async fn context_fields_match_node() {
     assert_eq!(v["awsRequestId"], id.as_str());
     assert_eq!(v["functionName"], "test-fn");
     assert_eq!(v["functionVersion"], "$LATEST");
-    assert_eq!(v["invokedFunctionArn"], "arn:aws:lambda:us-east-1:123456789012:function:test-fn:live");
+    assert_eq!(
+        v["invokedFunctionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:test-fn:live"
+    );
     assert_eq!(v["memoryLimitInMB"], "128", "a string, as in Node");
     assert_eq!(v["logGroupName"], "/aws/lambda/test-fn");
     assert_eq!(v["logStreamName"], "2026/11/26/[$LATEST]0123456789abcdef");
-    assert_eq!(v["identity"], json!({"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}));
-    assert_eq!(v["clientContext"], json!({"custom": {"k": "v"}, "env": {"platform": "web"}}));
+    assert_eq!(
+        v["identity"],
+        json!({"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"})
+    );
+    assert_eq!(
+        v["clientContext"],
+        json!({"custom": {"k": "v"}, "env": {"platform": "web"}})
+    );
     assert_eq!(v["waits"], true);
-    assert_eq!(v["trace"], "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1");
-    let (first, second) = (v["remaining"][0].as_i64().unwrap(), v["remaining"][1].as_i64().unwrap());
-    assert!(first > 0 && second <= first - 40, "remaining time {first} then {second}");
+    assert_eq!(
+        v["trace"],
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+    );
+    let (first, second) = (
+        v["remaining"][0].as_i64().unwrap(),
+        v["remaining"][1].as_i64().unwrap(),
+    );
+    assert!(
+        first > 0 && second <= first - 40,
+        "remaining time {first} then {second}"
+    );
     api.assert_all_answered_once();
 }
 
@@ -355,18 +424,41 @@ async fn thrown_error_has_nodes_shape_and_log_line() {
     let (id, o) = boot.call_json(&api, json!({"action": "throw"})).await;
     let body = assert_node_error(&o, "TypeError");
     assert_eq!(body["errorMessage"], "bad input");
-    let trace: Vec<&str> = body["trace"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    let trace: Vec<&str> = body["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
     assert_eq!(trace[0], "TypeError: bad input", "{body}");
-    assert!(trace[1].starts_with("    at handler (file://") && trace[1].contains("/index.mjs:"), "{body}");
-    let logged = boot.wait_for_stderr(WAIT, |s| lines_with(s, &id).iter().any(|l| l.contains("Invoke Error"))).await;
+    assert!(
+        trace[1].starts_with("    at handler (file://") && trace[1].contains("/index.mjs:"),
+        "{body}"
+    );
+    let logged = boot
+        .wait_for_stderr(WAIT, |s| {
+            lines_with(s, &id)
+                .iter()
+                .any(|l| l.contains("Invoke Error"))
+        })
+        .await;
     assert!(logged, "no Invoke Error line:\n{}", boot.stderr());
     let stderr = boot.stderr();
-    let line = lines_with(&stderr, &id).into_iter().find(|l| l.contains("Invoke Error")).unwrap();
-    let (prefix, formatted) = line.split_once("Invoke Error \t").expect("Node's `Invoke Error \\t{...}`");
+    let line = lines_with(&stderr, &id)
+        .into_iter()
+        .find(|l| l.contains("Invoke Error"))
+        .unwrap();
+    let (prefix, formatted) = line
+        .split_once("Invoke Error \t")
+        .expect("Node's `Invoke Error \\t{...}`");
     assert!(prefix.ends_with(&format!("\t{id}\tERROR\t")), "{line:?}");
     let logged: Value = serde_json::from_str(formatted).unwrap();
     assert_eq!(
-        (&logged["errorType"], &logged["errorMessage"], &logged["code"]),
+        (
+            &logged["errorType"],
+            &logged["errorMessage"],
+            &logged["code"]
+        ),
         (&json!("TypeError"), &json!("bad input"), &json!("E_BAD"))
     );
     assert_eq!(logged["stack"][0], "TypeError: bad input");
@@ -383,9 +475,17 @@ async fn init_error_case(root: TaskRoot, handler: &str, error_type: &str) -> (Va
         .init_error(WAIT)
         .await
         .unwrap_or_else(|| panic!("no init error for {handler}:\n{}", boot.stderr()));
-    assert_eq!(err.error_type_header.as_deref(), Some(error_type), "{:?}", err.body);
+    assert_eq!(
+        err.error_type_header.as_deref(),
+        Some(error_type),
+        "{:?}",
+        err.body
+    );
     assert_node_error_body(&err.body, error_type);
-    let status = boot.wait_exit(WAIT).await.expect("the bootstrap exits after an init error");
+    let status = boot
+        .wait_exit(WAIT)
+        .await
+        .expect("the bootstrap exits after an init error");
     assert!(!status.success(), "exit status {status}");
     (err.body, boot.stderr())
 }
@@ -393,28 +493,46 @@ async fn init_error_case(root: TaskRoot, handler: &str, error_type: &str) -> (Va
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_error_missing_module() {
     require_js!();
-    let root = TaskRoot::builder().file("index.mjs", "export const handler = async () => 1;\n").build();
-    let (body, stderr) = init_error_case(root, "missing.handler", "Runtime.ImportModuleError").await;
+    let root = TaskRoot::builder()
+        .file("index.mjs", "export const handler = async () => 1;\n")
+        .build();
+    let (body, stderr) =
+        init_error_case(root, "missing.handler", "Runtime.ImportModuleError").await;
     assert_eq!(
         body["errorMessage"],
         "Error: Cannot find module 'missing'\nRequire stack:\n- /var/runtime/index.mjs"
     );
-    let line = stderr.lines().find(|l| l.contains("Uncaught Exception")).unwrap_or_else(|| panic!("{stderr}"));
-    assert!(line.contains("\tundefined\tERROR\tUncaught Exception \t{\"errorType\":\"Runtime.ImportModuleError\""), "{line:?}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("Uncaught Exception"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        line.contains(
+            "\tundefined\tERROR\tUncaught Exception \t{\"errorType\":\"Runtime.ImportModuleError\""
+        ),
+        "{line:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_error_missing_handler() {
     require_js!();
-    let root = TaskRoot::builder().file("index.mjs", "export const other = 1;\n").build();
+    let root = TaskRoot::builder()
+        .file("index.mjs", "export const other = 1;\n")
+        .build();
     let (body, _) = init_error_case(root, "index.handler", "Runtime.HandlerNotFound").await;
-    assert_eq!(body["errorMessage"], "index.handler is undefined or not exported");
+    assert_eq!(
+        body["errorMessage"],
+        "index.handler is undefined or not exported"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_error_syntax() {
     require_js!();
-    let root = TaskRoot::builder().file("index.mjs", "export const handler = async () => {;\n").build();
+    let root = TaskRoot::builder()
+        .file("index.mjs", "export const handler = async () => {;\n")
+        .build();
     let (body, _) = init_error_case(root, "index.handler", "Runtime.UserCodeSyntaxError").await;
     let message = body["errorMessage"].as_str().unwrap();
     assert!(message.starts_with("SyntaxError: "), "{body}");
@@ -428,25 +546,53 @@ async fn console_lines_text_json_and_level() {
     let mut boot = spawn(&api, &root, "index.handler", &[]);
     let (id, o) = boot.call_json(&api, json!({"action": "log"})).await;
     assert_eq!(o.json(), "logged");
-    assert!(boot.wait_for_stderr(WAIT, |s| s.contains("debug line")).await, "{}", boot.stderr());
+    assert!(
+        boot.wait_for_stderr(WAIT, |s| s.contains("debug line"))
+            .await,
+        "{}",
+        boot.stderr()
+    );
     let stderr = boot.stderr();
     let lines = lines_with(&stderr, &id);
-    let find = |needle: &str| *lines.iter().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle:?}:\n{stderr}"));
-    assert_node_line(find("plain"), "INFO", &id, "plain text { a: 1, nested: { b: [ 1, 2 ] } }");
+    let find = |needle: &str| {
+        *lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?}:\n{stderr}"))
+    };
+    assert_node_line(
+        find("plain"),
+        "INFO",
+        &id,
+        "plain text { a: 1, nested: { b: [ 1, 2 ] } }",
+    );
     assert_node_line(find("multi"), "WARN", &id, "multi\rline");
     assert_node_line(find("debug line"), "DEBUG", &id, "debug line");
     drop(boot);
 
     let api = FakeRuntimeApi::start().await;
-    let env = [("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("AWS_LAMBDA_LOG_LEVEL", "WARN")];
+    let env = [
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+    ];
     let mut boot = spawn(&api, &root, "index.handler", &env);
     let (id, _) = boot.call_json(&api, json!({"action": "log"})).await;
-    assert!(boot.wait_for_stderr(WAIT, |s| s.contains("multi")).await, "{}", boot.stderr());
+    assert!(
+        boot.wait_for_stderr(WAIT, |s| s.contains("multi")).await,
+        "{}",
+        boot.stderr()
+    );
     let stderr = boot.stderr();
-    assert!(!stderr.contains("plain text") && !stderr.contains("debug line"), "below WARN:\n{stderr}");
+    assert!(
+        !stderr.contains("plain text") && !stderr.contains("debug line"),
+        "below WARN:\n{stderr}"
+    );
     let line = stderr.lines().find(|l| l.contains("multi")).unwrap();
     let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-    assert_eq!((&v["level"], &v["requestId"], &v["message"]), (&json!("WARN"), &json!(id), &json!("multi\nline")));
+    assert_eq!(
+        (&v["level"], &v["requestId"], &v["message"]),
+        (&json!("WARN"), &json!(id), &json!("multi\nline"))
+    );
     assert!(v["timestamp"].as_str().unwrap().ends_with('Z'), "{v}");
 }
 
@@ -464,9 +610,15 @@ async fn infinite_loop_times_out_and_the_next_event_is_fine() {
     let (id, o) = boot.call(&api, inv).await;
     let (_, body) = o.error();
     assert_eq!(body["errorType"], "Sandbox.Timedout", "{body}");
-    assert!(body["errorMessage"].as_str().unwrap().contains(&id), "{body}");
+    assert!(
+        body["errorMessage"].as_str().unwrap().contains(&id),
+        "{body}"
+    );
     let (_, o) = boot.call_json(&api, json!({})).await;
     let after = o.json()["instance"].clone();
-    assert!(after.is_number() && after != before, "a fresh environment: {before} then {after}");
+    assert!(
+        after.is_number() && after != before,
+        "a fresh environment: {before} then {after}"
+    );
     api.assert_all_answered_once();
 }
