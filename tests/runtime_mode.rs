@@ -529,7 +529,7 @@ async fn warm_instance_is_reused_and_reset_after_trap() {
     );
 
     let (id, o) = boot.call_json(&api, json!({"action": "panic"})).await;
-    assert_lambda_error(&o, "Runtime.WasmTrap", &id);
+    assert_lambda_error(&o, "Panic", &id);
 
     let (_, o) = boot.call_json(&api, json!({"action": "counter"})).await;
     assert_eq!(o.json()["count"], 1, "fresh instance after a trap: {o:?}");
@@ -619,9 +619,16 @@ async fn function_errors_and_traps() {
     assert_eq!(msg, "boom");
     echo_ok(&mut boot, &api, 1).await;
 
-    // A panic traps; its message reaches the logs tagged with the request id.
+    // A panic traps; the caller gets its message and location (the SDK's
+    // panic hook reports them before the abort), and the logs have it too,
+    // tagged with the request id.
     let (id, o) = boot.call_json(&api, json!({"action": "panic"})).await;
-    assert_lambda_error(&o, "Runtime.WasmTrap", &id);
+    let msg = assert_lambda_error(&o, "Panic", &id);
+    assert!(
+        msg.starts_with("panicked at tests/guest/src/lib.rs:") && msg.ends_with(": boom"),
+        "{msg}"
+    );
+    assert_stack_trace_nonempty(&o);
     let logged = boot
         .wait_for_stderr(WAIT, |s| {
             s.lines().any(|l| l.contains(&id) && l.contains("boom"))
@@ -634,8 +641,8 @@ async fn function_errors_and_traps() {
     );
     echo_ok(&mut boot, &api, 2).await;
 
-    // Traps: a panic, `unreachable`, a stack overflow, a bad host-call range.
-    for (n, action) in ["panic", "unreachable", "stack_overflow", "oob_host_call"]
+    // Traps: `unreachable`, a stack overflow, a bad host-call range.
+    for (n, action) in ["unreachable", "stack_overflow", "oob_host_call"]
         .into_iter()
         .enumerate()
     {

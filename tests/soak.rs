@@ -85,7 +85,7 @@ fn cycle() -> Vec<Case> {
         case(
             "panic",
             |_| body(json!({"action": "panic"})),
-            Error("Runtime.WasmTrap"),
+            Error("Panic"),
         ),
         case(
             "counter",

@@ -59,6 +59,7 @@ fuzz_target!(|input: Input| {
         log: LogConfig::default(),
         guest_env: Vec::new(),
         concurrency: 1,
+        python_home: "/opt/python".into(),
     };
     let mut encoder = ContextEncoder::new(&settings);
     let text = encoder.encode(&context);

@@ -1,4 +1,4 @@
-//! `engine::load_module` + `GuestKind::detect` on arbitrary bytes written as
+//! `engine::load_module` + `ModuleKind::detect` on arbitrary bytes written as
 //! `m.wasm` (binary Wasm or, as wasmtime's `wat` feature allows, text): Ok or
 //! a `Runtime.ImportModuleError`/`Runtime.HandlerNotFound`, never a panic.
 #![no_main]
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use lambda_wasm::engine::{load_module, new_engine};
-use lambda_wasm::guest_kind::GuestKind;
+use lambda_wasm::guest::detect::ModuleKind;
 use lambda_wasm::handler_name::HandlerName;
 use libfuzzer_sys::fuzz_target;
 
@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(error.error_message.starts_with("Unable to import module 'm': "), "{}", error.error_message);
                 return; // the same bytes fail the same way for every handler
             }
-            Ok(module) => match GuestKind::detect(&module, &handler) {
+            Ok(module) => match ModuleKind::detect(&module, &handler) {
                 Ok(_) => {}
                 Err(error) => assert!(
                     matches!(error.error_type.as_str(), "Runtime.ImportModuleError" | "Runtime.HandlerNotFound"),

@@ -49,6 +49,7 @@ fn settings() -> FunctionSettings {
         log: LogConfig::default(),
         guest_env: Vec::new(),
         concurrency: 1,
+        python_home: "/opt/python".into(),
     }
 }
 

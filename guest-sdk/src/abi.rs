@@ -1,7 +1,8 @@
 //! The guest side of guest ABI v1 (docs/abi.md): the exports every module
 //! needs once (`lambda_abi_version`, `lambda_alloc`, `_initialize`), the
 //! host imports of module `lambda_wasm`, and the glue that turns one handler
-//! call into those imports.
+//! call into those imports: reading and freeing the invocation buffer, the
+//! init hooks of `handler!(f, init)`, and the panic hook.
 //!
 //! Most handlers never touch this module; the `handler!` macro does. It is
 //! public as a documented escape hatch, e.g. [`set_raw_response`] for a
@@ -11,15 +12,47 @@
 //! recorder, read back through [`crate::testing`].
 
 use std::alloc::{Layout, alloc, dealloc};
+use std::any::Any;
 use std::ptr::{NonNull, null_mut};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
+use lambda_wasm_abi::imports;
+pub use lambda_wasm_abi::ABI_VERSION;
 use serde::de::DeserializeOwned;
 
+use crate::log::Level;
 use crate::{Context, Diagnostic, IntoResponse};
 
-/// The ABI version this SDK speaks; `lambda_abi_version` returns it and the
-/// host refuses modules whose version it does not speak.
-pub const ABI_VERSION: i32 = 1;
+/// The `errorType` of a panic, set just before the panic aborts the
+/// instance (docs/abi.md, "Errors set before a trap").
+pub const PANIC_ERROR_TYPE: &str = "Panic";
+
+/// `a == b`, in a `const` context.
+const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+// Attributes and function names must be literals; these check them against
+// the names `lambda-wasm-abi` defines for the host.
+const _: () = assert!(same_name(imports::MODULE, "lambda_wasm"));
+const _: () = assert!(same_name(imports::SET_RESPONSE, "set_response"));
+const _: () = assert!(same_name(imports::SET_ERROR, "set_error"));
+const _: () = assert!(same_name(imports::ADD_STACK_FRAME, "add_stack_frame"));
+const _: () = assert!(same_name(imports::LOG, "log"));
+const _: () = assert!(same_name(imports::REMAINING_TIME_MS, "remaining_time_ms"));
+const _: () = assert!(same_name(lambda_wasm_abi::VERSION_EXPORT, "lambda_abi_version"));
+const _: () = assert!(same_name(lambda_wasm_abi::ALLOC_EXPORT, "lambda_alloc"));
 
 /// The host imports, exactly as docs/abi.md lists them. Pointers and `usize`
 /// are `i32` on wasm32, so these are the `(i32, ...)` signatures of the ABI.
@@ -100,14 +133,16 @@ pub unsafe fn free_invocation_buffer(ptr: *mut u8, size: usize) {
     }
 }
 
-/// The WASI reactor entry point: runs the module's static constructors
-/// (wasi-libc's among them) once, before the first handler call.
+/// The WASI reactor entry point, the module's init phase: runs the module's
+/// static constructors (wasi-libc's, and those of `handler!(f, init)`, which
+/// register init hooks), installs the panic hook, then runs the init hooks.
+/// An init hook's `Err` is reported with `set_error` and ends init with a
+/// trap: the host's init error (docs/abi.md, "Errors set before a trap").
 ///
 /// rustc links no `crt1-reactor.o` into a `cdylib`, so without this the
 /// module would export no `_initialize`; and because this calls
 /// `__wasm_call_ctors` explicitly, wasm-ld does not wrap every export in
-/// constructor/destructor calls either. Rust code itself needs no
-/// initializer: a `static` with `LazyLock` is the "init once" place.
+/// constructor/destructor calls either.
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 #[unsafe(export_name = "_initialize")]
 pub extern "C" fn lambda_wasm_initialize() {
@@ -116,10 +151,118 @@ pub extern "C" fn lambda_wasm_initialize() {
         fn __wasm_call_ctors();
     }
     static DONE: AtomicBool = AtomicBool::new(false);
-    if !DONE.swap(true, Ordering::SeqCst) {
-        // SAFETY: wasm-ld synthesizes this function; it is run only once.
-        unsafe { __wasm_call_ctors() }
+    if DONE.swap(true, Ordering::SeqCst) {
+        return;
     }
+    // SAFETY: wasm-ld synthesizes this function; it is run only once.
+    unsafe { __wasm_call_ctors() }
+    install_panic_hook();
+    if let Err(diagnostic) = run_init_hooks() {
+        report_error(&diagnostic);
+        // A trap is the only way to fail `_initialize` (it returns nothing).
+        core::arch::wasm32::unreachable()
+    }
+}
+
+/// A function run once in the init phase; its `Err` is the init error.
+pub type InitHook = fn() -> Result<(), Diagnostic>;
+
+/// The hooks `handler!(f, init)` registered from the module's constructors.
+static INIT_HOOKS: Mutex<Vec<InitHook>> = Mutex::new(Vec::new());
+
+/// Adds a hook for `_initialize` to run. `handler!(f, init)` calls this
+/// from a constructor; it is public only for that.
+#[doc(hidden)]
+pub fn register_init(hook: InitHook) {
+    INIT_HOOKS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(hook);
+}
+
+/// Runs the registered init hooks in order, up to the first failure.
+#[cfg(any(target_arch = "wasm32", test))]
+fn run_init_hooks() -> Result<(), Diagnostic> {
+    // Taken out first: a hook runs user code, which must not find the lock held.
+    let hooks = std::mem::take(&mut *INIT_HOOKS.lock().unwrap_or_else(PoisonError::into_inner));
+    hooks.into_iter().try_for_each(|hook| hook())
+}
+
+/// The state `handler!(f, init)` keeps for every invocation of `f`: what
+/// `init` returned, made once per instance. It is typed by the handler's
+/// signature, which the macro ties to `init`'s at compile time.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct StateSlot(OnceLock<Box<dyn Any + Send + Sync>>);
+
+impl StateSlot {
+    /// An empty slot, for a `static`.
+    pub const fn new() -> Self {
+        StateSlot(OnceLock::new())
+    }
+
+    /// Runs `init` and keeps its state, unless the slot is already filled.
+    pub fn init<S, Er>(&self, init: impl FnOnce() -> Result<S, Er>) -> Result<(), Diagnostic>
+    where
+        S: Any + Send + Sync,
+        Er: Into<Diagnostic>,
+    {
+        if self.0.get().is_none() {
+            let state = init().map_err(Into::into)?;
+            // Only this instance's init thread gets here: the set cannot race.
+            let _ = self.0.set(Box::new(state));
+        }
+        Ok(())
+    }
+
+    /// The state, made now by `init` if `_initialize` did not run it (a host
+    /// that skips `_initialize`; then its `Err` is this invocation's error).
+    fn get_or_init<S, Er>(&self, init: impl FnOnce() -> Result<S, Er>) -> Result<&S, Diagnostic>
+    where
+        S: Any + Send + Sync,
+        Er: Into<Diagnostic>,
+    {
+        self.init(init)?;
+        Ok(self
+            .0
+            .get()
+            .and_then(|state| state.downcast_ref())
+            .expect("handler! ties the slot's type to the handler's"))
+    }
+}
+
+/// Installs, once, the hook that reports a panic as the invocation's (or
+/// init's) error through `set_error`, before printing it to stderr as
+/// Rust's default hook does; then the panic aborts (wasm32-wasip1 has no
+/// unwinding), which traps the instance.
+#[cfg(any(target_arch = "wasm32", test))]
+fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report_error(&panic_diagnostic(info));
+            print(info);
+        }));
+    });
+}
+
+/// `Panic`, `panicked at src/lib.rs:10:5: <message>`: the text Rust prints,
+/// on one line.
+#[cfg(any(target_arch = "wasm32", test))]
+fn panic_diagnostic(info: &std::panic::PanicHookInfo<'_>) -> Diagnostic {
+    // What the default hook prints for a payload that is not a string.
+    let message = info.payload_as_str().unwrap_or("Box<dyn Any>");
+    let error_message = match info.location() {
+        Some(at) => format!(
+            "panicked at {}:{}:{}: {message}",
+            at.file(),
+            at.line(),
+            at.column()
+        ),
+        None => format!("panicked: {message}"),
+    };
+    Diagnostic::new(PANIC_ERROR_TYPE, error_message)
 }
 
 /// Sets the invocation's response to these bytes, as they are: no
@@ -181,7 +324,7 @@ pub fn report_error(diagnostic: &Diagnostic) {
 }
 
 /// Sends one log record to the host, which formats and filters it.
-pub(crate) fn log(level: crate::log::Level, message: &str) {
+pub(crate) fn log(level: Level, message: &str) {
     #[cfg(target_arch = "wasm32")]
     // SAFETY: the host copies the range before returning.
     unsafe {
@@ -201,9 +344,8 @@ pub(crate) fn remaining_time_ms() -> i64 {
     unsafe { sys::remaining_time_ms() }
 }
 
-/// Runs one invocation of `handler` on the buffer the host filled: parses
-/// the context, deserializes the event, frees the buffer, calls the handler
-/// and reports its result. Returns the handler export's status: 0 for a
+/// Runs one invocation of `handler` on the buffer the host filled and
+/// reports its result. Returns the handler export's status: 0 for a
 /// response, 1 for a function error.
 ///
 /// This is what the `handler!` macro's export calls; it is public only for
@@ -227,59 +369,134 @@ where
     R: IntoResponse,
     Er: Into<Diagnostic>,
 {
-    // SAFETY (both): ranges the host wrote, per the caller's contract.
-    let event_bytes = unsafe { borrowed(event_ptr, event_len) };
-    let ctx_bytes = unsafe { borrowed(ctx_ptr, ctx_len) };
-    with_context(ctx_bytes, |context| {
-        let event = serde_json::from_slice::<E>(event_bytes);
-        // Everything is owned now: give the (maybe large) buffer back before
-        // the handler runs.
-        // SAFETY: the buffer of lambda_alloc(event_len + ctx_len), not used
-        // after this.
-        unsafe { free_invocation_buffer(event_ptr, event_len + ctx_len) };
+    let call = |event, context: &Context| handler(event, context).map_err(Into::into);
+    // SAFETY: per this function's contract.
+    unsafe { invoke(call, event_ptr, event_len, ctx_ptr, ctx_len) }
+}
 
-        let outcome = match event {
-            Err(e) => Err(Diagnostic::unmarshal(e)),
-            Ok(event) => handler(event, context)
-                .map_err(Into::into)
-                .and_then(IntoResponse::into_response),
-        };
-        match outcome {
-            Ok(Some(bytes)) => {
-                set_raw_response(&bytes);
-                0
-            }
-            Ok(None) => 0,
-            Err(diagnostic) => {
-                report_error(&diagnostic);
-                1
-            }
-        }
+/// [`run_handler`] for `handler!(f, init)`: `handler` also gets the state
+/// `init` made in `_initialize`, kept in `state`. `init` is passed too so
+/// that its state type must be the handler's.
+///
+/// # Safety
+/// As for [`run_handler`].
+#[doc(hidden)]
+pub unsafe fn run_handler_with_state<F, I, E, S, R, Er, Ei>(
+    handler: F,
+    init: I,
+    state: &StateSlot,
+    event_ptr: *mut u8,
+    event_len: usize,
+    ctx_ptr: *mut u8,
+    ctx_len: usize,
+) -> i32
+where
+    F: FnOnce(E, &Context, &S) -> Result<R, Er>,
+    I: FnOnce() -> Result<S, Ei>,
+    E: DeserializeOwned,
+    S: Any + Send + Sync,
+    R: IntoResponse,
+    Er: Into<Diagnostic>,
+    Ei: Into<Diagnostic>,
+{
+    let call = |event, context: &Context| {
+        let state = state.get_or_init(init)?;
+        handler(event, context, state).map_err(Into::into)
+    };
+    // SAFETY: per this function's contract.
+    unsafe { invoke(call, event_ptr, event_len, ctx_ptr, ctx_len) }
+}
+
+/// Reads the invocation out of the host's buffer (freeing it), calls `call`
+/// and reports its outcome; returns the export's status.
+///
+/// # Safety
+/// As for [`run_handler`].
+unsafe fn invoke<E, R>(
+    call: impl FnOnce(E, &Context) -> Result<R, Diagnostic>,
+    event_ptr: *mut u8,
+    event_len: usize,
+    ctx_ptr: *mut u8,
+    ctx_len: usize,
+) -> i32
+where
+    E: DeserializeOwned,
+    R: IntoResponse,
+{
+    with_reused_context(|context| {
+        // SAFETY: per this function's contract.
+        let event = unsafe { take_invocation(event_ptr, event_len, ctx_ptr, ctx_len, context) };
+        let outcome = event
+            .and_then(|event| call(event, context))
+            .and_then(IntoResponse::into_response);
+        report(outcome)
     })
 }
 
-/// Runs `f` with the context parsed from the host's `bytes` (UTF-8 text; any
-/// invalid byte is replaced).
+/// Parses the context into `context` and deserializes the event, then frees
+/// the host's buffer: everything is owned by then, and the (maybe large)
+/// buffer is given back before the handler runs. No reference into the
+/// buffer outlives this function's first block.
+///
+/// # Safety
+/// As for [`run_handler`].
+unsafe fn take_invocation<E: DeserializeOwned>(
+    event_ptr: *mut u8,
+    event_len: usize,
+    ctx_ptr: *mut u8,
+    ctx_len: usize,
+    context: &mut Context,
+) -> Result<E, Diagnostic> {
+    let event = {
+        // SAFETY (both): ranges the host wrote, per the caller's contract.
+        let event_bytes = unsafe { borrowed(event_ptr, event_len) };
+        let ctx_bytes = unsafe { borrowed(ctx_ptr, ctx_len) };
+        context.reparse(&context_text(ctx_bytes));
+        serde_json::from_slice::<E>(event_bytes).map_err(Diagnostic::unmarshal)
+    };
+    // SAFETY: the buffer of lambda_alloc(event_len + ctx_len); the slices
+    // into it are gone.
+    unsafe { free_invocation_buffer(event_ptr, event_len + ctx_len) };
+    event
+}
+
+/// Sends an invocation's outcome to the host; returns the export's status.
+fn report(outcome: Result<Option<Vec<u8>>, Diagnostic>) -> i32 {
+    match outcome {
+        Ok(Some(bytes)) => {
+            set_raw_response(&bytes);
+            0
+        }
+        Ok(None) => 0,
+        Err(diagnostic) => {
+            report_error(&diagnostic);
+            1
+        }
+    }
+}
+
+/// The context text: UTF-8, with any invalid byte replaced.
+fn context_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    // from_utf8 checks ASCII a word at a time; from_utf8_lossy goes byte by byte.
+    std::str::from_utf8(bytes).map_or_else(
+        |_| String::from_utf8_lossy(bytes),
+        std::borrow::Cow::Borrowed,
+    )
+}
+
+/// Runs `f` with the instance's context, to be re-filled for this invocation.
 ///
 /// The context lives in one slot per instance, re-filled each invocation, so
 /// its strings keep their buffers: a warm invocation allocates nothing for
 /// it. A handler that runs another handler (the slot is in use) gets a
 /// context of its own.
-fn with_context<R>(bytes: &[u8], f: impl FnOnce(&Context) -> R) -> R {
+fn with_reused_context<R>(f: impl FnOnce(&mut Context) -> R) -> R {
     thread_local! {
         static REUSED: std::cell::RefCell<Context> = std::cell::RefCell::default();
     }
-    // from_utf8 checks ASCII a word at a time; from_utf8_lossy goes byte by byte.
-    let text = std::str::from_utf8(bytes).map_or_else(
-        |_| String::from_utf8_lossy(bytes),
-        std::borrow::Cow::Borrowed,
-    );
     REUSED.with(|slot| match slot.try_borrow_mut() {
-        Ok(mut context) => {
-            context.reparse(&text);
-            f(&context)
-        }
-        Err(_) => f(&Context::parse(&text)),
+        Ok(mut context) => f(&mut context),
+        Err(_) => f(&mut Context::default()),
     })
 }
 
@@ -291,5 +508,58 @@ unsafe fn borrowed<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
     } else {
         // SAFETY: per the caller.
         unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_hooks_run_in_order_up_to_the_first_failure() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static RAN: AtomicU32 = AtomicU32::new(0);
+        register_init(|| {
+            RAN.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+        register_init(|| Err(Diagnostic::new("ConfigError", "TABLE_NAME is not set")));
+        register_init(|| {
+            RAN.fetch_add(100, Ordering::SeqCst);
+            Ok(())
+        });
+        let failure = run_init_hooks().unwrap_err();
+        assert_eq!(failure, Diagnostic::new("ConfigError", "TABLE_NAME is not set"));
+        assert_eq!(RAN.load(Ordering::SeqCst), 1);
+        // Run once: the hooks are gone.
+        assert_eq!(run_init_hooks(), Ok(()));
+    }
+
+    #[test]
+    fn state_slot_inits_once_and_keeps_a_failure_out() {
+        let slot = StateSlot::new();
+        let failed = slot.get_or_init(|| Err::<u32, _>("no config"));
+        assert_eq!(failed.unwrap_err(), Diagnostic::new("&str", "no config"));
+        assert_eq!(slot.init(|| Ok::<u32, Diagnostic>(7)), Ok(()));
+        let again = slot.get_or_init(|| -> Result<u32, Diagnostic> { unreachable!("init ran") });
+        assert_eq!(again, Ok(&7));
+    }
+
+    #[test]
+    fn panics_are_reported_with_their_location_before_they_abort() {
+        install_panic_hook();
+        install_panic_hook(); // once: a second call adds no second report
+        recorder::take();
+        let line = line!() + 1;
+        let panicked = std::panic::catch_unwind(|| panic!("boom {}", 7));
+        assert!(panicked.is_err());
+        let recorded = recorder::take();
+        let (error_type, error_message) = recorded.error.expect("set_error was called");
+        assert_eq!(error_type, "Panic");
+        assert_eq!(
+            error_message,
+            format!("panicked at {}:{line}:52: boom 7", file!())
+        );
+        assert!(recorded.stack_trace.is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //! `context` object, parsed from the `key=value` text of guest ABI v1
 //! (docs/abi.md, section 4).
 
+use lambda_wasm_abi::context as keys;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -148,9 +149,9 @@ impl Context {
                 let value = &text[equals + 1..end];
                 let value = value.strip_suffix('\r').unwrap_or(value);
                 let key = &bytes[start..equals];
-                if key_is(key, "xray_trace_id") {
+                if key_is(key, keys::XRAY_TRACE_ID) {
                     value.clone_into(&mut trace_id);
-                } else if key_is(key, "tenant_id") {
+                } else if key_is(key, keys::TENANT_ID) {
                     value.clone_into(&mut tenant_id);
                 } else {
                     self.set(key, value);
@@ -185,25 +186,25 @@ impl Context {
     /// Stores one `key=value` line of a required key; unknown keys are ignored.
     fn set(&mut self, key: &[u8], value: &str) {
         let text = match key {
-            _ if key_is(key, "aws_request_id") => &mut self.aws_request_id,
-            _ if key_is(key, "invoked_function_arn") => &mut self.invoked_function_arn,
-            _ if key_is(key, "function_name") => &mut self.function_name,
-            _ if key_is(key, "function_version") => &mut self.function_version,
-            _ if key_is(key, "log_group_name") => &mut self.log_group_name,
-            _ if key_is(key, "log_stream_name") => &mut self.log_stream_name,
-            _ if key_is(key, "deadline_ms") => {
+            _ if key_is(key, keys::AWS_REQUEST_ID) => &mut self.aws_request_id,
+            _ if key_is(key, keys::INVOKED_FUNCTION_ARN) => &mut self.invoked_function_arn,
+            _ if key_is(key, keys::FUNCTION_NAME) => &mut self.function_name,
+            _ if key_is(key, keys::FUNCTION_VERSION) => &mut self.function_version,
+            _ if key_is(key, keys::LOG_GROUP_NAME) => &mut self.log_group_name,
+            _ if key_is(key, keys::LOG_STREAM_NAME) => &mut self.log_stream_name,
+            _ if key_is(key, keys::DEADLINE_MS) => {
                 self.deadline_ms = value.trim().parse().unwrap_or(0);
                 return;
             }
-            _ if key_is(key, "memory_limit_in_mb") => {
+            _ if key_is(key, keys::MEMORY_LIMIT_IN_MB) => {
                 self.memory_limit_in_mb = value.trim().parse().unwrap_or(0);
                 return;
             }
-            _ if key_is(key, "cognito_identity") => {
+            _ if key_is(key, keys::COGNITO_IDENTITY) => {
                 self.identity = serde_json::from_str(value).ok();
                 return;
             }
-            _ if key_is(key, "client_context") => {
+            _ if key_is(key, keys::CLIENT_CONTEXT) => {
                 self.client_context = serde_json::from_str(value).ok();
                 return;
             }
@@ -410,6 +411,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads the real-time clock, which Miri's isolation hides")]
     fn remaining_time_counts_down_from_the_deadline() {
         let ctx = Context::default().with_timeout(std::time::Duration::from_secs(10));
         let left = ctx.remaining_time_in_millis();

@@ -1,23 +1,36 @@
 //! Function errors: how a handler's `Err` becomes Lambda's
 //! `{"errorType", "errorMessage", "stackTrace"}`.
 
+use std::error::Error;
 use std::fmt;
 
 /// A function error as Lambda reports it: the `errorType`, `errorMessage`
 /// and `stackTrace` of the invocation's error response.
 ///
-/// A handler may return `Result<R, Diagnostic>` and use `?` on any
-/// [`std::error::Error`], or return its own error type: anything that
-/// implements `std::error::Error` converts into a `Diagnostic` whose
-/// `errorType` is the short name of the type (`MyError`, as Python reports
-/// an exception's class name), whose `errorMessage` is its `Display` text,
-/// and whose stack trace has one `caused by: ...` line per
-/// [`source`](std::error::Error::source) in its chain.
+/// A handler may return `Result<R, Diagnostic>` and use `?` on everything
+/// that converts into a `Box<dyn Error + Send + Sync>`, as with
+/// `lambda_runtime`'s `Error`:
+///
+/// | `?` on | `errorType` | `errorMessage` |
+/// |---|---|---|
+/// | any `std::error::Error + Send + Sync` (yours, `thiserror`'s, `std::io::Error`, ...) | its short type name: `MyError`, `ParseIntError` | its `Display` text |
+/// | `anyhow::Error` | `Error` | its `Display` text (the outermost context) |
+/// | `Box<dyn Error + Send + Sync>` | `Box<dyn Error + Send + Sync>` | its `Display` text |
+/// | `String`, `&str` | `String`, `&str` | the text |
+///
+/// The short type name is the type's path without its modules, as Python
+/// reports an exception by its class name. The stack trace has one
+/// `caused by: ...` line per [`source`](Error::source) in the error's chain
+/// (for `anyhow`, every context below the outermost one).
+///
+/// A handler may also return its own error type directly
+/// (`Result<R, MyError>`): the SDK converts it the same way. For another
+/// `errorType` (e.g. Python's `KeyError`) build one with
+/// [`Diagnostic::new`], or implement `From<MyError> for Diagnostic`
+/// yourself for a type that is not an `Error`.
 ///
 /// `Diagnostic` itself does not implement `std::error::Error`: that is what
-/// lets the blanket conversion exist (as with `anyhow::Error`). A boxed
-/// `dyn Error` has no concrete type to name, so convert it with
-/// [`Diagnostic::from_boxed`].
+/// lets the blanket conversion exist (as with `anyhow::Error`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     /// Lambda's `errorType`: the kind of failure, e.g. `KeyError`.
@@ -46,14 +59,6 @@ impl Diagnostic {
         self
     }
 
-    /// Converts a boxed error, which the blanket `From` cannot take (its
-    /// concrete type is erased, so the `errorType` is the generic `Error`).
-    pub fn from_boxed(error: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
-        let mut diagnostic = Diagnostic::new("Error", error.to_string());
-        push_causes(&mut diagnostic, error.source());
-        diagnostic
-    }
-
     /// The error of an event that is not the JSON the handler's event type
     /// expects: `Runtime.UnmarshalError`, as Lambda's managed runtimes say.
     pub fn unmarshal(reason: impl fmt::Display) -> Self {
@@ -73,12 +78,20 @@ impl Diagnostic {
     }
 }
 
-impl<E: std::error::Error> From<E> for Diagnostic {
+/// One blanket conversion over what std and anyhow already turn into a
+/// boxed error. Separate impls for `String`, `&str`, boxed errors or
+/// `anyhow::Error` beside a blanket impl over `E: Error` would not compile
+/// (std may one day implement `Error` for them: a coherence conflict); this
+/// bound covers all of them and still sees the concrete type, so the
+/// `errorType` is the type's name rather than the box's.
+impl<E> From<E> for Diagnostic
+where
+    E: Into<Box<dyn Error + Send + Sync>>,
+{
     fn from(error: E) -> Self {
-        let mut diagnostic = Diagnostic::new(
-            short_type_name(std::any::type_name::<E>()),
-            error.to_string(),
-        );
+        let error_type = short_type_name(std::any::type_name::<E>());
+        let error: Box<dyn Error + Send + Sync> = error.into();
+        let mut diagnostic = Diagnostic::new(error_type, error.to_string());
         push_causes(&mut diagnostic, error.source());
         diagnostic
     }
@@ -91,10 +104,7 @@ impl fmt::Display for Diagnostic {
 }
 
 /// One `caused by: ...` stack line per error in the `source()` chain.
-fn push_causes(
-    diagnostic: &mut Diagnostic,
-    mut source: Option<&(dyn std::error::Error + 'static)>,
-) {
+fn push_causes(diagnostic: &mut Diagnostic, mut source: Option<&(dyn Error + 'static)>) {
     while let Some(cause) = source {
         diagnostic.stack_trace.push(format!("caused by: {cause}"));
         source = cause.source();
@@ -128,7 +138,7 @@ mod tests {
     #[derive(Debug)]
     struct MyError {
         message: String,
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        source: Option<Box<dyn Error + Send + Sync>>,
     }
 
     impl fmt::Display for MyError {
@@ -137,8 +147,8 @@ mod tests {
         }
     }
 
-    impl std::error::Error for MyError {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    impl Error for MyError {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
             self.source.as_deref().map(|e| e as _)
         }
     }
@@ -183,17 +193,46 @@ mod tests {
     }
 
     #[test]
-    fn boxed_errors_convert_explicitly() {
-        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(MyError {
-            message: "m".into(),
-            source: Some(Box::new(std::io::Error::other("io"))),
-        });
-        let d = Diagnostic::from_boxed(boxed);
+    fn question_mark_converts_boxed_errors() {
+        fn fail() -> Result<(), Diagnostic> {
+            let boxed: Box<dyn Error + Send + Sync> = Box::new(MyError {
+                message: "m".into(),
+                source: Some(Box::new(std::io::Error::other("io"))),
+            });
+            Err(boxed)?
+        }
+        let d = fail().unwrap_err();
         assert_eq!(
             (d.error_type.as_str(), d.error_message.as_str()),
-            ("Error", "m")
+            ("Box<dyn Error + Send + Sync>", "m")
         );
         assert_eq!(d.stack_trace, ["caused by: io"]);
+    }
+
+    #[test]
+    fn question_mark_converts_strings() {
+        fn owned() -> Result<(), Diagnostic> {
+            Err(format!("bad {}", 1))?
+        }
+        fn borrowed() -> Result<(), Diagnostic> {
+            Err("bad 2")?
+        }
+        assert_eq!(owned().unwrap_err(), Diagnostic::new("String", "bad 1"));
+        assert_eq!(borrowed().unwrap_err(), Diagnostic::new("&str", "bad 2"));
+    }
+
+    #[test]
+    fn question_mark_converts_anyhow_with_its_contexts() {
+        fn fail() -> Result<(), Diagnostic> {
+            use anyhow::Context as _;
+            Err(std::io::Error::other("no such table")).context("loading the config")?
+        }
+        let d = fail().unwrap_err();
+        assert_eq!(
+            (d.error_type.as_str(), d.error_message.as_str()),
+            ("Error", "loading the config")
+        );
+        assert_eq!(d.stack_trace, ["caused by: no such table"]);
     }
 
     #[test]

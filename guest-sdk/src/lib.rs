@@ -5,7 +5,7 @@
 //! one line of [`handler!`] exports it under guest ABI v1 (docs/abi.md):
 //!
 //! ```
-//! use lambda_wasm_guest::{Context, Diagnostic, handler, info};
+//! use lambda_wasm_guest::{Context, Diagnostic, handler, log};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Deserialize)]
@@ -14,16 +14,11 @@
 //! #[derive(Serialize)]
 //! struct Receipt { message: String }
 //!
-//! // Init once, outside the handler: runs at the first invocation and is
-//! // kept for every warm one after it (the instance is reused).
-//! static PRICES: std::sync::LazyLock<std::collections::HashMap<&str, u32>> =
-//!     std::sync::LazyLock::new(|| [("coffee", 3)].into());
-//!
 //! fn handler(order: Order, ctx: &Context) -> Result<Receipt, Diagnostic> {
-//!     let price = PRICES
-//!         .get(order.item.as_str())
-//!         .ok_or_else(|| Diagnostic::new("UnknownItem", order.item.clone()))?;
-//!     info!("request {} costs {}", ctx.aws_request_id, price * order.quantity);
+//!     if order.quantity == 0 {
+//!         return Err(Diagnostic::new("InvalidOrder", "quantity is 0"));
+//!     }
+//!     log::info!("request {} orders {}", ctx.aws_request_id, order.item);
 //!     Ok(Receipt { message: format!("{} x {}", order.quantity, order.item) })
 //! }
 //!
@@ -32,22 +27,66 @@
 //! # assert_eq!(r.json().unwrap()["message"], "2 x coffee");
 //! ```
 //!
+//! State made once per instance, before the first event (a client, a
+//! parsed configuration), comes from an init function: `handler!(f, init)`
+//! runs `init` in the module's init phase and passes what it returned to
+//! every invocation of `f`. Its `Err` fails the init phase: the host reports
+//! it as the function's init error.
+//!
+//! ```
+//! use lambda_wasm_guest::{Context, Diagnostic, handler};
+//! use std::collections::HashMap;
+//!
+//! struct Prices(HashMap<String, u32>);
+//!
+//! fn init() -> Result<Prices, std::num::ParseIntError> {
+//!     Ok(Prices([("coffee".to_owned(), "3".parse()?)].into()))
+//! }
+//!
+//! fn handler(item: String, _ctx: &Context, prices: &Prices) -> Result<u32, Diagnostic> {
+//!     prices.0.get(&item).copied().ok_or_else(|| Diagnostic::new("UnknownItem", item))
+//! }
+//!
+//! handler!(handler, init);
+//! # let prices = init().unwrap();
+//! # let r = lambda_wasm_guest::testing::invoke(|e, c| handler(e, c, &prices), br#""coffee""#, "");
+//! # assert_eq!(r.json().unwrap(), 3);
+//! ```
+//!
 //! Build with `cargo build --target wasm32-wasip1` and a `cdylib` crate
-//! type (add `rlib` to unit-test the handler natively). What the SDK does
-//! for you:
+//! type (add `rlib` to unit-test the handler natively with [`testing`]).
+//! What the SDK does for you:
 //!
 //! - the event is deserialized with `serde_json` (failure:
 //!   `Runtime.UnmarshalError`) and the `Ok` value serialized (failure:
 //!   `Runtime.MarshalError`), see [`IntoResponse`];
 //! - an `Err` becomes a function error through [`Diagnostic`]: any
-//!   `std::error::Error` converts, its short type name is the `errorType`;
+//!   `std::error::Error`, `anyhow::Error`, `Box<dyn Error + Send + Sync>`,
+//!   `String` or `&str` converts (with `?` too), its short type name is the
+//!   `errorType`;
 //! - the module exports `lambda_abi_version`, `lambda_alloc` and
 //!   `_initialize` once, whatever the number of handlers ([`abi`]);
-//! - [`info!`], [`warn!`], ... send leveled records to the host ([`log`]).
+//! - [`log::info!`], [`log::warn!`], ... send leveled records to the host.
 //!
-//! A panic traps the instance (wasm32-wasip1 aborts on panic): the host
-//! reports `Runtime.WasmTrap`, with the panic message on stderr, and starts a
-//! fresh instance for the next event.
+//! A panic still ends the instance (wasm32-wasip1 aborts on panic), but
+//! keeps its message: the SDK's panic hook reports it as the error
+//! `Panic`, `panicked at src/lib.rs:10:5: <message>` (and prints it to
+//! stderr) before the instance traps; the next event gets a fresh instance.
+//!
+//! The SDK builds for `wasm32-wasip1` only (and natively, for tests): the
+//! host runs WASI preview 1 modules.
+
+// wasm32-wasip2 modules are components, which the host does not load, and
+// other wasm targets lack WASI: fail early with the fix rather than with a
+// module the host refuses.
+#[cfg(all(
+    target_family = "wasm",
+    not(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1"))
+))]
+compile_error!(
+    "lambda-wasm-guest only supports the wasm32-wasip1 target: the lambda-wasm host runs \
+     WASI preview 1 modules (not wasm32-wasip2 components). Build with `--target wasm32-wasip1`."
+);
 
 pub mod abi;
 mod context;
@@ -63,42 +102,89 @@ pub use response::{IntoResponse, RawResponse};
 
 /// Exports a handler function under guest ABI v1.
 ///
-/// `handler!(name)` exports `fn name(event: E, ctx: &Context) ->
-/// Result<R, Er>` as the Wasm function `name`, so `_HANDLER=module.name`
-/// finds it; `handler!(path::to_fn as "export_name")` picks another export
-/// name. Invoke it once per handler: a module may hold several.
+/// - `handler!(f)` exports `fn f(event: E, ctx: &Context) -> Result<R, Er>`
+///   as the Wasm function `f`, so `_HANDLER=module.f` finds it.
+/// - `handler!(f, init)` also runs `fn init() -> Result<S, Ei>` once per
+///   instance, in the init phase (`_initialize`, before the first event),
+///   and passes its state to `fn f(event: E, ctx: &Context, state: &S)`.
+///   An `Err` from `init` is the function's init error (docs/abi.md,
+///   "Errors set before a trap"). `S` must be `Send + Sync + 'static`.
+/// - `handler!(path::to_fn as "export_name")` (or `..., init`) picks
+///   another export name.
+///
+/// Invoke it once per handler: a module may hold several. Each
+/// `handler!(f, init)` keeps its own state, and every init function of the
+/// module runs in the init phase (in no promised order), whichever handler
+/// `_HANDLER` names, as module-level code does in Python.
 ///
 /// `E` is any `serde::de::DeserializeOwned` type (`serde_json::Value` for
 /// any JSON), `R` any [`IntoResponse`] (every `Serialize` type, or
-/// [`RawResponse`]), and `Er` anything that converts into a [`Diagnostic`]
-/// (every `std::error::Error`, or `Diagnostic` itself).
+/// [`RawResponse`]), and `Er`, `Ei` anything that converts into a
+/// [`Diagnostic`] (every `std::error::Error`, `anyhow::Error`, ...).
 ///
-/// The generated export has no Rust name; off Wasm it exports nothing, and
-/// tests call the function itself or go through [`testing::invoke`].
+/// The generated export has no Rust name; off Wasm it exports nothing (and
+/// `init` is not run), and tests call the function itself or go through
+/// [`testing::invoke`].
 #[macro_export]
 macro_rules! handler {
-    (@export $handler:path, $name:expr) => {
+    (@export $name:expr, $run:expr) => {
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        #[cfg_attr(target_arch = "wasm32", unsafe(export_name = $name))]
+        extern "C" fn __lambda_wasm_export(
+            event_ptr: *mut u8,
+            event_len: usize,
+            ctx_ptr: *mut u8,
+            ctx_len: usize,
+        ) -> i32 {
+            // SAFETY: the host calls this with the buffer it filled
+            // from `lambda_alloc`, as guest ABI v1 prescribes.
+            unsafe { $run(event_ptr, event_len, ctx_ptr, ctx_len) }
+        }
+    };
+    (@stateless $handler:path, $name:expr) => {
         const _: () = {
-            #[doc(hidden)]
+            $crate::handler!(@export $name, |event_ptr, event_len, ctx_ptr, ctx_len| {
+                $crate::abi::run_handler($handler, event_ptr, event_len, ctx_ptr, ctx_len)
+            });
+        };
+    };
+    (@stateful $handler:path, $init:path, $name:expr) => {
+        const _: () = {
             #[allow(dead_code)]
-            #[cfg_attr(target_arch = "wasm32", unsafe(export_name = $name))]
-            extern "C" fn __lambda_wasm_export(
-                event_ptr: *mut u8,
-                event_len: usize,
-                ctx_ptr: *mut u8,
-                ctx_len: usize,
-            ) -> i32 {
-                // SAFETY: the host calls this with the buffer it filled
-                // from `lambda_alloc`, as guest ABI v1 prescribes.
-                unsafe { $crate::abi::run_handler($handler, event_ptr, event_len, ctx_ptr, ctx_len) }
-            }
+            static STATE: $crate::abi::StateSlot = $crate::abi::StateSlot::new();
+
+            // wasm-ld turns each `.init_array` entry into a constructor; the
+            // SDK's `_initialize` runs the constructors, then the init hooks
+            // they registered.
+            #[cfg(target_arch = "wasm32")]
+            #[used]
+            #[unsafe(link_section = ".init_array")]
+            static REGISTER_INIT: extern "C" fn() = {
+                extern "C" fn register() {
+                    $crate::abi::register_init(|| STATE.init($init));
+                }
+                register
+            };
+
+            $crate::handler!(@export $name, |event_ptr, event_len, ctx_ptr, ctx_len| {
+                $crate::abi::run_handler_with_state(
+                    $handler, $init, &STATE, event_ptr, event_len, ctx_ptr, ctx_len,
+                )
+            });
         };
     };
     ($handler:ident) => {
-        $crate::handler!(@export $handler, ::core::stringify!($handler));
+        $crate::handler!(@stateless $handler, ::core::stringify!($handler));
+    };
+    ($handler:ident, $init:path) => {
+        $crate::handler!(@stateful $handler, $init, ::core::stringify!($handler));
     };
     ($handler:path as $name:literal) => {
-        $crate::handler!(@export $handler, $name);
+        $crate::handler!(@stateless $handler, $name);
+    };
+    ($handler:path as $name:literal, $init:path) => {
+        $crate::handler!(@stateful $handler, $init, $name);
     };
 }
 
@@ -141,7 +227,43 @@ mod tests {
 
     handler!(greet);
     handler!(greet as "greet_again");
-    handler!(self::greet as "greet_by_path");
+    handler!(by_path::shout as "shout");
+
+    /// A handler named by a path, for `handler!(path as "name")`.
+    mod by_path {
+        use crate::{Context, Diagnostic};
+
+        pub(super) fn shout(text: String, _ctx: &Context) -> Result<String, Diagnostic> {
+            Ok(text.to_uppercase())
+        }
+    }
+
+    /// Shared state of `greet_with_state`, made by `make_prefix`.
+    struct Prefix(String);
+
+    fn make_prefix() -> Result<Prefix, &'static str> {
+        Ok(Prefix("hello".to_owned()))
+    }
+
+    fn greet_with_state(event: Event, _ctx: &Context, prefix: &Prefix) -> Result<String, NoName> {
+        Ok(format!("{} {}", prefix.0, event.name))
+    }
+
+    handler!(greet_with_state, make_prefix);
+    handler!(greet_with_state as "greet_with_state_again", make_prefix);
+
+    #[test]
+    fn stateful_handlers_get_the_init_state() {
+        let prefix = make_prefix().unwrap();
+        let r = testing::invoke(|e, c| greet_with_state(e, c, &prefix), br#"{"name":"Ann"}"#, "");
+        assert_eq!(r.json().unwrap(), "hello Ann");
+    }
+
+    #[test]
+    fn handlers_by_path_work() {
+        let r = testing::invoke(by_path::shout, br#""hi""#, "");
+        assert_eq!(r.json().unwrap(), "HI");
+    }
 
     #[test]
     fn success_sets_the_serialized_response() {

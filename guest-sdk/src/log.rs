@@ -4,13 +4,22 @@
 //! or JSON) and drops those below `AWS_LAMBDA_LOG_LEVEL`. Plain `println!`
 //! and `eprintln!` still work too; they become level-less log lines.
 //!
-//! Use the macros for one-off records:
+//! The macros live in this module, not at the crate root, so that they do
+//! not clash with the `log` or `tracing` crates' `info!` and friends:
 //!
 //! ```
-//! lambda_wasm_guest::info!("Calculated result of {}", 4);
+//! use lambda_wasm_guest::log;
+//! log::info!("Calculated result of {}", 4);
+//! log::error!("{} is not a valid action.", "None");
 //! ```
 //!
-//! or a [`Logger`] with a minimum level, the analog of Python's
+//! (`lambda_wasm_guest::info!` does not exist:)
+//!
+//! ```compile_fail
+//! lambda_wasm_guest::info!("not at the crate root");
+//! ```
+//!
+//! For a minimum level, use a [`Logger`], the analog of Python's
 //! `logger = logging.getLogger(); logger.setLevel(logging.INFO)` at module
 //! level:
 //!
@@ -25,43 +34,9 @@
 
 use std::fmt;
 
-/// A record's level; the numbers are the ABI's `level` argument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(i32)]
-pub enum Level {
-    /// Step-by-step detail.
-    Trace = 0,
-    /// Detail for debugging.
-    Debug = 1,
-    /// Normal operation.
-    Info = 2,
-    /// Something unexpected that the function survives.
-    Warn = 3,
-    /// A failure of this invocation.
-    Error = 4,
-    /// A failure the function cannot go on after.
-    Fatal = 5,
-}
-
-impl Level {
-    /// The name Lambda prints for the level (`INFO`, ...).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Level::Trace => "TRACE",
-            Level::Debug => "DEBUG",
-            Level::Info => "INFO",
-            Level::Warn => "WARN",
-            Level::Error => "ERROR",
-            Level::Fatal => "FATAL",
-        }
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A record's level (shared with the host: its numbers are the `log`
+/// import's `level` argument).
+pub use lambda_wasm_abi::Level;
 
 /// Sends one record at `level`; the host adds the time and request id.
 pub fn log(level: Level, message: &str) {
@@ -76,6 +51,57 @@ pub fn log_fmt(level: Level, args: fmt::Arguments<'_>) {
         None => log(level, &args.to_string()),
     }
 }
+
+// `#[macro_export]` puts a macro at the crate root; each is exported under
+// a hidden name and re-exported here under its real one.
+
+/// Sends a TRACE record: `log::trace!("x = {}", x)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_trace {
+    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Trace, ::core::format_args!($($arg)+)) };
+}
+
+/// Sends a DEBUG record: `log::debug!("x = {}", x)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_debug {
+    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Debug, ::core::format_args!($($arg)+)) };
+}
+
+/// Sends an INFO record: `log::info!("x = {}", x)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_info {
+    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Info, ::core::format_args!($($arg)+)) };
+}
+
+/// Sends a WARN record: `log::warn!("x = {}", x)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_warn {
+    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Warn, ::core::format_args!($($arg)+)) };
+}
+
+/// Sends an ERROR record: `log::error!("x = {}", x)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_error {
+    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Error, ::core::format_args!($($arg)+)) };
+}
+
+/// Sends a FATAL record: `log::fatal!("x = {}", x)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_fatal {
+    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Fatal, ::core::format_args!($($arg)+)) };
+}
+
+#[doc(inline)]
+pub use crate::{
+    __log_debug as debug, __log_error as error, __log_fatal as fatal, __log_info as info,
+    __log_trace as trace, __log_warn as warn,
+};
 
 /// A logger with a minimum level, usable as a `static` (its constructor is
 /// `const`), so that module-level "logger setup" is one line as in Python.
@@ -139,42 +165,6 @@ impl Logger {
     }
 }
 
-/// Sends a TRACE record: `trace!("x = {}", x)`.
-#[macro_export]
-macro_rules! trace {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Trace, ::core::format_args!($($arg)+)) };
-}
-
-/// Sends a DEBUG record: `debug!("x = {}", x)`.
-#[macro_export]
-macro_rules! debug {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Debug, ::core::format_args!($($arg)+)) };
-}
-
-/// Sends an INFO record: `info!("x = {}", x)`.
-#[macro_export]
-macro_rules! info {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Info, ::core::format_args!($($arg)+)) };
-}
-
-/// Sends a WARN record: `warn!("x = {}", x)`.
-#[macro_export]
-macro_rules! warn {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Warn, ::core::format_args!($($arg)+)) };
-}
-
-/// Sends an ERROR record: `error!("x = {}", x)`.
-#[macro_export]
-macro_rules! error {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Error, ::core::format_args!($($arg)+)) };
-}
-
-/// Sends a FATAL record: `fatal!("x = {}", x)`.
-#[macro_export]
-macro_rules! fatal {
-    ($($arg:tt)+) => { $crate::log::log_fmt($crate::log::Level::Fatal, ::core::format_args!($($arg)+)) };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,12 +173,12 @@ mod tests {
     #[test]
     fn macros_send_records_at_their_level() {
         take_logs();
-        crate::trace!("t {}", 0);
-        crate::debug!("d");
-        crate::info!("Calculated result of {}", 4);
-        crate::warn!("w");
-        crate::error!("{} is not a valid action.", "None");
-        crate::fatal!("f");
+        crate::log::trace!("t {}", 0);
+        crate::log::debug!("d");
+        crate::log::info!("Calculated result of {}", 4);
+        crate::log::warn!("w");
+        crate::log::error!("{} is not a valid action.", "None");
+        crate::log::fatal!("f");
         assert_eq!(
             take_logs(),
             [
@@ -216,21 +206,5 @@ mod tests {
                 (Level::Error, "also shown".to_owned())
             ]
         );
-    }
-
-    #[test]
-    fn level_numbers_are_the_abis() {
-        let levels = [
-            Level::Trace,
-            Level::Debug,
-            Level::Info,
-            Level::Warn,
-            Level::Error,
-            Level::Fatal,
-        ];
-        for (n, level) in levels.into_iter().enumerate() {
-            assert_eq!(level as i32, n as i32);
-        }
-        assert_eq!(Level::Warn.to_string(), "WARN");
     }
 }

@@ -23,10 +23,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use lambda_wasm::engine;
-use lambda_wasm::environment::Environment;
+use lambda_wasm::engine::{self, HostEngine};
 use lambda_wasm::function::Function;
-use lambda_wasm::guest_kind::GuestKind;
+use lambda_wasm::guest::GuestEnvironment;
+use lambda_wasm::guest::reactor::ReactorEnvironment;
 use lambda_wasm::invocation::{Invocation, InvocationContext, Outcome};
 use lambda_wasm::logs::{LogConfig, Logger};
 use lambda_wasm::sandbox::{Extras, Stdio};
@@ -180,14 +180,12 @@ fn write_one_shot(name: &str, secs: f64) {
 }
 
 /// A linked hello template on `engine`.
-fn hello_template(engine: &Engine, task_root: &Path, tmp: &Path) -> InstanceTemplate {
+fn hello_template(engine: &Engine, task_root: &Path, tmp: &Path) -> InstanceTemplate<()> {
     let settings = settings(task_root, "hello.handler");
     let module = Module::from_file(engine, task_root.join("hello.wasm")).unwrap();
-    let kind = GuestKind::detect(&module, &settings.handler).unwrap();
     InstanceTemplate::new(
-        engine,
         &module,
-        &kind,
+        ReactorEnvironment::add_imports,
         Arc::new(settings),
         quiet_logger(),
         tmp.to_path_buf(),
@@ -226,7 +224,8 @@ fn instantiate(c: &mut Criterion) {
         // cold (or replaced) execution environment costs the host.
         group.bench_function(BenchmarkId::new("rust-hello/environment", name), |b| {
             b.iter(|| {
-                rt.block_on(Environment::start(&template, "handler"))
+                rt.block_on(ReactorEnvironment::start(&template, &"handler".to_string()))
+                    .ok()
                     .unwrap()
             })
         });
@@ -240,11 +239,11 @@ fn instantiate(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    let engine = engine::new_engine().unwrap();
+    let engine = HostEngine::new().unwrap();
     let wasm = std::fs::read(root.path().join("hello.wasm")).unwrap();
     std::fs::write(
         root.path().join("hello.cwasm"),
-        engine.precompile_module(&wasm).unwrap(),
+        engine.engine().precompile_module(&wasm).unwrap(),
     )
     .unwrap();
     group.bench_function("rust-hello/function-load-cwasm", |b| {
@@ -265,13 +264,15 @@ fn instantiate(c: &mut Criterion) {
             py_root.path().join("lambda_function.py"),
         )
         .unwrap();
-        // SAFETY: benchmarks are single-threaded here; the variable is read by load_interpreter.
-        unsafe { std::env::set_var("LAMBDA_WASM_PYTHON_HOME", &home) };
+        let python = FunctionSettings {
+            python_home: home.clone(),
+            ..settings(py_root.path(), "lambda_function.lambda_handler")
+        };
         group.bench_function("python-hello/function-load-cwasm", |b| {
             b.iter(|| {
                 rt.block_on(Function::load_with_engine(
                     &engine,
-                    settings(py_root.path(), "lambda_function.lambda_handler"),
+                    python.clone(),
                     quiet_logger(),
                 ))
                 .ok()
@@ -284,7 +285,7 @@ fn instantiate(c: &mut Criterion) {
 
 fn invoke(c: &mut Criterion) {
     let rt = rt();
-    let engine = engine::new_engine().unwrap();
+    let engine = HostEngine::new().unwrap();
     let root = tempfile::tempdir().unwrap();
     std::fs::copy(guest_wasm("hello.wasm"), root.path().join("hello.wasm")).unwrap();
     std::fs::write(

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use lambda_wasm::engine;
+use lambda_wasm::engine::HostEngine;
 use lambda_wasm::function::Function;
 use lambda_wasm::invocation::{Invocation, InvocationContext};
 use lambda_wasm::logs::{LogConfig, Logger};
@@ -70,19 +70,24 @@ fn native(count: u32) {
 /// `count` warm invocations of `guest` through `Function::invoke`, awaited
 /// in one runtime as the bootstrap does.
 fn sandboxed(guest: &str, count: u32) -> anyhow::Result<()> {
-    let engine = engine::new_engine()?;
+    let engine = HostEngine::new()?;
     let task_root = Path::new("target/profile-invoke");
     std::fs::create_dir_all(task_root)?;
     let cwasm = task_root.join(format!("{guest}.cwasm"));
     if guest == "probe" {
         std::fs::write(
             &cwasm,
-            engine.precompile_module(&wat::parse_str(PROBE_WAT)?)?,
+            engine
+                .engine()
+                .precompile_module(&wat::parse_str(PROBE_WAT)?)?,
         )?;
     } else {
         let wasm = Path::new("target/wasm32-wasip1/guest").join(format!("{guest}.wasm"));
         if !is_newer(&cwasm, &wasm) {
-            std::fs::write(&cwasm, engine.precompile_module(&std::fs::read(&wasm)?)?)?;
+            std::fs::write(
+                &cwasm,
+                engine.engine().precompile_module(&std::fs::read(&wasm)?)?,
+            )?;
         }
     }
     let settings = FunctionSettings::local(&LocalOptions {

@@ -11,16 +11,9 @@ use crate::logs::{Level, Logger};
 use crate::response::GuestResponse;
 use crate::settings::FunctionSettings;
 
-/// The ABI version this host speaks; guests return theirs from [`VERSION_EXPORT`].
-pub const ABI_VERSION: i32 = 1;
-/// The import module of the host functions.
-pub const IMPORT_MODULE: &str = "lambda_wasm";
-/// `() -> i32`: the guest's ABI version; its presence marks a reactor guest.
-pub const VERSION_EXPORT: &str = "lambda_abi_version";
-/// `(size: i32) -> i32`: guest memory for the host to write the event into.
-pub const ALLOC_EXPORT: &str = "lambda_alloc";
-/// The handler a reactor runs when the handler string names no function.
-pub const DEFAULT_HANDLER_EXPORT: &str = "handler";
+pub use lambda_wasm_abi::{
+    ABI_VERSION, ALLOC_EXPORT, DEFAULT_HANDLER_EXPORT, VERSION_EXPORT, context as key, imports,
+};
 
 /// Error texts and stack frames are cut to this many bytes each.
 const MAX_ERROR_TEXT_BYTES: usize = 256 * 1024;
@@ -71,6 +64,11 @@ impl AbiState {
         self.deadline = deadline;
     }
 
+    /// The largest response the function may send.
+    pub fn max_response_bytes(&self) -> usize {
+        self.max_response_bytes
+    }
+
     /// Where the instance's logs go.
     pub fn logger(&self) -> &Logger {
         &self.logger
@@ -91,8 +89,8 @@ pub fn add_to_linker<T: 'static>(
     state: fn(&mut T) -> &mut AbiState,
 ) -> wasmtime::Result<()> {
     linker.func_wrap(
-        IMPORT_MODULE,
-        "set_response",
+        imports::MODULE,
+        imports::SET_RESPONSE,
         move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
             let max = state(caller.data_mut()).max_response_bytes;
             let (memory, range) = guest_range(&mut caller, state, "set_response", ptr, len)?;
@@ -106,8 +104,8 @@ pub fn add_to_linker<T: 'static>(
         },
     )?;
     linker.func_wrap(
-        IMPORT_MODULE,
-        "set_error",
+        imports::MODULE,
+        imports::SET_ERROR,
         move |mut caller: Caller<'_, T>,
               type_ptr: i32,
               type_len: i32,
@@ -120,8 +118,8 @@ pub fn add_to_linker<T: 'static>(
         },
     )?;
     linker.func_wrap(
-        IMPORT_MODULE,
-        "add_stack_frame",
+        imports::MODULE,
+        imports::ADD_STACK_FRAME,
         move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
             let frame = guest_text(&mut caller, state, "add_stack_frame", ptr, len)?;
             let abi = state(caller.data_mut());
@@ -133,8 +131,8 @@ pub fn add_to_linker<T: 'static>(
         },
     )?;
     linker.func_wrap(
-        IMPORT_MODULE,
-        "log",
+        imports::MODULE,
+        imports::LOG,
         move |mut caller: Caller<'_, T>, level: i32, ptr: i32, len: i32| {
             let (memory, range) = guest_range(&mut caller, state, "log", ptr, len)?;
             let (bytes, data) = memory.data_and_store_mut(&mut caller);
@@ -145,8 +143,8 @@ pub fn add_to_linker<T: 'static>(
         },
     )?;
     linker.func_wrap(
-        IMPORT_MODULE,
-        "remaining_time_ms",
+        imports::MODULE,
+        imports::REMAINING_TIME_MS,
         move |mut caller: Caller<'_, T>| -> i64 {
             let deadline = state(caller.data_mut()).deadline;
             deadline
@@ -162,7 +160,7 @@ pub fn add_to_linker<T: 'static>(
 /// The lines that come from the function's settings are the same for every
 /// invocation, so they are formatted once; each invocation only appends its
 /// own fields, into a buffer reused across invocations (no allocation on the
-/// warm path). The text equals what [`context_fields`] lists, in its order.
+/// warm path). Command guests get the same lines as variables.
 pub struct ContextEncoder {
     settings_lines: String,
     text: String,
@@ -173,11 +171,11 @@ impl ContextEncoder {
     pub fn new(settings: &FunctionSettings) -> Self {
         let mut settings_lines = String::new();
         for (key, value) in [
-            ("function_name", settings.function_name.as_str()),
-            ("function_version", &settings.function_version),
-            ("memory_limit_in_mb", &settings.memory_mb.to_string()),
-            ("log_group_name", &settings.log_group_name),
-            ("log_stream_name", &settings.log_stream_name),
+            (key::FUNCTION_NAME, settings.function_name.as_str()),
+            (key::FUNCTION_VERSION, &settings.function_version),
+            (key::MEMORY_LIMIT_IN_MB, &settings.memory_mb.to_string()),
+            (key::LOG_GROUP_NAME, &settings.log_group_name),
+            (key::LOG_STREAM_NAME, &settings.log_stream_name),
         ] {
             push_line(&mut settings_lines, key, value);
         }
@@ -191,17 +189,22 @@ impl ContextEncoder {
     pub fn encode(&mut self, context: &InvocationContext) -> &str {
         let text = &mut self.text;
         text.clear();
-        push_line(text, "aws_request_id", &context.request_id);
-        text.push_str("deadline_ms=");
+        push_line(text, key::AWS_REQUEST_ID, &context.request_id);
+        text.push_str(key::DEADLINE_MS);
+        text.push('=');
         push_decimal(text, context.deadline_ms());
         text.push('\n');
-        push_line(text, "invoked_function_arn", &context.invoked_function_arn);
+        push_line(
+            text,
+            key::INVOKED_FUNCTION_ARN,
+            &context.invoked_function_arn,
+        );
         text.push_str(&self.settings_lines);
         let optional = [
-            ("xray_trace_id", &context.trace_id),
-            ("cognito_identity", &context.cognito_identity),
-            ("client_context", &context.client_context),
-            ("tenant_id", &context.tenant_id),
+            (key::XRAY_TRACE_ID, &context.trace_id),
+            (key::COGNITO_IDENTITY, &context.cognito_identity),
+            (key::CLIENT_CONTEXT, &context.client_context),
+            (key::TENANT_ID, &context.tenant_id),
         ];
         for (key, value) in optional {
             if let Some(value) = value {
@@ -248,40 +251,6 @@ fn push_line(text: &mut String, key: &str, value: &str) {
         text.push_str(value);
     }
     text.push('\n');
-}
-
-/// The context's keys and values (values on one line), in ABI order.
-pub fn context_fields(
-    context: &InvocationContext,
-    settings: &FunctionSettings,
-) -> Vec<(&'static str, String)> {
-    let mut fields = vec![
-        ("aws_request_id", context.request_id.clone()),
-        ("deadline_ms", context.deadline_ms().to_string()),
-        ("invoked_function_arn", context.invoked_function_arn.clone()),
-        ("function_name", settings.function_name.clone()),
-        ("function_version", settings.function_version.clone()),
-        ("memory_limit_in_mb", settings.memory_mb.to_string()),
-        ("log_group_name", settings.log_group_name.clone()),
-        ("log_stream_name", settings.log_stream_name.clone()),
-    ];
-    let optional = [
-        ("xray_trace_id", &context.trace_id),
-        ("cognito_identity", &context.cognito_identity),
-        ("client_context", &context.client_context),
-        ("tenant_id", &context.tenant_id),
-    ];
-    fields.extend(
-        optional
-            .into_iter()
-            .filter_map(|(key, value)| Some((key, value.clone()?))),
-    );
-    for (_, value) in &mut fields {
-        if value.contains(['\n', '\r']) {
-            *value = value.replace(['\n', '\r'], " ");
-        }
-    }
-    fields
 }
 
 /// The guest's memory: the handle [`AbiState::set_memory`] kept, else
@@ -432,14 +401,24 @@ mod tests {
             text.ends_with("\ntenant_id=tenant  x=1\n"),
             "line breaks become spaces"
         );
-        assert!(text.ends_with('\n'));
-        let from_fields: String = context_fields(&context, &settings)
-            .iter()
-            .map(|(k, v)| format!("{k}={v}\n"))
-            .collect();
         assert_eq!(
-            text, from_fields,
-            "the fast encoder and the field list agree"
+            text.lines()
+                .map(|line| line.split_once('=').unwrap().0)
+                .collect::<Vec<_>>(),
+            [
+                "aws_request_id",
+                "deadline_ms",
+                "invoked_function_arn",
+                "function_name",
+                "function_version",
+                "memory_limit_in_mb",
+                "log_group_name",
+                "log_stream_name",
+                "xray_trace_id",
+                "cognito_identity",
+                "tenant_id"
+            ],
+            "the ABI's order"
         );
     }
 }

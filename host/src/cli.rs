@@ -1,13 +1,15 @@
-//! The command line: no subcommand is the Lambda bootstrap; `invoke`, `serve`
-//! and `compile` are test mode and tooling.
+//! The command line (clap stays here, in the binary): no subcommand is the
+//! Lambda bootstrap; `invoke`, `serve` and `compile` are test mode and tooling.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
-use crate::settings::{DEFAULT_MEMORY_MB, LocalOptions};
+use lambda_wasm::local::InvokeOptions;
+use lambda_wasm::response::DEFAULT_MAX_RESPONSE_BYTES;
+use lambda_wasm::serve::ServeOptions;
+use lambda_wasm::settings::{DEFAULT_MEMORY_MB, LocalOptions};
 
 /// Run AWS Lambda handlers compiled to WebAssembly (wasm32-wasip1).
 ///
@@ -81,6 +83,27 @@ impl FunctionArgs {
             function_name: self.function_name.clone(),
             max_response_bytes: self.max_response_bytes,
             pass_credentials: self.pass_credentials,
+            python_home: None,
+        }
+    }
+}
+
+impl InvokeArgs {
+    /// What the library's `invoke` runs.
+    pub fn options(&self) -> InvokeOptions {
+        InvokeOptions {
+            function: self.function.local_options(),
+            event: self.event.clone(),
+        }
+    }
+}
+
+impl ServeArgs {
+    /// What the library's `serve` serves.
+    pub fn options(&self) -> ServeOptions {
+        ServeOptions {
+            function: self.function.local_options(),
+            listen: self.listen,
         }
     }
 }

@@ -1,12 +1,45 @@
-//! The one wasmtime `Engine` of the process, and loading a handler's module:
-//! a compatible precompiled `.cwasm` when there is one, else the `.wasm`.
+//! The one wasmtime `Engine` of the process with its one epoch ticker, and
+//! loading a handler's module: a compatible precompiled `.cwasm` when there
+//! is one, else the `.wasm`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime::{Config, Engine, Module};
 
 use crate::errors::LambdaError;
 use crate::handler_name::HandlerName;
+use crate::limits::EpochTicker;
+
+/// An engine that runs guests: its epoch advances on one ticker thread
+/// shared by every function loaded with it, so two functions never tick
+/// each other's deadlines twice as fast. Clones share the engine and the
+/// ticker, which stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct HostEngine {
+    engine: Engine,
+    _ticker: Arc<EpochTicker>,
+}
+
+impl HostEngine {
+    /// [`new_engine`] with its ticker started.
+    pub fn new() -> wasmtime::Result<Self> {
+        Ok(Self::ticking(new_engine()?))
+    }
+
+    /// Starts ticking `engine` (for an engine with other settings, as in benchmarks).
+    pub fn ticking(engine: Engine) -> Self {
+        Self {
+            _ticker: Arc::new(EpochTicker::start(&engine)),
+            engine,
+        }
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
 
 /// The engine every module and `.cwasm` of this host is built with.
 ///

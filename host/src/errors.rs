@@ -3,6 +3,37 @@
 
 use serde::Serialize;
 
+/// The `errorType`s the host itself reports, as AWS's runtimes name them
+/// (or, for what only a Wasm host sees, in the same `Runtime.*` style).
+pub mod error_type {
+    /// The module is missing, unreadable, not Wasm, or failed its init.
+    pub const IMPORT_MODULE: &str = "Runtime.ImportModuleError";
+    /// The module has no usable export of the handler's name.
+    pub const HANDLER_NOT_FOUND: &str = "Runtime.HandlerNotFound";
+    /// The handler string cannot name a module and function.
+    pub const MALFORMED_HANDLER_NAME: &str = "Runtime.MalformedHandlerName";
+    /// The response is not JSON, not UTF-8, or too large.
+    pub const MARSHAL: &str = "Runtime.MarshalError";
+    /// The event is not JSON.
+    pub const UNMARSHAL: &str = "Runtime.UnmarshalError";
+    /// The invocation ran past its deadline.
+    pub const TIMED_OUT: &str = "Sandbox.Timedout";
+    /// The guest trapped.
+    pub const WASM_TRAP: &str = "Runtime.WasmTrap";
+    /// The guest called `proc_exit` (or a command exited non-zero).
+    pub const EXIT: &str = "Runtime.ExitError";
+    /// The guest needed more memory than the function's memory size.
+    pub const OUT_OF_MEMORY: &str = "Runtime.OutOfMemory";
+    /// The guest broke its own protocol (a status without an error, a frame out of turn).
+    pub const HANDLER: &str = "Runtime.HandlerError";
+    /// The function's configuration (environment variables, options) is unusable.
+    pub const INVALID_CONFIGURATION: &str = "Runtime.InvalidConfiguration";
+    /// The host could not build the guest's sandbox (its /tmp, a preopen).
+    pub const SANDBOX: &str = "Runtime.SandboxError";
+    /// The host could not create its Wasm engine.
+    pub const ENGINE: &str = "Runtime.EngineError";
+}
+
 /// A function or init error, shaped as Lambda reports it.
 ///
 /// Every failure the host can see (a bad handler name, a missing module, a
@@ -49,7 +80,7 @@ impl LambdaError {
     /// The module file is missing, unreadable or not valid Wasm.
     pub fn import_module(module: &str, reason: impl std::fmt::Display) -> Self {
         Self::new(
-            "Runtime.ImportModuleError",
+            error_type::IMPORT_MODULE,
             format!("Unable to import module '{module}': {reason}"),
         )
     }
@@ -57,7 +88,7 @@ impl LambdaError {
     /// The module has no usable export of that name.
     pub fn handler_not_found(function: &str, module: &str) -> Self {
         Self::new(
-            "Runtime.HandlerNotFound",
+            error_type::HANDLER_NOT_FOUND,
             format!("Handler '{function}' missing on module '{module}'"),
         )
     }
@@ -65,7 +96,7 @@ impl LambdaError {
     /// The handler string cannot name a module and function.
     pub fn malformed_handler(handler: &str, reason: impl std::fmt::Display) -> Self {
         Self::new(
-            "Runtime.MalformedHandlerName",
+            error_type::MALFORMED_HANDLER_NAME,
             format!("Bad handler '{handler}': {reason}"),
         )
     }
@@ -73,7 +104,7 @@ impl LambdaError {
     /// The guest's response cannot be sent (not JSON, not UTF-8, too large).
     pub fn marshal(reason: impl std::fmt::Display) -> Self {
         Self::new(
-            "Runtime.MarshalError",
+            error_type::MARSHAL,
             format!("Unable to marshal response: {reason}"),
         )
     }
@@ -81,7 +112,7 @@ impl LambdaError {
     /// The event cannot be given to the guest (not JSON).
     pub fn unmarshal(reason: impl std::fmt::Display) -> Self {
         Self::new(
-            "Runtime.UnmarshalError",
+            error_type::UNMARSHAL,
             format!("Unable to unmarshal input: {reason}"),
         )
     }
@@ -89,7 +120,7 @@ impl LambdaError {
     /// The invocation ran past its deadline.
     pub fn timed_out(request_id: &str, timeout_secs: f64) -> Self {
         Self::new(
-            "Sandbox.Timedout",
+            error_type::TIMED_OUT,
             format!(
                 "RequestId: {request_id} Error: Task timed out after {timeout_secs:.2} seconds"
             ),
@@ -99,7 +130,7 @@ impl LambdaError {
     /// The guest trapped; `frames` is its Wasm backtrace.
     pub fn trap(request_id: &str, message: impl std::fmt::Display, frames: Vec<String>) -> Self {
         Self::new(
-            "Runtime.WasmTrap",
+            error_type::WASM_TRAP,
             format!("RequestId: {request_id} Error: {message}"),
         )
         .with_stack_trace(frames)
@@ -113,7 +144,7 @@ impl LambdaError {
             format!("Runtime exited with error: exit status {status}")
         };
         Self::new(
-            "Runtime.ExitError",
+            error_type::EXIT,
             format!("RequestId: {request_id} Error: {reason}"),
         )
     }
@@ -121,11 +152,26 @@ impl LambdaError {
     /// The guest needed more linear memory than the function's memory size.
     pub fn out_of_memory(request_id: &str, limit_mb: u32) -> Self {
         Self::new(
-            "Runtime.OutOfMemory",
+            error_type::OUT_OF_MEMORY,
             format!(
                 "RequestId: {request_id} Error: Runtime exited with error: guest memory limit of {limit_mb} MB exceeded"
             ),
         )
+    }
+
+    /// The guest broke its side of the protocol it speaks with the host.
+    pub fn protocol(reason: impl std::fmt::Display) -> Self {
+        Self::new(error_type::HANDLER, reason.to_string())
+    }
+
+    /// The function's configuration is unusable; `reason` says what to change.
+    pub fn configuration(reason: impl std::fmt::Display) -> Self {
+        Self::new(error_type::INVALID_CONFIGURATION, reason.to_string())
+    }
+
+    /// The host could not build the guest's sandbox.
+    pub fn sandbox(reason: impl std::fmt::Display) -> Self {
+        Self::new(error_type::SANDBOX, reason.to_string())
     }
 
     /// The JSON body Lambda expects, keys in Lambda's order; init errors pass `""`.

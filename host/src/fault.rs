@@ -5,34 +5,42 @@ use wasmtime::{FrameInfo, Trap, WasmBacktrace};
 use wasmtime_wasi::I32Exit;
 
 use crate::errors::LambdaError;
+use crate::invocation::Call;
 
-/// What the host knew when the call failed.
-pub struct FaultContext<'a> {
-    /// The invocation's request id.
-    pub request_id: &'a str,
-    /// The timeout to report if the deadline interrupted the guest.
-    pub timeout_secs: f64,
+/// The instance can no longer be trusted: the caller must discard it.
+#[derive(Debug)]
+pub struct Fault(pub LambdaError);
+
+/// What the guest's store knew when a call failed.
+#[derive(Debug, Default)]
+pub struct Evidence {
     /// Whether the memory limiter refused a grow during the call.
     pub memory_refused: bool,
-    /// The memory cap, for the out-of-memory message.
-    pub memory_mb: u32,
+    /// The error the guest reported just before it failed, e.g. a Rust
+    /// panic's message set by the guest SDK's panic hook before it aborted.
+    pub guest_error: Option<LambdaError>,
 }
 
-/// The Lambda error for `error`, which ended a guest call.
-pub fn classify(error: &wasmtime::Error, context: &FaultContext<'_>) -> LambdaError {
+/// The Lambda error for `error`, which ended `call`'s guest code.
+pub fn classify(error: &wasmtime::Error, call: &Call<'_>, evidence: Evidence) -> LambdaError {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
-        return LambdaError::exit(context.request_id, exit.0);
+        return LambdaError::exit(call.request_id(), exit.0);
     }
-    let trap = error.downcast_ref::<Trap>();
-    if trap == Some(&Trap::Interrupt) {
-        return LambdaError::timed_out(context.request_id, context.timeout_secs);
+    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return call.timed_out();
     }
     let frames = backtrace(error);
-    if context.memory_refused {
-        return LambdaError::out_of_memory(context.request_id, context.memory_mb)
+    if evidence.memory_refused {
+        return LambdaError::out_of_memory(call.request_id(), call.settings.memory_mb)
             .with_stack_trace(frames);
     }
-    LambdaError::trap(context.request_id, describe(error), frames)
+    match evidence.guest_error {
+        Some(mut reported) => {
+            reported.stack_trace.extend(frames);
+            reported
+        }
+        None => LambdaError::trap(call.request_id(), describe(error), frames),
+    }
 }
 
 /// What ended the call, in a few words and without the backtrace.
@@ -47,7 +55,8 @@ pub fn describe(error: &wasmtime::Error) -> String {
     }
 }
 
-/// The Wasm backtrace of `error`, one string per frame, innermost first.
+/// The Wasm backtrace of `error`, one string per frame, innermost first,
+/// with Rust and C++ symbol names demangled.
 pub fn backtrace(error: &wasmtime::Error) -> Vec<String> {
     error
         .downcast_ref::<WasmBacktrace>()
@@ -59,7 +68,7 @@ fn describe_frame(frame: &FrameInfo) -> String {
     let module = frame.module().name().unwrap_or("<module>");
     let function = frame.func_name().map_or_else(
         || format!("<wasm function {}>", frame.func_index()),
-        str::to_string,
+        |name| format!("{:#}", rustc_demangle::demangle(name)),
     );
     let location = frame
         .symbols()
@@ -72,6 +81,9 @@ fn describe_frame(frame: &FrameInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::invocation::{Invocation, InvocationContext};
+    use crate::settings::FunctionSettings;
+    use std::time::{Duration, SystemTime};
     use wasmtime::{Engine, Instance, Module, Store};
 
     fn fail(wat: &str) -> wasmtime::Error {
@@ -85,20 +97,29 @@ mod tests {
             .unwrap_err()
     }
 
-    fn context(memory_refused: bool) -> FaultContext<'static> {
-        FaultContext {
-            request_id: "req-1",
-            timeout_secs: 3.0,
-            memory_refused,
-            memory_mb: 128,
-        }
+    fn classify_with(error: &wasmtime::Error, evidence: Evidence) -> LambdaError {
+        let settings =
+            FunctionSettings::from_lambda_env(&[("_HANDLER".into(), "m.handler".into())]).unwrap();
+        let invocation = Invocation {
+            event: bytes::Bytes::from_static(b"{}"),
+            context: InvocationContext {
+                request_id: "req-1".into(),
+                deadline: SystemTime::now() + Duration::from_secs(3),
+                invoked_function_arn: String::new(),
+                trace_id: None,
+                client_context: None,
+                cognito_identity: None,
+                tenant_id: None,
+            },
+        };
+        classify(error, &Call::new(&invocation, &settings), evidence)
     }
 
     #[test]
     fn a_trap_reports_its_message_and_backtrace() {
         let error =
             fail(r#"(module $guest (func $deep unreachable) (func (export "run") call $deep))"#);
-        let lambda = classify(&error, &context(false));
+        let lambda = classify_with(&error, Evidence::default());
         assert_eq!(lambda.error_type, "Runtime.WasmTrap");
         assert_eq!(
             lambda.error_message,
@@ -111,16 +132,52 @@ mod tests {
     #[test]
     fn a_trap_after_a_refused_grow_is_out_of_memory() {
         let error = fail(r#"(module (func (export "run") unreachable))"#);
+        let evidence = Evidence {
+            memory_refused: true,
+            guest_error: None,
+        };
         assert_eq!(
-            classify(&error, &context(true)).error_type,
+            classify_with(&error, evidence).error_type,
             "Runtime.OutOfMemory"
         );
     }
 
     #[test]
+    fn a_trap_after_the_guest_reported_an_error_keeps_the_guests_error() {
+        let error = fail(r#"(module $guest (func (export "run") unreachable))"#);
+        let reported = LambdaError::new("Panic", "index out of bounds at src/lib.rs:3:5")
+            .with_stack_trace(vec!["src/lib.rs:3:5".into()]);
+        let lambda = classify_with(
+            &error,
+            Evidence {
+                memory_refused: false,
+                guest_error: Some(reported),
+            },
+        );
+        assert_eq!(lambda.error_type, "Panic");
+        assert_eq!(
+            lambda.error_message,
+            "index out of bounds at src/lib.rs:3:5"
+        );
+        assert_eq!(lambda.stack_trace[0], "src/lib.rs:3:5");
+        assert!(lambda.stack_trace.len() > 1, "the trap's frames follow");
+    }
+
+    #[test]
+    fn rust_symbols_are_demangled() {
+        let error = fail(
+            r#"(module $guest
+                (func $_ZN5hello7handler17h0123456789abcdefE unreachable)
+                (func (export "run") call $_ZN5hello7handler17h0123456789abcdefE))"#,
+        );
+        let lambda = classify_with(&error, Evidence::default());
+        assert_eq!(lambda.stack_trace[0], "guest!hello::handler");
+    }
+
+    #[test]
     fn stack_exhaustion_is_a_trap() {
         let error = fail(r#"(module (func $f (export "run") call $f))"#);
-        let lambda = classify(&error, &context(false));
+        let lambda = classify_with(&error, Evidence::default());
         assert!(
             lambda.error_message.ends_with("call stack exhausted"),
             "{}",

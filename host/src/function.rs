@@ -4,36 +4,21 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::Engine;
-
-use crate::command;
-use crate::engine;
-use crate::environment::{Environment, Fault};
-use crate::errors::LambdaError;
-use crate::guest_kind::GuestKind;
-use crate::invocation::{Invocation, Outcome};
-use crate::limits::EpochTicker;
+use crate::engine::HostEngine;
+use crate::errors::{LambdaError, error_type};
+use crate::guest::AnyGuest;
+use crate::invocation::{Call, Invocation, Outcome};
 use crate::logs::{Level, Logger};
-use crate::python::{self, PythonEnvironment};
 use crate::response;
-use crate::sandbox::Extras;
 use crate::settings::FunctionSettings;
-use crate::store::InstanceTemplate;
 
 /// A function ready to serve invocations.
 pub struct Function {
-    template: InstanceTemplate,
-    kind: GuestKind,
-    environment: Option<LiveEnvironment>,
+    guest: AnyGuest,
     /// The guest's /tmp, deleted with the function and its replicas.
     _tmp: Arc<tempfile::TempDir>,
-    _ticker: Arc<EpochTicker>,
-}
-
-/// A started execution environment of a long-lived kind.
-enum LiveEnvironment {
-    Reactor(Environment),
-    Python(PythonEnvironment),
+    /// Keeps the engine's epoch ticker running while the function lives.
+    _engine: HostEngine,
 }
 
 /// Timings of the init phase, for REPORT lines.
@@ -45,29 +30,24 @@ pub struct InitReport {
 
 impl Function {
     /// Loads the handler's module and starts its first execution environment
-    /// (Lambda's init phase); errors are init errors.
+    /// (Lambda's init phase) on a new engine; errors are init errors.
     pub async fn load(
         settings: FunctionSettings,
         logger: Logger,
     ) -> Result<(Self, InitReport), LambdaError> {
         let started = Instant::now();
-        let engine = engine::new_engine()
-            .map_err(|e| LambdaError::new("Runtime.EngineError", format!("{e:#}")))?;
-        Self::load_with_engine(&engine, settings, logger)
-            .await
-            .map(|function| {
-                (
-                    function,
-                    InitReport {
-                        duration: started.elapsed(),
-                    },
-                )
-            })
+        let engine = HostEngine::new()
+            .map_err(|e| LambdaError::new(error_type::ENGINE, format!("{e:#}")))?;
+        let function = Self::load_with_engine(&engine, settings, logger).await?;
+        let init = InitReport {
+            duration: started.elapsed(),
+        };
+        Ok((function, init))
     }
 
-    /// [`Function::load`] with an existing engine (benchmarks share one).
+    /// [`Function::load`] on an existing engine, which functions share.
     pub async fn load_with_engine(
-        engine: &Engine,
+        engine: &HostEngine,
         settings: FunctionSettings,
         logger: Logger,
     ) -> Result<Self, LambdaError> {
@@ -80,40 +60,21 @@ impl Function {
                 ),
             ));
         }
-        let (module, kind, extras) = if python::is_python_handler(&settings) {
-            let (module, extras) = python::load_interpreter(engine, &settings)?;
-            (module, GuestKind::Python, extras)
-        } else {
-            let module = engine::load_module(engine, &settings.task_root, &settings.handler)?;
-            let kind = GuestKind::detect(&module, &settings.handler)?;
-            (module, kind, Extras::default())
-        };
         let tmp = tempfile::Builder::new()
             .prefix("lambda-wasm-tmp-")
             .tempdir()
-            .map_err(|e| {
-                LambdaError::new(
-                    "Runtime.SandboxError",
-                    format!("cannot create the guest's /tmp: {e}"),
-                )
-            })?;
-        let logger = logger_for(&kind, logger);
-        let template = InstanceTemplate::new(
-            engine,
-            &module,
-            &kind,
+            .map_err(|e| LambdaError::sandbox(format!("cannot create the guest's /tmp: {e}")))?;
+        let guest = AnyGuest::load(
+            engine.engine(),
             Arc::new(settings),
             logger,
             tmp.path().to_path_buf(),
-            extras,
-        )?;
-        let environment = LiveEnvironment::start(&template, &kind).await?;
+        )
+        .await?;
         Ok(Self {
-            template,
-            kind,
-            environment,
+            guest,
             _tmp: Arc::new(tmp),
-            _ticker: Arc::new(EpochTicker::start(engine)),
+            _engine: engine.clone(),
         })
     }
 
@@ -121,20 +82,16 @@ impl Function {
     /// to `logger`, for serving invocations concurrently: it shares the
     /// module, settings and /tmp, and runs its own init.
     pub async fn replica(&self, logger: Logger) -> Result<Self, LambdaError> {
-        let template = self.template.with_logger(logger_for(&self.kind, logger))?;
-        let environment = LiveEnvironment::start(&template, &self.kind).await?;
         Ok(Self {
-            template,
-            kind: self.kind.clone(),
-            environment,
+            guest: self.guest.replica(logger).await?,
             _tmp: self._tmp.clone(),
-            _ticker: self._ticker.clone(),
+            _engine: self._engine.clone(),
         })
     }
 
     /// The function's settings.
     pub fn settings(&self) -> &FunctionSettings {
-        &self.template.settings
+        self.guest.settings()
     }
 
     /// Runs one invocation to its outcome; never fails as a whole.
@@ -142,11 +99,16 @@ impl Function {
     /// A fault discards the execution environment; the next invocation starts
     /// a fresh one, whose init runs again, as Lambda resets a crashed sandbox.
     pub async fn invoke(&mut self, invocation: &Invocation) -> Outcome {
-        let logger = self.template.logger.clone();
+        let logger = self.guest.logger().clone();
         logger.begin_invocation(&invocation.context.request_id);
-        let outcome = self.run(invocation).await;
-        // AWS's Python runtime logs its own errors; the host logs the others'.
-        if let (Outcome::Error(error), false) = (&outcome, self.kind == GuestKind::Python) {
+        let outcome = match response::validate_event(&invocation.event) {
+            Ok(()) => {
+                let settings = self.guest.settings().clone();
+                self.guest.run(&Call::new(invocation, &settings)).await
+            }
+            Err(error) => Outcome::Error(error),
+        };
+        if let (Outcome::Error(error), false) = (&outcome, self.guest.logs_its_own_errors()) {
             let message = format!("{}: {}", error.error_type, error.error_message);
             logger.record(Level::Error, message.as_bytes());
         }
@@ -156,71 +118,79 @@ impl Function {
 
     /// The largest linear memory the current environment has had, in bytes.
     pub fn peak_memory_bytes(&self) -> usize {
-        match &self.environment {
-            Some(LiveEnvironment::Reactor(environment)) => environment.peak_memory_bytes(),
-            Some(LiveEnvironment::Python(environment)) => environment.peak_memory_bytes(),
-            None => 0,
-        }
-    }
-
-    async fn run(&mut self, invocation: &Invocation) -> Outcome {
-        if let Err(error) = response::validate_event(&invocation.event) {
-            return Outcome::Error(error);
-        }
-        if self.kind == GuestKind::Command {
-            return command::run(&self.template, invocation).await;
-        }
-        let environment = match &mut self.environment {
-            Some(environment) => environment,
-            slot @ None => match LiveEnvironment::start(&self.template, &self.kind).await {
-                Ok(started) => slot.insert(started.expect("long-lived kinds start an environment")),
-                Err(error) => return Outcome::Error(error),
-            },
-        };
-        let result = match environment {
-            LiveEnvironment::Reactor(environment) => {
-                environment.invoke(&self.template, invocation).await
-            }
-            LiveEnvironment::Python(environment) => {
-                environment.invoke(&self.template, invocation).await
-            }
-        };
-        match result {
-            Ok(outcome) => outcome,
-            Err(Fault(error)) => {
-                tracing::warn!(
-                    "discarding the execution environment after {}: {}; the next event starts a fresh one",
-                    error.error_type,
-                    error.error_message
-                );
-                self.environment = None;
-                Outcome::Error(error)
-            }
-        }
+        self.guest.peak_memory_bytes()
     }
 }
 
-/// AWS's Python runtime writes print() output as is, and formats its log
-/// records itself; other guests' lines are tagged by the host.
-fn logger_for(kind: &GuestKind, logger: Logger) -> Logger {
-    match kind {
-        GuestKind::Python => logger.with_raw_lines(),
-        _ => logger,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invocation::InvocationContext;
+    use crate::logs::LogConfig;
+    use crate::settings::LocalOptions;
+    use std::time::{Duration, SystemTime};
 
-impl LiveEnvironment {
-    /// Starts the environment a long-lived kind needs; `None` for commands.
-    async fn start(
-        template: &InstanceTemplate,
-        kind: &GuestKind,
-    ) -> Result<Option<Self>, LambdaError> {
-        Ok(match kind {
-            GuestKind::Reactor { export } => {
-                Some(Self::Reactor(Environment::start(template, export).await?))
-            }
-            GuestKind::Python => Some(Self::Python(PythonEnvironment::start(template).await?)),
-            GuestKind::Command => None,
+    /// An ABI v1 reactor whose handler never returns.
+    const SPIN: &str = r#"(module
+        (memory (export "memory") 1)
+        (func (export "lambda_abi_version") (result i32) i32.const 1)
+        (func (export "lambda_alloc") (param i32) (result i32) i32.const 1024)
+        (func (export "handler") (param i32 i32 i32 i32) (result i32)
+            (loop (br 0))
+            i32.const 0))"#;
+
+    async fn spinner(engine: &HostEngine, root: &std::path::Path) -> Function {
+        let settings = FunctionSettings::local(&LocalOptions {
+            handler: "spin.handler".into(),
+            task_root: root.to_path_buf(),
+            timeout: Duration::from_secs(3),
+            memory_mb: 128,
+            max_response_bytes: 1024,
+            ..LocalOptions::default()
         })
+        .unwrap();
+        let logger = Logger::to_writer(LogConfig::default(), Box::new(std::io::sink()));
+        Function::load_with_engine(engine, settings, logger)
+            .await
+            .unwrap()
+    }
+
+    fn invocation_with(timeout: Duration) -> Invocation {
+        Invocation {
+            event: bytes::Bytes::from_static(b"{}"),
+            context: InvocationContext {
+                request_id: "req-1".into(),
+                deadline: SystemTime::now() + timeout,
+                invoked_function_arn: String::new(),
+                trace_id: None,
+                client_context: None,
+                cognito_identity: None,
+                tenant_id: None,
+            },
+        }
+    }
+
+    /// Two functions on one engine share its one epoch ticker: with a ticker
+    /// per function the epoch would advance twice as fast and a deadline
+    /// would interrupt the guest at half its time.
+    #[tokio::test(flavor = "current_thread")]
+    async fn functions_on_one_engine_keep_their_deadlines() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("spin.wasm"), wat::parse_str(SPIN).unwrap()).unwrap();
+        let engine = HostEngine::new().unwrap();
+        let mut first = spinner(&engine, root.path()).await;
+        let _second = spinner(&engine, root.path()).await;
+        let timeout = Duration::from_millis(400);
+        let started = Instant::now();
+        let outcome = first.invoke(&invocation_with(timeout)).await;
+        let elapsed = started.elapsed();
+        match outcome {
+            Outcome::Error(error) => assert_eq!(error.error_type, "Sandbox.Timedout"),
+            Outcome::Response(json) => panic!("a busy loop answered {json}"),
+        }
+        assert!(
+            elapsed >= timeout - Duration::from_millis(20),
+            "interrupted after {elapsed:?} of a {timeout:?} deadline"
+        );
     }
 }

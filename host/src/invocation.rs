@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use crate::errors::LambdaError;
+use crate::settings::FunctionSettings;
 
 /// Per-invocation context, from the Runtime API's headers or made up in test mode.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +52,39 @@ pub struct Invocation {
     pub event: Bytes,
     /// The context fields.
     pub context: InvocationContext,
+}
+
+/// One invocation as a guest kind runs it: the invocation, the time it had
+/// when it started, and the function's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The event and its context.
+    pub invocation: &'a Invocation,
+    /// Time left before the deadline when the call began.
+    pub remaining: Duration,
+    /// The function's settings (memory cap, response limit).
+    pub settings: &'a FunctionSettings,
+}
+
+impl<'a> Call<'a> {
+    /// A call of `invocation` starting now.
+    pub fn new(invocation: &'a Invocation, settings: &'a FunctionSettings) -> Self {
+        Self {
+            invocation,
+            remaining: invocation.context.remaining(),
+            settings,
+        }
+    }
+
+    /// The invocation's request id.
+    pub fn request_id(&self) -> &'a str {
+        &self.invocation.context.request_id
+    }
+
+    /// The error for a call that ran past its deadline.
+    pub fn timed_out(&self) -> LambdaError {
+        LambdaError::timed_out(self.request_id(), self.remaining.as_secs_f64())
+    }
 }
 
 /// What one invocation produced.

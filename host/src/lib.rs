@@ -1,31 +1,35 @@
 //! lambda-wasm: a Lambda `bootstrap` that runs handlers compiled to
-//! wasm32-wasip1, each in its own wasmtime sandbox. See docs/abi.md for the
-//! guest contract.
+//! wasm32-wasip1 (or written in an interpreted language), each in its own
+//! wasmtime sandbox. See docs/abi.md for the guest contract.
 //!
-//! How an event flows: [`bootstrap`] (the [`runtime_api`] loop) or [`local`]/[`serve`]
-//! (test mode) hand an [`invocation::Invocation`] to a [`function::Function`],
-//! which runs it in an [`environment::Environment`] (reactor guests) or a
-//! fresh [`command`] instance, built from a [`store::InstanceTemplate`] with
-//! its [`sandbox`], [`abi`] imports and [`limits`]; the guest's output is
-//! checked by [`response`] and failures are shaped by [`fault`] and [`errors`].
+//! How an event flows, and how the modules depend on each other (arrows
+//! point one way, down this list):
+//!
+//! 1. Front ends: [`bootstrap`] (the [`runtime_api`] loop), [`local`]
+//!    (`invoke`), [`serve`] (the Invoke API), [`package`].
+//! 2. [`function::Function`]: a loaded function and its init report.
+//! 3. [`guest`]: the guest kinds behind one trait (reactor, command,
+//!    interpreter; Python is an interpreted language).
+//! 4. Wasm plumbing: [`store`] (linker, instances), [`abi`] (the
+//!    `lambda_wasm` imports), [`sandbox`] (WASI), [`limits`] (memory cap,
+//!    deadlines), [`engine`] (compiling and loading modules), [`fault`]
+//!    (traps to Lambda errors).
+//! 5. Basic types: [`invocation`], [`settings`], [`handler_name`],
+//!    [`response`], [`errors`], [`logs`].
 
 pub mod abi;
 pub mod bootstrap;
-pub mod cli;
-pub mod command;
 pub mod engine;
-pub mod environment;
 pub mod errors;
 pub mod fault;
 pub mod function;
-pub mod guest_kind;
+pub mod guest;
 pub mod handler_name;
 pub mod invocation;
 pub mod limits;
 pub mod local;
 pub mod logs;
 pub mod package;
-pub mod python;
 pub mod response;
 pub mod runtime_api;
 pub mod sandbox;

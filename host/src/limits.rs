@@ -1,6 +1,8 @@
 //! Per-environment limits: a memory cap from the function's memory size, and
-//! deadlines enforced with wasmtime's epoch interruption.
+//! deadlines enforced with wasmtime's epoch interruption (one ticker per
+//! engine) plus a host-side timer for a guest blocked in a host call.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,6 +15,32 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Extra time past the deadline before the host abandons a guest blocked in
 /// a host call (epoch interruption only stops running Wasm code).
 pub const BLOCKED_CALL_GRACE: Duration = Duration::from_millis(50);
+
+/// Lambda's limit on a function's init phase.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Awaits `work` for at most `remaining` plus [`BLOCKED_CALL_GRACE`]; `None`
+/// when that passed. The epoch deadline stops running Wasm code on time;
+/// this stops the wait for a guest blocked in a host call. (Timeout polls
+/// `work` before its timer: a call that never blocks never registers it.)
+pub async fn until_deadline<F: Future>(remaining: Duration, work: F) -> Option<F::Output> {
+    tokio::time::timeout(remaining + BLOCKED_CALL_GRACE, work)
+        .await
+        .ok()
+}
+
+/// Awaits `work` for at most [`INIT_TIMEOUT`]; `None` when that passed.
+pub async fn within_init<F: Future>(work: F) -> Option<F::Output> {
+    tokio::time::timeout(INIT_TIMEOUT, work).await.ok()
+}
+
+/// The message for an init phase that ran out of time.
+pub fn init_timed_out() -> String {
+    format!(
+        "init did not finish within {} seconds",
+        INIT_TIMEOUT.as_secs()
+    )
+}
 
 /// A memory or table grow larger than this many elements is refused.
 const MAX_TABLE_ELEMENTS: usize = 1_000_000;

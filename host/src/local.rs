@@ -7,28 +7,36 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 
-use crate::cli::InvokeArgs;
 use crate::errors::LambdaError;
 use crate::function::{Function, InitReport};
 use crate::invocation::{Invocation, InvocationContext, Outcome};
 use crate::logs::Logger;
-use crate::settings::FunctionSettings;
+use crate::settings::{FunctionSettings, LocalOptions};
 
 /// Exit status of `invoke` when the function returned an error.
 const FUNCTION_ERROR: u8 = 1;
 /// Exit status of `invoke` for a usage or init error.
 const USAGE_OR_INIT_ERROR: u8 = 2;
 
+/// What `lambda-wasm invoke` runs.
+#[derive(Debug, Clone)]
+pub struct InvokeOptions {
+    /// The function.
+    pub function: LocalOptions,
+    /// The event: a JSON file's path, or `-` for stdin.
+    pub event: String,
+}
+
 /// `lambda-wasm invoke`: prints the response (or error) JSON on stdout.
-pub async fn invoke(args: &InvokeArgs) -> ExitCode {
-    let event = match read_event(&args.event) {
+pub async fn invoke(options: &InvokeOptions) -> ExitCode {
+    let event = match read_event(&options.event) {
         Ok(event) => event,
         Err(message) => {
             eprintln!("lambda-wasm: {message}");
             return ExitCode::from(USAGE_OR_INIT_ERROR);
         }
     };
-    let (mut function, init) = match load(&args.function.local_options()).await {
+    let (mut function, init) = match load(&options.function).await {
         Ok(loaded) => loaded,
         Err(error) => {
             print_json(&error.to_json(""));
@@ -50,9 +58,7 @@ pub async fn invoke(args: &InvokeArgs) -> ExitCode {
 }
 
 /// Loads the function for test mode; an init error is also said on stderr in one line.
-pub async fn load(
-    options: &crate::settings::LocalOptions,
-) -> Result<(Function, InitReport), LambdaError> {
+pub async fn load(options: &LocalOptions) -> Result<(Function, InitReport), LambdaError> {
     let loaded = match FunctionSettings::local(options) {
         Ok(settings) => {
             let logger = Logger::to_stderr(settings.log);

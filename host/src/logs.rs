@@ -14,60 +14,15 @@ pub const MAX_LINE_BYTES: usize = 256 * 1024;
 pub const MAX_BYTES_PER_INVOCATION: usize = 16 * 1024 * 1024;
 
 /// Log levels in Lambda's order; the ABI's `log` import numbers them 0 to 5.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-    Fatal,
-}
-
-impl Level {
-    /// The level the ABI's `log(level, ...)` import means by `n` (clamped to FATAL).
-    pub fn from_abi(n: i32) -> Self {
-        match n {
-            i32::MIN..=0 => Level::Trace,
-            1 => Level::Debug,
-            2 => Level::Info,
-            3 => Level::Warn,
-            4 => Level::Error,
-            _ => Level::Fatal,
-        }
-    }
-
-    /// Parses `AWS_LAMBDA_LOG_LEVEL` values (any case).
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text.to_ascii_uppercase().as_str() {
-            "TRACE" => Level::Trace,
-            "DEBUG" => Level::Debug,
-            "INFO" => Level::Info,
-            "WARN" | "WARNING" => Level::Warn,
-            "ERROR" => Level::Error,
-            "FATAL" | "CRITICAL" => Level::Fatal,
-            _ => return None,
-        })
-    }
-
-    /// The name Lambda prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Trace => "TRACE",
-            Level::Debug => "DEBUG",
-            Level::Info => "INFO",
-            Level::Warn => "WARN",
-            Level::Error => "ERROR",
-            Level::Fatal => "FATAL",
-        }
-    }
-}
+pub use lambda_wasm_abi::Level;
 
 /// Text (Lambda's default) or one JSON object per record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
+    /// Lambda's default: `[LEVEL]\t<time>\t<request id>\t<message>` lines.
     #[default]
     Text,
+    /// One JSON object per record.
     Json,
 }
 
@@ -85,6 +40,7 @@ impl LogFormat {
 /// How guest logs are formatted and filtered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogConfig {
+    /// Text or JSON (`AWS_LAMBDA_LOG_FORMAT`).
     pub format: LogFormat,
     /// Records sent through the `log` import below this level are dropped.
     pub min_level: Level,
@@ -111,7 +67,9 @@ enum LineConfig {
 /// Which guest stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GuestStream {
+    /// The guest's stdout (INFO records in JSON format).
     Stdout,
+    /// The guest's stderr (ERROR records in JSON format).
     Stderr,
 }
 
@@ -337,7 +295,7 @@ impl LoggerState {
         let mut text = match config.format {
             LogFormat::Json => serde_json::to_string(&JsonRecord {
                 timestamp: &timestamp,
-                level: level.name(),
+                level: level.as_str(),
                 request_id: &self.request_id,
                 message,
             })
@@ -345,7 +303,7 @@ impl LoggerState {
             LogFormat::Text => match tagged_level {
                 Some(level) => format!(
                     "[{}]\t{timestamp}\t{}\t{message}",
-                    level.name(),
+                    level.as_str(),
                     self.request_id
                 ),
                 None => format!("{timestamp}\t{}\t{message}", self.request_id),

@@ -10,9 +10,13 @@
 
 use std::process::ExitCode;
 
+mod cli;
+
 use clap::Parser;
-use lambda_wasm::cli::{Cli, Command};
-use lambda_wasm::{bootstrap, engine, local, package, python, serve};
+use cli::{Cli, Command};
+use lambda_wasm::guest::python::prepare::prepare_runtime;
+use lambda_wasm::settings::{PYTHON_HOME_VARIABLE, python_home};
+use lambda_wasm::{bootstrap, engine, local, package, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -39,8 +43,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         None => runtime.block_on(bootstrap::run()),
-        Some(Command::Invoke(args)) => runtime.block_on(local::invoke(&args)),
-        Some(Command::Serve(args)) => runtime.block_on(serve::serve(&args)),
+        Some(Command::Invoke(args)) => runtime.block_on(local::invoke(&args.options())),
+        Some(Command::Serve(args)) => runtime.block_on(serve::serve(&args.options())),
         Some(Command::Compile(args)) => compile(&args),
         Some(Command::Package(args)) => package(&args),
         Some(Command::PreparePython(args)) => runtime.block_on(prepare_python(&args)),
@@ -75,7 +79,7 @@ fn init_tracing() {
         .init();
 }
 
-fn compile(args: &lambda_wasm::cli::CompileArgs) -> ExitCode {
+fn compile(args: &cli::CompileArgs) -> ExitCode {
     let output = args
         .output
         .clone()
@@ -95,12 +99,12 @@ fn compile(args: &lambda_wasm::cli::CompileArgs) -> ExitCode {
     }
 }
 
-async fn prepare_python(args: &lambda_wasm::cli::PreparePythonArgs) -> ExitCode {
-    let Some(home) = args.home.clone().or_else(python::interpreter_home) else {
-        eprintln!("lambda-wasm: cannot find the Python interpreter's home; pass --home");
-        return ExitCode::from(2);
-    };
-    match python::prepare_runtime(&home).await {
+async fn prepare_python(args: &cli::PreparePythonArgs) -> ExitCode {
+    let home = args
+        .home
+        .clone()
+        .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok()));
+    match prepare_runtime(&home).await {
         Ok(written) => {
             eprintln!("lambda-wasm: wrote {}", written.display());
             ExitCode::SUCCESS
@@ -112,8 +116,9 @@ async fn prepare_python(args: &lambda_wasm::cli::PreparePythonArgs) -> ExitCode 
     }
 }
 
-fn package(args: &lambda_wasm::cli::PackageArgs) -> ExitCode {
-    let report = match package::package(&args.task_root, &args.out) {
+fn package(args: &cli::PackageArgs) -> ExitCode {
+    let home = python_home(std::env::var(PYTHON_HOME_VARIABLE).ok());
+    let report = match package::package(&args.task_root, &args.out, &home) {
         Ok(report) => report,
         Err(error) => {
             eprintln!("lambda-wasm: {error:#}");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use crate::engine;
-use crate::python;
+use crate::guest::python::{self, prepare::prepare_runtime};
 
 /// Lambda's limit on a function's unzipped deployment package.
 pub const LAMBDA_UNZIPPED_LIMIT: u64 = 250 * 1024 * 1024;
@@ -26,7 +26,7 @@ pub struct PackageReport {
 }
 
 /// Builds the package for `task_root` in the empty (or new) folder `out`.
-pub fn package(task_root: &Path, out: &Path) -> anyhow::Result<PackageReport> {
+pub fn package(task_root: &Path, out: &Path, python_home: &Path) -> anyhow::Result<PackageReport> {
     if !task_root.is_dir() {
         bail!("the task root {} is not a folder", task_root.display());
     }
@@ -63,9 +63,8 @@ pub fn package(task_root: &Path, out: &Path) -> anyhow::Result<PackageReport> {
     let executable = std::env::current_exe().context("cannot find this executable")?;
     copy(&executable, &out.join("bootstrap"))?;
     if report.with_python {
-        let home =
-            python::interpreter_home().context("cannot find the Python interpreter's home")?;
-        let has_cwasm = files_under(&home)?
+        let home = python_home;
+        let has_cwasm = files_under(home)?
             .iter()
             .any(|f| f.extension().is_some_and(|ext| ext == "cwasm"));
         // Bytecode is copied only if it is this host's (see below).
@@ -74,11 +73,11 @@ pub fn package(task_root: &Path, out: &Path) -> anyhow::Result<PackageReport> {
             let replaced = has_cwasm && is_wasm;
             !(replaced || python::is_runtime_pyc(f))
         };
-        for file in files_under(&home)?.into_iter().filter(needed) {
-            let relative = file.strip_prefix(&home).expect("under the home");
+        for file in files_under(home)?.into_iter().filter(needed) {
+            let relative = file.strip_prefix(home).expect("under the home");
             copy(&file, &out.join("python").join(relative))?;
         }
-        include_runtime_pyc(&home, &out.join("python"))?;
+        include_runtime_pyc(home, &out.join("python"))?;
     }
     report.unzipped_bytes = files_under(out)?
         .iter()
@@ -98,7 +97,7 @@ fn include_runtime_pyc(home: &Path, packaged_home: &Path) -> anyhow::Result<()> 
         .enable_all()
         .build()
         .context("cannot start an async runtime to compile the Python runtime glue")?
-        .block_on(python::prepare_runtime(packaged_home))
+        .block_on(prepare_runtime(packaged_home))
         .map(drop)
 }
 
@@ -149,7 +148,12 @@ mod tests {
         .unwrap();
         std::fs::write(root.path().join("config.json"), "{}").unwrap();
         let out = tempfile::tempdir().unwrap();
-        let report = package(root.path(), &out.path().join("pkg-out")).unwrap();
+        let report = package(
+            root.path(),
+            &out.path().join("pkg-out"),
+            Path::new("/nonexistent"),
+        )
+        .unwrap();
         for file in ["bootstrap", "config.json", "pkg/m.wasm", "pkg/m.cwasm"] {
             assert!(out.path().join("pkg-out").join(file).is_file(), "{file}");
         }
@@ -166,7 +170,9 @@ mod tests {
             wat::parse_str("(module)").unwrap(),
         )
         .unwrap();
-        let error = package(root.path(), root.path()).unwrap_err().to_string();
+        let error = package(root.path(), root.path(), Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("is not empty"), "{error}");
     }
 }

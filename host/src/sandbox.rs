@@ -23,7 +23,9 @@ pub enum Stdio {
     Reactor,
     /// Command: the event is stdin; stdout is captured as the response.
     Command {
+        /// What the command reads on stdin.
         event: Bytes,
+        /// Where its stdout goes.
         stdout: CapturedStdout,
     },
 }

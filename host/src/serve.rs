@@ -17,10 +17,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-use crate::cli::ServeArgs;
 use crate::function::{Function, InitReport};
 use crate::invocation::Outcome;
 use crate::local::{self, local_invocation, run_reported};
+use crate::settings::LocalOptions;
 
 /// The largest event accepted, as Lambda's synchronous invoke payload limit.
 const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
@@ -30,26 +30,35 @@ struct Server {
     init: std::sync::Mutex<Option<InitReport>>,
 }
 
+/// What `lambda-wasm serve` serves, and where.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The function.
+    pub function: LocalOptions,
+    /// The address to listen on.
+    pub listen: std::net::SocketAddr,
+}
+
 /// `lambda-wasm serve`: loads the function, then answers invocations until interrupted.
-pub async fn serve(args: &ServeArgs) -> ExitCode {
-    let (function, init) = match local::load(&args.function.local_options()).await {
+pub async fn serve(options: &ServeOptions) -> ExitCode {
+    let (function, init) = match local::load(&options.function).await {
         Ok(loaded) => loaded,
         Err(_) => return ExitCode::from(2),
     };
-    let listener = match TcpListener::bind(args.listen).await {
+    let listener = match TcpListener::bind(options.listen).await {
         Ok(listener) => listener,
         Err(error) => {
             eprintln!(
                 "lambda-wasm: cannot listen on {}: {error}; pick another with --listen",
-                args.listen
+                options.listen
             );
             return ExitCode::from(2);
         }
     };
-    let address = listener.local_addr().map_or(args.listen, |a| a);
+    let address = listener.local_addr().map_or(options.listen, |a| a);
     eprintln!(
         "lambda-wasm: serving {} on http://{address}/2015-03-31/functions/function/invocations",
-        args.function.handler
+        options.function.handler
     );
     let server = Arc::new(Server {
         function: Mutex::new(function),

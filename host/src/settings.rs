@@ -53,6 +53,29 @@ pub struct FunctionSettings {
     /// How many invocations run at once (`AWS_LAMBDA_MAX_CONCURRENCY` under
     /// Lambda Managed Instances), each in its own execution environment.
     pub concurrency: usize,
+    /// Where the Python interpreter for `.py` handlers is installed.
+    pub python_home: PathBuf,
+}
+
+/// The variable naming the Python interpreter's home.
+pub const PYTHON_HOME_VARIABLE: &str = "LAMBDA_WASM_PYTHON_HOME";
+
+/// The Python interpreter's home: `variable` (the value of
+/// [`PYTHON_HOME_VARIABLE`]) when set, else `python/` beside this executable.
+pub fn python_home(variable: Option<String>) -> PathBuf {
+    match variable {
+        Some(home) if !home.is_empty() => PathBuf::from(home),
+        _ => beside_executable("python"),
+    }
+}
+
+/// `name` in the folder of the running executable (where `package` puts
+/// the interpreters beside the bootstrap).
+fn beside_executable(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(name)))
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// The most execution environments `AWS_LAMBDA_MAX_CONCURRENCY` can ask for.
@@ -69,9 +92,6 @@ pub fn max_concurrency(value: Option<&str>) -> Result<usize, String> {
         )),
     }
 }
-
-/// The `errorType` of an init error caused by the function's configuration.
-pub const CONFIGURATION_ERROR: &str = "Runtime.InvalidConfiguration";
 
 /// What test mode knows of a function, from the command line.
 #[derive(Debug, Clone, Default)]
@@ -92,6 +112,9 @@ pub struct LocalOptions {
     pub max_response_bytes: usize,
     /// `--pass-credentials`: give the guest the host's AWS credentials.
     pub pass_credentials: bool,
+    /// The Python interpreter's home; default: [`python_home`] of the
+    /// process's `LAMBDA_WASM_PYTHON_HOME`.
+    pub python_home: Option<PathBuf>,
 }
 
 impl FunctionSettings {
@@ -99,8 +122,7 @@ impl FunctionSettings {
     pub fn from_lambda_env(vars: &[(String, String)]) -> Result<Self, LambdaError> {
         let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let handler_text = get("_HANDLER").ok_or_else(|| {
-            LambdaError::new(
-                CONFIGURATION_ERROR,
+            LambdaError::configuration(
                 "_HANDLER is not set; set it to MODULE.FUNCTION, e.g. hello.handler",
             )
         })?;
@@ -124,7 +146,7 @@ impl FunctionSettings {
         let pass_credentials = get("LAMBDA_WASM_PASS_CREDENTIALS")
             .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))
-            .map_err(|message| LambdaError::new(CONFIGURATION_ERROR, message))?;
+            .map_err(LambdaError::configuration)?;
         Ok(Self {
             task_root: PathBuf::from(task_root),
             guest_task_root: "/var/task".into(),
@@ -136,6 +158,7 @@ impl FunctionSettings {
             log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
             guest_env: guest_env(vars, pass_credentials, "/var/task"),
             concurrency: max_concurrency(get("AWS_LAMBDA_MAX_CONCURRENCY").as_deref()).unwrap_or(1),
+            python_home: python_home(get(PYTHON_HOME_VARIABLE)),
             handler,
             memory_mb,
             timeout: Duration::from_secs_f64(timeout_secs),
@@ -205,7 +228,7 @@ impl FunctionSettings {
         }
         let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))
-            .map_err(|message| LambdaError::new(CONFIGURATION_ERROR, message))?;
+            .map_err(LambdaError::configuration)?;
         Ok(Self {
             task_root,
             function_name,
@@ -214,6 +237,10 @@ impl FunctionSettings {
             log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
             guest_env: guest_env(&vars, true, &guest_task_root),
             concurrency: 1,
+            python_home: options
+                .python_home
+                .clone()
+                .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok())),
             guest_task_root,
             handler,
             memory_mb: options.memory_mb,
@@ -281,10 +308,7 @@ fn parse_number<T: std::str::FromStr>(
     match value {
         None => Ok(default),
         Some(text) => text.trim().parse().map_err(|_| {
-            LambdaError::new(
-                CONFIGURATION_ERROR,
-                format!("{name} is {text:?}, which is not a number"),
-            )
+            LambdaError::configuration(format!("{name} is {text:?}, which is not a number"))
         }),
     }
 }

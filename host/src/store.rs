@@ -1,66 +1,88 @@
-//! What every instance of a function is made from: one `Linker` with WASI
-//! and the ABI imports, an `InstancePre`, and a fresh `Store` per instance
-//! carrying its sandbox, ABI state and memory limiter.
+//! What every instance of a function is made from: one `Linker` with WASI,
+//! the ABI imports and the guest kind's own, an `InstancePre`, and a fresh
+//! `Store` per instance carrying its sandbox, ABI state and memory limiter.
+//!
+//! The store's data is generic over what a guest kind adds (`T`), as Spin's
+//! `Data<T>`: the plumbing here never names a guest kind; each kind projects
+//! its part with `|state| &mut state.kind`, as wasmtime's `p1::add_to_linker`
+//! projects WASI.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use wasmtime::{Engine, InstancePre, Linker, Module, Store};
+use wasmtime::{AsContextMut, Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::abi::{self, AbiState};
 use crate::errors::LambdaError;
-use crate::guest_kind::GuestKind;
-use crate::limits::MemoryLimiter;
+use crate::fault::Evidence;
+use crate::limits::{MemoryLimiter, ticks_for};
 use crate::logs::Logger;
-use crate::python::{self, PythonBridge};
 use crate::sandbox::{self, Extras, Stdio};
 use crate::settings::FunctionSettings;
 
 /// The data of one guest instance's `Store`.
-pub struct GuestState {
+pub struct GuestState<T> {
     /// The instance's WASI preview 1 context (its sandbox).
     pub wasi: WasiP1Ctx,
     /// What the guest set through the `lambda_wasm` imports.
     pub abi: AbiState,
     /// The memory cap.
     pub limiter: MemoryLimiter,
-    /// The interpreter's link to the host, for Python guests.
-    pub python: Option<PythonBridge>,
+    /// What the guest kind keeps per instance (an interpreter's link to the host).
+    pub kind: T,
 }
 
+impl<T> GuestState<T> {
+    /// What the store knows after a failed call: a refused grow, and the
+    /// error the guest reported before failing.
+    pub fn take_evidence(&mut self) -> Evidence {
+        Evidence {
+            memory_refused: self.limiter.refused(),
+            guest_error: self
+                .abi
+                .take_result()
+                .error
+                .filter(|error| !error.error_type.is_empty()),
+        }
+    }
+}
+
+/// Adds a guest kind's own imports to a linker.
+pub type AddImports<T> = fn(&mut Linker<GuestState<T>>) -> wasmtime::Result<()>;
+
 /// A linked, ready-to-instantiate function, shared by all its instances.
-pub struct InstanceTemplate {
-    kind: GuestKind,
+pub struct InstanceTemplate<T> {
     /// The function's settings.
     pub settings: Arc<FunctionSettings>,
     /// Where guest logs go.
     pub logger: Logger,
-    pre: InstancePre<GuestState>,
+    pre: InstancePre<GuestState<T>>,
+    add_imports: AddImports<T>,
     tmp: PathBuf,
     extras: Extras,
 }
 
-impl InstanceTemplate {
-    /// Links `module` against WASI preview 1 and the ABI imports (and, for
-    /// the Python interpreter, its `host::call`); `extras` widen the sandbox.
+impl<T: Default + Send + 'static> InstanceTemplate<T> {
+    /// Links `module` against WASI preview 1, the ABI imports and the kind's
+    /// own (`add_imports`); `extras` widen the sandbox.
     ///
     /// An import the host does not provide is an init error naming it.
     pub fn new(
-        engine: &Engine,
         module: &Module,
-        kind: &GuestKind,
+        add_imports: AddImports<T>,
         settings: Arc<FunctionSettings>,
         logger: Logger,
         tmp: PathBuf,
         extras: Extras,
     ) -> Result<Self, LambdaError> {
-        let pre = Self::link(engine, module, kind, &settings)?;
+        let pre = link(module.engine(), module, add_imports, &settings)?;
         Ok(Self {
-            kind: kind.clone(),
             settings,
             logger,
             pre,
+            add_imports,
             tmp,
             extras,
         })
@@ -71,41 +93,17 @@ impl InstanceTemplate {
     pub fn with_logger(&self, logger: Logger) -> Result<Self, LambdaError> {
         let module = self.pre.module();
         Ok(Self {
-            kind: self.kind.clone(),
             settings: self.settings.clone(),
             logger,
-            pre: Self::link(module.engine(), module, &self.kind, &self.settings)?,
+            pre: link(module.engine(), module, self.add_imports, &self.settings)?,
+            add_imports: self.add_imports,
             tmp: self.tmp.clone(),
             extras: self.extras.clone(),
         })
     }
 
-    fn link(
-        engine: &Engine,
-        module: &Module,
-        kind: &GuestKind,
-        settings: &FunctionSettings,
-    ) -> Result<InstancePre<GuestState>, LambdaError> {
-        let link_error = |e: wasmtime::Error| {
-            LambdaError::import_module(&settings.handler.module, format!("{e:#}"))
-        };
-        let mut linker: Linker<GuestState> = Linker::new(engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
-            .map_err(link_error)?;
-        abi::add_to_linker(&mut linker, |state| &mut state.abi).map_err(link_error)?;
-        if *kind == GuestKind::Python {
-            python::add_to_linker(&mut linker).map_err(link_error)?;
-        }
-        linker.instantiate_pre(module).map_err(|e| {
-            LambdaError::import_module(
-                &settings.handler.module,
-                format!("{e:#}; a guest may import only wasi_snapshot_preview1 and lambda_wasm (docs/abi.md)"),
-            )
-        })
-    }
-
     /// The linked module.
-    pub fn pre(&self) -> &InstancePre<GuestState> {
+    pub fn pre(&self) -> &InstancePre<GuestState<T>> {
         &self.pre
     }
 
@@ -114,21 +112,69 @@ impl InstanceTemplate {
         &self,
         stdio: Stdio,
         extra_env: &[(String, String)],
-    ) -> Result<Store<GuestState>, LambdaError> {
+    ) -> Result<Store<GuestState<T>>, LambdaError> {
         let settings = &self.settings;
         let mut extras = self.extras.clone();
         extras.env.extend_from_slice(extra_env);
         let wasi = sandbox::wasi_ctx(settings, &self.tmp, &self.logger, &extras, stdio)
-            .map_err(|e| LambdaError::new("Runtime.SandboxError", e.to_string()))?;
+            .map_err(|e| LambdaError::sandbox(e.to_string()))?;
         let state = GuestState {
             wasi,
             abi: AbiState::new(self.logger.clone(), settings.max_response_bytes),
             limiter: MemoryLimiter::new(settings.memory_mb),
-            python: None,
+            kind: T::default(),
         };
         let mut store = Store::new(self.pre.module().engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         Ok(store)
     }
+}
+
+fn link<T: Send + 'static>(
+    engine: &Engine,
+    module: &Module,
+    add_imports: AddImports<T>,
+    settings: &FunctionSettings,
+) -> Result<InstancePre<GuestState<T>>, LambdaError> {
+    let link_error =
+        |e: wasmtime::Error| LambdaError::import_module(&settings.handler.module, format!("{e:#}"));
+    let mut linker: Linker<GuestState<T>> = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
+        .map_err(link_error)?;
+    abi::add_to_linker(&mut linker, |state| &mut state.abi).map_err(link_error)?;
+    add_imports(&mut linker).map_err(link_error)?;
+    linker.instantiate_pre(module).map_err(|e| {
+        LambdaError::import_module(
+            &settings.handler.module,
+            format!(
+                "{e:#}; a guest may import only wasi_snapshot_preview1 and lambda_wasm (docs/abi.md)"
+            ),
+        )
+    })
+}
+
+/// Arms a store for one invocation ending at `deadline` (`remaining` from
+/// now): the ABI's result and deadline, the limiter's memory of a refused
+/// grow, and the epoch deadline. Every guest kind starts its calls here.
+pub fn begin_invocation<T: 'static>(
+    mut store: impl AsContextMut<Data = GuestState<T>>,
+    deadline: SystemTime,
+    remaining: Duration,
+) {
+    let mut store = store.as_context_mut();
+    let state = store.data_mut();
+    state.abi.begin(deadline);
+    state.limiter.reset_refused();
+    store.set_epoch_deadline(ticks_for(remaining));
+}
+
+/// Arms a store for the init phase: at most [`crate::limits::INIT_TIMEOUT`].
+pub fn begin_init<T: 'static>(store: &mut Store<GuestState<T>>) {
+    store.set_epoch_deadline(ticks_for(crate::limits::INIT_TIMEOUT));
+}
+
+/// No imports beyond WASI and the ABI's: reactors and commands.
+pub fn no_more_imports<T>(_: &mut Linker<GuestState<T>>) -> wasmtime::Result<()> {
+    Ok(())
 }

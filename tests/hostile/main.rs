@@ -147,7 +147,7 @@ fn probe_cases() -> Vec<Case> {
         ),
         case("deep recursion", action("stack_overflow"), TRAP),
         case("unreachable", action("unreachable"), TRAP),
-        case("panic", action("panic"), TRAP),
+        case("panic", action("panic"), Expect::Error("Panic", "boom")),
         case(
             "proc_exit(1) mid-invocation",
             json!({"action": "exit", "code": 1}),

@@ -14,7 +14,7 @@
 //! | `list_dir` | `path` | `{"ok": true, "entries": [sorted names]}` or `{"ok": false, "error"}` |
 //! | `tmp_roundtrip` | `content`? | writes `/tmp/x`, reads it back: `{"ok": true, "content"}` |
 //! | `fail` | `message`, `cause`? | function error `CustomError` with that message (and a `caused by:` frame) |
-//! | `panic` | | `panic!("boom")`: a trap, message on stderr |
+//! | `panic` | | `panic!("boom")`: the SDK's panic hook sets the error `Panic` (`panicked at tests/guest/src/lib.rs:<line>:<column>: boom`) and prints the message to stderr, then the abort traps |
 //! | `unreachable` | | the `unreachable` instruction |
 //! | `stack_overflow` | | unbounded recursion |
 //! | `alloc` | `mb` | allocates and fills `mb` MiB, kept in a static: `{"allocated_mb", "held_mb"}` |
@@ -216,12 +216,12 @@ pub fn handler(event: Value, ctx: &Context) -> Result<RawResponse, Diagnostic> {
             json!({"written_bytes": bytes})
         }
         "log" => {
-            lambda_wasm_guest::trace!("test-guest TRACE record");
-            lambda_wasm_guest::debug!("test-guest DEBUG record");
-            lambda_wasm_guest::info!("test-guest INFO record");
-            lambda_wasm_guest::warn!("test-guest WARN record");
-            lambda_wasm_guest::error!("test-guest ERROR record");
-            lambda_wasm_guest::fatal!("test-guest FATAL record");
+            lambda_wasm_guest::log::trace!("test-guest TRACE record");
+            lambda_wasm_guest::log::debug!("test-guest DEBUG record");
+            lambda_wasm_guest::log::info!("test-guest INFO record");
+            lambda_wasm_guest::log::warn!("test-guest WARN record");
+            lambda_wasm_guest::log::error!("test-guest ERROR record");
+            lambda_wasm_guest::log::fatal!("test-guest FATAL record");
             println!("test-guest stdout line");
             eprintln!("test-guest stderr line");
             json!({"logged": true})

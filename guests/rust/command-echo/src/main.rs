@@ -12,7 +12,7 @@
 //!
 //! ```sh
 //! cargo build --profile guest --target wasm32-wasip1 -p command-echo
-//! lambda-wasm invoke command-echo --task-root target/wasm32-wasip1/guest --event ../shared/events/hello.json
+//! lambda-wasm invoke command-echo --task-root target/wasm32-wasip1/guest --event guests/events/hello.json
 //! ```
 
 use std::io::{Read, Write};

@@ -14,7 +14,7 @@
 //!
 //! ```sh
 //! cargo build --profile guest --target wasm32-wasip1 -p hello
-//! lambda-wasm invoke hello.handler --task-root target/wasm32-wasip1/guest --event ../shared/events/hello.json
+//! lambda-wasm invoke hello.handler --task-root target/wasm32-wasip1/guest --event guests/events/hello.json
 //! ```
 
 use std::fmt;
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn the_seed_event_works() {
-        // shared/events/hello.json
+        // guests/events/hello.json
         let event = br#"{ "first_name": "John", "last_name": "Smith" }"#;
         let r = lambda_wasm_guest::testing::invoke(handler, event, "");
         assert_eq!(

@@ -25,7 +25,7 @@
 //!
 //! ```sh
 //! cargo build --profile guest --target wasm32-wasip1 -p increment
-//! lambda-wasm invoke increment.handler --task-root target/wasm32-wasip1/guest --event ../shared/events/increment.json
+//! lambda-wasm invoke increment.handler --task-root target/wasm32-wasip1/guest --event guests/events/increment.json
 //! ```
 
 use lambda_wasm_guest::log::{Level, Logger};
@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn seed_event_through_the_abi() {
-        // shared/events/increment.json
+        // guests/events/increment.json
         let r = invoke(handler, br#"{ "action": "increment", "number": 3 }"#, "");
         assert_eq!(r.status, 0);
         assert_eq!(r.response.as_deref(), Some(&br#"{"result":4}"#[..]));

@@ -16,7 +16,7 @@
 //!
 //! ```sh
 //! cargo build --profile guest --target wasm32-wasip1 -p region
-//! lambda-wasm invoke region.handler --task-root target/wasm32-wasip1/guest --event ../shared/events/region.json
+//! lambda-wasm invoke region.handler --task-root target/wasm32-wasip1/guest --event guests/events/region.json
 //! ```
 
 use std::fmt;

@@ -1,5 +1,5 @@
-//! Which kind of guest a module is (docs/abi.md): an ABI v1 reactor with a
-//! handler export, or a WASI command run once per event.
+//! Which kind of guest a Wasm module is (docs/abi.md): an ABI v1 reactor
+//! with a handler export, or a WASI command run once per event.
 
 use wasmtime::{ExternType, FuncType, Module, ValType};
 
@@ -9,16 +9,17 @@ use crate::handler_name::HandlerName;
 
 /// How the host runs a module.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GuestKind {
+pub enum ModuleKind {
     /// One long-lived instance; each event calls `export`.
-    Reactor { export: String },
+    Reactor {
+        /// The handler export.
+        export: String,
+    },
     /// A fresh instance per event running `_start`.
     Command,
-    /// A `.py` module run by the bundled CPython interpreter.
-    Python,
 }
 
-impl GuestKind {
+impl ModuleKind {
     /// Decides from `module`'s exports, checking the handler's signature.
     pub fn detect(module: &Module, handler: &HandlerName) -> Result<Self, LambdaError> {
         let function = handler.function.as_deref();
@@ -33,7 +34,7 @@ impl GuestKind {
             )?;
             let export = function.unwrap_or(DEFAULT_HANDLER_EXPORT);
             return match module.get_export(export) {
-                Some(ExternType::Func(ty)) if is_handler(&ty) => Ok(GuestKind::Reactor {
+                Some(ExternType::Func(ty)) if is_handler(&ty) => Ok(ModuleKind::Reactor {
                     export: export.to_string(),
                 }),
                 _ => Err(LambdaError::handler_not_found(export, &handler.module)),
@@ -46,7 +47,7 @@ impl GuestKind {
                     handler.module
                 );
             }
-            return Ok(GuestKind::Command);
+            return Ok(ModuleKind::Command);
         }
         match function {
             Some(function) if module.get_export(function).is_none() => {
@@ -99,22 +100,22 @@ mod tests {
         (func (export "handler") (param i32 i32 i32 i32) (result i32) i32.const 0)
         (func (export "not_a_handler") (param i32) (result i32) i32.const 0))"#;
 
-    fn detect(wat: &str, handler: &str) -> Result<GuestKind, LambdaError> {
+    fn detect(wat: &str, handler: &str) -> Result<ModuleKind, LambdaError> {
         let module = Module::new(&wasmtime::Engine::default(), wat).unwrap();
-        GuestKind::detect(&module, &HandlerName::parse(handler).unwrap())
+        ModuleKind::detect(&module, &HandlerName::parse(handler).unwrap())
     }
 
     #[test]
     fn a_reactor_runs_the_named_export_or_handler() {
         assert_eq!(
             detect(REACTOR, "m.handler").unwrap(),
-            GuestKind::Reactor {
+            ModuleKind::Reactor {
                 export: "handler".into()
             }
         );
         assert_eq!(
             detect(REACTOR, "m").unwrap(),
-            GuestKind::Reactor {
+            ModuleKind::Reactor {
                 export: "handler".into()
             }
         );
@@ -136,7 +137,7 @@ mod tests {
     fn a_start_export_makes_a_command() {
         assert_eq!(
             detect(r#"(module (func (export "_start")))"#, "m.anything").unwrap(),
-            GuestKind::Command
+            ModuleKind::Command
         );
     }
 

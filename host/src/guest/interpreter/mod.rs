@@ -1,0 +1,212 @@
+//! Interpreter guests: a language runtime compiled to Wasm (CPython for
+//! WASI today) that loads the handler from source in the task root, one
+//! long-lived interpreter per execution environment. Each language is a
+//! [`Language`]: which handlers it claims and how its interpreter is loaded;
+//! everything else here is shared.
+//!
+//! The interpreter runs its runtime glue, which imports the handler once and
+//! then pulls each event through the `host.call` import ([`bridge`]), parked
+//! in it between invocations. Frames the glue sends start with one byte: `N`
+//! ready for the first event, `R` + JSON a response, `E` + JSON an error,
+//! `I` + JSON an init error, `L` + level digit + a record formatted as the
+//! language's AWS runtime writes it. The host answers `N`, `R` and `E` with
+//! the next invocation: request id, deadline (ms), function ARN, trace id,
+//! client context, Cognito identity, tenant id and the event, separated by
+//! NUL bytes; an empty answer ends the interpreter.
+
+pub mod bridge;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use wasmtime::{Engine, InstancePre, Linker, Module, Store};
+
+use self::bridge::{Bridge, Delivery, GuestMessage, InterpreterState};
+use super::{GuestEnvironment, GuestReply, python};
+use crate::errors::LambdaError;
+use crate::fault::{self, Evidence, Fault};
+use crate::invocation::Call;
+use crate::limits;
+use crate::sandbox::{Extras, Stdio};
+use crate::settings::FunctionSettings;
+use crate::store::{self, GuestState, InstanceTemplate};
+
+/// A language whose handlers run from source on an interpreter guest.
+pub struct Language {
+    /// The language's name, for messages.
+    pub name: &'static str,
+    /// Whether the function's handler names a source module of this language.
+    pub claims: fn(&FunctionSettings) -> bool,
+    /// The interpreter's module and what its sandbox needs beyond the function's.
+    pub load: fn(&Engine, &FunctionSettings) -> Result<(Module, Extras), LambdaError>,
+}
+
+/// Every interpreted language, in the order their claims are checked.
+const LANGUAGES: &[&Language] = &[&python::PYTHON];
+
+/// The language whose interpreter runs this function's handler, if any.
+pub fn language_for(settings: &FunctionSettings) -> Option<&'static Language> {
+    LANGUAGES
+        .iter()
+        .copied()
+        .find(|language| (language.claims)(settings))
+}
+
+/// A running interpreter: one execution environment of an interpreted function.
+pub struct InterpreterEnvironment {
+    invocations: mpsc::Sender<Delivery>,
+    messages: mpsc::UnboundedReceiver<GuestMessage>,
+    task: JoinHandle<TaskEnd>,
+    peak_memory: Arc<AtomicUsize>,
+}
+
+/// How the interpreter's `run` ended.
+struct TaskEnd {
+    result: wasmtime::Result<i32>,
+    evidence: Evidence,
+}
+
+impl GuestEnvironment for InterpreterEnvironment {
+    type State = InterpreterState;
+    type Entry = ();
+
+    fn add_imports(linker: &mut Linker<GuestState<InterpreterState>>) -> wasmtime::Result<()> {
+        bridge::add_to_linker(linker)
+    }
+
+    /// Starts the interpreter and waits until it has imported the handler.
+    async fn start(
+        template: &InstanceTemplate<InterpreterState>,
+        _: &(),
+    ) -> Result<Self, LambdaError> {
+        let (invocations_tx, invocations_rx) = mpsc::channel(1);
+        let (messages_tx, mut messages_rx) = mpsc::unbounded_channel();
+        let mut store = template.new_store(Stdio::Reactor, &[])?;
+        let peak_memory = Arc::new(AtomicUsize::new(0));
+        store.data_mut().kind = Some(Bridge {
+            invocations: invocations_rx,
+            messages: messages_tx,
+            peak_memory: peak_memory.clone(),
+        });
+        store::begin_init(&mut store);
+        let pre = template.pre().clone();
+        let task = tokio::spawn(async move {
+            let result = run_interpreter(&pre, &mut store).await;
+            TaskEnd {
+                result,
+                evidence: store.data_mut().take_evidence(),
+            }
+        });
+        let module = &template.settings.handler.module;
+        let init_error = |reason: String| LambdaError::import_module(module, reason);
+        match limits::within_init(messages_rx.recv()).await {
+            Some(Some(GuestMessage::Ready)) => Ok(Self {
+                invocations: invocations_tx,
+                messages: messages_rx,
+                task,
+                peak_memory,
+            }),
+            Some(Some(GuestMessage::InitFailed(error))) => Err(error),
+            Some(Some(GuestMessage::Finished(_))) => Err(init_error(
+                "the interpreter's runtime answered before it was ready".into(),
+            )),
+            Some(None) => Err(init_error(format!(
+                "init failed: {}",
+                describe_end(task.await)
+            ))),
+            None => {
+                task.abort();
+                Err(init_error(limits::init_timed_out()))
+            }
+        }
+    }
+
+    async fn invoke(
+        &mut self,
+        _template: &InstanceTemplate<InterpreterState>,
+        call: &Call<'_>,
+    ) -> Result<GuestReply, Fault> {
+        let sent = self
+            .invocations
+            .send(Delivery::of(call.invocation))
+            .await
+            .is_ok();
+        let received = match sent {
+            true => limits::until_deadline(call.remaining, self.messages.recv()).await,
+            false => Some(None),
+        };
+        match received {
+            Some(Some(GuestMessage::Finished(Ok(response)))) => Ok(GuestReply::Response(response)),
+            Some(Some(GuestMessage::Finished(Err(error)))) => Ok(GuestReply::Error(error)),
+            Some(Some(_)) => Err(Fault(LambdaError::protocol(
+                "the interpreter's runtime sent a frame out of turn",
+            ))),
+            Some(None) => {
+                let end = (&mut self.task).await;
+                Err(Fault(fault_of(end, call)))
+            }
+            None => {
+                self.task.abort();
+                Err(Fault(call.timed_out()))
+            }
+        }
+    }
+
+    /// The largest linear memory the interpreter has had, in bytes, as of
+    /// its last frame (REPORT's `Max Memory Used`).
+    fn peak_memory_bytes(&self) -> usize {
+        self.peak_memory.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for InterpreterEnvironment {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Instantiates the interpreter, runs its init and its `run` export, which
+/// returns when the host has no more events for it.
+pub async fn run_interpreter<T: Send>(
+    pre: &InstancePre<GuestState<T>>,
+    store: &mut Store<GuestState<T>>,
+) -> wasmtime::Result<i32> {
+    let instance = pre.instantiate_async(&mut *store).await?;
+    if let Ok(initialize) = instance.get_typed_func::<(), ()>(&mut *store, "_initialize") {
+        initialize.call_async(&mut *store, ()).await?;
+    }
+    let run = instance.get_typed_func::<(), i32>(&mut *store, "run")?;
+    run.call_async(&mut *store, ()).await
+}
+
+/// The error for an interpreter that ended during `call`.
+fn fault_of(end: Result<TaskEnd, tokio::task::JoinError>, call: &Call<'_>) -> LambdaError {
+    match end {
+        Ok(TaskEnd {
+            result: Ok(status), ..
+        }) => LambdaError::exit(call.request_id(), status),
+        Ok(TaskEnd {
+            result: Err(error),
+            evidence,
+        }) => fault::classify(&error, call, evidence),
+        Err(join_error) => LambdaError::trap(
+            call.request_id(),
+            format!("the interpreter task failed: {join_error}"),
+            Vec::new(),
+        ),
+    }
+}
+
+fn describe_end(end: Result<TaskEnd, tokio::task::JoinError>) -> String {
+    match end {
+        Ok(TaskEnd {
+            result: Ok(status), ..
+        }) => format!("the interpreter exited with status {status} before it was ready"),
+        Ok(TaskEnd {
+            result: Err(error), ..
+        }) => fault::describe(&error),
+        Err(join_error) => join_error.to_string(),
+    }
+}

