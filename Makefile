@@ -124,8 +124,10 @@ $(PYTHON_HOME).runtime-prepared: host/src/guest/python/runtime.py $(PYTHON_HOME)
 	touch $@
 
 ## js: the JavaScript runner (QuickJS-NG for WASI) in $(JS_HOME), precompiled
-## by the host. Its C toolchain comes from Debian (installed when missing);
-## when it cannot be, this warns and skips (fails with LAMBDA_WASM_REQUIRE_ALL=1)
+## by the host when it is built (redone when the .wasm, Cargo.lock or
+## host/src/engine.rs is newer than the .cwasm). Its C toolchain comes from
+## Debian (installed when missing); when it cannot be, this warns and skips
+## (fails with LAMBDA_WASM_REQUIRE_ALL=1)
 js: setup
 	@missing=; for p in $(JS_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -141,10 +143,12 @@ js: setup
 	set -e; \
 	$(JS_CC_ENV) $(CARGO) build --profile guest --target $(GUEST_TARGET) -p lambda-wasm-js; \
 	mkdir -p $(JS_HOME); \
-	cp $(GUEST_DIR)/lambda_wasm_js.wasm $(JS_HOME)/javascript.wasm; \
-	if [ -x $(HOST) ]; then \
-	  $(HOST) compile $(JS_HOME)/javascript.wasm -o $(JS_HOME)/javascript.cwasm.partial; \
-	  mv $(JS_HOME)/javascript.cwasm.partial $(JS_HOME)/javascript.cwasm; \
+	cmp -s $(GUEST_DIR)/lambda_wasm_js.wasm $(JS_HOME)/javascript.wasm \
+	  || cp $(GUEST_DIR)/lambda_wasm_js.wasm $(JS_HOME)/javascript.wasm; \
+	cwasm=$(JS_HOME)/javascript.cwasm; \
+	if [ -x $(HOST) ] && { [ ! -f $$cwasm ] || [ $(JS_HOME)/javascript.wasm -nt $$cwasm ] \
+	    || [ Cargo.lock -nt $$cwasm ] || [ host/src/engine.rs -nt $$cwasm ]; }; then \
+	  $(HOST) compile $(JS_HOME)/javascript.wasm -o $$cwasm.partial && mv $$cwasm.partial $$cwasm; \
 	fi
 
 clean:

@@ -55,10 +55,14 @@ pub struct FunctionSettings {
     pub concurrency: usize,
     /// Where the Python interpreter for `.py` handlers is installed.
     pub python_home: PathBuf,
+    /// Where the JavaScript runner for `.mjs`/`.js`/`.cjs` handlers is installed.
+    pub js_home: PathBuf,
 }
 
 /// The variable naming the Python interpreter's home.
 pub const PYTHON_HOME_VARIABLE: &str = "LAMBDA_WASM_PYTHON_HOME";
+/// The variable naming the JavaScript runner's home.
+pub const JS_HOME_VARIABLE: &str = "LAMBDA_WASM_JS_HOME";
 
 /// The Python interpreter's home: `variable` (the value of
 /// [`PYTHON_HOME_VARIABLE`]) when set, else `python/` beside this executable.
@@ -66,6 +70,15 @@ pub fn python_home(variable: Option<String>) -> PathBuf {
     match variable {
         Some(home) if !home.is_empty() => PathBuf::from(home),
         _ => beside_executable("python"),
+    }
+}
+
+/// The JavaScript runner's home: `variable` (the value of
+/// [`JS_HOME_VARIABLE`]) when set, else `js/` beside this executable.
+pub fn js_home(variable: Option<String>) -> PathBuf {
+    match variable {
+        Some(home) if !home.is_empty() => PathBuf::from(home),
+        _ => beside_executable("js"),
     }
 }
 
@@ -159,6 +172,7 @@ impl FunctionSettings {
             guest_env: guest_env(vars, pass_credentials, "/var/task"),
             concurrency: max_concurrency(get("AWS_LAMBDA_MAX_CONCURRENCY").as_deref()).unwrap_or(1),
             python_home: python_home(get(PYTHON_HOME_VARIABLE)),
+            js_home: js_home(get(JS_HOME_VARIABLE)),
             handler,
             memory_mb,
             timeout: Duration::from_secs_f64(timeout_secs),
@@ -241,6 +255,7 @@ impl FunctionSettings {
                 .python_home
                 .clone()
                 .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok())),
+            js_home: js_home(std::env::var(JS_HOME_VARIABLE).ok()),
             guest_task_root,
             handler,
             memory_mb: options.memory_mb,
