@@ -468,9 +468,9 @@ async fn thrown_error_has_nodes_shape_and_log_line() {
     api.assert_all_answered_once();
 }
 
-async fn init_error_case(root: TaskRoot, handler: &str, error_type: &str) -> (Value, String) {
+async fn init_error_case(root: &Path, handler: &str, error_type: &str) -> (Value, String) {
     let api = FakeRuntimeApi::start().await;
-    let mut boot = spawn(&api, &root, handler, &[]);
+    let mut boot = spawn_at(&api, root, handler, &[]);
     let err = api
         .init_error(WAIT)
         .await
@@ -490,17 +490,26 @@ async fn init_error_case(root: TaskRoot, handler: &str, error_type: &str) -> (Va
     (err.body, boot.stderr())
 }
 
+/// A module that imports a missing package: Node's resolution errors, as
+/// AWS's Node.js runtime reports them, and its "Uncaught Exception" line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_error_missing_module() {
     require_js!();
     let root = TaskRoot::builder()
-        .file("index.mjs", "export const handler = async () => 1;\n")
+        .file(
+            "index.mjs",
+            "import x from 'not-installed';\nexport const handler = async () => x;\n",
+        )
+        .file(
+            "app.js",
+            "const x = require('not-installed');\nexports.handler = async () => x;\n",
+        )
         .build();
     let (body, stderr) =
-        init_error_case(root, "missing.handler", "Runtime.ImportModuleError").await;
+        init_error_case(root.path(), "index.handler", "Runtime.ImportModuleError").await;
     assert_eq!(
         body["errorMessage"],
-        "Error: Cannot find module 'missing'\nRequire stack:\n- /var/runtime/index.mjs"
+        "Error: Cannot find package 'not-installed' imported from /var/task/index.mjs"
     );
     let line = stderr
         .lines()
@@ -512,6 +521,11 @@ async fn init_error_missing_module() {
         ),
         "{line:?}"
     );
+    let (body, _) = init_error_case(root.path(), "app.handler", "Runtime.ImportModuleError").await;
+    assert_eq!(
+        body["errorMessage"],
+        "Error: Cannot find module 'not-installed'\nRequire stack:\n- /var/task/app.js\n- /var/runtime/index.mjs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -520,7 +534,7 @@ async fn init_error_missing_handler() {
     let root = TaskRoot::builder()
         .file("index.mjs", "export const other = 1;\n")
         .build();
-    let (body, _) = init_error_case(root, "index.handler", "Runtime.HandlerNotFound").await;
+    let (body, _) = init_error_case(root.path(), "index.handler", "Runtime.HandlerNotFound").await;
     assert_eq!(
         body["errorMessage"],
         "index.handler is undefined or not exported"
@@ -533,7 +547,8 @@ async fn init_error_syntax() {
     let root = TaskRoot::builder()
         .file("index.mjs", "export const handler = async () => {;\n")
         .build();
-    let (body, _) = init_error_case(root, "index.handler", "Runtime.UserCodeSyntaxError").await;
+    let (body, _) =
+        init_error_case(root.path(), "index.handler", "Runtime.UserCodeSyntaxError").await;
     let message = body["errorMessage"].as_str().unwrap();
     assert!(message.starts_with("SyntaxError: "), "{body}");
 }

@@ -1688,11 +1688,19 @@
 
   // --- module resolution (Node's algorithm, CommonJS and ES) ----------------
 
-  function notFound(specifier, parent) {
-    const err = new Error(`Cannot find module '${specifier}'\nRequire stack:\n- ${parent}`);
+  // Node's CommonJS resolution error; `stack` is the chain of requiring
+  // files, ending with the runtime that loaded the handler.
+  function notFound(specifier, stack) {
+    const err = new Error(`Cannot find module '${specifier}'\nRequire stack:\n- ${stack.join("\n- ")}`);
     err.code = "MODULE_NOT_FOUND";
-    err.requireStack = [parent];
+    err.requireStack = stack;
     return err;
+  }
+
+  function requireStack(module) {
+    const stack = [];
+    for (let m = module; m; m = m.parent) stack.push(m.filename);
+    return [...stack, RUNTIME_FILE];
   }
 
   const isFile = (p) => native.stat(p) === 1;
@@ -1817,7 +1825,7 @@
   }
 
   // A file path for `specifier` imported or required from `fromDir`.
-  function resolvePath(specifier, fromDir, parent, conditions) {
+  function resolvePath(specifier, fromDir, stack, conditions) {
     if (specifier.startsWith("file://")) specifier = fileURLToPath(specifier);
     let found = null;
     if (specifier.startsWith("/") || specifier.startsWith("./") || specifier.startsWith("../") || specifier === "." || specifier === "..") {
@@ -1826,7 +1834,7 @@
     } else {
       found = resolvePackage(specifier, fromDir, conditions);
     }
-    if (!found) throw notFound(specifier, parent);
+    if (!found) throw notFound(specifier, stack);
     return found;
   }
 
@@ -1836,13 +1844,13 @@
 
   function makeRequire(parentModule) {
     const fromDir = parentModule ? parentModule.path : TASK_ROOT;
-    const parentName = parentModule ? parentModule.filename : RUNTIME_FILE;
+    const stack = requireStack(parentModule);
     const require = (specifier) => {
       const name = builtinName(String(specifier));
       if (name !== null) return loadBuiltin(name);
-      return requireFile(resolvePath(String(specifier), fromDir, parentName, ["require", "node"]), parentModule);
+      return requireFile(resolvePath(String(specifier), fromDir, stack, ["require", "node"]), parentModule);
     };
-    require.resolve = (specifier) => (builtinName(specifier) !== null ? specifier : resolvePath(specifier, fromDir, parentName, ["require", "node"]));
+    require.resolve = (specifier) => (builtinName(specifier) !== null ? specifier : resolvePath(specifier, fromDir, stack, ["require", "node"]));
     require.cache = moduleCache;
     require.main = undefined;
     return require;
@@ -1866,7 +1874,7 @@
     const cached = moduleCache[file];
     if (cached) return cached.exports;
     const source = native.readFile(file);
-    if (source === null) throw notFound(file, parentModule ? parentModule.filename : RUNTIME_FILE);
+    if (source === null) throw notFound(file, requireStack(parentModule));
     const module = { id: file, filename: file, path: path.dirname(file), exports: {}, loaded: false, children: [], parent: parentModule, paths: [] };
     module.require = makeRequire(module);
     if (file.endsWith(".json")) {
@@ -1900,7 +1908,20 @@
     const name = builtinName(specifier);
     if (name !== null) return BUILTIN_PREFIX + name;
     const parent = base.startsWith("file://") ? fileURLToPath(base) : base || RUNTIME_FILE;
-    return "file://" + resolvePath(specifier, path.dirname(parent), parent, ["import", "node"]);
+    try {
+      return "file://" + resolvePath(specifier, path.dirname(parent), [parent], ["import", "node"]);
+    } catch (err) {
+      throw err.code === "MODULE_NOT_FOUND" ? esmNotFound(specifier, parent) : err;
+    }
+  }
+
+  // Node's ES resolution error, which names the importing file.
+  function esmNotFound(specifier, parent) {
+    const relative = /^(\/|\.\.?\/|file:)/.test(specifier);
+    const what = relative ? `module '${path.resolve(path.dirname(parent), specifier.replace(/^file:\/\//, ""))}'` : `package '${specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/")}'`;
+    const err = new Error(`Cannot find ${what} imported from ${parent}`);
+    err.code = "ERR_MODULE_NOT_FOUND";
+    return err;
   }
 
   // The names of a CommonJS module's exports an ES module can import.
@@ -1926,7 +1947,7 @@
     if (name.startsWith(BUILTIN_PREFIX)) return facadeSource(name, loadBuiltin(name.slice(BUILTIN_PREFIX.length)));
     const file = fileURLToPath(name);
     const source = native.readFile(file);
-    if (source === null) throw notFound(file, RUNTIME_FILE);
+    if (source === null) throw notFound(file, [RUNTIME_FILE]);
     if (file.endsWith(".json")) return facadeSource(name, JSON.parse(source));
     if (isEsmFile(file, source)) return stripShebang(source);
     return facadeSource(name, requireFile(file, undefined));
@@ -1950,7 +1971,7 @@
       userApp = await loadUserApp(appRoot, moduleRoot, moduleName);
     } catch (e) {
       if (e instanceof SyntaxError) throw syntaxError(e);
-      if (e && e.code === "MODULE_NOT_FOUND") throw new ImportModuleError(String(e));
+      if (e && (e.code === "MODULE_NOT_FOUND" || e.code === "ERR_MODULE_NOT_FOUND")) throw new ImportModuleError(String(e));
       throw e;
     }
     let handler = resolveHandler(userApp, handlerPath);
@@ -1979,7 +2000,7 @@
     if (isFile(lambdaStylePath + ".mjs")) return importFile(lambdaStylePath + ".mjs");
     if (isFile(lambdaStylePath + ".cjs")) return requireFile(lambdaStylePath + ".cjs");
     const found = resolvePackage(moduleName, appRoot, ["require", "node"]) || resolvePackage(moduleName, path.resolve(appRoot, moduleRoot), ["require", "node"]);
-    if (!found) throw notFound(moduleName, RUNTIME_FILE);
+    if (!found) throw notFound(moduleName, [RUNTIME_FILE]);
     return requireFile(found);
   }
 
