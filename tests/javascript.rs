@@ -637,3 +637,47 @@ async fn infinite_loop_times_out_and_the_next_event_is_fine() {
     );
     api.assert_all_answered_once();
 }
+
+const UNCAUGHT: &str = r#"const instance = Math.random();
+export const handler = async (event) => {
+  if (event.kind === "timer") {
+    setTimeout(() => { throw new RangeError("from a timer"); }, 5);
+    return new Promise(() => {});
+  }
+  if (event.kind === "reject") {
+    Promise.reject(new Error("nobody listens"));
+    return new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (event.kind === "exit") process.exit(3);
+  return instance;
+};
+"#;
+
+/// A timer callback's exception and an unhandled rejection fail the running
+/// invocation as the Node.js runtime reports them; `process.exit` ends the
+/// environment (`Runtime.ExitError`) and the next event gets a fresh one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uncaught_errors_and_process_exit() {
+    require_js!();
+    let api = FakeRuntimeApi::start().await;
+    let root = TaskRoot::builder().file("index.mjs", UNCAUGHT).build();
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
+    let (_, o) = boot.call_json(&api, json!({"kind": "timer"})).await;
+    assert_eq!(
+        assert_node_error(&o, "RangeError")["errorMessage"],
+        "from a timer"
+    );
+    let (_, o) = boot.call_json(&api, json!({"kind": "reject"})).await;
+    let body = assert_node_error(&o, "Runtime.UnhandledPromiseRejection");
+    assert_eq!(body["errorMessage"], "Error: nobody listens");
+    let (_, o) = boot.call_json(&api, json!({})).await;
+    let before = o.json();
+    let (_, o) = boot.call_json(&api, json!({"kind": "exit"})).await;
+    assert_eq!(o.error().1["errorType"], "Runtime.ExitError", "{o:?}");
+    let (_, o) = boot.call_json(&api, json!({})).await;
+    assert!(
+        o.json().is_number() && o.json() != before,
+        "a fresh environment"
+    );
+    api.assert_all_answered_once();
+}
