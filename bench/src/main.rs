@@ -1,8 +1,8 @@
 //! `lambda-wasm-bench`: pushes events through Lambda runtimes over the
 //! Runtime API and writes BENCHMARKS.md (`make bench`).
 //!
-//! One in-process Runtime API endpoint (tests/support/fake_runtime_api.rs,
-//! hyper) serves each row's runtime process. Per row: `--cold-starts` fresh
+//! One in-process Runtime API endpoint (the `fake-runtime-api` crate,
+//! tests/fake-runtime-api/, hyper) serves each row's runtime process. Per row: `--cold-starts` fresh
 //! processes, each timed from spawn to its first response (the event is
 //! queued before the spawn); the last one then gets warm-up events and
 //! `--events` events one at a time (closed loop, as Lambda sends one event
@@ -18,9 +18,6 @@
 //! Usage: see [`USAGE`] (`lambda-wasm-bench --help`); paths come from
 //! environment variables (see `Paths::from_env`).
 
-#[path = "../../tests/support/fake_runtime_api.rs"]
-#[allow(dead_code)]
-mod fake_runtime_api;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -655,7 +652,7 @@ mod emulator {
     //! The cross-check: the same runtimes against `cargo lambda watch
     //! --only-lambda-apis` (cargo-lambda 1.9.2 from PyPI), events sent to its
     //! Invoke API. Its Runtime API is at `http://127.0.0.1:PORT/.rt/NAME`
-    //! (see tests/cargo_lambda.rs for the emulator's ways).
+    //! (see tests/e2e/cargo_lambda.rs for the emulator's ways).
     use super::*;
 
     fn free_port() -> anyhow::Result<u16> {

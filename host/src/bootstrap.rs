@@ -29,8 +29,8 @@ const NO_EVENT_PAUSE: Duration = Duration::from_millis(10);
 /// read as 1.
 pub fn concurrency_from_env() -> usize {
     let value = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok();
-    max_concurrency(value.as_deref()).unwrap_or_else(|message| {
-        eprintln!("lambda-wasm: {message}");
+    max_concurrency(value.as_deref()).unwrap_or_else(|error| {
+        eprintln!("lambda-wasm: {}", error.error_message);
         1
     })
 }

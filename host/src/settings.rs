@@ -96,13 +96,13 @@ pub const MAX_CONCURRENCY: usize = 256;
 
 /// Reads `AWS_LAMBDA_MAX_CONCURRENCY`: 1 when unset; an error saying why for
 /// a value that is not a number from 1 to [`MAX_CONCURRENCY`].
-pub fn max_concurrency(value: Option<&str>) -> Result<usize, String> {
+pub fn max_concurrency(value: Option<&str>) -> Result<usize, LambdaError> {
     let Some(raw) = value else { return Ok(1) };
     match raw.trim().parse::<usize>() {
         Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
-        _ => Err(format!(
+        _ => Err(LambdaError::configuration(format!(
             "AWS_LAMBDA_MAX_CONCURRENCY={raw:?} is not a number from 1 to {MAX_CONCURRENCY}; serving one invocation at a time"
-        )),
+        ))),
     }
 }
 
@@ -158,8 +158,7 @@ impl FunctionSettings {
         )?;
         let pass_credentials = get("LAMBDA_WASM_PASS_CREDENTIALS")
             .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-        let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))
-            .map_err(LambdaError::configuration)?;
+        let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))?;
         Ok(Self {
             task_root: PathBuf::from(task_root),
             guest_task_root: "/var/task".into(),
@@ -241,8 +240,7 @@ impl FunctionSettings {
             vars.push((name.clone(), value.clone()));
         }
         let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))
-            .map_err(LambdaError::configuration)?;
+        let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))?;
         Ok(Self {
             task_root,
             function_name,
@@ -298,18 +296,21 @@ pub fn guest_env(
 }
 
 /// The log format and level from `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`.
-pub fn log_config(format: Option<String>, level: Option<String>) -> Result<LogConfig, String> {
+pub fn log_config(format: Option<String>, level: Option<String>) -> Result<LogConfig, LambdaError> {
     let format = match format.as_deref() {
         None | Some("") => LogFormat::Text,
-        Some(text) => LogFormat::parse(text)
-            .ok_or_else(|| format!("AWS_LAMBDA_LOG_FORMAT is {text:?}; use Text or JSON"))?,
+        Some(text) => LogFormat::parse(text).ok_or_else(|| {
+            LambdaError::configuration(format!(
+                "AWS_LAMBDA_LOG_FORMAT is {text:?}; use Text or JSON"
+            ))
+        })?,
     };
     let min_level = match level.as_deref() {
         None | Some("") => Level::Trace,
         Some(text) => Level::parse(text).ok_or_else(|| {
-            format!(
+            LambdaError::configuration(format!(
                 "AWS_LAMBDA_LOG_LEVEL is {text:?}; use TRACE, DEBUG, INFO, WARN, ERROR or FATAL"
-            )
+            ))
         })?,
     };
     Ok(LogConfig { format, min_level })
@@ -338,7 +339,7 @@ mod tests {
         assert_eq!(max_concurrency(Some("4")), Ok(4));
         assert_eq!(max_concurrency(Some(" 2 ")), Ok(2));
         for bad in ["0", "-1", "many", "100000"] {
-            let error = max_concurrency(Some(bad)).unwrap_err();
+            let error = max_concurrency(Some(bad)).unwrap_err().error_message;
             assert!(error.contains("AWS_LAMBDA_MAX_CONCURRENCY"), "{error}");
         }
     }

@@ -34,8 +34,8 @@ impl GuestEnvironment for ReactorEnvironment {
         store::no_more_imports(linker)
     }
 
-    /// Instantiates the guest, checks its ABI version and runs its init
-    /// (`_initialize`), as Lambda's init phase.
+    /// Instantiates the guest, runs its init (`_initialize`) and checks its
+    /// ABI version, as Lambda's init phase.
     async fn start(template: &InstanceTemplate<()>, export: &String) -> Result<Self, LambdaError> {
         let module_name = &template.settings.handler.module;
         let init_error = |reason: String| LambdaError::import_module(module_name, reason);
@@ -46,9 +46,8 @@ impl GuestEnvironment for ReactorEnvironment {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| init_error(format!("instantiation failed: {e:#}")))?;
-        check_version(&mut store, &instance)
-            .await
-            .map_err(&init_error)?;
+        // `_initialize` runs before any other export is called (docs/abi.md):
+        // some toolchains' exports trap until it has run (Go's runtime does).
         if let Some(initialize) = instance.get_func(&mut store, "_initialize") {
             let initialize = initialize
                 .typed::<(), ()>(&store)
@@ -57,6 +56,9 @@ impl GuestEnvironment for ReactorEnvironment {
             init_result(called, &mut store)
                 .map_err(|failure| failure.into_init_error(module_name))?;
         }
+        check_version(&mut store, &instance)
+            .await
+            .map_err(|failure| failure.into_init_error(module_name))?;
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| init_error("the module exports no memory named \"memory\"".into()))?;
@@ -150,16 +152,16 @@ impl GuestEnvironment for ReactorEnvironment {
 async fn check_version(
     store: &mut Store<GuestState<()>>,
     instance: &Instance,
-) -> Result<(), String> {
+) -> Result<(), InitFailure> {
     let version = instance
         .get_typed_func::<(), i32>(&mut *store, VERSION_EXPORT)
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| InitFailure::reason(format!("{e:#}")))?;
     let called = limits::within_init(version.call_async(&mut *store, ())).await;
-    let guest_version = init_result(called, store).map_err(|failure| failure.reason)?;
+    let guest_version = init_result(called, store)?;
     if guest_version != ABI_VERSION {
-        return Err(format!(
+        return Err(InitFailure::reason(format!(
             "the module speaks guest ABI version {guest_version}; this host speaks version {ABI_VERSION} (docs/abi.md)"
-        ));
+        )));
     }
     Ok(())
 }
@@ -171,6 +173,14 @@ struct InitFailure {
 }
 
 impl InitFailure {
+    /// A failure the host found, not one the guest reported.
+    fn reason(reason: String) -> Self {
+        Self {
+            reason,
+            guest_error: None,
+        }
+    }
+
     /// The init error: the one the guest reported (an SDK's failed init
     /// hook sets an error, then traps), else an import error saying why.
     fn into_init_error(self, module: &str) -> LambdaError {
@@ -191,9 +201,6 @@ fn init_result<R>(
             reason: format!("init failed: {}", fault::describe(&error)),
             guest_error: store.data_mut().take_evidence().guest_error,
         }),
-        None => Err(InitFailure {
-            reason: limits::init_timed_out(),
-            guest_error: None,
-        }),
+        None => Err(InitFailure::reason(limits::init_timed_out())),
     }
 }

@@ -13,15 +13,16 @@
 //! | anything else | `404` |
 //!
 //! Its own cost per event is a few map operations under one `std` mutex, so
-//! benchmarks can reuse it.
+//! the benchmark harness (bench/) uses it as well as the end-to-end tests
+//! (tests/e2e/).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -46,7 +47,7 @@ pub const DEFAULT_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:te
 
 /// How the `Lambda-Runtime-Deadline-Ms` header of an invocation is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Deadline {
+enum Deadline {
     /// Delivery time + this duration (what Lambda does with the function's timeout).
     After(Duration),
     /// A fixed epoch-milliseconds value.
@@ -111,6 +112,7 @@ impl Invocation {
         self
     }
 
+    /// The `Lambda-Runtime-Invoked-Function-Arn` header (default [`DEFAULT_ARN`]).
     pub fn arn(mut self, arn: impl Into<String>) -> Self {
         self.arn = arn.into();
         self
@@ -149,7 +151,9 @@ pub enum Outcome {
     /// `POST /runtime/invocation/{id}/error`. A body that is not JSON is kept
     /// as `Value::String("<not JSON> ...")` so a test fails with it in view.
     Error {
+        /// The `Lambda-Runtime-Function-Error-Type` header.
         error_type_header: Option<String>,
+        /// The body as JSON.
         body: serde_json::Value,
     },
 }
@@ -196,6 +200,7 @@ impl Outcome {
         }
     }
 
+    /// Whether the runtime posted an error.
     pub fn is_error(&self) -> bool {
         matches!(self, Outcome::Error { .. })
     }
@@ -204,18 +209,17 @@ impl Outcome {
 /// A `POST /runtime/init/error`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InitError {
+    /// The `Lambda-Runtime-Function-Error-Type` header.
     pub error_type_header: Option<String>,
+    /// The body as JSON (a body that is not JSON as for [`Outcome::Error`]).
     pub body: serde_json::Value,
 }
 
 /// What the fake sent for one delivered invocation.
 #[derive(Clone, Debug)]
 pub struct Delivery {
-    pub request_id: String,
     /// The `Lambda-Runtime-Deadline-Ms` header value as sent.
     pub deadline_header: String,
-    pub trace_id: Option<String>,
-    pub delivered_at: Instant,
 }
 
 /// Counters; `answers_per_id` etc. are checked by [`FakeRuntimeApi::assert_all_answered_once`].
@@ -247,12 +251,12 @@ pub struct Stats {
 struct Inner {
     queue: VecDeque<(String, Invocation)>,
     /// Delivered, waiting for an answer.
-    in_flight: HashMap<String, Delivery>,
+    in_flight: HashSet<String>,
     /// Every delivery ever made, by id.
     deliveries: HashMap<String, Delivery>,
     outcomes: HashMap<String, Outcome>,
     /// Enqueued and not answered yet (to check "exactly once").
-    unanswered: std::collections::HashSet<String>,
+    unanswered: HashSet<String>,
     init_errors: Vec<InitError>,
     stats: Stats,
 }
@@ -329,6 +333,7 @@ impl FakeRuntimeApi {
         self.addr.to_string()
     }
 
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -405,7 +410,7 @@ impl FakeRuntimeApi {
         &'a self,
         request_id: &'a str,
         timeout: Duration,
-    ) -> impl std::future::Future<Output = Outcome> + 'a {
+    ) -> impl Future<Output = Outcome> + 'a {
         let caller = std::panic::Location::caller();
         async move {
             match self.try_outcome(request_id, timeout).await {
@@ -450,6 +455,7 @@ impl FakeRuntimeApi {
             .cloned()
     }
 
+    /// The counters now.
     pub fn stats(&self) -> Stats {
         let inner = self.state.inner.lock().unwrap();
         let mut s = inner.stats.clone();
@@ -575,7 +581,7 @@ async fn handle(
             .unwrap_or_default();
         let status = {
             let mut inner = state.inner.lock().unwrap();
-            if inner.in_flight.remove(&id).is_some() {
+            if inner.in_flight.remove(&id) {
                 let outcome = if is_response {
                     inner.stats.responses += 1;
                     Outcome::Response(body)
@@ -626,12 +632,9 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
                     Deadline::Raw(raw) => raw.clone(),
                 };
                 let delivery = Delivery {
-                    request_id: id.clone(),
                     deadline_header: deadline_header.clone(),
-                    trace_id: inv.trace_id.clone(),
-                    delivered_at: Instant::now(),
                 };
-                inner.in_flight.insert(id.clone(), delivery.clone());
+                inner.in_flight.insert(id.clone());
                 inner.deliveries.insert(id.clone(), delivery);
                 inner.stats.delivered += 1;
                 break (id, inv, deadline_header);

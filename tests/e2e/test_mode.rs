@@ -3,12 +3,10 @@
 //! response JSON on stdout and logs on stderr; exit 0 on success, 1 on a
 //! function error (the error JSON on stdout), 2 on a usage or init error.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 const HELLO_EVENT: &str = r#"{ "first_name": "John", "last_name": "Smith" }"#;
 

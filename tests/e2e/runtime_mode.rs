@@ -1,15 +1,13 @@
 //! End-to-end tests of runtime mode: the built `lambda-wasm` binary runs as a
-//! `provided.al2023` bootstrap against the fake Runtime API in tests/support/.
+//! `provided.al2023` bootstrap against the fake Runtime API (tests/fake-runtime-api/).
 //!
 //! Every failure case checks both the Lambda-shaped error (docs/abi.md
 //! section 6) and that the next normal event on the same process succeeds.
 
-mod support;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 /// A task root with the purpose-built test guest as `probe.wasm` and a data file.
 fn probe_root() -> TaskRoot {
@@ -39,6 +37,20 @@ async fn echo_ok(boot: &mut Bootstrap, api: &FakeRuntimeApi, marker: u64) {
     assert_echo(&o, marker);
 }
 
+/// A bootstrap on `root` (the probe) with `env` that has answered one echo.
+async fn healthy_probe(api: &FakeRuntimeApi, root: &TaskRoot, env: &[(&str, &str)]) -> Bootstrap {
+    let mut boot = Bootstrap::spawn(api, root, "probe.handler", env);
+    echo_ok(&mut boot, api, 0).await;
+    boot
+}
+
+/// The bootstrap still runs and every event got exactly one answer.
+#[track_caller]
+fn assert_still_serving(boot: &mut Bootstrap, api: &FakeRuntimeApi) {
+    assert!(boot.try_status().is_none(), "the bootstrap must still run");
+    api.assert_all_answered_once();
+}
+
 fn message_after_request_id<'a>(message: &'a str, id: &str) -> &'a str {
     let prefix = format!("RequestId: {id} Error: ");
     message
@@ -55,6 +67,9 @@ fn now_ms() -> u64 {
 
 // ---------------------------------------------------------------------------
 // The fake itself
+
+/// The Runtime API's `next` path.
+const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 
 mod raw_http {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -128,12 +143,13 @@ mod raw_http {
     }
 }
 
+/// One connection through the protocol: `next` with every header, answers,
+/// a duplicate, an unknown id, a bad path, an error answer, an init error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_runtime_api_speaks_the_protocol() {
     use tokio::io::BufReader;
     let api = FakeRuntimeApi::start().await;
     let mut conn = BufReader::new(tokio::net::TcpStream::connect(api.addr()).await.unwrap());
-    const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 
     // `next` blocks until something is queued.
     let api = std::sync::Arc::new(api);
@@ -276,9 +292,13 @@ async fn fake_runtime_api_speaks_the_protocol() {
             .await
             .is_none()
     );
+}
 
-    // A fresh fake where everything went right passes the exactly-once check,
-    // including many ids and concurrent `next` calls on separate connections.
+/// A fake where everything went right passes the exactly-once check,
+/// including many ids and concurrent `next` calls on separate connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_runtime_api_answers_many_ids_exactly_once() {
+    use tokio::io::BufReader;
     let api = FakeRuntimeApi::start().await;
     let ids: Vec<String> = (0..50)
         .map(|i| api.invoke(Invocation::json(&json!({ "i": i }))))
@@ -605,23 +625,25 @@ async fn second_export() {
 // Faults: each contained, each followed by a normal event
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn function_errors_and_traps() {
-    let api = FakeRuntimeApi::start().await;
-    let root = probe_root();
-    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &[]);
-    echo_ok(&mut boot, &api, 0).await;
-
-    // A function error: the guest's own type and message.
+async fn function_error_has_the_guests_type_and_message() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = healthy_probe(&api, &root, &[]).await;
     let (id, o) = boot
         .call_json(&api, json!({"action": "fail", "message": "boom"}))
         .await;
     let msg = assert_lambda_error(&o, "CustomError", &id);
     assert_eq!(msg, "boom");
     echo_ok(&mut boot, &api, 1).await;
+    assert_still_serving(&mut boot, &api);
+}
 
-    // A panic traps; the caller gets its message and location (the SDK's
-    // panic hook reports them before the abort), and the logs have it too,
-    // tagged with the request id.
+/// A panic traps; the caller gets its message and location (the SDK's
+/// panic hook reports them before the abort), and the logs have it too,
+/// tagged with the request id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panic_traps_and_its_message_is_reported() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = healthy_probe(&api, &root, &[]).await;
     let (id, o) = boot.call_json(&api, json!({"action": "panic"})).await;
     let msg = assert_lambda_error(&o, "Panic", &id);
     assert!(
@@ -640,8 +662,14 @@ async fn function_errors_and_traps() {
         boot.stderr()
     );
     echo_ok(&mut boot, &api, 2).await;
+    assert_still_serving(&mut boot, &api);
+}
 
-    // Traps: `unreachable`, a stack overflow, a bad host-call range.
+/// Traps: `unreachable`, a stack overflow, a bad host-call range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traps_are_wasm_trap_errors() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = healthy_probe(&api, &root, &[]).await;
     for (n, action) in ["unreachable", "stack_overflow", "oob_host_call"]
         .into_iter()
         .enumerate()
@@ -657,32 +685,28 @@ async fn function_errors_and_traps() {
         }
         echo_ok(&mut boot, &api, 10 + n as u64).await;
     }
+    assert_still_serving(&mut boot, &api);
+}
 
-    // An event that is not JSON is an error for that event, not a crash.
+/// An event that is not JSON is an error for that event, not a crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_that_is_not_json_is_an_unmarshal_error() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = healthy_probe(&api, &root, &[]).await;
     let (id, o) = boot
         .call(&api, Invocation::new(&b"{\"action\": not json"[..]))
         .await;
     let msg = assert_lambda_error(&o, "Runtime.UnmarshalError", &id);
     assert!(msg.starts_with("Unable to unmarshal input: "), "{msg}");
     echo_ok(&mut boot, &api, 20).await;
-
-    assert!(boot.try_status().is_none(), "the bootstrap must still run");
-    api.assert_all_answered_once();
+    assert_still_serving(&mut boot, &api);
 }
 
+/// `proc_exit` inside an invocation, with a failure code and with 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exits_timeouts_and_memory() {
-    let api = FakeRuntimeApi::start().await;
-    let root = probe_root();
-    let mut boot = Bootstrap::spawn(
-        &api,
-        &root,
-        "probe.handler",
-        &[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")],
-    );
-    echo_ok(&mut boot, &api, 0).await;
-
-    // proc_exit inside an invocation.
+async fn proc_exit_is_an_exit_error() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = healthy_probe(&api, &root, &[]).await;
     let (id, o) = boot
         .call_json(&api, json!({"action": "exit", "code": 1}))
         .await;
@@ -701,8 +725,14 @@ async fn exits_timeouts_and_memory() {
         "Runtime exited without providing a reason"
     );
     echo_ok(&mut boot, &api, 2).await;
+    assert_still_serving(&mut boot, &api);
+}
 
-    // Timeout: an endless loop with a 1 s deadline.
+/// An endless loop with a 1 s deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_loop_times_out_at_the_deadline() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = healthy_probe(&api, &root, &[]).await;
     let started = std::time::Instant::now();
     let (id, o) = boot
         .call(
@@ -734,8 +764,15 @@ async fn exits_timeouts_and_memory() {
         started.elapsed()
     );
     echo_ok(&mut boot, &api, 3).await;
+    assert_still_serving(&mut boot, &api);
+}
 
-    // Memory: 16 MB is fine; 300 MB is past AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128.
+/// 16 MB is fine; 300 MB is past AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_past_the_function_size_is_out_of_memory() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let memory = [("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")];
+    let mut boot = healthy_probe(&api, &root, &memory).await;
     let (_, o) = boot
         .call_json(&api, json!({"action": "alloc", "mb": 16}))
         .await;
@@ -749,9 +786,7 @@ async fn exits_timeouts_and_memory() {
         "Runtime exited with error: guest memory limit of 128 MB exceeded"
     );
     echo_ok(&mut boot, &api, 4).await;
-
-    assert!(boot.try_status().is_none(), "the bootstrap must still run");
-    api.assert_all_answered_once();
+    assert_still_serving(&mut boot, &api);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -858,117 +893,114 @@ async fn abi_edge_handlers() {
 // ---------------------------------------------------------------------------
 // Logs
 
-/// The probe's `log` action: one SDK record per level, one stdout line, one
-/// stderr line. Text format and JSON format with AWS_LAMBDA_LOG_LEVEL=WARN.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guest_log_records() {
-    let root = probe_root();
-    let text = async {
-        let api = FakeRuntimeApi::start().await;
-        let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &[]);
-        let (id, o) = boot.call_json(&api, json!({"action": "log"})).await;
-        assert_eq!(o.json()["logged"], true);
-        let done = boot
-            .wait_for_stderr(WAIT, |s| {
-                s.contains("test-guest stderr line") && s.contains("test-guest stdout line")
-            })
-            .await;
-        assert!(done, "guest lines missing:\n{}", boot.stderr());
-        let stderr = boot.stderr();
-        let line_with = |needle: &str| {
-            stderr
-                .lines()
-                .find(|l| l.contains(needle))
-                .unwrap_or_else(|| panic!("no line with {needle:?}:\n{stderr}"))
-                .to_string()
-        };
-        // Lambda's text format for records: [LEVEL]\t<timestamp>\t<request id>\t<message>.
-        let warn = line_with("test-guest WARN record");
-        let fields: Vec<&str> = warn.split('\t').collect();
-        assert_eq!(fields.len(), 4, "{warn:?}");
-        assert_eq!(fields[0], "[WARN]", "{warn:?}");
-        assert!(
-            fields[1].ends_with('Z') && fields[1].contains('T'),
-            "{warn:?}"
-        );
-        assert_eq!(fields[2], id, "{warn:?}");
-        assert_eq!(fields[3], "test-guest WARN record", "{warn:?}");
-        assert!(line_with("test-guest ERROR record").starts_with("[ERROR]\t"));
-        // Plain output lines: <timestamp>\t<request id>\t<line>.
-        for needle in ["test-guest stdout line", "test-guest stderr line"] {
-            let l = line_with(needle);
-            let fields: Vec<&str> = l.split('\t').collect();
-            assert_eq!(fields.len(), 3, "{l:?}");
-            assert_eq!((fields[1], fields[2]), (id.as_str(), needle), "{l:?}");
-        }
-        echo_ok(&mut boot, &api, 1).await;
-    };
-    let json_warn = async {
-        let api = FakeRuntimeApi::start().await;
-        let env = [
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
-        ];
-        let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &env);
-        let (id, o) = boot.call_json(&api, json!({"action": "log"})).await;
-        assert_eq!(o.json()["logged"], true);
-        let done = boot
-            .wait_for_stderr(WAIT, |s| {
-                s.contains("test-guest stderr line") && s.contains("test-guest stdout line")
-            })
-            .await;
-        assert!(done, "guest lines missing:\n{}", boot.stderr());
-        let stderr = boot.stderr();
-        let mut levels = std::collections::BTreeMap::new();
-        for line in stderr.lines().filter(|l| l.contains(&id)) {
-            let v: Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("not a JSON record ({e}): {line:?}\n{stderr}"));
-            assert_eq!(v["requestId"], id.as_str(), "{line}");
-            assert!(v["timestamp"].is_string(), "{line}");
-            if let Some(m) = v["message"]
-                .as_str()
-                .filter(|m| m.starts_with("test-guest"))
-            {
-                levels.insert(
-                    m.to_string(),
-                    v["level"].as_str().unwrap_or("?").to_string(),
-                );
-            }
-        }
-        for below in ["TRACE", "DEBUG", "INFO"] {
-            let m = format!("test-guest {below} record");
-            assert!(
-                !levels.contains_key(&m),
-                "{m} should be filtered by AWS_LAMBDA_LOG_LEVEL=WARN: {levels:?}"
-            );
-        }
-        for kept in ["WARN", "ERROR", "FATAL"] {
-            let m = format!("test-guest {kept} record");
-            assert_eq!(
-                levels.get(&m).map(String::as_str),
-                Some(kept),
-                "{levels:?}\n{stderr}"
-            );
-        }
-        assert_eq!(
-            levels.get("test-guest stdout line").map(String::as_str),
-            Some("INFO"),
-            "{levels:?}"
-        );
-        assert_eq!(
-            levels.get("test-guest stderr line").map(String::as_str),
-            Some("ERROR"),
-            "{levels:?}"
-        );
-        echo_ok(&mut boot, &api, 1).await;
-    };
-    tokio::join!(text, json_warn);
+/// Runs the probe's `log` action (one SDK record per level, one stdout line,
+/// one stderr line) and waits for its lines: (request id, stderr).
+async fn log_action(boot: &mut Bootstrap, api: &FakeRuntimeApi) -> (String, String) {
+    let (id, o) = boot.call_json(api, json!({"action": "log"})).await;
+    assert_eq!(o.json()["logged"], true);
+    let done = boot
+        .wait_for_stderr(WAIT, |s| {
+            s.contains("test-guest stderr line") && s.contains("test-guest stdout line")
+        })
+        .await;
+    assert!(done, "guest lines missing:\n{}", boot.stderr());
+    (id, boot.stderr())
 }
 
-/// A line past 256 KiB is split; an invocation's output past 16 MiB is
-/// dropped (with one notice). Either way the event succeeds.
+/// The probe's `log` action in Lambda's text format.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn log_limits() {
+async fn guest_log_records_in_text_format() {
+    let root = probe_root();
+    let api = FakeRuntimeApi::start().await;
+    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &[]);
+    let (id, stderr) = log_action(&mut boot, &api).await;
+    let line_with = |needle: &str| {
+        stderr
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}:\n{stderr}"))
+            .to_string()
+    };
+    // Lambda's text format for records: [LEVEL]\t<timestamp>\t<request id>\t<message>.
+    let warn = line_with("test-guest WARN record");
+    let fields: Vec<&str> = warn.split('\t').collect();
+    assert_eq!(fields.len(), 4, "{warn:?}");
+    assert_eq!(fields[0], "[WARN]", "{warn:?}");
+    assert!(
+        fields[1].ends_with('Z') && fields[1].contains('T'),
+        "{warn:?}"
+    );
+    assert_eq!(fields[2], id, "{warn:?}");
+    assert_eq!(fields[3], "test-guest WARN record", "{warn:?}");
+    assert!(line_with("test-guest ERROR record").starts_with("[ERROR]\t"));
+    // Plain output lines: <timestamp>\t<request id>\t<line>.
+    for needle in ["test-guest stdout line", "test-guest stderr line"] {
+        let l = line_with(needle);
+        let fields: Vec<&str> = l.split('\t').collect();
+        assert_eq!(fields.len(), 3, "{l:?}");
+        assert_eq!((fields[1], fields[2]), (id.as_str(), needle), "{l:?}");
+    }
+    echo_ok(&mut boot, &api, 1).await;
+}
+
+/// The probe's `log` action in the JSON format with AWS_LAMBDA_LOG_LEVEL=WARN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_log_records_in_json_format_filtered_by_level() {
+    let root = probe_root();
+    let api = FakeRuntimeApi::start().await;
+    let env = [
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+    ];
+    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &env);
+    let (id, stderr) = log_action(&mut boot, &api).await;
+    let mut levels = std::collections::BTreeMap::new();
+    for line in stderr.lines().filter(|l| l.contains(&id)) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON record ({e}): {line:?}\n{stderr}"));
+        assert_eq!(v["requestId"], id.as_str(), "{line}");
+        assert!(v["timestamp"].is_string(), "{line}");
+        if let Some(m) = v["message"]
+            .as_str()
+            .filter(|m| m.starts_with("test-guest"))
+        {
+            levels.insert(
+                m.to_string(),
+                v["level"].as_str().unwrap_or("?").to_string(),
+            );
+        }
+    }
+    for below in ["TRACE", "DEBUG", "INFO"] {
+        let m = format!("test-guest {below} record");
+        assert!(
+            !levels.contains_key(&m),
+            "{m} should be filtered by AWS_LAMBDA_LOG_LEVEL=WARN: {levels:?}"
+        );
+    }
+    for kept in ["WARN", "ERROR", "FATAL"] {
+        let m = format!("test-guest {kept} record");
+        assert_eq!(
+            levels.get(&m).map(String::as_str),
+            Some(kept),
+            "{levels:?}\n{stderr}"
+        );
+    }
+    assert_eq!(
+        levels.get("test-guest stdout line").map(String::as_str),
+        Some("INFO"),
+        "{levels:?}"
+    );
+    assert_eq!(
+        levels.get("test-guest stderr line").map(String::as_str),
+        Some("ERROR"),
+        "{levels:?}"
+    );
+    echo_ok(&mut boot, &api, 1).await;
+}
+
+/// A line past 256 KiB is split; the event succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_line_past_256_kib_is_split() {
     let api = FakeRuntimeApi::start().await;
     let root = probe_root();
     let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &[]);
@@ -998,7 +1030,16 @@ async fn log_limits() {
     );
     assert!(pieces.iter().all(|&n| n <= 256 * 1024 + 512), "{pieces:?}");
     echo_ok(&mut boot, &api, 1).await;
+    api.assert_all_answered_once();
+}
 
+/// An invocation's output past 16 MiB is dropped (with one notice); the
+/// event succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_output_past_16_mib_is_capped() {
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let mut boot = healthy_probe(&api, &root, &[]).await;
     let before = boot.stderr().len();
     let (_, o) = boot
         .call_json(&api, json!({"action": "log_spam", "mb": 20}))
@@ -1081,32 +1122,32 @@ async fn init_errors() {
 // ---------------------------------------------------------------------------
 // Sandbox
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sandbox() {
-    let api = FakeRuntimeApi::start().await;
-    let root = probe_root();
-    let mut boot = Bootstrap::spawn(
-        &api,
-        &root,
-        "probe.handler",
-        &[
-            ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE"),
-            ("AWS_SECRET_ACCESS_KEY", "secret/EXAMPLE"),
-            ("AWS_SESSION_TOKEN", "token-EXAMPLE"),
-            ("MY_FUNCTION_SETTING", "kept"),
-        ],
-    );
-    let mut call = async |event: Value| -> Value {
-        let (_, o) = boot.call_json(&api, event.clone()).await;
-        let v = o.json();
-        assert!(
-            v["ok"].is_boolean() || event["action"] == "env" || event["action"] == "tmp_roundtrip",
-            "{event} → {v}"
-        );
-        v
-    };
+/// Credentials and a setting of the function's own, for the sandbox tests.
+const SANDBOX_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE"),
+    ("AWS_SECRET_ACCESS_KEY", "secret/EXAMPLE"),
+    ("AWS_SESSION_TOKEN", "token-EXAMPLE"),
+    ("MY_FUNCTION_SETTING", "kept"),
+];
 
-    // Host files are invisible; the task root is visible read-only at /var/task.
+/// One probe event in the sandbox; the answer says `ok` (but for `env` and
+/// `tmp_roundtrip`).
+async fn sandbox_call(boot: &mut Bootstrap, api: &FakeRuntimeApi, event: Value) -> Value {
+    let (_, o) = boot.call_json(api, event.clone()).await;
+    let v = o.json();
+    assert!(
+        v["ok"].is_boolean() || event["action"] == "env" || event["action"] == "tmp_roundtrip",
+        "{event} → {v}"
+    );
+    v
+}
+
+/// Host files are invisible; the task root is visible read-only at /var/task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_hides_host_files_and_keeps_the_task_root_read_only() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", SANDBOX_ENV);
+    let mut call = async |event: Value| sandbox_call(&mut boot, &api, event).await;
     let v = call(json!({"action": "read_file", "path": "/etc/passwd"})).await;
     assert_eq!(v["ok"], false, "read /etc/passwd: {v}");
     let v = call(json!({"action": "read_file", "path": "/var/task/data.txt"})).await;
@@ -1115,8 +1156,15 @@ async fn sandbox() {
         call(json!({"action": "write_file", "path": "/var/task/new.txt", "content": "x"})).await;
     assert_eq!(v["ok"], false, "write into the task root: {v}");
     assert!(!root.path().join("new.txt").exists());
+    echo_ok(&mut boot, &api, 1).await;
+    api.assert_all_answered_once();
+}
 
-    // /tmp works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_tmp_is_writable() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", SANDBOX_ENV);
+    let mut call = async |event: Value| sandbox_call(&mut boot, &api, event).await;
     let v = call(json!({"action": "tmp_roundtrip"})).await;
     assert_eq!(v["ok"], true, "/tmp roundtrip: {v}");
     let v =
@@ -1125,9 +1173,15 @@ async fn sandbox() {
     let v = call(json!({"action": "read_file", "path": "/tmp/probe.txt"})).await;
     assert_eq!(v["ok"], true, "{v}");
     assert!(v.to_string().contains("hello"), "{v}");
+    echo_ok(&mut boot, &api, 1).await;
+    api.assert_all_answered_once();
+}
 
-    // Nothing of the host at "/".
-    let v = call(json!({"action": "list_dir", "path": "/"})).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_shows_nothing_of_the_host_at_root() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", SANDBOX_ENV);
+    let v = sandbox_call(&mut boot, &api, json!({"action": "list_dir", "path": "/"})).await;
     let listing = v.to_string();
     for host_dir in [
         "\"etc\"", "\"usr\"", "\"bin\"", "\"proc\"", "\"home\"", "\"root\"", "\"sys\"", "\"dev\"",
@@ -1137,9 +1191,16 @@ async fn sandbox() {
             "list_dir / shows {host_dir}: {v}"
         );
     }
+    echo_ok(&mut boot, &api, 1).await;
+    api.assert_all_answered_once();
+}
 
-    // Environment: reserved variables yes, credentials and the API endpoint no.
-    let env = call(json!({"action": "env"})).await;
+/// Reserved variables yes, credentials and the API endpoint no.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_environment_withholds_credentials() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", SANDBOX_ENV);
+    let env = sandbox_call(&mut boot, &api, json!({"action": "env"})).await;
     let env = env.get("env").unwrap_or(&env).clone();
     assert!(env.is_object(), "env is not an object: {env}");
     assert_eq!(env["AWS_REGION"], "us-east-1", "{env}");
@@ -1171,11 +1232,16 @@ async fn sandbox() {
         !text.contains(&api.endpoint()),
         "the Runtime API endpoint leaked: {env}"
     );
+    echo_ok(&mut boot, &api, 1).await;
+    api.assert_all_answered_once();
+}
 
-    // No network.
-    let v = call(json!({"action": "socket"})).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_has_no_network() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", SANDBOX_ENV);
+    let v = sandbox_call(&mut boot, &api, json!({"action": "socket"})).await;
     assert_eq!(v["ok"], false, "socket: {v}");
-
     echo_ok(&mut boot, &api, 1).await;
     api.assert_all_answered_once();
 }

@@ -24,17 +24,18 @@
 //!
 //! The binary is `$LAMBDA_WASM_CARGO_LAMBDA`, else
 //! `<workspace>/.tools/venv/bin/cargo-lambda`, else `cargo-lambda` on PATH;
-//! without one the test prints why and passes (skips).
+//! without one the test prints one `SKIPPED` line and returns, or fails
+//! under `LAMBDA_WASM_REQUIRE_ALL=1` (`support::require`).
 
-mod support;
-
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{
+    Buf, PASS_THROUGH_ENV, TaskRoot, assert_error_body, bin, lambda_env, pump, require, tail,
+    workspace_root,
+};
 use serde_json::{Value, json};
-use support::{Buf, TaskRoot, assert_error_body, bin, pump, tail, workspace_root};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -43,12 +44,6 @@ const STEP: Duration = Duration::from_secs(20);
 
 /// Names the cargo-lambda binary explicitly.
 const CARGO_LAMBDA_ENV: &str = "LAMBDA_WASM_CARGO_LAMBDA";
-
-/// Writes to the process's stderr directly, past libtest's output capture,
-/// so a skip is visible in a normal `cargo test` run.
-fn say(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
 
 /// The cargo-lambda binary: `$LAMBDA_WASM_CARGO_LAMBDA` (must exist when
 /// set), else `<workspace>/.tools/venv/bin/cargo-lambda`, else PATH.
@@ -74,6 +69,21 @@ fn find_cargo_lambda() -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join("cargo-lambda"))
         .find(|p| p.is_file())
+}
+
+/// The cargo-lambda binary, or `None` (the test returns) after [`require`]
+/// reported it missing.
+fn require_cargo_lambda() -> Option<PathBuf> {
+    let exe = find_cargo_lambda();
+    let how = format!(
+        "`make tools` installs cargo-lambda 1.9.2 from PyPI into {} (or set ${CARGO_LAMBDA_ENV}, or put it on PATH)",
+        workspace_root()
+            .join(".tools/venv/bin/cargo-lambda")
+            .display()
+    );
+    require("cargo-lambda", exe.is_some(), &how)
+        .then_some(exe)
+        .flatten()
 }
 
 /// A child process with captured stdout and stderr, killed on drop (its
@@ -142,7 +152,7 @@ impl Proc {
 
     /// Waits until `pred(stderr)` holds; false after `timeout`.
     async fn wait_for_stderr(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
-        support::poll_until(timeout, || pred(&self.stderr())).await
+        crate::support::poll_until(timeout, || pred(&self.stderr())).await
     }
 
     /// Kills the process and reaps it.
@@ -255,42 +265,15 @@ fn start_bootstrap(
     handler: &str,
     extra_env: &[(&str, &str)],
 ) -> Proc {
-    const KEEP: &[&str] = &[
-        "PATH",
-        "TMPDIR",
-        "RUST_LOG",
-        "RUST_BACKTRACE",
-        "LLVM_PROFILE_FILE",
-    ];
-    let mut env: Vec<(&str, String)> = vec![
-        (
-            "AWS_LAMBDA_RUNTIME_API",
-            format!("http://127.0.0.1:{port}/.rt/{function}"),
-        ),
-        ("_HANDLER", handler.into()),
-        ("LAMBDA_TASK_ROOT", root.path().display().to_string()),
-        ("AWS_LAMBDA_FUNCTION_NAME", function.into()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_DEFAULT_REGION", "us-east-1".into()),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{function}"),
-        ),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            "2026/11/26/[$LATEST]0123456789abcdef".into(),
-        ),
-        ("TZ", ":UTC".into()),
-    ];
+    let runtime_api = format!("http://127.0.0.1:{port}/.rt/{function}");
+    let mut env = lambda_env(&runtime_api, root.path(), handler, function);
     env.extend(extra_env.iter().map(|(k, v)| (*k, v.to_string())));
     let mut cmd = tokio::process::Command::new(bin());
     cmd.current_dir(root.path());
     Proc::spawn(
         &format!("lambda-wasm bootstrap ({function})"),
         cmd,
-        KEEP,
+        PASS_THROUGH_ENV,
         &env,
     )
 }
@@ -381,14 +364,7 @@ fn parse_response(raw: &[u8]) -> Option<Resp> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_cargo_lambda_watch() {
-    let Some(exe) = find_cargo_lambda() else {
-        say(&format!(
-            "SKIPPED cargo_lambda::under_cargo_lambda_watch: no cargo-lambda binary (not in ${CARGO_LAMBDA_ENV}, \
-             {}, or PATH); `make tools` installs cargo-lambda 1.9.2 from PyPI into .tools/venv",
-            workspace_root()
-                .join(".tools/venv/bin/cargo-lambda")
-                .display()
-        ));
+    let Some(exe) = require_cargo_lambda() else {
         return;
     };
     let started = Instant::now();

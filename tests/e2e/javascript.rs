@@ -9,19 +9,30 @@
 //!
 //! The runner is looked up in `$LAMBDA_WASM_JS_HOME`, else
 //! `<target>/release/js`, else `<target>/debug/js`; without one each test
-//! prints why it is skipped and passes, unless `LAMBDA_WASM_REQUIRE_ALL=1`.
-
-mod support;
+//! prints one `SKIPPED` line and returns, or fails under
+//! `LAMBDA_WASM_REQUIRE_ALL=1` (`support::require`).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 // ---------------------------------------------------------------------------
 // The runner, task roots, spawning
+
+/// Where the runner is looked for: `$LAMBDA_WASM_JS_HOME` when set, then
+/// `<target>/release/js`, then `<target>/debug/js`.
+fn js_home_candidates() -> Vec<PathBuf> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(home) = std::env::var_os("LAMBDA_WASM_JS_HOME").filter(|h| !h.is_empty()) {
+        candidates.push(home.into());
+    }
+    candidates.push(target_dir().join("release").join("js"));
+    candidates.push(target_dir().join("debug").join("js"));
+    candidates
+}
 
 /// The runner's home, if one is installed.
 fn js_home() -> Option<&'static Path> {
@@ -30,33 +41,24 @@ fn js_home() -> Option<&'static Path> {
         let installed = |home: &Path| {
             home.join("javascript.cwasm").is_file() || home.join("javascript.wasm").is_file()
         };
-        let mut candidates: Vec<PathBuf> = Vec::new();
-        if let Some(home) = std::env::var_os("LAMBDA_WASM_JS_HOME").filter(|h| !h.is_empty()) {
-            candidates.push(home.into());
-        }
-        candidates.push(target_dir().join("release").join("js"));
-        candidates.push(target_dir().join("debug").join("js"));
-        let found = candidates.iter().find(|home| installed(home)).cloned();
-        if found.is_none() && std::env::var("LAMBDA_WASM_REQUIRE_ALL").as_deref() == Ok("1") {
-            panic!(
-                "LAMBDA_WASM_REQUIRE_ALL=1 but no JavaScript runner in {:?} (run `make js`)",
-                candidates
-            );
-        }
-        found
+        js_home_candidates()
+            .into_iter()
+            .find(|home| installed(home))
     })
     .as_deref()
 }
 
-/// The runner's home, or `return` from the test with a note.
+/// Returns from the test after [`require`] reported the runner missing.
 macro_rules! require_js {
     () => {
-        match js_home() {
-            Some(home) => home,
-            None => {
-                eprintln!("skipped: no JavaScript runner installed (run `make js`)");
-                return;
-            }
+        let looked_in = js_home_candidates()
+            .iter()
+            .map(|c| c.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let how = format!("run `make js` (looked in {looked_in})");
+        if !require("the JavaScript runner", js_home().is_some(), &how) {
+            return;
         }
     };
 }

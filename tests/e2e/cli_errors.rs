@@ -3,14 +3,12 @@
 //! (2 for a usage or init error, 1 for a function error), and never a panic.
 //! `serve` answers bad requests with an HTTP error and keeps serving.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 const HELLO_EVENT: &[u8] = br#"{"first_name": "John", "last_name": "Smith"}"#;
 

@@ -6,18 +6,15 @@
 //!
 //! The guests: the purpose-built test guest (`tests/guest`, one action per
 //! misbehaviour), and, for what no toolchain emits, small modules in WAT
-//! (`tests/hostile/guests/`): import calls with ranges outside memory, a
+//! (`tests/e2e/hostile/guests/`): import calls with ranges outside memory, a
 //! `lambda_alloc` that lies, malformed ABI version exports.
 //!
-//! Run: `cargo test -p lambda-wasm --test hostile` (after `make guests`).
-
-#[path = "../support/mod.rs"]
-mod support;
+//! Run: `cargo test -p lambda-wasm --test e2e hostile::` (after `make guests`).
 
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 /// What a hostile event must get back.
 #[derive(Clone, Copy, Debug)]
@@ -72,7 +69,7 @@ fn probe() -> Guest {
     }
 }
 
-/// A guest written in WAT (tests/hostile/guests/NAME.wat) as `NAME.wasm`.
+/// A guest written in WAT (tests/e2e/hostile/guests/NAME.wat) as `NAME.wasm`.
 fn wat_guest(name: &'static str, wat: &str) -> Guest {
     let wasm = wat::parse_str(wat).unwrap_or_else(|e| panic!("{name}.wat: {e}"));
     Guest {

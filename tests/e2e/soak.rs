@@ -9,20 +9,16 @@
 //!   of its value after the first 10% of the events.
 //!
 //! `LAMBDA_WASM_SOAK_EVENTS` sets the number of events: the default (600) is
-//! the short form `make test` runs; `make soak` runs 10,000.
+//! the short form `make test` runs; `make soak` runs 10,000 (this module
+//! alone: `cargo test --release -p lambda-wasm --test e2e soak::`).
 //! `LAMBDA_WASM_SOAK_ONLY=kind,kind` keeps only those kinds of event (and the
 //! echo events), to find which one a failure comes from.
 
-mod support;
-
-use std::collections::{BTreeMap, VecDeque};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 /// Events in the short form (`make test`).
 const DEFAULT_EVENTS: usize = 600;
@@ -196,46 +192,6 @@ fn cycle() -> Vec<Case> {
     ]
 }
 
-/// What the bootstrap wrote on one stream: a byte count, the last lines, and
-/// any line that looks like a panic of the host itself (a guest's Rust panic
-/// message names tests/guest/src and is a normal log line).
-#[derive(Default)]
-struct StreamLog {
-    bytes: u64,
-    tail: VecDeque<String>,
-    host_panics: Vec<String>,
-}
-
-fn drain<R: AsyncRead + Unpin + Send + 'static>(stream: R) -> Arc<Mutex<StreamLog>> {
-    let log = Arc::new(Mutex::new(StreamLog::default()));
-    let sink = log.clone();
-    tokio::spawn(async move {
-        let mut reader = BufReader::with_capacity(256 * 1024, stream);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let text = String::from_utf8_lossy(&line[..n.min(2000)])
-                        .trim_end()
-                        .to_string();
-                    let mut log = sink.lock().unwrap();
-                    log.bytes += n as u64;
-                    if text.contains("panicked at") && !text.contains("tests/guest/src") {
-                        log.host_panics.push(text.clone());
-                    }
-                    if log.tail.len() == 60 {
-                        log.tail.pop_front();
-                    }
-                    log.tail.push_back(text);
-                }
-            }
-        }
-    });
-    log
-}
-
 /// `VmRSS` of `pid` in KiB.
 fn rss_kib(pid: u32) -> u64 {
     let status =
@@ -247,70 +203,19 @@ fn rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// The bootstrap process, started like `Bootstrap::spawn` but with its output
-/// drained (not kept: 10,000 events of logs would fill the test's memory).
-struct Host {
-    child: tokio::process::Child,
-    stdout: Arc<Mutex<StreamLog>>,
-    stderr: Arc<Mutex<StreamLog>>,
+/// The last lines the bootstrap wrote, for a failure message.
+fn diagnostics(boot: &Bootstrap) -> String {
+    format!(
+        "--- last stdout lines ---\n{}\n--- last stderr lines ---\n{}",
+        boot.stdout(),
+        boot.stderr()
+    )
 }
 
-impl Host {
-    fn spawn(api: &FakeRuntimeApi, root: &TaskRoot) -> Host {
-        let mut cmd = tokio::process::Command::new(bin());
-        cmd.env_clear();
-        for k in ["PATH", "TMPDIR", "RUST_BACKTRACE"] {
-            if let Some(v) = std::env::var_os(k) {
-                cmd.env(k, v);
-            }
-        }
-        cmd.env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
-            .env("_HANDLER", "probe.handler")
-            .env("LAMBDA_TASK_ROOT", root.path())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "soak-fn")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/soak-fn")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/26/[$LATEST]soak")
-            .env("TZ", ":UTC")
-            .current_dir(root.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
-        let stdout = drain(child.stdout.take().unwrap());
-        let stderr = drain(child.stderr.take().unwrap());
-        Host {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id().expect("the bootstrap is running")
-    }
-
-    fn diagnostics(&self) -> String {
-        let tail = |log: &Arc<Mutex<StreamLog>>| {
-            log.lock()
-                .unwrap()
-                .tail
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        format!(
-            "--- last stdout lines ---\n{}\n--- last stderr lines ---\n{}",
-            tail(&self.stdout),
-            tail(&self.stderr)
-        )
-    }
+/// Whether a `panicked at` line is a panic of the host itself (a guest's
+/// Rust panic message names tests/guest/src and is a normal log line).
+fn is_host_panic(line: &str) -> bool {
+    !line.contains("tests/guest/src")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,8 +239,10 @@ async fn fault_soak() {
     let root = TaskRoot::builder()
         .guest("test_guest.wasm", "probe.wasm")
         .build();
-    let mut host = Host::spawn(&api, &root);
-    let pid = host.pid();
+    // Its output is summarized, not kept: 10,000 events of logs would fill
+    // the test's memory.
+    let mut boot = Bootstrap::spawn_with(&api, &root, "probe.handler", &[], Capture::Summary);
+    let pid = boot.id().expect("the bootstrap is running");
     let started = Instant::now();
 
     let mut sent = 0u64;
@@ -356,16 +263,16 @@ async fn fault_soak() {
                 None => panic!(
                     "event {n} ({}): no answer for {id} within {WAIT:?}; process status {:?}; {:?}\n{}",
                     case.name,
-                    host.child.try_wait(),
+                    boot.try_status(),
                     api.stats(),
-                    host.diagnostics()
+                    diagnostics(&boot)
                 ),
             };
             let context = || {
                 format!(
                     "event {n} ({}), request {id}: {outcome:?}\n{}",
                     case.name,
-                    host.diagnostics()
+                    diagnostics(&boot)
                 )
             };
             match case.expect {
@@ -400,10 +307,10 @@ async fn fault_soak() {
             }
             *per_case.entry(case.name).or_default() += 1;
         }
-        if let Some(status) = host.child.try_wait().unwrap() {
+        if let Some(status) = boot.try_status() {
             panic!(
                 "the bootstrap exited ({status}) after {sent} events\n{}",
-                host.diagnostics()
+                diagnostics(&boot)
             );
         }
         let rss = rss_kib(pid);
@@ -432,23 +339,23 @@ async fn fault_soak() {
         (final_rss as f64 / baseline_rss as f64 - 1.0) * 100.0,
     );
     eprintln!("soak: events per kind {per_case:?}");
+    let (stdout, stderr) = (boot.stdout_summary(), boot.stderr_summary());
     eprintln!(
         "soak: bootstrap wrote {} bytes to stdout, {} to stderr",
-        host.stdout.lock().unwrap().bytes,
-        host.stderr.lock().unwrap().bytes
+        stdout.bytes, stderr.bytes
     );
 
     assert!(
-        host.child.try_wait().unwrap().is_none(),
+        boot.try_status().is_none(),
         "the bootstrap must still run\n{}",
-        host.diagnostics()
+        diagnostics(&boot)
     );
     api.assert_all_answered_once();
     let stats = api.stats();
     assert_eq!(stats.enqueued, sent, "{stats:?}");
     assert_eq!(stats.init_errors, 0, "{stats:?}");
-    for stream in [&host.stdout, &host.stderr] {
-        let panics = &stream.lock().unwrap().host_panics;
+    for stream in [stdout, stderr] {
+        let panics: Vec<&String> = stream.panics.iter().filter(|l| is_host_panic(l)).collect();
         assert!(panics.is_empty(), "the host panicked: {panics:#?}");
     }
     assert!(

@@ -1,8 +1,8 @@
 //! Shared end-to-end test support: the built binary, the built guests, task
-//! roots, a bootstrap process driven by the fake Runtime API, and test mode.
-#![allow(dead_code)]
+//! roots, a bootstrap process driven by the fake Runtime API, test mode, and
+//! [`require`] for tests that need something outside the workspace.
 
-pub mod fake_runtime_api;
+pub mod bootstrap;
 pub mod local_server;
 
 use std::io::Write;
@@ -13,13 +13,37 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
-#[allow(unused_imports)]
-pub use fake_runtime_api::{Deadline, FakeRuntimeApi, InitError, Invocation, Outcome, Stats};
-#[allow(unused_imports)]
-pub use local_server::{HttpResponse, LocalServer, http};
+pub use bootstrap::{Bootstrap, Capture, lambda_env};
+pub use fake_runtime_api::{FakeRuntimeApi, Invocation, Outcome};
+pub use local_server::{LocalServer, http};
 
 /// Generous wait used for every await on the process under test, so CI never hangs.
 pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Set to `1` (`make test` does under CI), a missing prerequisite fails the
+/// test instead of skipping it: CI cannot be green by skipping.
+pub const REQUIRE_ALL_ENV: &str = "LAMBDA_WASM_REQUIRE_ALL";
+
+/// Whether the test may go on: `available`, else it should return. A skip
+/// prints one `SKIPPED <test>: <prerequisite> missing; <how_to_get_it>` line
+/// past libtest's output capture; under [`REQUIRE_ALL_ENV`]`=1` it panics
+/// with that message instead.
+pub fn require(prerequisite: &str, available: bool, how_to_get_it: &str) -> bool {
+    if available {
+        return true;
+    }
+    // libtest runs each test on a thread named after it.
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("<test>")
+        .to_string();
+    let message = format!("{test}: {prerequisite} missing; {how_to_get_it}");
+    if std::env::var(REQUIRE_ALL_ENV).is_ok_and(|v| v == "1") {
+        panic!("{message} ({REQUIRE_ALL_ENV}=1 makes a missing prerequisite a failure)");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED {message}");
+    false
+}
 
 /// The guest crates `guest_dir()` builds.
 pub const GUEST_PACKAGES: &[&str] = &["hello", "region", "increment", "command-echo", "test-guest"];
@@ -292,7 +316,7 @@ impl TaskRootBuilder {
 
 /// Host environment variables a child keeps; everything else is cleared so
 /// the developer's environment (AWS_*, LAMBDA_WASM_*) cannot leak into a test.
-const PASS_THROUGH_ENV: &[&str] = &[
+pub const PASS_THROUGH_ENV: &[&str] = &[
     "PATH",
     "TMPDIR",
     "RUST_LOG",
@@ -300,7 +324,8 @@ const PASS_THROUGH_ENV: &[&str] = &[
     "LLVM_PROFILE_FILE",
 ];
 
-fn base_command(cmd: &mut tokio::process::Command) {
+/// Clears `cmd`'s environment but for [`PASS_THROUGH_ENV`].
+fn base_command(cmd: &mut std::process::Command) {
     cmd.env_clear();
     for k in PASS_THROUGH_ENV {
         if let Some(v) = std::env::var_os(k) {
@@ -322,181 +347,6 @@ pub async fn poll_until(timeout: Duration, done: impl Fn() -> bool) -> bool {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The `lambda-wasm` binary running as a `bootstrap` against a fake Runtime
-/// API. Its stdout and stderr are captured; it is killed on drop (and its
-/// output printed when the test is panicking).
-pub struct Bootstrap {
-    child: tokio::process::Child,
-    stdout: Buf,
-    stderr: Buf,
-    status: Option<ExitStatus>,
-    handler: String,
-}
-
-impl Bootstrap {
-    /// Starts `lambda-wasm` (no subcommand) with Lambda's environment:
-    /// AWS_LAMBDA_RUNTIME_API, _HANDLER, LAMBDA_TASK_ROOT,
-    /// AWS_LAMBDA_FUNCTION_NAME=test-fn, AWS_LAMBDA_FUNCTION_VERSION=$LATEST,
-    /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128, AWS_REGION=us-east-1, log group
-    /// and stream. `extra_env` is applied last (it overrides).
-    pub fn spawn(
-        api: &FakeRuntimeApi,
-        task_root: &TaskRoot,
-        handler: &str,
-        extra_env: &[(&str, &str)],
-    ) -> Bootstrap {
-        Self::spawn_in(api, task_root.path(), handler, extra_env)
-    }
-
-    pub fn spawn_in(
-        api: &FakeRuntimeApi,
-        task_root: &Path,
-        handler: &str,
-        extra_env: &[(&str, &str)],
-    ) -> Bootstrap {
-        let mut cmd = tokio::process::Command::new(bin());
-        base_command(&mut cmd);
-        cmd.env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
-            .env("_HANDLER", handler)
-            .env("LAMBDA_TASK_ROOT", task_root)
-            .env("AWS_LAMBDA_FUNCTION_NAME", "test-fn")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test-fn")
-            .env(
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                "2026/11/26/[$LATEST]0123456789abcdef",
-            )
-            .env("TZ", ":UTC");
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        cmd.current_dir(task_root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
-        let stdout = pump(child.stdout.take().unwrap());
-        let stderr = pump(child.stderr.take().unwrap());
-        Bootstrap {
-            child,
-            stdout,
-            stderr,
-            status: None,
-            handler: handler.to_string(),
-        }
-    }
-
-    /// Everything the process wrote to stderr so far (lossy UTF-8).
-    pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
-    }
-
-    /// Everything the process wrote to stdout so far (lossy UTF-8).
-    pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until `pred(stderr)` holds; false after `timeout`.
-    pub async fn wait_for_stderr(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
-        poll_until(timeout, || pred(&self.stderr())).await
-    }
-
-    /// Waits for the process to exit; `None` if it still runs after `timeout`.
-    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = tokio::time::timeout(timeout, self.child.wait())
-                .await
-                .ok()
-                .map(|r| r.unwrap());
-        }
-        self.status
-    }
-
-    /// Has the process exited? (non-blocking)
-    pub fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait().unwrap();
-        }
-        self.status
-    }
-
-    /// Enqueues `inv` and waits for its answer. On a timeout, panics with the
-    /// process's state and its stderr so the failure explains itself.
-    pub async fn call(&mut self, api: &FakeRuntimeApi, inv: Invocation) -> (String, Outcome) {
-        let id = api.invoke(inv);
-        let outcome = self.outcome(api, &id).await;
-        (id, outcome)
-    }
-
-    /// The answer for `id`, waiting up to [`WAIT`]; `None` when none came,
-    /// early if the process exits without answering.
-    pub async fn try_outcome(&mut self, api: &FakeRuntimeApi, id: &str) -> Option<Outcome> {
-        let until = Instant::now() + WAIT;
-        loop {
-            if let Some(o) = api.try_outcome(id, Duration::from_millis(250)).await {
-                return Some(o);
-            }
-            if self.try_status().is_some() {
-                // Exited: anything it posted before exiting is recorded by now.
-                return api.try_outcome(id, Duration::from_millis(50)).await;
-            }
-            if Instant::now() >= until {
-                return None;
-            }
-        }
-    }
-
-    /// The answer for `id` (already enqueued); panics like `call` on a
-    /// timeout or when the process exited without answering.
-    pub async fn outcome(&mut self, api: &FakeRuntimeApi, id: &str) -> Outcome {
-        match self.try_outcome(api, id).await {
-            Some(o) => o,
-            None => {
-                let status = self.try_status();
-                panic!(
-                    "no answer for {id} (waited up to {WAIT:?}; handler {}, process status {status:?}, {:?})\n--- stderr ---\n{}",
-                    self.handler,
-                    api.stats(),
-                    tail(&self.stderr(), 8000)
-                )
-            }
-        }
-    }
-
-    /// Enqueues an event (JSON) with default headers and waits for the answer.
-    pub async fn call_json(
-        &mut self,
-        api: &FakeRuntimeApi,
-        event: serde_json::Value,
-    ) -> (String, Outcome) {
-        self.call(api, Invocation::json(&event)).await
-    }
-
-    pub fn id(&self) -> Option<u32> {
-        self.child.id()
-    }
-}
-
-impl Drop for Bootstrap {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- bootstrap ({}) stdout ---\n{}\n--- bootstrap stderr ---\n{}",
-                self.handler,
-                tail(&self.stdout(), 8000),
-                tail(&self.stderr(), 16000)
-            );
-        }
     }
 }
 
@@ -557,12 +407,7 @@ pub fn invoke_cli(args: &[&str], stdin: Option<&[u8]>) -> CliOutput {
 
 pub fn invoke_cli_env(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> CliOutput {
     let mut cmd = std::process::Command::new(bin());
-    cmd.env_clear();
-    for k in PASS_THROUGH_ENV {
-        if let Some(v) = std::env::var_os(k) {
-            cmd.env(k, v);
-        }
-    }
+    base_command(&mut cmd);
     for (k, v) in env {
         cmd.env(k, v);
     }
