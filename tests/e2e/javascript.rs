@@ -63,21 +63,27 @@ macro_rules! require_js {
     };
 }
 
-fn spawn_at(api: &FakeRuntimeApi, root: &Path, handler: &str, extra: &[(&str, &str)]) -> Bootstrap {
-    let home = js_home().expect("checked by require_js!");
-    let home = home.to_str().expect("a UTF-8 path");
-    let mut env: Vec<(&str, &str)> = vec![("LAMBDA_WASM_JS_HOME", home)];
-    env.extend_from_slice(extra);
-    Bootstrap::spawn_in(api, root, handler, &env)
-}
-
 fn spawn(
     api: &FakeRuntimeApi,
     root: &TaskRoot,
     handler: &str,
     extra: &[(&str, &str)],
 ) -> Bootstrap {
-    spawn_at(api, root.path(), handler, extra)
+    let home = js_home().expect("checked by require_js!");
+    let home = home.to_str().expect("a UTF-8 path");
+    let mut env: Vec<(&str, &str)> = vec![("LAMBDA_WASM_JS_HOME", home)];
+    env.extend_from_slice(extra);
+    Bootstrap::spawn(api, root, handler, &env)
+}
+
+/// A task root holding a seed example's port (`guests/js/<name>/index.mjs`).
+fn seed_root(name: &str) -> TaskRoot {
+    let path = workspace_root()
+        .join("guests/js")
+        .join(name)
+        .join("index.mjs");
+    let source = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    TaskRoot::builder().file("index.mjs", source).build()
 }
 
 /// A seed example's event (`guests/events/<name>.json`).
@@ -158,8 +164,8 @@ fn assert_node_error_body(body: &Value, error_type: &str) {
 async fn seed_hello() {
     require_js!();
     let api = FakeRuntimeApi::start().await;
-    let root = workspace_root().join("guests/js/hello");
-    let mut boot = spawn_at(&api, &root, "index.handler", &[]);
+    let root = seed_root("hello");
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
     let (_, o) = boot.call_json(&api, seed_event("hello")).await;
     assert_eq!(o.json(), json!({"message": "Hello John Smith!"}));
     api.assert_all_answered_once();
@@ -169,8 +175,8 @@ async fn seed_hello() {
 async fn seed_region() {
     require_js!();
     let api = FakeRuntimeApi::start().await;
-    let root = workspace_root().join("guests/js/region");
-    let mut boot = spawn_at(&api, &root, "index.handler", &[("AWS_REGION", "eu-west-1")]);
+    let root = seed_root("region");
+    let mut boot = spawn(&api, &root, "index.handler", &[("AWS_REGION", "eu-west-1")]);
     let (_, o) = boot.call_json(&api, seed_event("region")).await;
     let v = o.json();
     assert_eq!(v["statusCode"], 200);
@@ -184,8 +190,8 @@ async fn seed_region() {
 async fn seed_increment_and_log_lines() {
     require_js!();
     let api = FakeRuntimeApi::start().await;
-    let root = workspace_root().join("guests/js/increment");
-    let mut boot = spawn_at(&api, &root, "index.handler", &[]);
+    let root = seed_root("increment");
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
     let (inc_id, o) = boot.call_json(&api, seed_event("increment")).await;
     assert_eq!(o.json(), json!({"result": 4}));
     let (bad_id, o) = boot.call_json(&api, json!({"action": "foo"})).await;
@@ -470,9 +476,9 @@ async fn thrown_error_has_nodes_shape_and_log_line() {
     api.assert_all_answered_once();
 }
 
-async fn init_error_case(root: &Path, handler: &str, error_type: &str) -> (Value, String) {
+async fn init_error_case(root: &TaskRoot, handler: &str, error_type: &str) -> (Value, String) {
     let api = FakeRuntimeApi::start().await;
-    let mut boot = spawn_at(&api, root, handler, &[]);
+    let mut boot = spawn(&api, root, handler, &[]);
     let err = api
         .init_error(WAIT)
         .await
@@ -507,8 +513,7 @@ async fn init_error_missing_module() {
             "const x = require('not-installed');\nexports.handler = async () => x;\n",
         )
         .build();
-    let (body, stderr) =
-        init_error_case(root.path(), "index.handler", "Runtime.ImportModuleError").await;
+    let (body, stderr) = init_error_case(&root, "index.handler", "Runtime.ImportModuleError").await;
     assert_eq!(
         body["errorMessage"],
         "Error: Cannot find package 'not-installed' imported from /var/task/index.mjs"
@@ -523,7 +528,7 @@ async fn init_error_missing_module() {
         ),
         "{line:?}"
     );
-    let (body, _) = init_error_case(root.path(), "app.handler", "Runtime.ImportModuleError").await;
+    let (body, _) = init_error_case(&root, "app.handler", "Runtime.ImportModuleError").await;
     assert_eq!(
         body["errorMessage"],
         "Error: Cannot find module 'not-installed'\nRequire stack:\n- /var/task/app.js\n- /var/runtime/index.mjs"
@@ -536,7 +541,7 @@ async fn init_error_missing_handler() {
     let root = TaskRoot::builder()
         .file("index.mjs", "export const other = 1;\n")
         .build();
-    let (body, _) = init_error_case(root.path(), "index.handler", "Runtime.HandlerNotFound").await;
+    let (body, _) = init_error_case(&root, "index.handler", "Runtime.HandlerNotFound").await;
     assert_eq!(
         body["errorMessage"],
         "index.handler is undefined or not exported"
@@ -549,8 +554,7 @@ async fn init_error_syntax() {
     let root = TaskRoot::builder()
         .file("index.mjs", "export const handler = async () => {;\n")
         .build();
-    let (body, _) =
-        init_error_case(root.path(), "index.handler", "Runtime.UserCodeSyntaxError").await;
+    let (body, _) = init_error_case(&root, "index.handler", "Runtime.UserCodeSyntaxError").await;
     let message = body["errorMessage"].as_str().unwrap();
     assert!(message.starts_with("SyntaxError: "), "{body}");
 }
