@@ -19,14 +19,15 @@ pub const BLOCKED_CALL_GRACE: Duration = Duration::from_millis(50);
 /// Lambda's limit on a function's init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Awaits `work` for at most `remaining` plus [`BLOCKED_CALL_GRACE`]; `None`
-/// when that passed. The epoch deadline stops running Wasm code on time;
-/// this stops the wait for a guest blocked in a host call. (Timeout polls
-/// `work` before its timer: a call that never blocks never registers it.)
-pub async fn until_deadline<F: Future>(remaining: Duration, work: F) -> Option<F::Output> {
+/// `work` bounded by `remaining` plus [`BLOCKED_CALL_GRACE`] (`Err` when
+/// that passed). The epoch deadline stops running Wasm code on time; this
+/// stops the wait for a guest blocked in a host call. (Timeout polls `work`
+/// before its timer: a call that never blocks never registers it. It is
+/// returned as is, not wrapped in another future, so that the guest call's
+/// large future is not moved once more on the warm path.)
+#[inline(always)]
+pub fn until_deadline<F: Future>(remaining: Duration, work: F) -> tokio::time::Timeout<F> {
     tokio::time::timeout(remaining + BLOCKED_CALL_GRACE, work)
-        .await
-        .ok()
 }
 
 /// Awaits `work` for at most [`INIT_TIMEOUT`]; `None` when that passed.

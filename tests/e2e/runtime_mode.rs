@@ -1119,6 +1119,27 @@ async fn init_errors() {
     );
 }
 
+/// The Rust SDK's init hook (`handler!(f, init)`) runs in the init phase:
+/// its `Err` is the init error, with the guest's own errorType, reported to
+/// `/runtime/init/error`; when it succeeds the handler gets its state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_init_hook_is_the_init_error() {
+    let root = TaskRoot::with_guest("shared_client.wasm", "shared_client.wasm");
+    let message = expect_init_error(&root, "shared_client.handler", "ConfigError").await;
+    assert!(message.contains("TABLE_NAME"), "{message}");
+
+    let api = FakeRuntimeApi::start().await;
+    let mut boot = Bootstrap::spawn(
+        &api,
+        &root,
+        "shared_client.handler",
+        &[("TABLE_NAME", "orders")],
+    );
+    let (_, o) = boot.call_json(&api, json!({"id": "42"})).await;
+    assert!(!o.is_error(), "{o:?}; stderr:\n{}", boot.stderr());
+    api.assert_all_answered_once();
+}
+
 // ---------------------------------------------------------------------------
 // Sandbox
 

@@ -53,7 +53,7 @@ impl GuestEnvironment for CommandEnvironment {
             let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
             start.call_async(&mut store, ()).await
         };
-        let ended = limits::until_deadline(call.remaining, run).await;
+        let ended = limits::until_deadline(call.remaining, run).await.ok();
         self.peak_memory_bytes = store.data().limiter.peak_bytes();
         match ended {
             None => Ok(GuestReply::Error(call.timed_out())),

@@ -119,7 +119,7 @@ impl GuestEnvironment for ReactorEnvironment {
             );
             self.handler.call_async(&mut self.store, args).await
         };
-        let status = match limits::until_deadline(call.remaining, run).await {
+        let status = match limits::until_deadline(call.remaining, run).await.ok() {
             Some(Ok(status)) => status,
             Some(Err(error)) => {
                 let evidence = self.store.data_mut().take_evidence();

@@ -46,7 +46,14 @@ pub fn require(prerequisite: &str, available: bool, how_to_get_it: &str) -> bool
 }
 
 /// The guest crates `guest_dir()` builds.
-pub const GUEST_PACKAGES: &[&str] = &["hello", "region", "increment", "command-echo", "test-guest"];
+pub const GUEST_PACKAGES: &[&str] = &[
+    "hello",
+    "region",
+    "increment",
+    "command-echo",
+    "test-guest",
+    "shared-client",
+];
 
 /// Path of the built `lambda-wasm` binary.
 pub fn bin() -> PathBuf {
@@ -89,7 +96,7 @@ pub fn guest_dir() -> &'static Path {
         let dir = target.join("wasm32-wasip1").join("guest");
         let skip = std::env::var("LAMBDA_WASM_TEST_SKIP_GUEST_BUILD").is_ok_and(|v| v == "1");
         let all_present = || {
-            ["hello", "region", "increment", "command-echo", "test_guest"]
+            ["hello", "region", "increment", "command-echo", "test_guest", "shared_client"]
                 .iter()
                 .all(|g| dir.join(format!("{g}.wasm")).is_file())
         };

@@ -134,7 +134,9 @@ impl GuestEnvironment for InterpreterEnvironment {
             .await
             .is_ok();
         let received = match sent {
-            true => limits::until_deadline(call.remaining, self.messages.recv()).await,
+            true => limits::until_deadline(call.remaining, self.messages.recv())
+                .await
+                .ok(),
             false => Some(None),
         };
         match received {
