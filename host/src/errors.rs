@@ -49,6 +49,20 @@ pub struct LambdaError {
     pub error_message: String,
     /// Lambda's `stackTrace`: one string per frame.
     pub stack_trace: Vec<String>,
+    /// Which runtime's body [`LambdaError::to_json`] writes.
+    pub shape: ErrorShape,
+}
+
+/// The error body's shape: each AWS runtime posts its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// `{"errorMessage", "errorType", "requestId", "stackTrace"}`: Lambda's
+    /// own errors and the Python runtime's.
+    #[default]
+    Lambda,
+    /// `{"errorType", "errorMessage", "trace"}`: what AWS's Node.js runtime
+    /// posts, `trace` being the error's stack, line by line.
+    Node,
 }
 
 /// The wire shape, with Lambda's key order.
@@ -61,6 +75,15 @@ struct ErrorBody<'a> {
     stack_trace: &'a [String],
 }
 
+/// The Node.js runtime's wire shape, with its key order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeErrorBody<'a> {
+    error_type: &'a str,
+    error_message: &'a str,
+    trace: &'a [String],
+}
+
 impl LambdaError {
     /// An error of `error_type` with `error_message` and no stack trace.
     pub fn new(error_type: impl Into<String>, error_message: impl Into<String>) -> Self {
@@ -68,6 +91,7 @@ impl LambdaError {
             error_type: error_type.into(),
             error_message: error_message.into(),
             stack_trace: Vec::new(),
+            shape: ErrorShape::Lambda,
         }
     }
 
@@ -174,15 +198,29 @@ impl LambdaError {
         Self::new(error_type::SANDBOX, reason.to_string())
     }
 
-    /// The JSON body Lambda expects, keys in Lambda's order; init errors pass `""`.
+    /// The same error written in `shape`.
+    pub fn with_shape(mut self, shape: ErrorShape) -> Self {
+        self.shape = shape;
+        self
+    }
+
+    /// The JSON body Lambda expects, keys in the runtime's order; init errors
+    /// pass `""` (the Node.js shape has no request id).
     pub fn to_json(&self, request_id: &str) -> Vec<u8> {
-        let body = ErrorBody {
-            error_message: &self.error_message,
-            error_type: &self.error_type,
-            request_id,
-            stack_trace: &self.stack_trace,
+        let body = match self.shape {
+            ErrorShape::Lambda => serde_json::to_vec(&ErrorBody {
+                error_message: &self.error_message,
+                error_type: &self.error_type,
+                request_id,
+                stack_trace: &self.stack_trace,
+            }),
+            ErrorShape::Node => serde_json::to_vec(&NodeErrorBody {
+                error_type: &self.error_type,
+                error_message: &self.error_message,
+                trace: &self.stack_trace,
+            }),
         };
-        serde_json::to_vec(&body).expect("an error body of strings always serialises")
+        body.expect("an error body of strings always serialises")
     }
 }
 
@@ -198,6 +236,18 @@ mod tests {
         assert_eq!(
             body,
             r#"{"errorMessage":"'first_name'","errorType":"KeyError","requestId":"abc","stackTrace":["frame"]}"#
+        );
+    }
+
+    #[test]
+    fn node_body_has_the_node_runtimes_keys_in_order() {
+        let error = LambdaError::new("TypeError", "bad")
+            .with_stack_trace(vec!["TypeError: bad".into(), "    at f (x.mjs:1:2)".into()])
+            .with_shape(ErrorShape::Node);
+        let body = String::from_utf8(error.to_json("abc")).unwrap();
+        assert_eq!(
+            body,
+            r#"{"errorType":"TypeError","errorMessage":"bad","trace":["TypeError: bad","    at f (x.mjs:1:2)"]}"#
         );
     }
 

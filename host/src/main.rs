@@ -15,7 +15,7 @@ mod cli;
 use clap::Parser;
 use cli::{Cli, Command};
 use lambda_wasm::guest::python::prepare::prepare_runtime;
-use lambda_wasm::settings::{PYTHON_HOME_VARIABLE, python_home};
+use lambda_wasm::settings::{JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, js_home, python_home};
 use lambda_wasm::{bootstrap, engine, local, package, serve};
 
 fn main() -> ExitCode {
@@ -118,7 +118,8 @@ async fn prepare_python(args: &cli::PreparePythonArgs) -> ExitCode {
 
 fn package(args: &cli::PackageArgs) -> ExitCode {
     let home = python_home(std::env::var(PYTHON_HOME_VARIABLE).ok());
-    let report = match package::package(&args.task_root, &args.out, &home) {
+    let js = js_home(std::env::var(JS_HOME_VARIABLE).ok());
+    let report = match package::package(&args.task_root, &args.out, &home, &js) {
         Ok(report) => report,
         Err(error) => {
             eprintln!("lambda-wasm: {error:#}");
@@ -127,13 +128,18 @@ fn package(args: &cli::PackageArgs) -> ExitCode {
     };
     let megabytes = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     eprintln!(
-        "lambda-wasm: wrote {} ({:.1} MB unzipped; Lambda allows {:.0} MB), {} module(s) precompiled{}",
+        "lambda-wasm: wrote {} ({:.1} MB unzipped; Lambda allows {:.0} MB), {} module(s) precompiled{}{}",
         args.out.display(),
         megabytes(report.unzipped_bytes),
         megabytes(package::LAMBDA_UNZIPPED_LIMIT),
         report.compiled.len(),
         if report.with_python {
             ", with the Python interpreter"
+        } else {
+            ""
+        },
+        if report.with_javascript {
+            ", with the JavaScript runner"
         } else {
             ""
         }

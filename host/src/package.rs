@@ -1,8 +1,9 @@
 //! `lambda-wasm package`: a deployment package folder for a `provided.al2023`
 //! function: this binary as `bootstrap`, the task root's files, a `.cwasm`
-//! beside every `.wasm` (no compile at cold start), and the Python
-//! interpreter when the package has Python handlers, with the runtime glue
-//! precompiled to bytecode (no parse at cold start either).
+//! beside every `.wasm` (no compile at cold start), the Python interpreter
+//! when the package has Python handlers, with the runtime glue precompiled
+//! to bytecode (no parse at cold start either), and the JavaScript runner,
+//! precompiled, when it has JavaScript.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use anyhow::{Context as _, bail};
 
 use crate::engine;
 use crate::engine::source::{self, Freshness};
+use crate::guest::javascript;
 use crate::guest::python::{self, prepare::prepare_runtime};
 
 /// Lambda's limit on a function's unzipped deployment package.
@@ -24,10 +26,18 @@ pub struct PackageReport {
     pub compiled: Vec<PathBuf>,
     /// Whether the Python interpreter was included.
     pub with_python: bool,
+    /// Whether the JavaScript runner was included.
+    pub with_javascript: bool,
 }
 
-/// Builds the package for `task_root` in the empty (or new) folder `out`.
-pub fn package(task_root: &Path, out: &Path, python_home: &Path) -> anyhow::Result<PackageReport> {
+/// Builds the package for `task_root` in the empty (or new) folder `out`,
+/// taking the interpreters from `python_home` and `js_home`.
+pub fn package(
+    task_root: &Path,
+    out: &Path,
+    python_home: &Path,
+    js_home: &Path,
+) -> anyhow::Result<PackageReport> {
     if !task_root.is_dir() {
         bail!("the task root {} is not a folder", task_root.display());
     }
@@ -48,6 +58,7 @@ pub fn package(task_root: &Path, out: &Path, python_home: &Path) -> anyhow::Resu
         unzipped_bytes: 0,
         compiled: Vec::new(),
         with_python: false,
+        with_javascript: false,
     };
     for file in files_under(task_root)? {
         let relative = file
@@ -62,6 +73,7 @@ pub fn package(task_root: &Path, out: &Path, python_home: &Path) -> anyhow::Resu
             report.compiled.push(relative.to_path_buf());
         }
         report.with_python |= file.extension().is_some_and(|ext| ext == "py");
+        report.with_javascript |= javascript::is_source(&file);
     }
     let executable = std::env::current_exe().context("cannot find this executable")?;
     copy(&executable, &out.join("bootstrap"))?;
@@ -82,6 +94,9 @@ pub fn package(task_root: &Path, out: &Path, python_home: &Path) -> anyhow::Resu
             copy(&file, &out.join("python").join(relative))?;
         }
         include_runtime_pyc(home, &out.join("python"))?;
+    }
+    if report.with_javascript {
+        include_runner(&engine, js_home, &out.join("js"))?;
     }
     report.unzipped_bytes = files_under(out)?
         .iter()
@@ -123,6 +138,30 @@ fn require_fresh_cwasm(home: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Puts the JavaScript runner in the package, precompiled: its `.cwasm`
+/// from `home`, else its `.wasm` compiled now.
+fn include_runner(
+    engine: &wasmtime::Engine,
+    home: &Path,
+    packaged_home: &Path,
+) -> anyhow::Result<()> {
+    let [cwasm, wasm] = javascript::RUNNER_FILES.map(|name| home.join(name));
+    let packaged = packaged_home.join(javascript::RUNNER_FILES[0]);
+    if cwasm.is_file() {
+        return copy(&cwasm, &packaged);
+    }
+    if !wasm.is_file() {
+        bail!(
+            "the task root has JavaScript but no runner is installed in {}; run `make js` or set {}",
+            home.display(),
+            crate::settings::JS_HOME_VARIABLE
+        );
+    }
+    std::fs::create_dir_all(packaged_home)
+        .with_context(|| format!("cannot create {}", packaged_home.display()))?;
+    engine::compile_to_file(engine, &wasm, &packaged)
 }
 
 fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
@@ -176,13 +215,14 @@ mod tests {
             root.path(),
             &out.path().join("pkg-out"),
             Path::new("/nonexistent"),
+            Path::new("/nonexistent"),
         )
         .unwrap();
         for file in ["bootstrap", "config.json", "pkg/m.wasm", "pkg/m.cwasm"] {
             assert!(out.path().join("pkg-out").join(file).is_file(), "{file}");
         }
         assert_eq!(report.compiled, [PathBuf::from("pkg/m.wasm")]);
-        assert!(!report.with_python);
+        assert!(!report.with_python && !report.with_javascript);
         assert!(report.unzipped_bytes > 0);
     }
 
@@ -196,7 +236,13 @@ mod tests {
         .unwrap();
         let out_dir = tempfile::tempdir().unwrap();
         let out = out_dir.path().join("pkg");
-        package(root.path(), &out, Path::new("/nonexistent")).unwrap();
+        package(
+            root.path(),
+            &out,
+            Path::new("/nonexistent"),
+            Path::new("/nonexistent"),
+        )
+        .unwrap();
         let sidecar = std::fs::read_to_string(out.join("m.cwasm.source")).unwrap();
         let record: source::SourceRecord = serde_json::from_str(&sidecar).unwrap();
         let copy = std::fs::metadata(out.join("m.wasm")).unwrap();
@@ -233,7 +279,8 @@ mod tests {
             wat::parse_str("(module)").unwrap(),
         )
         .unwrap();
-        let error = package(root.path(), root.path(), Path::new("/nonexistent"))
+        let nowhere = Path::new("/nonexistent");
+        let error = package(root.path(), root.path(), nowhere, nowhere)
             .unwrap_err()
             .to_string();
         assert!(error.contains("is not empty"), "{error}");

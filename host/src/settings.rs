@@ -58,10 +58,14 @@ pub struct FunctionSettings {
     /// The folder caching compiled modules across runs (test mode's
     /// choice); `None` in runtime mode, which never writes one.
     pub module_cache_dir: Option<PathBuf>,
+    /// Where the JavaScript runner for `.mjs`/`.js`/`.cjs` handlers is installed.
+    pub js_home: PathBuf,
 }
 
 /// The variable naming the Python interpreter's home.
 pub const PYTHON_HOME_VARIABLE: &str = "LAMBDA_WASM_PYTHON_HOME";
+/// The variable naming the JavaScript runner's home.
+pub const JS_HOME_VARIABLE: &str = "LAMBDA_WASM_JS_HOME";
 
 /// The Python interpreter's home: `variable` (the value of
 /// [`PYTHON_HOME_VARIABLE`]) when set, else `python/` beside this executable.
@@ -69,6 +73,15 @@ pub fn python_home(variable: Option<String>) -> PathBuf {
     match variable {
         Some(home) if !home.is_empty() => PathBuf::from(home),
         _ => beside_executable("python"),
+    }
+}
+
+/// The JavaScript runner's home: `variable` (the value of
+/// [`JS_HOME_VARIABLE`]) when set, else `js/` beside this executable.
+pub fn js_home(variable: Option<String>) -> PathBuf {
+    match variable {
+        Some(home) if !home.is_empty() => PathBuf::from(home),
+        _ => beside_executable("js"),
     }
 }
 
@@ -162,6 +175,7 @@ impl FunctionSettings {
             concurrency: max_concurrency(get("AWS_LAMBDA_MAX_CONCURRENCY").as_deref()).unwrap_or(1),
             python_home: python_home(get(PYTHON_HOME_VARIABLE)),
             module_cache_dir: None,
+            js_home: js_home(get(JS_HOME_VARIABLE)),
             handler,
             memory_mb,
             timeout: Duration::from_secs_f64(timeout_secs),
@@ -244,6 +258,7 @@ impl FunctionSettings {
                 .clone()
                 .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok())),
             module_cache_dir: None,
+            js_home: js_home(std::env::var(JS_HOME_VARIABLE).ok()),
             guest_task_root,
             handler,
             memory_mb: options.memory_mb,

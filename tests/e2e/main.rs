@@ -4,7 +4,7 @@
 //!
 //! Run one suite with a filter: `cargo test --release -p lambda-wasm --test
 //! e2e python_mode::`. A test whose prerequisite is missing (the Python
-//! interpreter, cargo-lambda) prints one `SKIPPED` line and returns; with
+//! interpreter, the JavaScript runner, cargo-lambda) prints one `SKIPPED` line and returns; with
 //! `LAMBDA_WASM_REQUIRE_ALL=1` (`make test` under CI) it fails instead
 //! ([`support::require`]).
 
@@ -14,6 +14,7 @@ mod cargo_lambda;
 mod cli_errors;
 mod hostile;
 mod in_process;
+mod javascript;
 mod languages;
 mod languages_go_as;
 mod python_mode;

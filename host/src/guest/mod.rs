@@ -5,7 +5,7 @@
 //!   export is called per event (Rust, C, Zig, Go, AssemblyScript guests).
 //! - [`command`]: a WASI program; a fresh instance runs `_start` per event.
 //! - [`interpreter`]: a language runtime compiled to Wasm that loads the
-//!   handler from source; [`python`] is one such language.
+//!   handler from source; [`python`] and [`javascript`] are such languages.
 //!
 //! [`Guest`] holds what every kind shares: the linked template, an
 //! execution environment started on demand and discarded after a fault, and
@@ -14,6 +14,7 @@
 pub mod command;
 pub mod detect;
 pub mod interpreter;
+pub mod javascript;
 pub mod python;
 pub mod reactor;
 

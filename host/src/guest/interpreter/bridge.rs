@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use wasmtime::{Caller, Extern, Linker, Memory};
 
-use crate::errors::LambdaError;
+use crate::errors::{ErrorShape, LambdaError};
 use crate::invocation::Invocation;
 use crate::logs::Level;
 use crate::response::GuestResponse;
@@ -166,7 +166,8 @@ fn log_record(
 }
 
 /// The error of an `E` or `I` frame: JSON with `errorType`, `errorMessage`
-/// and `stackTrace` (a list of strings).
+/// and `stackTrace` (a list of strings), or `trace` instead: the Node.js
+/// runtime's body, which the host then posts in that shape.
 fn error_from_json(body: &[u8]) -> LambdaError {
     let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let text = |key: &str| {
@@ -176,8 +177,12 @@ fn error_from_json(body: &[u8]) -> LambdaError {
             .unwrap_or_default()
             .to_string()
     };
+    let (trace_key, shape) = match value.get("trace") {
+        Some(_) => ("trace", ErrorShape::Node),
+        None => ("stackTrace", ErrorShape::Lambda),
+    };
     let stack_trace = value
-        .get("stackTrace")
+        .get(trace_key)
         .and_then(|v| v.as_array())
         .map(|frames| {
             frames
@@ -190,9 +195,9 @@ fn error_from_json(body: &[u8]) -> LambdaError {
         error_type if error_type.is_empty() => {
             LambdaError::protocol("the interpreter's runtime sent a malformed error frame")
         }
-        error_type => {
-            LambdaError::new(error_type, text("errorMessage")).with_stack_trace(stack_trace)
-        }
+        error_type => LambdaError::new(error_type, text("errorMessage"))
+            .with_stack_trace(stack_trace)
+            .with_shape(shape),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Interpreter guests: a language runtime compiled to Wasm (CPython for
-//! WASI today) that loads the handler from source in the task root, one
+//! WASI, QuickJS-NG) that loads the handler from source in the task root, one
 //! long-lived interpreter per execution environment. Each language is a
 //! [`Language`]: which handlers it claims and how its interpreter is loaded;
 //! everything else here is shared.
@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use wasmtime::{Engine, InstancePre, Linker, Module, Store};
 
 use self::bridge::{Bridge, Delivery, GuestMessage, InterpreterState};
-use super::{GuestEnvironment, GuestReply, python};
+use super::{GuestEnvironment, GuestReply, javascript, python};
 use crate::errors::LambdaError;
 use crate::fault::{self, Evidence, Fault};
 use crate::invocation::Call;
@@ -44,7 +44,7 @@ pub struct Language {
 }
 
 /// Every interpreted language, in the order their claims are checked.
-const LANGUAGES: &[&Language] = &[&python::PYTHON];
+const LANGUAGES: &[&Language] = &[&python::PYTHON, &javascript::JAVASCRIPT];
 
 /// The language whose interpreter runs this function's handler, if any.
 pub fn language_for(settings: &FunctionSettings) -> Option<&'static Language> {

@@ -1,0 +1,689 @@
+//! End-to-end tests of JavaScript handlers: the built `lambda-wasm` binary
+//! runs `.mjs`/`.js`/`.cjs` modules on the JavaScript runner (QuickJS-NG for
+//! WASI, `make js` installs it), in runtime mode against the fake Runtime API.
+//!
+//! What is checked is AWS's Node.js runtime behaviour (aws-lambda-ric): the
+//! seed examples ported, ES modules, CommonJS and callback handlers, the
+//! context object, error bodies (`errorType`, `errorMessage`, `trace`), init
+//! errors, console log lines, and a timeout followed by a good event.
+//!
+//! The runner is looked up in `$LAMBDA_WASM_JS_HOME`, else
+//! `<target>/release/js`, else `<target>/debug/js`; without one each test
+//! prints one `SKIPPED` line and returns, or fails under
+//! `LAMBDA_WASM_REQUIRE_ALL=1` (`support::require`).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::support::*;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------
+// The runner, task roots, spawning
+
+/// Where the runner is looked for: `$LAMBDA_WASM_JS_HOME` when set, then
+/// `<target>/release/js`, then `<target>/debug/js`.
+fn js_home_candidates() -> Vec<PathBuf> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(home) = std::env::var_os("LAMBDA_WASM_JS_HOME").filter(|h| !h.is_empty()) {
+        candidates.push(home.into());
+    }
+    candidates.push(target_dir().join("release").join("js"));
+    candidates.push(target_dir().join("debug").join("js"));
+    candidates
+}
+
+/// The runner's home, if one is installed.
+fn js_home() -> Option<&'static Path> {
+    static HOME: OnceLock<Option<PathBuf>> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let installed = |home: &Path| {
+            home.join("javascript.cwasm").is_file() || home.join("javascript.wasm").is_file()
+        };
+        js_home_candidates()
+            .into_iter()
+            .find(|home| installed(home))
+    })
+    .as_deref()
+}
+
+/// Returns from the test after [`require`] reported the runner missing.
+macro_rules! require_js {
+    () => {
+        let looked_in = js_home_candidates()
+            .iter()
+            .map(|c| c.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let how = format!("run `make js` (looked in {looked_in})");
+        if !require("the JavaScript runner", js_home().is_some(), &how) {
+            return;
+        }
+    };
+}
+
+fn spawn(
+    api: &FakeRuntimeApi,
+    root: &TaskRoot,
+    handler: &str,
+    extra: &[(&str, &str)],
+) -> Bootstrap {
+    let home = js_home().expect("checked by require_js!");
+    let home = home.to_str().expect("a UTF-8 path");
+    let mut env: Vec<(&str, &str)> = vec![("LAMBDA_WASM_JS_HOME", home)];
+    env.extend_from_slice(extra);
+    Bootstrap::spawn(api, root, handler, &env)
+}
+
+/// A task root holding a seed example's port (`guests/js/<name>/index.mjs`).
+fn seed_root(name: &str) -> TaskRoot {
+    let path = workspace_root()
+        .join("guests/js")
+        .join(name)
+        .join("index.mjs");
+    let source = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    TaskRoot::builder().file("index.mjs", source).build()
+}
+
+/// A seed example's event (`guests/events/<name>.json`).
+fn seed_event(name: &str) -> Value {
+    let path = workspace_root()
+        .join("guests/events")
+        .join(format!("{name}.json"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The lines on the bootstrap's stderr that carry `id`.
+fn lines_with<'a>(stderr: &'a str, id: &str) -> Vec<&'a str> {
+    stderr.lines().filter(|l| l.contains(id)).collect()
+}
+
+/// Asserts the Node.js runtime's text line `<ISO time>\t<request id>\t<LEVEL>\t<message>`.
+#[track_caller]
+fn assert_node_line(line: &str, level: &str, id: &str, message: &str) {
+    let fields: Vec<&str> = line.splitn(4, '\t').collect();
+    assert_eq!(fields.len(), 4, "not a Node.js log line: {line:?}");
+    let ts = fields[0];
+    assert!(
+        ts.len() == 24 && ts.ends_with('Z') && &ts[10..11] == "T" && &ts[19..20] == ".",
+        "timestamp {ts:?} in {line:?}"
+    );
+    assert_eq!(
+        (fields[1], fields[2], fields[3]),
+        (id, level, message),
+        "{line:?}"
+    );
+}
+
+/// The Node.js runtime's error body `{"errorType", "errorMessage", "trace"}`
+/// with `error_type` (in the header too); returns the body.
+#[track_caller]
+fn assert_node_error<'a>(outcome: &'a Outcome, error_type: &str) -> &'a Value {
+    let (header, body) = outcome.error();
+    assert_node_error_body(body, error_type);
+    assert_eq!(
+        header,
+        Some(error_type),
+        "Lambda-Runtime-Function-Error-Type header; body {body}"
+    );
+    body
+}
+
+#[track_caller]
+fn assert_node_error_body(body: &Value, error_type: &str) {
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap_or_else(|| panic!("error body is not an object: {body}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["errorMessage", "errorType", "trace"],
+        "error keys of {body}"
+    );
+    assert_eq!(body["errorType"], error_type, "errorType of {body}");
+    assert!(body["errorMessage"].is_string(), "errorMessage of {body}");
+    let trace = body["trace"]
+        .as_array()
+        .unwrap_or_else(|| panic!("trace is not an array: {body}"));
+    assert!(
+        trace.iter().all(Value::is_string),
+        "trace entries must be strings: {body}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The seed examples, ported (guests/js), with the Python originals' outputs
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_hello() {
+    require_js!();
+    let api = FakeRuntimeApi::start().await;
+    let root = seed_root("hello");
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
+    let (_, o) = boot.call_json(&api, seed_event("hello")).await;
+    assert_eq!(o.json(), json!({"message": "Hello John Smith!"}));
+    api.assert_all_answered_once();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_region() {
+    require_js!();
+    let api = FakeRuntimeApi::start().await;
+    let root = seed_root("region");
+    let mut boot = spawn(&api, &root, "index.handler", &[("AWS_REGION", "eu-west-1")]);
+    let (_, o) = boot.call_json(&api, seed_event("region")).await;
+    let v = o.json();
+    assert_eq!(v["statusCode"], 200);
+    assert_eq!(v["headers"], json!({"Content-Type": "application/json"}));
+    // Python's json.dumps({"Region ": region}), byte for byte.
+    assert_eq!(v["body"], "{\"Region \": \"eu-west-1\"}");
+    api.assert_all_answered_once();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_increment_and_log_lines() {
+    require_js!();
+    let api = FakeRuntimeApi::start().await;
+    let root = seed_root("increment");
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
+    let (inc_id, o) = boot.call_json(&api, seed_event("increment")).await;
+    assert_eq!(o.json(), json!({"result": 4}));
+    let (bad_id, o) = boot.call_json(&api, json!({"action": "foo"})).await;
+    assert_eq!(o.json(), json!({"result": null}));
+    let logged = boot
+        .wait_for_stderr(WAIT, |s| {
+            lines_with(s, &bad_id)
+                .iter()
+                .any(|l| l.contains("foo is not"))
+        })
+        .await;
+    assert!(logged, "no line for the bad action:\n{}", boot.stderr());
+    let stderr = boot.stderr();
+    let line = |id: &str, needle: &str| {
+        *lines_with(&stderr, id)
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}:\n{stderr}"))
+    };
+    assert_node_line(
+        line(&inc_id, "Calculated"),
+        "INFO",
+        &inc_id,
+        "Calculated result of 4",
+    );
+    assert_node_line(
+        line(&bad_id, "foo is not"),
+        "ERROR",
+        &bad_id,
+        "foo is not a valid action.",
+    );
+    api.assert_all_answered_once();
+}
+
+// ---------------------------------------------------------------------------
+// Module kinds and handler styles
+
+const ESM: &str = r#"import { greet } from "./lib/greet.mjs";
+import data from "./data.json" with { type: "json" };
+import greeter from "greeter";
+import { shout } from "greeter/shout";
+console.log("esm: init ran");
+const config = await new Promise((resolve) => setTimeout(() => resolve({ loaded: true }), 5));
+let calls = 0;
+export const handler = async (event) => {
+  calls += 1;
+  return { greeting: greet(event.name), data, config, calls, pkg: greeter("pkg"), shout: shout("hey") };
+};
+"#;
+
+const CALLBACK: &str = r#"exports.handler = function (event, context, callback) {
+  const order = [];
+  context.callbackWaitsForEmptyEventLoop = event.wait;
+  setTimeout(() => order.push("timer"), 20);
+  callback(null, order);
+};
+"#;
+
+fn modules_root() -> TaskRoot {
+    TaskRoot::builder()
+        .file("index.mjs", ESM)
+        .file("lib/greet.mjs", "export const greet = (name) => `hello ${name}`;\n")
+        .file("data.json", r#"{"answer": 42}"#)
+        .file(
+            "node_modules/greeter/package.json",
+            r#"{"name": "greeter", "exports": {".": {"import": "./esm.mjs", "require": "./cjs.js"}, "./shout": "./shout.js"}}"#,
+        )
+        .file("node_modules/greeter/esm.mjs", "export default (who) => `esm greeter for ${who}`;\n")
+        .file("node_modules/greeter/cjs.js", "module.exports = (who) => `cjs greeter for ${who}`;\n")
+        .file("node_modules/greeter/shout.js", "exports.shout = (s) => s.toUpperCase() + '!';\n")
+        .file(
+            "app.cjs",
+            "const greeter = require('greeter');\nexports.handler = async (event) => ({ kind: 'cjs', pkg: greeter('cjs'), dir: __dirname === process.env.LAMBDA_TASK_ROOT });\n",
+        )
+        .file("plain.js", "module.exports = { handler: async () => ({ kind: 'js' }) };\n")
+        .file("callback.js", CALLBACK)
+        .file("src/nested.js", "exports.deep = { fn: async () => 'nested' };\n")
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn es_modules_with_imports_and_state() {
+    require_js!();
+    let api = FakeRuntimeApi::start().await;
+    let root = modules_root();
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
+    for calls in 1..=2 {
+        let (_, o) = boot.call_json(&api, json!({"name": "Ada"})).await;
+        assert_eq!(
+            o.json(),
+            json!({
+                "greeting": "hello Ada", "data": {"answer": 42}, "config": {"loaded": true},
+                "calls": calls, "pkg": "esm greeter for pkg", "shout": "HEY!"
+            })
+        );
+    }
+    assert_eq!(
+        boot.stderr().matches("esm: init ran").count(),
+        1,
+        "{}",
+        boot.stderr()
+    );
+    api.assert_all_answered_once();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commonjs_handlers() {
+    require_js!();
+    let root = modules_root();
+    for (handler, expected) in [
+        (
+            "app.handler",
+            json!({"kind": "cjs", "pkg": "cjs greeter for cjs", "dir": true}),
+        ),
+        ("plain.handler", json!({"kind": "js"})),
+        ("src/nested.deep.fn", json!("nested")),
+    ] {
+        let api = FakeRuntimeApi::start().await;
+        let mut boot = spawn(&api, &root, handler, &[]);
+        let (_, o) = boot.call_json(&api, json!({})).await;
+        assert_eq!(o.json(), expected, "{handler}");
+        api.assert_all_answered_once();
+    }
+}
+
+/// callback(null, value) waits for the event loop to empty unless
+/// callbackWaitsForEmptyEventLoop is false (the timer then runs later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_handlers_follow_callback_waits_for_empty_event_loop() {
+    require_js!();
+    let api = FakeRuntimeApi::start().await;
+    let root = modules_root();
+    let mut boot = spawn(&api, &root, "callback.handler", &[]);
+    let (_, o) = boot.call_json(&api, json!({"wait": true})).await;
+    assert_eq!(
+        o.json(),
+        json!(["timer"]),
+        "the response waited for the timer"
+    );
+    let (_, o) = boot.call_json(&api, json!({"wait": false})).await;
+    assert_eq!(o.json(), json!([]), "the response did not wait");
+    api.assert_all_answered_once();
+}
+
+// ---------------------------------------------------------------------------
+// The context, errors, init errors, logs, timeouts
+
+const PROBE: &str = r#"let instance = Math.random();
+export const handler = async (event, context) => {
+  switch (event.action) {
+    case "context": {
+      const first = context.getRemainingTimeInMillis();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return {
+        awsRequestId: context.awsRequestId, functionName: context.functionName,
+        functionVersion: context.functionVersion, invokedFunctionArn: context.invokedFunctionArn,
+        memoryLimitInMB: context.memoryLimitInMB, logGroupName: context.logGroupName,
+        logStreamName: context.logStreamName, identity: context.identity ?? null,
+        clientContext: context.clientContext ?? null, waits: context.callbackWaitsForEmptyEventLoop,
+        remaining: [first, context.getRemainingTimeInMillis()], trace: process.env._X_AMZN_TRACE_ID,
+      };
+    }
+    case "throw": {
+      const err = new TypeError("bad input");
+      err.code = "E_BAD";
+      throw err;
+    }
+    case "log":
+      console.log("plain %s", "text", { a: 1, nested: { b: [1, 2] } });
+      console.warn("multi\nline");
+      console.debug("debug line");
+      return "logged";
+    case "loop":
+      while (true) {}
+    default:
+      return { instance };
+  }
+};
+"#;
+
+fn probe_root() -> TaskRoot {
+    TaskRoot::builder().file("index.mjs", PROBE).build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_fields_match_node() {
+    require_js!();
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
+    let inv = Invocation::json(&json!({"action": "context"}))
+        .arn("arn:aws:lambda:us-east-1:123456789012:function:test-fn:live")
+        .trace_id("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+        .client_context(r#"{"custom": {"k": "v"}, "env": {"platform": "web"}}"#)
+        .cognito_identity(r#"{"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}"#);
+    let (id, o) = boot.call(&api, inv).await;
+    let v = o.json();
+    assert_eq!(v["awsRequestId"], id.as_str());
+    assert_eq!(v["functionName"], "test-fn");
+    assert_eq!(v["functionVersion"], "$LATEST");
+    assert_eq!(
+        v["invokedFunctionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:test-fn:live"
+    );
+    assert_eq!(v["memoryLimitInMB"], "128", "a string, as in Node");
+    assert_eq!(v["logGroupName"], "/aws/lambda/test-fn");
+    assert_eq!(v["logStreamName"], "2026/11/26/[$LATEST]0123456789abcdef");
+    assert_eq!(
+        v["identity"],
+        json!({"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"})
+    );
+    assert_eq!(
+        v["clientContext"],
+        json!({"custom": {"k": "v"}, "env": {"platform": "web"}})
+    );
+    assert_eq!(v["waits"], true);
+    assert_eq!(
+        v["trace"],
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+    );
+    let (first, second) = (
+        v["remaining"][0].as_i64().unwrap(),
+        v["remaining"][1].as_i64().unwrap(),
+    );
+    assert!(
+        first > 0 && second <= first - 40,
+        "remaining time {first} then {second}"
+    );
+    api.assert_all_answered_once();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thrown_error_has_nodes_shape_and_log_line() {
+    require_js!();
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
+    let (id, o) = boot.call_json(&api, json!({"action": "throw"})).await;
+    let body = assert_node_error(&o, "TypeError");
+    assert_eq!(body["errorMessage"], "bad input");
+    let trace: Vec<&str> = body["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(trace[0], "TypeError: bad input", "{body}");
+    assert!(
+        trace[1].starts_with("    at handler (file://") && trace[1].contains("/index.mjs:"),
+        "{body}"
+    );
+    let logged = boot
+        .wait_for_stderr(WAIT, |s| {
+            lines_with(s, &id)
+                .iter()
+                .any(|l| l.contains("Invoke Error"))
+        })
+        .await;
+    assert!(logged, "no Invoke Error line:\n{}", boot.stderr());
+    let stderr = boot.stderr();
+    let line = lines_with(&stderr, &id)
+        .into_iter()
+        .find(|l| l.contains("Invoke Error"))
+        .unwrap();
+    let (prefix, formatted) = line
+        .split_once("Invoke Error \t")
+        .expect("Node's `Invoke Error \\t{...}`");
+    assert!(prefix.ends_with(&format!("\t{id}\tERROR\t")), "{line:?}");
+    let logged: Value = serde_json::from_str(formatted).unwrap();
+    assert_eq!(
+        (
+            &logged["errorType"],
+            &logged["errorMessage"],
+            &logged["code"]
+        ),
+        (&json!("TypeError"), &json!("bad input"), &json!("E_BAD"))
+    );
+    assert_eq!(logged["stack"][0], "TypeError: bad input");
+    // The environment goes on.
+    let (_, o) = boot.call_json(&api, json!({})).await;
+    assert!(o.json()["instance"].is_number());
+    api.assert_all_answered_once();
+}
+
+async fn init_error_case(root: &TaskRoot, handler: &str, error_type: &str) -> (Value, String) {
+    let api = FakeRuntimeApi::start().await;
+    let mut boot = spawn(&api, root, handler, &[]);
+    let err = api
+        .init_error(WAIT)
+        .await
+        .unwrap_or_else(|| panic!("no init error for {handler}:\n{}", boot.stderr()));
+    assert_eq!(
+        err.error_type_header.as_deref(),
+        Some(error_type),
+        "{:?}",
+        err.body
+    );
+    assert_node_error_body(&err.body, error_type);
+    let status = boot
+        .wait_exit(WAIT)
+        .await
+        .expect("the bootstrap exits after an init error");
+    assert!(!status.success(), "exit status {status}");
+    (err.body, boot.stderr())
+}
+
+/// A module that imports a missing package: Node's resolution errors, as
+/// AWS's Node.js runtime reports them, and its "Uncaught Exception" line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_error_missing_module() {
+    require_js!();
+    let root = TaskRoot::builder()
+        .file(
+            "index.mjs",
+            "import x from 'not-installed';\nexport const handler = async () => x;\n",
+        )
+        .file(
+            "app.js",
+            "const x = require('not-installed');\nexports.handler = async () => x;\n",
+        )
+        .build();
+    let (body, stderr) = init_error_case(&root, "index.handler", "Runtime.ImportModuleError").await;
+    assert_eq!(
+        body["errorMessage"],
+        "Error: Cannot find package 'not-installed' imported from /var/task/index.mjs"
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("Uncaught Exception"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        line.contains(
+            "\tundefined\tERROR\tUncaught Exception \t{\"errorType\":\"Runtime.ImportModuleError\""
+        ),
+        "{line:?}"
+    );
+    let (body, _) = init_error_case(&root, "app.handler", "Runtime.ImportModuleError").await;
+    assert_eq!(
+        body["errorMessage"],
+        "Error: Cannot find module 'not-installed'\nRequire stack:\n- /var/task/app.js\n- /var/runtime/index.mjs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_error_missing_handler() {
+    require_js!();
+    let root = TaskRoot::builder()
+        .file("index.mjs", "export const other = 1;\n")
+        .build();
+    let (body, _) = init_error_case(&root, "index.handler", "Runtime.HandlerNotFound").await;
+    assert_eq!(
+        body["errorMessage"],
+        "index.handler is undefined or not exported"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_error_syntax() {
+    require_js!();
+    let root = TaskRoot::builder()
+        .file("index.mjs", "export const handler = async () => {;\n")
+        .build();
+    let (body, _) = init_error_case(&root, "index.handler", "Runtime.UserCodeSyntaxError").await;
+    let message = body["errorMessage"].as_str().unwrap();
+    assert!(message.starts_with("SyntaxError: "), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_lines_text_json_and_level() {
+    require_js!();
+    let root = probe_root();
+    let api = FakeRuntimeApi::start().await;
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
+    let (id, o) = boot.call_json(&api, json!({"action": "log"})).await;
+    assert_eq!(o.json(), "logged");
+    assert!(
+        boot.wait_for_stderr(WAIT, |s| s.contains("debug line"))
+            .await,
+        "{}",
+        boot.stderr()
+    );
+    let stderr = boot.stderr();
+    let lines = lines_with(&stderr, &id);
+    let find = |needle: &str| {
+        *lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?}:\n{stderr}"))
+    };
+    assert_node_line(
+        find("plain"),
+        "INFO",
+        &id,
+        "plain text { a: 1, nested: { b: [ 1, 2 ] } }",
+    );
+    assert_node_line(find("multi"), "WARN", &id, "multi\rline");
+    assert_node_line(find("debug line"), "DEBUG", &id, "debug line");
+    drop(boot);
+
+    let api = FakeRuntimeApi::start().await;
+    let env = [
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+    ];
+    let mut boot = spawn(&api, &root, "index.handler", &env);
+    let (id, _) = boot.call_json(&api, json!({"action": "log"})).await;
+    assert!(
+        boot.wait_for_stderr(WAIT, |s| s.contains("multi")).await,
+        "{}",
+        boot.stderr()
+    );
+    let stderr = boot.stderr();
+    assert!(
+        !stderr.contains("plain text") && !stderr.contains("debug line"),
+        "below WARN:\n{stderr}"
+    );
+    let line = stderr.lines().find(|l| l.contains("multi")).unwrap();
+    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    assert_eq!(
+        (&v["level"], &v["requestId"], &v["message"]),
+        (&json!("WARN"), &json!(id), &json!("multi\nline"))
+    );
+    assert!(v["timestamp"].as_str().unwrap().ends_with('Z'), "{v}");
+}
+
+/// An infinite loop ends at the deadline; the next event gets a fresh
+/// environment (module code runs again) and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn infinite_loop_times_out_and_the_next_event_is_fine() {
+    require_js!();
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
+    let (_, o) = boot.call_json(&api, json!({})).await;
+    let before = o.json()["instance"].clone();
+    let inv = Invocation::json(&json!({"action": "loop"})).timeout(Duration::from_secs(1));
+    let (id, o) = boot.call(&api, inv).await;
+    let (_, body) = o.error();
+    assert_eq!(body["errorType"], "Sandbox.Timedout", "{body}");
+    assert!(
+        body["errorMessage"].as_str().unwrap().contains(&id),
+        "{body}"
+    );
+    let (_, o) = boot.call_json(&api, json!({})).await;
+    let after = o.json()["instance"].clone();
+    assert!(
+        after.is_number() && after != before,
+        "a fresh environment: {before} then {after}"
+    );
+    api.assert_all_answered_once();
+}
+
+const UNCAUGHT: &str = r#"const instance = Math.random();
+export const handler = async (event) => {
+  if (event.kind === "timer") {
+    setTimeout(() => { throw new RangeError("from a timer"); }, 5);
+    return new Promise(() => {});
+  }
+  if (event.kind === "reject") {
+    Promise.reject(new Error("nobody listens"));
+    return new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (event.kind === "exit") process.exit(3);
+  return instance;
+};
+"#;
+
+/// A timer callback's exception and an unhandled rejection fail the running
+/// invocation as the Node.js runtime reports them; `process.exit` ends the
+/// environment (`Runtime.ExitError`) and the next event gets a fresh one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uncaught_errors_and_process_exit() {
+    require_js!();
+    let api = FakeRuntimeApi::start().await;
+    let root = TaskRoot::builder().file("index.mjs", UNCAUGHT).build();
+    let mut boot = spawn(&api, &root, "index.handler", &[]);
+    let (_, o) = boot.call_json(&api, json!({"kind": "timer"})).await;
+    assert_eq!(
+        assert_node_error(&o, "RangeError")["errorMessage"],
+        "from a timer"
+    );
+    let (_, o) = boot.call_json(&api, json!({"kind": "reject"})).await;
+    let body = assert_node_error(&o, "Runtime.UnhandledPromiseRejection");
+    assert_eq!(body["errorMessage"], "Error: nobody listens");
+    let (_, o) = boot.call_json(&api, json!({})).await;
+    let before = o.json();
+    let (_, o) = boot.call_json(&api, json!({"kind": "exit"})).await;
+    assert_eq!(o.error().1["errorType"], "Runtime.ExitError", "{o:?}");
+    let (_, o) = boot.call_json(&api, json!({})).await;
+    assert!(
+        o.json().is_number() && o.json() != before,
+        "a fresh environment"
+    );
+    api.assert_all_answered_once();
+}
