@@ -625,6 +625,79 @@ async fn module_code_runs_once_and_again_after_a_crash() {
     api.assert_all_answered_once();
 }
 
+/// A handler spinning in one of several pure-Python loop shapes.
+const BUSY: &str = r#"import time
+
+
+def lambda_handler(event, context):
+    shape = event.get("shape")
+    if shape == "pass":
+        while True:
+            pass
+    if shape == "continue":
+        while 1:
+            continue
+    if shape == "increment":
+        x = 0
+        while True:
+            x += 1
+    if shape == "range":
+        for _ in range(10**15):
+            pass
+    if shape == "recursion":
+        def f(n):
+            return f(n - 1) if n else 0
+        while True:
+            f(50)
+    if shape == "sleep":
+        time.sleep(30)
+    return "idle"
+"#;
+
+/// The loop shapes of [`BUSY`]; `pass` and `continue` call no C function.
+const BUSY_SHAPES: [&str; 6] = [
+    "pass",
+    "continue",
+    "increment",
+    "range",
+    "recursion",
+    "sleep",
+];
+
+/// How late a timed-out invocation may end on a busy shared machine. The
+/// bug this guards against ended `while True: pass` at the init deadline,
+/// 10 s after init, whatever the function's timeout.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(1500);
+
+/// Every busy loop, the first invocation after init included, ends at its
+/// deadline (issue 11, bug 2), and the next event is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_loops_end_at_the_deadline() {
+    require_python!();
+    let api = FakeRuntimeApi::start().await;
+    let root = TaskRoot::builder().file("lambda_function.py", BUSY).build();
+    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
+    let timeout = Duration::from_secs(1);
+    for shape in BUSY_SHAPES {
+        let started = Instant::now();
+        let (id, o) = boot
+            .call(
+                &api,
+                Invocation::json(&json!({"shape": shape})).timeout(timeout),
+            )
+            .await;
+        let took = started.elapsed();
+        assert_lambda_error(&o, "Sandbox.Timedout", &id);
+        assert!(
+            took < timeout + TIMEOUT_SLACK,
+            "{shape}: timed out after {took:?}, not at its {timeout:?} deadline"
+        );
+        let (_, o) = boot.call_json(&api, json!({"shape": "none"})).await;
+        assert_eq!(o.json(), json!("idle"), "the event after {shape}");
+    }
+    api.assert_all_answered_once();
+}
+
 /// Lambda Managed Instances: each of the `AWS_LAMBDA_MAX_CONCURRENCY`
 /// execution environments is its own interpreter that imported the handler
 /// once; events sent at once are all answered.
@@ -1288,6 +1361,30 @@ fn invoke(handler: &str, root: &Path, event: &[u8], extra: &[&str]) -> CliOutput
     let mut args = vec!["invoke", handler, "--task-root", root, "--event", "-"];
     args.extend_from_slice(extra);
     invoke_cli_env(&args, Some(event), &[(k, v.as_str())])
+}
+
+/// `invoke --timeout 1` ends a busy loop at its deadline (issue 11, bug 2).
+#[test]
+fn invoke_ends_busy_loops_at_the_deadline() {
+    require_python!();
+    let root = TaskRoot::builder().file("lambda_function.py", BUSY).build();
+    for shape in ["pass", "increment"] {
+        let event = json!({ "shape": shape }).to_string();
+        let started = Instant::now();
+        let out = invoke(
+            "lambda_function.lambda_handler",
+            root.path(),
+            event.as_bytes(),
+            &["--timeout", "1"],
+        );
+        let took = started.elapsed();
+        assert_eq!(out.code(), Some(1), "{shape}: {}", out.stderr);
+        assert_eq!(out.json()["errorType"], "Sandbox.Timedout", "{shape}");
+        assert!(
+            took < Duration::from_secs(1) + TIMEOUT_SLACK + Duration::from_secs(1),
+            "{shape}: invoke took {took:?} (init included) for a 1 s timeout"
+        );
+    }
 }
 
 /// `serve`: the seed's increment handler behind the local Invoke API, warm
