@@ -874,6 +874,32 @@ async fn environment_and_files() {
     api.assert_all_answered_once();
 }
 
+/// The working directory is the task root, as on Lambda (issue 11, bug 4):
+/// `open("data.json")` reads the file shipped beside the handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn working_directory_is_the_task_root() {
+    require_python!();
+    let api = FakeRuntimeApi::start().await;
+    let handler = r#"import os
+
+
+def lambda_handler(event, context):
+    with open("data.json") as f:
+        return {"cwd": os.getcwd(), "data": f.read()}
+"#;
+    let root = TaskRoot::builder()
+        .file("lambda_function.py", handler)
+        .file("data.json", r#"{"shipped": true}"#)
+        .build();
+    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
+    let (_, o) = boot.call_json(&api, json!({})).await;
+    assert_eq!(
+        o.json(),
+        json!({"cwd": "/var/task", "data": r#"{"shipped": true}"#})
+    );
+    api.assert_all_answered_once();
+}
+
 /// hello never imports logging, decimal, traceback or importlib: its cold
 /// start does not pay for them (the runtime installs its log handler lazily).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

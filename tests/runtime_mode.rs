@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use support::*;
@@ -703,7 +703,7 @@ async fn exits_timeouts_and_memory() {
     echo_ok(&mut boot, &api, 2).await;
 
     // Timeout: an endless loop with a 1 s deadline.
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let (id, o) = boot
         .call(
             &api,
@@ -1080,6 +1080,38 @@ async fn init_errors() {
 
 // ---------------------------------------------------------------------------
 // Sandbox
+
+/// A relative path resolves in the task root, Lambda's working directory
+/// (issue 11, bug 4), for a reactor as for any guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relative_paths_resolve_in_the_task_root() {
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &[]);
+    for path in ["data.txt", "./data.txt"] {
+        let (_, o) = boot
+            .call_json(&api, json!({"action": "read_file", "path": path}))
+            .await;
+        assert_eq!(
+            o.json(),
+            json!({"ok": true, "content": "task root data\n"}),
+            "{path}"
+        );
+    }
+    let (_, o) = boot
+        .call_json(
+            &api,
+            json!({"action": "read_file", "path": "../etc/passwd"}),
+        )
+        .await;
+    assert_eq!(
+        o.json()["ok"],
+        false,
+        "no way out of the task root: {}",
+        o.json()
+    );
+    api.assert_all_answered_once();
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox() {
