@@ -1041,6 +1041,39 @@ async fn expect_init_error(root: &TaskRoot, handler: &str, error_type: &str) -> 
     e.body["errorMessage"].as_str().unwrap().to_string()
 }
 
+/// An emulator that accepts the `init/error` post and never answers does not
+/// keep a failed bootstrap alive: it exits 1 after a few seconds (issue 11,
+/// bug 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_error_post_is_bounded() {
+    let api = FakeRuntimeApi::start().await;
+    // Connections queue in the backlog; nothing ever reads or answers them.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let root = TaskRoot::builder().build();
+    let started = Instant::now();
+    let mut boot = Bootstrap::spawn(
+        &api,
+        &root,
+        "missing.handler",
+        &[("AWS_LAMBDA_RUNTIME_API", silent_addr.as_str())],
+    );
+    let status = boot.wait_exit(Duration::from_secs(20)).await;
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(1),
+        "the bootstrap must exit 1 after {:?}; stderr:\n{}",
+        started.elapsed(),
+        boot.stderr()
+    );
+    assert!(
+        boot.stderr().contains("did not answer the init error"),
+        "{}",
+        boot.stderr()
+    );
+    drop(silent);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_errors() {
     let empty = TaskRoot::builder().build();
