@@ -79,6 +79,7 @@ impl<T: Default + Send + 'static> InstanceTemplate<T> {
         tmp: PathBuf,
         extras: Extras,
     ) -> Result<Self, LambdaError> {
+        check_memory_fits(module, &settings)?;
         let pre = link(module.engine(), module, add_imports, &settings)?;
         Ok(Self {
             settings,
@@ -132,6 +133,30 @@ impl<T: Default + Send + 'static> InstanceTemplate<T> {
         store.epoch_deadline_callback(|store| Ok(limits::on_epoch_tick(store.data().stop_at)));
         Ok(store)
     }
+}
+
+/// An init error naming the setting to raise when the module's initial
+/// linear memory is larger than the function's memory size (wasmtime's own
+/// "memory minimum size of 17 pages exceeds memory limits" names neither).
+fn check_memory_fits(module: &Module, settings: &FunctionSettings) -> Result<(), LambdaError> {
+    const MIB: u64 = 1024 * 1024;
+    let needed_bytes = module
+        .exports()
+        .filter_map(|export| export.ty().memory().cloned())
+        .map(|memory| memory.minimum().saturating_mul(memory.page_size()))
+        .max()
+        .unwrap_or(0);
+    let needed_mb = needed_bytes.div_ceil(MIB);
+    if needed_mb <= u64::from(settings.memory_mb) {
+        return Ok(());
+    }
+    Err(LambdaError::import_module(
+        &settings.handler.module,
+        format!(
+            "the Wasm module that runs it needs at least {needed_mb} MB of memory to start (its initial linear memory is {needed_bytes} bytes), more than the function's memory size of {} MB: raise the memory size (--memory in test mode; the function's MemorySize, AWS_LAMBDA_FUNCTION_MEMORY_SIZE, under the bootstrap)",
+            settings.memory_mb
+        ),
+    ))
 }
 
 fn link<T: Send + 'static>(
