@@ -191,6 +191,8 @@ def lambda_handler(event, context):
         return result
     if action == "nan":
         return {"value": float(event.get("value", "nan"))}
+    if action == "bytes":
+        return event["text"].encode()
     if action == "log_records":
         import logging
         log = logging.getLogger("probe.child")
@@ -1035,6 +1037,17 @@ async fn marshalling() {
             )
         );
     }
+    // bytes: awslambdaric posts them unchanged; here they must then be JSON
+    // (docs/abi.md section 8).
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "bytes", "text": "{\"ok\":  true}"}))
+        .await;
+    assert_eq!(o, Outcome::Response(r#"{"ok":  true}"#.into()));
+    let (id, o) = boot
+        .call_json(&api, json!({"action": "bytes", "text": "hello"}))
+        .await;
+    let message = assert_lambda_error(&o, "Runtime.MarshalError", &id);
+    assert!(message.contains("the response is not JSON"), "{message}");
     // Non-ASCII is escaped (AWS_EXECUTION_ENV is not a python3.12+ managed runtime).
     let (_, o) = boot.call_json(&api, json!({"action": "unicode"})).await;
     assert_eq!(
