@@ -1143,6 +1143,9 @@ async fn relative_paths_resolve_in_the_task_root() {
         "no way out of the task root: {}",
         o.json()
     );
+    // The Rust SDK enters the task root in `_initialize`, as Lambda starts there.
+    let (_, o) = boot.call_json(&api, json!({"action": "cwd"})).await;
+    assert_eq!(o.json(), json!({"ok": true, "cwd": "/var/task"}));
     api.assert_all_answered_once();
 }
 
