@@ -156,11 +156,24 @@ pub extern "C" fn lambda_wasm_initialize() {
     }
     // SAFETY: wasm-ld synthesizes this function; it is run only once.
     unsafe { __wasm_call_ctors() }
+    enter_task_root();
     install_panic_hook();
     if let Err(diagnostic) = run_init_hooks() {
         report_error(&diagnostic);
         // A trap is the only way to fail `_initialize` (it returns nothing).
         core::arch::wasm32::unreachable()
+    }
+}
+
+/// Lambda starts a function in its task root; wasi-libc starts in `/`.
+/// Relative paths already resolve in the task root (the host preopens it as
+/// `.` too, docs/abi.md section 6); changing directory makes
+/// `std::env::current_dir()` say so as well, as on Lambda.
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+fn enter_task_root() {
+    if let Some(task_root) = std::env::var_os("LAMBDA_TASK_ROOT") {
+        // A task root that cannot be entered leaves `/`: relative paths still work.
+        let _ = std::env::set_current_dir(task_root);
     }
 }
 

@@ -24,6 +24,10 @@ const FAILURES_BEFORE_GIVING_UP: u32 = 5;
 /// The pause before asking again after a `next` that had no event (204), so
 /// an emulator that answers at once is not polled in a tight loop.
 const NO_EVENT_PAUSE: Duration = Duration::from_millis(10);
+/// How long to wait for the Runtime API to take an init error before
+/// exiting anyway: an emulator that never answers `init/error` (cargo-lambda
+/// does not) must not keep a failed bootstrap alive.
+const INIT_ERROR_POST_TIMEOUT: Duration = Duration::from_secs(3);
 /// How many invocations to serve at once: `AWS_LAMBDA_MAX_CONCURRENCY`
 /// (Lambda Managed Instances), else 1. An unusable value is reported and
 /// read as 1.
@@ -52,13 +56,24 @@ pub async fn run() -> ExitCode {
                 "lambda-wasm: init failed: {}: {}",
                 error.error_type, error.error_message
             );
-            if let Err(post_error) = api.send(InitErrorRequest { error: &error }).await {
-                eprintln!(
-                    "lambda-wasm: could not report the init error to the Runtime API: {post_error}"
-                );
-            }
+            report_init_error(&api, &error).await;
             ExitCode::from(1)
         }
+    }
+}
+
+/// Posts `error` to `init/error`, waiting at most [`INIT_ERROR_POST_TIMEOUT`].
+async fn report_init_error(api: &RuntimeApi, error: &LambdaError) {
+    let post = api.send(InitErrorRequest { error });
+    match tokio::time::timeout(INIT_ERROR_POST_TIMEOUT, post).await {
+        Ok(Ok(())) => {}
+        Ok(Err(post_error)) => eprintln!(
+            "lambda-wasm: could not report the init error to the Runtime API: {post_error}"
+        ),
+        Err(_) => eprintln!(
+            "lambda-wasm: the Runtime API did not answer the init error within {} s; exiting without its answer",
+            INIT_ERROR_POST_TIMEOUT.as_secs()
+        ),
     }
 }
 

@@ -164,8 +164,14 @@ fn parse_env_pair(text: &str) -> Result<(String, String), String> {
 fn parse_timeout(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs <= 900.0 => Ok(secs),
-        _ => Err(format!(
-            "{text:?} is not a number of seconds between 0 and 900 (Lambda's limit)"
+        Ok(secs) if secs > 900.0 => Err(format!(
+            "{text} seconds is over Lambda's limit of 900 seconds"
+        )),
+        Ok(_) => Err(format!(
+            "{text} seconds is not allowed: a timeout must be more than 0 seconds (and at most 900)"
+        )),
+        Err(_) => Err(format!(
+            "{text:?} is not a number of seconds (more than 0, at most 900)"
         )),
     }
 }
@@ -206,5 +212,11 @@ mod tests {
         let error =
             Cli::try_parse_from(["lambda-wasm", "invoke", "h.x", "--timeout", "1000"]).unwrap_err();
         assert!(error.to_string().contains("900"));
+        let error =
+            Cli::try_parse_from(["lambda-wasm", "invoke", "h.x", "--timeout", "0"]).unwrap_err();
+        assert!(
+            error.to_string().contains("0 seconds is not allowed"),
+            "{error}"
+        );
     }
 }

@@ -1,13 +1,14 @@
 //! Per-environment limits: a memory cap from the function's memory size, and
 //! deadlines enforced with wasmtime's epoch interruption (one ticker per
-//! engine) plus a host-side timer for a guest blocked in a host call.
+//! engine, each tick checking the clock) plus a host-side timer for a guest
+//! blocked in a host call.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use wasmtime::{Engine, ResourceLimiter};
+use wasmtime::{Engine, ResourceLimiter, UpdateDeadline};
 
 /// How often the engine's epoch advances; a deadline is exact to this.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -137,9 +138,26 @@ impl Drop for EpochTicker {
     }
 }
 
-/// Epoch ticks to allow for `remaining` (at least one).
-pub fn ticks_for(remaining: Duration) -> u64 {
-    (remaining.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64).max(1)
+/// What a store's epoch deadline callback answers at each tick: trap once
+/// `stop_at` has passed, else look again at the next tick.
+///
+/// Why every tick and the clock, rather than one epoch deadline `remaining`
+/// ticks ahead: compiled Wasm caches its store's epoch deadline in each
+/// function activation and reloads it only when the epoch passes the cached
+/// value. An activation that lives across invocations keeps the deadline it
+/// saw first: CPython runs its runtime loop and the handler it calls in one
+/// `_PyEval_EvalFrameDefault` activation (Python-to-Python calls do not nest
+/// C frames), entered during init, so a `while True: pass` handler, which
+/// calls no C function that would load the new deadline, ran on to the init
+/// deadline (10 s after init) instead of its own. With a deadline one tick
+/// ahead no cached value is more than a tick stale. The clock also keeps a
+/// deadline exact when the ticker thread falls behind on a busy machine.
+pub fn on_epoch_tick(stop_at: Instant) -> UpdateDeadline {
+    if Instant::now() >= stop_at {
+        UpdateDeadline::Interrupt
+    } else {
+        UpdateDeadline::Continue(1)
+    }
 }
 
 /// An invocation's deadline, and the warning to log when the platform's was unusable.
@@ -223,9 +241,10 @@ mod tests {
         let module =
             wasmtime::Module::new(&engine, r#"(module (func (export "spin") (loop (br 0))))"#)
                 .unwrap();
+        let stop_at = Instant::now() + Duration::from_millis(20);
         let mut store = wasmtime::Store::new(&engine, ());
-        store.set_epoch_deadline(ticks_for(Duration::from_millis(20)));
-        store.epoch_deadline_trap();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| Ok(on_epoch_tick(stop_at)));
         let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
         let spin = instance
             .get_typed_func::<(), ()>(&mut store, "spin")
@@ -257,9 +276,12 @@ mod tests {
     }
 
     #[test]
-    fn ticks_round_up() {
-        assert_eq!(ticks_for(Duration::ZERO), 1);
-        assert_eq!(ticks_for(EPOCH_TICK), 1);
-        assert_eq!(ticks_for(EPOCH_TICK + Duration::from_nanos(1)), 2);
+    fn a_tick_interrupts_only_past_the_deadline() {
+        let now = Instant::now();
+        assert!(matches!(
+            on_epoch_tick(now + Duration::from_secs(1)),
+            UpdateDeadline::Continue(1)
+        ));
+        assert!(matches!(on_epoch_tick(now), UpdateDeadline::Interrupt));
     }
 }

@@ -56,7 +56,7 @@ pub fn validate(response: GuestResponse, max_bytes: usize) -> Result<Box<RawValu
 
 fn too_large(len: usize, max_bytes: usize) -> LambdaError {
     LambdaError::marshal(format!(
-        "the response is {len} bytes, over the limit of {max_bytes} bytes (LAMBDA_WASM_MAX_RESPONSE_BYTES)"
+        "the response is {len} bytes, over the limit of {max_bytes} bytes (raise it with --max-response-bytes in test mode, LAMBDA_WASM_MAX_RESPONSE_BYTES under the bootstrap)"
     ))
 }
 
@@ -124,6 +124,9 @@ mod tests {
                 .error_message
                 .starts_with("Unable to marshal response: the response is 7000000 bytes")
         );
+        for setting in ["--max-response-bytes", "LAMBDA_WASM_MAX_RESPONSE_BYTES"] {
+            assert!(error.error_message.contains(setting), "{error:?}");
+        }
     }
 
     #[test]

@@ -41,11 +41,24 @@ pub struct Extras {
     pub read_only_dirs: Vec<(PathBuf, String)>,
     /// Do file I/O (and a lone relative sleep) on the calling thread rather
     /// than on tokio's blocking pool: much faster for an interpreter that
-    /// imports hundreds of files at init, but a sleep then blocks the host
-    /// until it ends, so a guest sleeping past its deadline times out late.
+    /// imports hundreds of files at init, but such a sleep then blocks the
+    /// host until it ends, so a guest sleeping past its deadline times out
+    /// late. (CPython's `time.sleep` sleeps until an absolute time, which
+    /// wasmtime never does on the calling thread, so it ends at the deadline.)
     /// Honoured only when one invocation runs at a time.
     pub blocking_file_io: bool,
 }
+
+/// The task root's second name: the working directory. On Lambda a
+/// function's working directory is its task root, so `open("data.json")`
+/// reads a file shipped beside the handler. WASI preview 1 has no working
+/// directory; wasi-libc keeps its own, `/` at start (it reads no `PWD`), and
+/// resolves a relative path against the longest matching preopen, where a
+/// preopen named `.` matches any path no other preopen does. So relative
+/// paths resolve in the task root for every guest kind, C and Rust, reactor
+/// and command alike; `getcwd` still says `/` unless the guest changes
+/// directory (Python's runtime glue does, to `LAMBDA_TASK_ROOT`).
+const WORKING_DIR: &str = ".";
 
 /// Builds the WASI context for one instance.
 ///
@@ -75,12 +88,14 @@ pub fn wasi_ctx(
         .read_only_dirs
         .iter()
         .map(|(host, guest)| (host.as_path(), guest.as_str(), FsPerms::ReadOnly));
+    let task_root = settings.task_root.as_path();
     let dirs = read_only
         .chain([(
-            settings.task_root.as_path(),
+            task_root,
             settings.guest_task_root.as_str(),
             FsPerms::ReadOnly,
         )])
+        .chain([(task_root, WORKING_DIR, FsPerms::ReadOnly)])
         .chain([(tmp, "/tmp", FsPerms::ReadWrite)]);
     for (host, guest, perms) in dirs {
         builder.preopened_dir(host, guest, perms).map_err(|e| {

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use wasmtime::{AsContextMut, Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -17,7 +17,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use crate::abi::{self, AbiState};
 use crate::errors::LambdaError;
 use crate::fault::Evidence;
-use crate::limits::{MemoryLimiter, ticks_for};
+use crate::limits::{self, MemoryLimiter};
 use crate::logs::Logger;
 use crate::sandbox::{self, Extras, Stdio};
 use crate::settings::FunctionSettings;
@@ -30,6 +30,8 @@ pub struct GuestState<T> {
     pub abi: AbiState,
     /// The memory cap.
     pub limiter: MemoryLimiter,
+    /// When the running Wasm code traps (the current invocation's or init's deadline).
+    pub stop_at: Instant,
     /// What the guest kind keeps per instance (an interpreter's link to the host).
     pub kind: T,
 }
@@ -77,6 +79,7 @@ impl<T: Default + Send + 'static> InstanceTemplate<T> {
         tmp: PathBuf,
         extras: Extras,
     ) -> Result<Self, LambdaError> {
+        check_memory_fits(module, &settings)?;
         let pre = link(module.engine(), module, add_imports, &settings)?;
         Ok(Self {
             settings,
@@ -122,13 +125,38 @@ impl<T: Default + Send + 'static> InstanceTemplate<T> {
             wasi,
             abi: AbiState::new(self.logger.clone(), settings.max_response_bytes),
             limiter: MemoryLimiter::new(settings.memory_mb),
+            stop_at: Instant::now(),
             kind: T::default(),
         };
         let mut store = Store::new(self.pre.module().engine(), state);
         store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(|store| Ok(limits::on_epoch_tick(store.data().stop_at)));
         Ok(store)
     }
+}
+
+/// An init error naming the setting to raise when the module's initial
+/// linear memory is larger than the function's memory size (wasmtime's own
+/// "memory minimum size of 17 pages exceeds memory limits" names neither).
+fn check_memory_fits(module: &Module, settings: &FunctionSettings) -> Result<(), LambdaError> {
+    const MIB: u64 = 1024 * 1024;
+    let needed_bytes = module
+        .exports()
+        .filter_map(|export| export.ty().memory().cloned())
+        .map(|memory| memory.minimum().saturating_mul(memory.page_size()))
+        .max()
+        .unwrap_or(0);
+    let needed_mb = needed_bytes.div_ceil(MIB);
+    if needed_mb <= u64::from(settings.memory_mb) {
+        return Ok(());
+    }
+    Err(LambdaError::import_module(
+        &settings.handler.module,
+        format!(
+            "the Wasm module that runs it needs at least {needed_mb} MB of memory to start (its initial linear memory is {needed_bytes} bytes), more than the function's memory size of {} MB: raise the memory size (--memory in test mode; the function's MemorySize, AWS_LAMBDA_FUNCTION_MEMORY_SIZE, under the bootstrap)",
+            settings.memory_mb
+        ),
+    ))
 }
 
 fn link<T: Send + 'static>(
@@ -166,12 +194,22 @@ pub fn begin_invocation<T: 'static>(
     let state = store.data_mut();
     state.abi.begin(deadline);
     state.limiter.reset_refused();
-    store.set_epoch_deadline(ticks_for(remaining));
+    stop_at(store, remaining);
 }
 
-/// Arms a store for the init phase: at most [`crate::limits::INIT_TIMEOUT`].
+/// Arms a store for the init phase: at most [`limits::INIT_TIMEOUT`].
 pub fn begin_init<T: 'static>(store: &mut Store<GuestState<T>>) {
-    store.set_epoch_deadline(ticks_for(crate::limits::INIT_TIMEOUT));
+    stop_at(store.as_context_mut(), limits::INIT_TIMEOUT);
+}
+
+/// Makes the store's Wasm code trap `remaining` from now, checked at every
+/// epoch tick ([`limits::on_epoch_tick`]).
+fn stop_at<T: 'static>(
+    mut store: wasmtime::StoreContextMut<'_, GuestState<T>>,
+    remaining: Duration,
+) {
+    store.data_mut().stop_at = Instant::now() + remaining;
+    store.set_epoch_deadline(1);
 }
 
 /// No imports beyond WASI and the ABI's: reactors and commands.

@@ -91,6 +91,33 @@ fn missing_event_file() {
     assert!(out.stdout.is_empty(), "{out:#?}");
 }
 
+/// `--timeout 0` says 0 is not allowed; `--memory` below what the module
+/// needs to start names the flag and the minimum (issue 11).
+#[test]
+fn timeout_and_memory_out_of_range() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    let task_root = root.path().to_str().unwrap();
+    let args = |flag, value| {
+        [
+            "invoke",
+            "hello.handler",
+            "--task-root",
+            task_root,
+            flag,
+            value,
+        ]
+    };
+    let out = invoke_cli(&args("--timeout", "0"), Some(HELLO_EVENT));
+    assert_eq!(out.code(), Some(2), "{out:#?}");
+    assert!(out.stderr.contains("0 seconds is not allowed"), "{out:#?}");
+    let out = invoke_cli(&args("--memory", "1"), Some(HELLO_EVENT));
+    assert_init_error(
+        &out,
+        "Runtime.ImportModuleError",
+        &["--memory", "needs at least 2 MB", "memory size of 1 MB"],
+    );
+}
+
 #[test]
 fn task_root_that_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();

@@ -194,6 +194,8 @@ def lambda_handler(event, context):
         return result
     if action == "nan":
         return {"value": float(event.get("value", "nan"))}
+    if action == "bytes":
+        return event["text"].encode()
     if action == "log_records":
         import logging
         log = logging.getLogger("probe.child")
@@ -642,6 +644,79 @@ async fn module_code_runs_once_and_again_after_a_crash() {
     api.assert_all_answered_once();
 }
 
+/// A handler spinning in one of several pure-Python loop shapes.
+const BUSY: &str = r#"import time
+
+
+def lambda_handler(event, context):
+    shape = event.get("shape")
+    if shape == "pass":
+        while True:
+            pass
+    if shape == "continue":
+        while 1:
+            continue
+    if shape == "increment":
+        x = 0
+        while True:
+            x += 1
+    if shape == "range":
+        for _ in range(10**15):
+            pass
+    if shape == "recursion":
+        def f(n):
+            return f(n - 1) if n else 0
+        while True:
+            f(50)
+    if shape == "sleep":
+        time.sleep(30)
+    return "idle"
+"#;
+
+/// The loop shapes of [`BUSY`]; `pass` and `continue` call no C function.
+const BUSY_SHAPES: [&str; 6] = [
+    "pass",
+    "continue",
+    "increment",
+    "range",
+    "recursion",
+    "sleep",
+];
+
+/// How late a timed-out invocation may end on a busy shared machine. The
+/// bug this guards against ended `while True: pass` at the init deadline,
+/// 10 s after init, whatever the function's timeout.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(1500);
+
+/// Every busy loop, the first invocation after init included, ends at its
+/// deadline (issue 11, bug 2), and the next event is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_loops_end_at_the_deadline() {
+    require_python!();
+    let api = FakeRuntimeApi::start().await;
+    let root = TaskRoot::builder().file("lambda_function.py", BUSY).build();
+    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
+    let timeout = Duration::from_secs(1);
+    for shape in BUSY_SHAPES {
+        let started = Instant::now();
+        let (id, o) = boot
+            .call(
+                &api,
+                Invocation::json(&json!({"shape": shape})).timeout(timeout),
+            )
+            .await;
+        let took = started.elapsed();
+        assert_lambda_error(&o, "Sandbox.Timedout", &id);
+        assert!(
+            took < timeout + TIMEOUT_SLACK,
+            "{shape}: timed out after {took:?}, not at its {timeout:?} deadline"
+        );
+        let (_, o) = boot.call_json(&api, json!({"shape": "none"})).await;
+        assert_eq!(o.json(), json!("idle"), "the event after {shape}");
+    }
+    api.assert_all_answered_once();
+}
+
 /// Lambda Managed Instances: each of the `AWS_LAMBDA_MAX_CONCURRENCY`
 /// execution environments is its own interpreter that imported the handler
 /// once; events sent at once are all answered.
@@ -826,6 +901,32 @@ async fn environment_and_files() {
     api.assert_all_answered_once();
 }
 
+/// The working directory is the task root, as on Lambda (issue 11, bug 4):
+/// `open("data.json")` reads the file shipped beside the handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn working_directory_is_the_task_root() {
+    require_python!();
+    let api = FakeRuntimeApi::start().await;
+    let handler = r#"import os
+
+
+def lambda_handler(event, context):
+    with open("data.json") as f:
+        return {"cwd": os.getcwd(), "data": f.read()}
+"#;
+    let root = TaskRoot::builder()
+        .file("lambda_function.py", handler)
+        .file("data.json", r#"{"shipped": true}"#)
+        .build();
+    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
+    let (_, o) = boot.call_json(&api, json!({})).await;
+    assert_eq!(
+        o.json(),
+        json!({"cwd": "/var/task", "data": r#"{"shipped": true}"#})
+    );
+    api.assert_all_answered_once();
+}
+
 /// hello never imports logging, decimal, traceback or importlib: its cold
 /// start does not pay for them (the runtime installs its log handler lazily).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -986,6 +1087,27 @@ async fn nan_and_infinities_are_marshal_errors() {
             )
         );
     }
+    api.assert_all_answered_once();
+}
+
+/// `bytes`: awslambdaric posts them unchanged; here they must then be JSON
+/// (docs/abi.md section 8).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_pass_through_when_they_are_json() {
+    if require_python().is_none() {
+        return;
+    }
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &[]);
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "bytes", "text": "{\"ok\":  true}"}))
+        .await;
+    assert_eq!(o, Outcome::Response(r#"{"ok":  true}"#.into()));
+    let (id, o) = boot
+        .call_json(&api, json!({"action": "bytes", "text": "hello"}))
+        .await;
+    let message = assert_lambda_error(&o, "Runtime.MarshalError", &id);
+    assert!(message.contains("the response is not JSON"), "{message}");
     api.assert_all_answered_once();
 }
 
@@ -1385,6 +1507,30 @@ fn invoke(handler: &str, root: &Path, event: &[u8], extra: &[&str]) -> CliOutput
     let mut args = vec!["invoke", handler, "--task-root", root, "--event", "-"];
     args.extend_from_slice(extra);
     invoke_cli_env(&args, Some(event), &[(k, v.as_str())])
+}
+
+/// `invoke --timeout 1` ends a busy loop at its deadline (issue 11, bug 2).
+#[test]
+fn invoke_ends_busy_loops_at_the_deadline() {
+    require_python!();
+    let root = TaskRoot::builder().file("lambda_function.py", BUSY).build();
+    for shape in ["pass", "increment"] {
+        let event = json!({ "shape": shape }).to_string();
+        let started = Instant::now();
+        let out = invoke(
+            "lambda_function.lambda_handler",
+            root.path(),
+            event.as_bytes(),
+            &["--timeout", "1"],
+        );
+        let took = started.elapsed();
+        assert_eq!(out.code(), Some(1), "{shape}: {}", out.stderr);
+        assert_eq!(out.json()["errorType"], "Sandbox.Timedout", "{shape}");
+        assert!(
+            took < Duration::from_secs(1) + TIMEOUT_SLACK + Duration::from_secs(1),
+            "{shape}: invoke took {took:?} (init included) for a 1 s timeout"
+        );
+    }
 }
 
 /// `serve`: the seed's increment handler behind the local Invoke API, warm

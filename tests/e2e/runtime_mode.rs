@@ -1105,6 +1105,39 @@ async fn expect_init_error(root: &TaskRoot, handler: &str, error_type: &str) -> 
     e.body["errorMessage"].as_str().unwrap().to_string()
 }
 
+/// An emulator that accepts the `init/error` post and never answers does not
+/// keep a failed bootstrap alive: it exits 1 after a few seconds (issue 11,
+/// bug 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_error_post_is_bounded() {
+    let api = FakeRuntimeApi::start().await;
+    // Connections queue in the backlog; nothing ever reads or answers them.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let root = TaskRoot::builder().build();
+    let started = Instant::now();
+    let mut boot = Bootstrap::spawn(
+        &api,
+        &root,
+        "missing.handler",
+        &[("AWS_LAMBDA_RUNTIME_API", silent_addr.as_str())],
+    );
+    let status = boot.wait_exit(Duration::from_secs(20)).await;
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(1),
+        "the bootstrap must exit 1 after {:?}; stderr:\n{}",
+        started.elapsed(),
+        boot.stderr()
+    );
+    assert!(
+        boot.stderr().contains("did not answer the init error"),
+        "{}",
+        boot.stderr()
+    );
+    drop(silent);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_errors() {
     let empty = TaskRoot::builder().build();
@@ -1145,6 +1178,41 @@ async fn init_errors() {
         dotdot.starts_with("Bad handler '../probe.handler': "),
         "{dotdot}"
     );
+}
+
+/// A relative path resolves in the task root, Lambda's working directory
+/// (issue 11, bug 4), for a reactor as for any guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relative_paths_resolve_in_the_task_root() {
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let mut boot = Bootstrap::spawn(&api, &root, "probe.handler", &[]);
+    for path in ["data.txt", "./data.txt"] {
+        let (_, o) = boot
+            .call_json(&api, json!({"action": "read_file", "path": path}))
+            .await;
+        assert_eq!(
+            o.json(),
+            json!({"ok": true, "content": "task root data\n"}),
+            "{path}"
+        );
+    }
+    let (_, o) = boot
+        .call_json(
+            &api,
+            json!({"action": "read_file", "path": "../etc/passwd"}),
+        )
+        .await;
+    assert_eq!(
+        o.json()["ok"],
+        false,
+        "no way out of the task root: {}",
+        o.json()
+    );
+    // The Rust SDK enters the task root in `_initialize`, as Lambda starts there.
+    let (_, o) = boot.call_json(&api, json!({"action": "cwd"})).await;
+    assert_eq!(o.json(), json!({"ok": true, "cwd": "/var/task"}));
+    api.assert_all_answered_once();
 }
 
 /// The Rust SDK's init hook (`handler!(f, init)`) runs in the init phase:

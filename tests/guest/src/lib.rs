@@ -9,6 +9,7 @@
 //! | `init_count` | | `{"init_count", "instance_id"}`: how often module init ran in this instance, and a random id chosen once per instance |
 //! | `context` | | the whole [`Context`] as JSON, plus `remaining_time_in_millis` |
 //! | `env` | | every environment variable, as a JSON object |
+//! | `cwd` | | `{"ok": true, "cwd"}`: the working directory |
 //! | `read_file` | `path` | `{"ok": true, "content"}` or `{"ok": false, "error"}` |
 //! | `write_file` | `path`, `content` | `{"ok": true}` or `{"ok": false, "error"}` |
 //! | `list_dir` | `path` | `{"ok": true, "entries": [sorted names]}` or `{"ok": false, "error"}` |
@@ -121,6 +122,7 @@ pub fn handler(event: Value, ctx: &Context) -> Result<RawResponse, Diagnostic> {
                 })
                 .collect(),
         ),
+        "cwd" => outcome(std::env::current_dir().map(|dir| json!({"cwd": dir}))),
         "read_file" => outcome(
             std::fs::read(str_arg(&event, "path")?)
                 .map(|bytes| json!({"content": String::from_utf8_lossy(&bytes)})),

@@ -291,7 +291,15 @@ def _lambda_runtime():
     for p in ("/opt/python", "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2]):
         if os.path.isdir(p):
             sys.path.insert(0, p)
-    sys.path.insert(0, environ.get("LAMBDA_TASK_ROOT") or "/var/task")
+    task_root = environ.get("LAMBDA_TASK_ROOT") or "/var/task"
+    sys.path.insert(0, task_root)
+    # Lambda starts the runtime in the task root, so os.getcwd() is it and
+    # open("data.json") reads a file shipped beside the handler; wasi-libc
+    # starts in "/" (the host maps "." to the task root as well).
+    try:
+        os.chdir(task_root)
+    except OSError:
+        pass
 
     gcd_import = modules["_frozen_importlib"]._gcd_import
 
