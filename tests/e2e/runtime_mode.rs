@@ -1115,7 +1115,7 @@ async fn init_error_post_is_bounded() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_addr = silent.local_addr().unwrap().to_string();
     let root = TaskRoot::builder().build();
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let mut boot = Bootstrap::spawn(
         &api,
         &root,

@@ -195,25 +195,25 @@ pub fn precompiled(built: &str) -> Option<PathBuf> {
         if out.is_file() {
             return Some(out);
         }
-        // Drop older entries of this guest, then compile beside and rename.
+        // Drop older entries of this guest (and their source records);
+        // `compile` writes beside and renames, so a reader never sees half.
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with(&format!("{stem}-")) && name.ends_with(".cwasm") {
+                if name.starts_with(&format!("{stem}-")) {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
         }
-        let partial = dir.join(format!("{stem}.{}.partial", std::process::id()));
         let result = std::process::Command::new(bin())
             .env_clear()
             .arg("compile")
             .arg(&wasm)
             .arg("-o")
-            .arg(&partial)
+            .arg(&out)
             .output();
         match result {
-            Ok(o) if o.status.success() && std::fs::rename(&partial, &out).is_ok() => Some(out),
+            Ok(o) if o.status.success() => Some(out),
             Ok(o) => {
                 eprintln!(
                     "note: `lambda-wasm compile {built}` failed ({}); tests use the .wasm: {}",
