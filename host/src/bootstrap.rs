@@ -44,8 +44,8 @@ pub async fn run() -> ExitCode {
     let address = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
     let api = match RuntimeApi::new(&address) {
         Ok(api) => api,
-        Err(message) => {
-            eprintln!("lambda-wasm: {message}");
+        Err(error) => {
+            eprintln!("lambda-wasm: {}", error.error_message);
             return ExitCode::from(1);
         }
     };

@@ -150,6 +150,49 @@ impl ModuleFiles {
     }
 }
 
+/// Why a module file cannot be used; the text says what is wrong and, where
+/// it can, what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleFileError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A WebAssembly component, which this host does not run.
+    #[error("{} is a WebAssembly component (wasm32-wasip2); lambda-wasm runs core modules: build it for wasm32-wasip1 (e.g. cargo build --target wasm32-wasip1)", .0.display())]
+    Component(PathBuf),
+    /// Not a WebAssembly binary at all.
+    #[error("{} is not a WebAssembly binary (it does not start with \\0asm)", .0.display())]
+    NotWasm(PathBuf),
+    /// wasmtime refused the module.
+    #[error("{} is not a valid WebAssembly module: {reason}", .path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// wasmtime's reason.
+        reason: String,
+    },
+    /// A `.cwasm` that is not a wasmtime artifact.
+    #[error("it is not a module precompiled by wasmtime")]
+    NotPrecompiled,
+    /// A `.cwasm` wasmtime refused: another version, settings or CPU.
+    #[error("{0}")]
+    Incompatible(String),
+}
+
+impl ModuleFileError {
+    fn unreadable(path: &Path, source: std::io::Error) -> Self {
+        Self::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// Loads the handler's module, preferring a `.cwasm` this engine accepts
 /// and that was compiled from the `.wasm` beside it, if there is one; a
 /// `.wasm` is compiled, or taken from the [`ModuleCache`] in `cache_dir`
@@ -189,7 +232,7 @@ pub fn load_module(
     let module = match cache_dir {
         Some(dir) => ModuleCache::new(dir.to_path_buf()).load_or_compile(engine, &wasm),
         None => std::fs::read(&wasm)
-            .map_err(|e| format!("cannot read {}: {e}", wasm.display()))
+            .map_err(|e| ModuleFileError::unreadable(&wasm, e))
             .and_then(|bytes| compile_bytes(engine, &wasm, &bytes)),
     }
     .map_err(|reason| LambdaError::import_module(&handler.module, reason))?;
@@ -249,38 +292,30 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Compiles the bytes of `wasm` for `engine`.
-fn compile_bytes(engine: &Engine, wasm: &Path, bytes: &[u8]) -> Result<Module, String> {
-    Module::new(engine, bytes).map_err(|e| {
-        format!(
-            "{} is not a valid WebAssembly module: {e:#}",
-            wasm.display()
-        )
+fn compile_bytes(engine: &Engine, wasm: &Path, bytes: &[u8]) -> Result<Module, ModuleFileError> {
+    Module::new(engine, bytes).map_err(|e| ModuleFileError::Invalid {
+        path: wasm.to_path_buf(),
+        reason: format!("{e:#}"),
     })
 }
 
 /// Refuses a file without the Wasm binary header, which wasmtime would
 /// otherwise try to read as WebAssembly text, and a component, which this
 /// host does not run.
-fn require_binary(wasm: &Path) -> Result<(), String> {
+fn require_binary(wasm: &Path) -> Result<(), ModuleFileError> {
     use std::io::Read as _;
+    let unreadable = |e| ModuleFileError::unreadable(wasm, e);
     let mut header = [0u8; 8];
-    let mut file =
-        std::fs::File::open(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
-    let read = file
-        .read(&mut header)
-        .map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
+    let mut file = std::fs::File::open(wasm).map_err(unreadable)?;
+    let read = file.read(&mut header).map_err(unreadable)?;
     match header[..read] {
         // The version field: 1 for a core module, 0x0d with layer 1 for a
         // component (the component model's binary format).
-        [b'\0', b'a', b's', b'm', _, _, 1, 0] => Err(format!(
-            "{} is a WebAssembly component (wasm32-wasip2); lambda-wasm runs core modules: build it for wasm32-wasip1 (e.g. cargo build --target wasm32-wasip1)",
-            wasm.display()
-        )),
+        [b'\0', b'a', b's', b'm', _, _, 1, 0] => {
+            Err(ModuleFileError::Component(wasm.to_path_buf()))
+        }
         [b'\0', b'a', b's', b'm', ..] => Ok(()),
-        _ => Err(format!(
-            "{} is not a WebAssembly binary (it does not start with \\0asm)",
-            wasm.display()
-        )),
+        _ => Err(ModuleFileError::NotWasm(wasm.to_path_buf())),
     }
 }
 
@@ -290,26 +325,27 @@ fn require_binary(wasm: &Path) -> Result<(), String> {
 /// reads the artifact's metadata section, which `deserialize_file` reads
 /// again (3 ms for the Python interpreter's); the latter's own checks name
 /// a component, another wasmtime or other settings.
-fn deserialize(engine: &Engine, cwasm: &Path) -> Result<Module, String> {
+fn deserialize(engine: &Engine, cwasm: &Path) -> Result<Module, ModuleFileError> {
     use std::io::Read as _;
     let mut magic = [0u8; 4];
     std::fs::File::open(cwasm)
         .and_then(|mut file| file.read_exact(&mut magic))
-        .map_err(|e| format!("cannot read it: {e}"))?;
+        .map_err(|e| ModuleFileError::unreadable(cwasm, e))?;
     if &magic != b"\x7fELF" {
-        return Err("it is not a module precompiled by wasmtime".into());
+        return Err(ModuleFileError::NotPrecompiled);
     }
     // SAFETY: the file is part of the function's own deployment package,
     // trusted like the bootstrap itself; wasmtime checks that its version,
     // settings and CPU features match this engine before using it.
-    unsafe { Module::deserialize_file(engine, cwasm) }.map_err(|e| format!("{e:#}"))
+    unsafe { Module::deserialize_file(engine, cwasm) }
+        .map_err(|e| ModuleFileError::Incompatible(format!("{e:#}")))
 }
 
 /// Precompiles `wasm` for this engine and host CPU into `out`, with the
 /// sidecar recording which `.wasm` it was compiled from ([`source`]).
 pub fn compile_to_file(engine: &Engine, wasm: &Path, out: &Path) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    require_binary(wasm).map_err(anyhow::Error::msg)?;
+    require_binary(wasm)?;
     let file = WasmFile::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let compiled = engine
         .precompile_module(&file.bytes)

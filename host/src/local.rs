@@ -146,16 +146,18 @@ fn report_line(
     line
 }
 
-fn read_event(source: &str) -> Result<Bytes, String> {
+fn read_event(source: &str) -> anyhow::Result<Bytes> {
     let bytes = if source == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot read the event from stdin: {e}"))?;
         bytes
     } else {
         std::fs::read(source).map_err(|e| {
-            format!("cannot read the event file {source}: {e}; pass a JSON file or - for stdin")
+            anyhow::anyhow!(
+                "cannot read the event file {source}: {e}; pass a JSON file or - for stdin"
+            )
         })?
     };
     Ok(Bytes::from(bytes))

@@ -202,15 +202,15 @@ pub struct RuntimeApi {
 impl RuntimeApi {
     /// The client for `address` (`host:port`, or a URL with a path); an
     /// error says what is wrong with it.
-    pub fn new(address: &str) -> Result<Self, String> {
+    pub fn new(address: &str) -> Result<Self, LambdaError> {
         let uri = address
             .parse::<http::Uri>()
             .ok()
             .filter(|uri| uri.authority().is_some())
             .ok_or_else(|| {
-                format!(
+                LambdaError::configuration(format!(
                     "AWS_LAMBDA_RUNTIME_API={address:?} is not a host:port or a URL (with a path, write it as http://host:port/path)"
-                )
+                ))
             })?;
         Ok(Self {
             client: PooledClient::builder().with_endpoint(uri).build(),
@@ -488,6 +488,7 @@ mod tests {
         assert!(
             RuntimeApi::new("not a host")
                 .unwrap_err()
+                .error_message
                 .contains("host:port")
         );
         assert!(RuntimeApi::new("/only/a/path").is_err());

@@ -51,9 +51,15 @@ impl ModuleCache {
     /// `wasm` compiled for `engine`: from the cache when it holds it, else
     /// compiled and stored. A cache that cannot be written only costs the
     /// next run a compile, so that is a warning, not an error.
-    pub fn load_or_compile(&self, engine: &Engine, wasm: &Path) -> Result<Module, String> {
-        let file =
-            WasmFile::read(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        wasm: &Path,
+    ) -> Result<Module, super::ModuleFileError> {
+        let file = WasmFile::read(wasm).map_err(|e| super::ModuleFileError::Unreadable {
+            path: wasm.to_path_buf(),
+            source: e,
+        })?;
         let entry = self.entry_path(engine, &file.record.sha256);
         if entry.is_file() {
             match super::deserialize(engine, &entry) {

@@ -33,6 +33,9 @@ use crate::sandbox::{Extras, Stdio};
 use crate::settings::FunctionSettings;
 use crate::store::{self, GuestState, InstanceTemplate};
 
+/// An interpreter's module and what its sandbox needs beyond the function's.
+pub type LoadedInterpreter = (Module, Extras);
+
 /// A language whose handlers run from source on an interpreter guest.
 pub struct Language {
     /// The language's name, for messages.
@@ -40,7 +43,7 @@ pub struct Language {
     /// Whether the function's handler names a source module of this language.
     pub claims: fn(&FunctionSettings) -> bool,
     /// The interpreter's module and what its sandbox needs beyond the function's.
-    pub load: fn(&Engine, &FunctionSettings) -> Result<(Module, Extras), LambdaError>,
+    pub load: fn(&Engine, &FunctionSettings) -> Result<LoadedInterpreter, LambdaError>,
 }
 
 /// Every interpreted language, in the order their claims are checked.
