@@ -1,5 +1,5 @@
 //! The link to the host: the `host.call` import and the `host_alloc` export
-//! it writes its replies into (the protocol of host/src/python.rs).
+//! it writes its replies into (the interpreter protocol of host/src/guest/interpreter/).
 
 use std::cell::Cell;
 

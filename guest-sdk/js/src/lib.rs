@@ -1,7 +1,7 @@
 //! lambda-wasm's JavaScript runner: QuickJS-NG (through `rquickjs`) built
 //! for wasm32-wasip1, running Node.js-style Lambda handlers from source.
 //!
-//! It speaks the host's interpreter protocol (host/src/python.rs, docs/abi.md):
+//! It speaks the host's interpreter protocol (host/src/guest/interpreter/, docs/abi.md):
 //! the host calls [`run`] once per execution environment; `runtime.js` loads
 //! the handler named by `_HANDLER` from `LAMBDA_TASK_ROOT`, then pulls each
 //! invocation through the `host.call` import and answers it with `R` or `E`
