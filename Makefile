@@ -87,7 +87,7 @@ guests:
 	$(CARGO) build --profile guest --target $(GUEST_TARGET) $(RUST_GUESTS)
 
 ## guests-langs: the seed's handlers in C, Zig, Go and AssemblyScript (and a
-## trap-on-request guest each for tests/e2e/languages*.rs). C and Zig are
+## `faults` guest each, one failure mode per event, for tests/e2e/languages.rs). C and Zig are
 ## built with their SDKs, guest-sdk/c and guest-sdk/zig, into <target>/wasm32-wasip1/guest-c and guest-zig
 ## (<target> follows CARGO_TARGET_DIR, as the tests do). A toolchain that
 ## cannot be installed is skipped with one warning, unless
@@ -95,7 +95,7 @@ guests:
 .PHONY: guests-langs guests-c guests-zig
 guests-langs: guests-c guests-zig guests-go guests-as
 
-LANG_GUESTS    := hello region increment fault
+LANG_GUESTS    := hello region increment faults
 LANG_GUEST_DIR := $(or $(CARGO_TARGET_DIR),target)/$(GUEST_TARGET)
 
 # Prints why a language is skipped, or fails under LAMBDA_WASM_REQUIRE_ALL=1.
@@ -249,7 +249,6 @@ GO_VERSION   := 1.27.3
 AS_VERSION   := 0.28.20
 GO_GUEST_DIR := target/$(GUEST_TARGET)/guest-go
 AS_GUEST_DIR := target/$(GUEST_TARGET)/guest-as
-LANG_GUESTS  := hello region increment crash
 GO           := .tools/go-venv/bin/go
 ASC          := .tools/as/node_modules/.bin/asc
 # Nothing is downloaded at build time (the SDK is a local replace) and

@@ -26,7 +26,8 @@
 //! error (`Response.fail`, Lambda's errorType, errorMessage and stackTrace).
 //! A Zig error it returns is reported with its name as errorType and
 //! errorMessage; `parseEvent`'s error.UnmarshalError as Lambda's
-//! `Runtime.UnmarshalError`.
+//! `Runtime.UnmarshalError`; error.OutOfMemory traps (the host reports
+//! `Runtime.OutOfMemory` past the function's memory limit).
 //!
 //! Init once per execution environment: a `pub fn init() void` in the root
 //! file runs from `_initialize`, before the first event (and again in the
@@ -177,6 +178,10 @@ fn invoke(handler: HandlerFn, event: [*]u8, event_len: usize, ctx_bytes: [*]cons
     const ctx = Context.parse(ctx_bytes[0..ctx_len]);
     const arena = arena_state.allocator();
     const response = handler(arena, event[0..event_len], &ctx) catch |err| {
+        // Out of memory traps, as a Rust or C guest's failed allocation
+        // aborts: the instance is discarded, and the host reports
+        // Runtime.OutOfMemory when the function's memory limit was the cause.
+        if (err == error.OutOfMemory) @trap();
         const failure: Failure = if (err == error.UnmarshalError) .{
             // The wording of Lambda's managed runtimes (and the Rust SDK).
             .error_type = "Runtime.UnmarshalError",

@@ -35,7 +35,7 @@ fn js_home_candidates() -> Vec<PathBuf> {
 }
 
 /// The runner's home, if one is installed.
-fn js_home() -> Option<&'static Path> {
+pub(crate) fn js_home() -> Option<&'static Path> {
     static HOME: OnceLock<Option<PathBuf>> = OnceLock::new();
     HOME.get_or_init(|| {
         let installed = |home: &Path| {
@@ -48,16 +48,24 @@ fn js_home() -> Option<&'static Path> {
     .as_deref()
 }
 
+/// The runner's home, or `None` (the test returns) after [`require`]
+/// reported it missing.
+pub(crate) fn require_js() -> Option<&'static Path> {
+    let looked_in = js_home_candidates()
+        .iter()
+        .map(|c| c.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let how = format!("run `make js` (looked in {looked_in})");
+    require("the JavaScript runner", js_home().is_some(), &how)
+        .then_some(js_home())
+        .flatten()
+}
+
 /// Returns from the test after [`require`] reported the runner missing.
 macro_rules! require_js {
     () => {
-        let looked_in = js_home_candidates()
-            .iter()
-            .map(|c| c.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let how = format!("run `make js` (looked in {looked_in})");
-        if !require("the JavaScript runner", js_home().is_some(), &how) {
+        if require_js().is_none() {
             return;
         }
     };

@@ -16,7 +16,6 @@ mod hostile;
 mod in_process;
 mod javascript;
 mod languages;
-mod languages_go_as;
 mod python_mode;
 mod runtime_mode;
 mod soak;

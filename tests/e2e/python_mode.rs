@@ -35,7 +35,7 @@ fn python_home_candidates() -> Vec<PathBuf> {
 }
 
 /// The interpreter's home, if one is installed.
-fn python_home() -> Option<&'static Path> {
+pub(crate) fn python_home() -> Option<&'static Path> {
     static HOME: OnceLock<Option<PathBuf>> = OnceLock::new();
     HOME.get_or_init(|| {
         let installed = |home: &Path| {
@@ -52,7 +52,7 @@ fn python_home() -> Option<&'static Path> {
 
 /// The interpreter's home, or `None` (the test returns) after
 /// [`require`] reported it missing.
-fn require_python() -> Option<&'static Path> {
+pub(crate) fn require_python() -> Option<&'static Path> {
     let home = python_home();
     let looked_in = python_home_candidates()
         .iter()

@@ -163,6 +163,13 @@ pub fn guest(file: &str) -> PathBuf {
 /// Compiling a module with a debug build of wasmtime takes seconds; every
 /// bootstrap of the suite compiling its own would dominate the run time.
 pub fn precompiled(built: &str) -> Option<PathBuf> {
+    precompiled_module(&guest(built))
+}
+
+/// [`precompiled`] for any built module, e.g. one `make guests-langs` put
+/// under `<target>/wasm32-wasip1/guest-go`: cached under a name made of its
+/// path below `<target>` (`wasm32-wasip1-guest-go-hello-<key>.cwasm`).
+pub fn precompiled_module(wasm: &Path) -> Option<PathBuf> {
     use std::collections::HashMap;
     use std::hash::{Hash, Hasher};
     type Slot = Arc<OnceLock<Option<PathBuf>>>;
@@ -171,11 +178,11 @@ pub fn precompiled(built: &str) -> Option<PathBuf> {
         .get_or_init(Default::default)
         .lock()
         .unwrap()
-        .entry(built.to_string())
+        .entry(wasm.display().to_string())
         .or_default()
         .clone();
     slot.get_or_init(|| {
-        let wasm = guest(built);
+        let wasm = wasm.to_path_buf();
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for p in [bin(), wasm.clone()] {
             let m = std::fs::metadata(&p).ok()?;
@@ -190,7 +197,12 @@ pub fn precompiled(built: &str) -> Option<PathBuf> {
         }
         let dir = target_dir().join("e2e-cwasm");
         std::fs::create_dir_all(&dir).ok()?;
-        let stem = built.trim_end_matches(".wasm");
+        let below_target = wasm.strip_prefix(target_dir()).unwrap_or(&wasm);
+        let stem = below_target
+            .with_extension("")
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .replace('/', "-");
         let out = dir.join(format!("{stem}-{:016x}.cwasm", h.finish()));
         if out.is_file() {
             return Some(out);
@@ -216,7 +228,8 @@ pub fn precompiled(built: &str) -> Option<PathBuf> {
             Ok(o) if o.status.success() => Some(out),
             Ok(o) => {
                 eprintln!(
-                    "note: `lambda-wasm compile {built}` failed ({}); tests use the .wasm: {}",
+                    "note: `lambda-wasm compile {}` failed ({}); tests use the .wasm: {}",
+                    wasm.display(),
                     o.status,
                     String::from_utf8_lossy(&o.stderr)
                 );
