@@ -222,8 +222,10 @@ clean:
 ## API harness (bench/), then BENCHMARKS.md and bench/latency.svg. A few
 ## minutes on 2 cores; never part of `make test`. BENCH_ARGS passes options to
 ## the harness (e.g. --events 20000, --only native,wasm-rust, --no-emulator).
-## The Python rows use $(LAMBDA_WASM_PYTHON_HOME), else target/release/python.
-bench: setup host guests tools bench-tools
+## The Python rows use $(LAMBDA_WASM_PYTHON_HOME), else target/release/python;
+## the C, Zig, Go, AssemblyScript and JavaScript hello rows the modules of
+## guests-langs and the runner of js (each skipped with a note when missing).
+bench: setup host guests guests-langs tools bench-tools
 	$(CARGO) build --release -p lambda-wasm-bench -p native-hello
 	$(CARGO) bench -p lambda-wasm --bench sandbox
 	target/release/lambda-wasm-bench $(BENCH_ARGS)

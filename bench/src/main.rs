@@ -113,6 +113,10 @@ pub struct RowResult {
     pub runtime_cpu_us: Option<f64>,
     /// CPU time of this process (endpoint + driver) per warm event.
     pub endpoint_cpu_us: f64,
+    /// The handler's module files in the task root and their sizes, e.g.
+    /// `hello.wasm 34 KB, hello.cwasm 130 KB` (empty for an interpreter's
+    /// source or a native binary).
+    pub module_sizes: String,
     pub note: String,
 }
 
@@ -146,7 +150,8 @@ usage: lambda-wasm-bench [--events N] [--warmup N] [--cold-starts K]
   --warmup N        events before timing (1000)
   --cold-starts K   fresh processes timed to their first response (7)
   --only ROWS       rows to run: floor, native, wasm-rust, wasm-rust-nocwasm,
-                    awslambdaric, wasm-python (comma-separated)
+                    awslambdaric, wasm-python, wasm-c, wasm-zig, wasm-go,
+                    wasm-as (each also -nocwasm), wasm-js (comma-separated)
   --no-emulator     skip the cargo-lambda cross-check rows
   --report FILE     the file whose generated part is rewritten (BENCHMARKS.md)
 
@@ -367,10 +372,34 @@ async fn run_row(paths: &Paths, row: &Row, args: &Args) -> anyhow::Result<RowRes
             peak_rss_kb,
             runtime_cpu_us: cpu0.zip(cpu1).map(|(a, b)| per_event(b - a)),
             endpoint_cpu_us: per_event(self1 - self0),
+            module_sizes: module_sizes(paths, row),
             note: String::new(),
         });
     }
     unreachable!()
+}
+
+/// The sizes of `row`'s module files in its task root (`MODULE.wasm` and
+/// `MODULE.cwasm`, whichever are there), for the report; a native row's
+/// binary.
+fn module_sizes(paths: &Paths, row: &Row) -> String {
+    let kb = |bytes: u64| format!("{:.0} KB", bytes as f64 / 1024.0);
+    if row.program != paths.lambda_wasm {
+        return match std::fs::metadata(&row.program) {
+            Ok(m) => format!("binary {}", kb(m.len())),
+            Err(_) => String::new(),
+        };
+    }
+    let module = row.handler.split('.').next().unwrap_or_default();
+    ["wasm", "cwasm"]
+        .iter()
+        .filter_map(|ext| {
+            let file = format!("{module}.{ext}");
+            let bytes = std::fs::metadata(row.task_root.join(&file)).ok()?.len();
+            Some(format!("{file} {}", kb(bytes)))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A minimal HTTP/1.1 exchange on a kept-alive connection: writes `request`,
@@ -466,6 +495,7 @@ async fn run_floor(args: &Args) -> anyhow::Result<RowResult> {
         peak_rss_kb: None,
         runtime_cpu_us: None,
         endpoint_cpu_us: self1 - self0,
+        module_sizes: String::new(),
         note: "CPU column: endpoint + driver + client, all in this process".into(),
     }
     .per_event_cpu(args.events))
@@ -580,7 +610,116 @@ fn rows(paths: &Paths) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
                 .into(),
         );
     }
+    language_rows(paths, &lambda_wasm, &mut rows, &mut skipped)?;
     Ok((rows, skipped))
+}
+
+/// The compiled languages' hello (`make guests-langs`), each a row with its
+/// `.cwasm` and one with the `.wasm` alone.
+struct LanguageRow {
+    /// The folder under `<target>/wasm32-wasip1` holding its modules.
+    folder: &'static str,
+    cwasm: (&'static str, &'static str),
+    wasm_only: (&'static str, &'static str),
+}
+
+const LANGUAGE_ROWS: &[LanguageRow] = &[
+    LanguageRow {
+        folder: "guest-c",
+        cwasm: ("wasm-c", "lambda-wasm + C hello (.cwasm)"),
+        wasm_only: (
+            "wasm-c-nocwasm",
+            "lambda-wasm + C hello (.wasm, compiled at init)",
+        ),
+    },
+    LanguageRow {
+        folder: "guest-zig",
+        cwasm: ("wasm-zig", "lambda-wasm + Zig hello (.cwasm)"),
+        wasm_only: (
+            "wasm-zig-nocwasm",
+            "lambda-wasm + Zig hello (.wasm, compiled at init)",
+        ),
+    },
+    LanguageRow {
+        folder: "guest-go",
+        cwasm: ("wasm-go", "lambda-wasm + Go hello (.cwasm)"),
+        wasm_only: (
+            "wasm-go-nocwasm",
+            "lambda-wasm + Go hello (.wasm, compiled at init)",
+        ),
+    },
+    LanguageRow {
+        folder: "guest-as",
+        cwasm: ("wasm-as", "lambda-wasm + AssemblyScript hello (.cwasm)"),
+        wasm_only: (
+            "wasm-as-nocwasm",
+            "lambda-wasm + AssemblyScript hello (.wasm, compiled at init)",
+        ),
+    },
+];
+
+type LambdaWasmRow<'a> =
+    dyn Fn(&'static str, &'static str, &'static str, &Path, Vec<(String, String)>) -> Row + 'a;
+
+/// The rows of [`LANGUAGE_ROWS`] whose modules are built, and the
+/// JavaScript hello when the runner is (`make js`); a missing one is listed
+/// in `skipped`.
+fn language_rows(
+    paths: &Paths,
+    lambda_wasm: &LambdaWasmRow<'_>,
+    rows: &mut Vec<Row>,
+    skipped: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let built = paths.guest_dir.parent().unwrap_or(&paths.guest_dir);
+    for language in LANGUAGE_ROWS {
+        let hello = built.join(language.folder).join("hello.wasm");
+        if !hello.is_file() {
+            skipped.push(format!(
+                "{}: {} missing (`make guests-langs`)",
+                language.cwasm.1,
+                hello.display()
+            ));
+            continue;
+        }
+        for (id, label) in [language.cwasm, language.wasm_only] {
+            let dir = paths.work.join(id);
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir)?;
+            std::fs::copy(&hello, dir.join("hello.wasm"))?;
+            if id == language.cwasm.0 {
+                run(std::process::Command::new(&paths.lambda_wasm)
+                    .arg("compile")
+                    .arg(dir.join("hello.wasm")))?;
+            }
+            rows.push(lambda_wasm(id, label, "hello.handler", &dir, Vec::new()));
+        }
+    }
+    let js_home = paths.lambda_wasm.with_file_name("js");
+    if js_home.join("javascript.cwasm").is_file() {
+        let js = paths.work.join("js");
+        let _ = std::fs::remove_dir_all(&js);
+        std::fs::create_dir_all(&js)?;
+        std::fs::copy(
+            paths.root.join("guests/js/hello/index.mjs"),
+            js.join("index.mjs"),
+        )?;
+        rows.push(lambda_wasm(
+            "wasm-js",
+            "lambda-wasm + JavaScript guest (hello, QuickJS-NG wasi)",
+            "index.handler",
+            &js,
+            vec![(
+                "LAMBDA_WASM_JS_HOME".into(),
+                js_home.to_string_lossy().into_owned(),
+            )],
+        ));
+    } else {
+        skipped.push(format!(
+            "lambda-wasm + JavaScript: no runner in {} (`make js`)",
+            js_home.display()
+        ));
+    }
+    Ok(())
 }
 
 async fn run_all(paths: &Paths, args: &Args) -> anyhow::Result<Vec<RowResult>> {
@@ -628,6 +767,7 @@ async fn run_all(paths: &Paths, args: &Args) -> anyhow::Result<Vec<RowResult>> {
                     peak_rss_kb: None,
                     runtime_cpu_us: None,
                     endpoint_cpu_us: 0.0,
+                    module_sizes: String::new(),
                     note: format!("failed: {e:#}"),
                 });
             }
@@ -636,7 +776,7 @@ async fn run_all(paths: &Paths, args: &Args) -> anyhow::Result<Vec<RowResult>> {
     if !args.skip_emulator && paths.cargo_lambda.is_file() {
         for row in rows
             .iter()
-            .filter(|r| wanted(r.id) && r.id != "awslambdaric" && r.id != "wasm-rust-nocwasm")
+            .filter(|r| wanted(r.id) && r.id != "awslambdaric" && !r.id.ends_with("-nocwasm"))
         {
             eprintln!("== {} via cargo-lambda's emulator", row.label);
             match emulator::run_row(paths, row, args).await {
@@ -779,6 +919,7 @@ mod emulator {
             peak_rss_kb,
             runtime_cpu_us: cpu0.zip(cpu1).map(|(a, b)| per_event(b - a)),
             endpoint_cpu_us: emu0.zip(emu1).map(|(a, b)| per_event(b - a)).unwrap_or(0.0),
+            module_sizes: String::new(),
             note: "CPU column: the emulator process".into(),
         })
     }

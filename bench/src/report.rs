@@ -122,9 +122,12 @@ pub fn write(
     )?;
     writeln!(
         s,
-        "| row | runtime | endpoint | events/s | p50 µs | p99 µs | cold start ms | idle RSS MB | peak RSS MB | runtime CPU µs/event | endpoint CPU µs/event |"
+        "| row | runtime | endpoint | module | events/s | p50 µs | p99 µs | cold start ms | idle RSS MB | peak RSS MB | runtime CPU µs/event | endpoint CPU µs/event |"
     )?;
-    writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(
+        s,
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
     for (i, r) in rows.iter().enumerate() {
         let cold = match (median(&r.cold_ms), r.cold_ms.len()) {
             (Some(m), 1) => format!("{m:.1}"),
@@ -142,8 +145,13 @@ pub fn write(
         };
         writeln!(
             s,
-            "| {i} | {label} | {} | {:.0} | {:.1} | {:.1} | {cold} | {} | {} | {} | {:.1} |",
+            "| {i} | {label} | {} | {} | {:.0} | {:.1} | {:.1} | {cold} | {} | {} | {} | {:.1} |",
             r.endpoint,
+            if r.module_sizes.is_empty() {
+                "–"
+            } else {
+                &r.module_sizes
+            },
             r.events_per_s,
             r.p50_us,
             r.p99_us,

@@ -6,6 +6,7 @@
 //! target/release/examples/profile_invoke hello 100000     # the hello guest (.cwasm)
 //! target/release/examples/profile_invoke probe 100000     # a guest that does nothing
 //! target/release/examples/profile_invoke native 100000    # hello's handler, natively
+//! target/release/examples/profile_invoke target/wasm32-wasip1/guest-go/hello.wasm 100000  # any module
 //! valgrind --tool=callgrind target/release/examples/profile_invoke hello 5000
 //! ```
 //!
@@ -71,6 +72,9 @@ fn native(count: u32) {
 /// in one runtime as the bootstrap does.
 fn sandboxed(guest: &str, count: u32) -> anyhow::Result<()> {
     let engine = HostEngine::new()?;
+    let wasm = guest_module(guest);
+    let module = module_name(guest);
+    let guest = module.as_str();
     let task_root = Path::new("target/profile-invoke");
     std::fs::create_dir_all(task_root)?;
     let cwasm = task_root.join(format!("{guest}.cwasm"));
@@ -82,7 +86,6 @@ fn sandboxed(guest: &str, count: u32) -> anyhow::Result<()> {
                 .precompile_module(&wat::parse_str(PROBE_WAT)?)?,
         )?;
     } else {
-        let wasm = Path::new("target/wasm32-wasip1/guest").join(format!("{guest}.wasm"));
         if !is_newer(&cwasm, &wasm) {
             std::fs::write(
                 &cwasm,
@@ -114,6 +117,31 @@ fn sandboxed(guest: &str, count: u32) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// The name `guest` runs under in the task root: a built Rust guest's own
+/// name, or `<folder>-<stem>` for a module path such as
+/// `target/wasm32-wasip1/guest-go/hello.wasm` (`guest-go-hello`).
+fn module_name(guest: &str) -> String {
+    let path = Path::new(guest);
+    match (path.extension(), path.parent().and_then(Path::file_name)) {
+        (Some(ext), Some(folder)) if ext == "wasm" => format!(
+            "{}-{}",
+            folder.to_string_lossy(),
+            path.file_stem().unwrap_or_default().to_string_lossy()
+        ),
+        _ => guest.to_owned(),
+    }
+}
+
+/// The module file of `guest`: the path itself when it is one, else the
+/// built Rust guest in `target/wasm32-wasip1/guest`.
+fn guest_module(guest: &str) -> std::path::PathBuf {
+    if guest.ends_with(".wasm") {
+        guest.into()
+    } else {
+        Path::new("target/wasm32-wasip1/guest").join(format!("{guest}.wasm"))
+    }
 }
 
 /// Whether `output` was written after `input` (a `.cwasm` is reused across

@@ -51,15 +51,12 @@ pub(crate) fn js_home() -> Option<&'static Path> {
 /// The runner's home, or `None` (the test returns) after [`require`]
 /// reported it missing.
 pub(crate) fn require_js() -> Option<&'static Path> {
-    let looked_in = js_home_candidates()
-        .iter()
-        .map(|c| c.display().to_string())
-        .collect::<Vec<_>>()
-        .join(" or ");
-    let how = format!("run `make js` (looked in {looked_in})");
-    require("the JavaScript runner", js_home().is_some(), &how)
-        .then_some(js_home())
-        .flatten()
+    require_home(
+        "the JavaScript runner",
+        js_home(),
+        &js_home_candidates(),
+        "js",
+    )
 }
 
 /// Returns from the test after [`require`] reported the runner missing.

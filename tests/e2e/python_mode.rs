@@ -53,16 +53,12 @@ pub(crate) fn python_home() -> Option<&'static Path> {
 /// The interpreter's home, or `None` (the test returns) after
 /// [`require`] reported it missing.
 pub(crate) fn require_python() -> Option<&'static Path> {
-    let home = python_home();
-    let looked_in = python_home_candidates()
-        .iter()
-        .map(|c| c.display().to_string())
-        .collect::<Vec<_>>()
-        .join(" or ");
-    let how = format!("run `make python` (looked in {looked_in})");
-    require("the Python interpreter", home.is_some(), &how)
-        .then_some(home)
-        .flatten()
+    require_home(
+        "the Python interpreter",
+        python_home(),
+        &python_home_candidates(),
+        "python",
+    )
 }
 
 fn home_env(home: &Path) -> (&'static str, String) {

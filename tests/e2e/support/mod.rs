@@ -45,6 +45,26 @@ pub fn require(prerequisite: &str, available: bool, how_to_get_it: &str) -> bool
     false
 }
 
+/// [`require`] for an interpreter's home (Python's, the JavaScript
+/// runner's): `home` when one was found, else `None` after one line naming
+/// `what`, where it was looked for and `make <make_target>`.
+pub fn require_home(
+    what: &str,
+    home: Option<&'static Path>,
+    candidates: &[PathBuf],
+    make_target: &str,
+) -> Option<&'static Path> {
+    let looked_in = candidates
+        .iter()
+        .map(|c| c.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let how = format!("run `make {make_target}` (looked in {looked_in})");
+    require(what, home.is_some(), &how)
+        .then_some(home)
+        .flatten()
+}
+
 /// The guest crates `guest_dir()` builds.
 pub const GUEST_PACKAGES: &[&str] = &[
     "hello",
