@@ -274,11 +274,14 @@ fn shared_task_root(languages: &[&Language], handlers: &[&str]) -> TaskRoot {
             let bytes = std::fs::read(&h.source)
                 .unwrap_or_else(|e| panic!("read {}: {e}", h.source.display()));
             root = root.file(&h.place, bytes);
-            if h.place.ends_with(".wasm") {
-                if let Some(cwasm) = precompiled_module(&h.source) {
-                    let place = Path::new(&h.place).with_extension("cwasm");
-                    root = root.file(place.to_str().unwrap(), std::fs::read(cwasm).unwrap());
-                }
+            let cwasm = h
+                .place
+                .ends_with(".wasm")
+                .then(|| precompiled_module(&h.source))
+                .flatten();
+            if let Some(cwasm) = cwasm {
+                let place = Path::new(&h.place).with_extension("cwasm");
+                root = root.file(place.to_str().unwrap(), std::fs::read(cwasm).unwrap());
             }
         }
     }
