@@ -317,3 +317,12 @@ fuzz:
 	    -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 || failed="$$failed $$t"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: crashes in$$failed (inputs in fuzz/artifacts/)" >&2; exit 1; fi
+
+## link-order: regenerate host/link-order.txt, the order host/build.rs links
+## the bootstrap's functions in (packed together they keep its resident memory
+## small; BENCHMARKS.md, "Rust guest at native speed"). Needs valgrind. Rerun
+## after a toolchain or dependency update.
+.PHONY: link-order
+link-order: setup host guests
+	$(CARGO) build --release -p lambda-wasm-bench
+	bench/link-order.sh
