@@ -223,9 +223,12 @@ clean:
 ## minutes on 2 cores; never part of `make test`. BENCH_ARGS passes options to
 ## the harness (e.g. --events 20000, --only native,wasm-rust, --no-emulator).
 ## The Python rows use $(LAMBDA_WASM_PYTHON_HOME), else target/release/python.
+## The rows run the binary as `make host` builds it: `cargo bench` relinks it
+## with dev-dependency features, whose symbol names host/link-order.txt lacks.
 bench: setup host guests tools bench-tools
 	$(CARGO) build --release -p lambda-wasm-bench -p native-hello
 	$(CARGO) bench -p lambda-wasm --bench sandbox
+	$(CARGO) build --release -p lambda-wasm
 	target/release/lambda-wasm-bench $(BENCH_ARGS)
 
 ## bench-tools: AWS's Python runtime interface client (awslambdaric, PyPI) in
