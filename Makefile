@@ -225,9 +225,12 @@ clean:
 ## The Python rows use $(LAMBDA_WASM_PYTHON_HOME), else target/release/python;
 ## the C, Zig, Go, AssemblyScript and JavaScript hello rows the modules of
 ## guests-langs and the runner of js (each skipped with a note when missing).
+## The rows run the binary as `make host` builds it: `cargo bench` relinks it
+## with dev-dependency features, whose symbol names host/link-order.txt lacks.
 bench: setup host guests guests-langs tools bench-tools
 	$(CARGO) build --release -p lambda-wasm-bench -p native-hello
 	$(CARGO) bench -p lambda-wasm --bench sandbox
+	$(CARGO) build --release -p lambda-wasm
 	target/release/lambda-wasm-bench $(BENCH_ARGS)
 
 ## bench-tools: AWS's Python runtime interface client (awslambdaric, PyPI) in
@@ -318,3 +321,12 @@ fuzz:
 	    -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 || failed="$$failed $$t"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: crashes in$$failed (inputs in fuzz/artifacts/)" >&2; exit 1; fi
+
+## link-order: regenerate host/link-order.txt, the order host/build.rs links
+## the bootstrap's functions in (packed together they keep its resident memory
+## small; BENCHMARKS.md, "Rust guest at native speed"). Needs valgrind. Rerun
+## after a toolchain or dependency update.
+.PHONY: link-order
+link-order: setup host guests
+	$(CARGO) build --release -p lambda-wasm-bench
+	bench/link-order.sh

@@ -12,6 +12,7 @@
 //! client underneath is still the one `lambda_runtime` uses,
 //! `lambda_runtime_api_client`.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -27,6 +28,24 @@ use crate::limits::{Deadline, deadline_from_header};
 
 /// The header that names the request id on `next`.
 const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+
+/// The headers of a `next` response, named once: a lookup by `&str`
+/// validates and lower-cases the name on every call (~500 instructions
+/// each, seven per event).
+mod next_header {
+    use http::HeaderName;
+
+    pub const REQUEST_ID: HeaderName = HeaderName::from_static(super::REQUEST_ID);
+    pub const DEADLINE_MS: HeaderName = HeaderName::from_static("lambda-runtime-deadline-ms");
+    pub const INVOKED_FUNCTION_ARN: HeaderName =
+        HeaderName::from_static("lambda-runtime-invoked-function-arn");
+    pub const TRACE_ID: HeaderName = HeaderName::from_static("lambda-runtime-trace-id");
+    pub const CLIENT_CONTEXT: HeaderName = HeaderName::from_static("lambda-runtime-client-context");
+    pub const COGNITO_IDENTITY: HeaderName =
+        HeaderName::from_static("lambda-runtime-cognito-identity");
+    pub const TENANT_ID: HeaderName = HeaderName::from_static("lambda-runtime-aws-tenant-id");
+}
+
 /// The header naming a function error's type on `error` and `init/error`.
 const FUNCTION_ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 
@@ -58,10 +77,9 @@ pub struct EventCompletionRequest<'a> {
 
 impl IntoRequest for EventCompletionRequest<'_> {
     fn into_request(self) -> Result<Request<Body>, BoxError> {
-        let id = percent_encode(self.request_id);
         Ok(build_request()
             .method(Method::POST)
-            .uri(format!("/2018-06-01/runtime/invocation/{id}/response"))
+            .uri(invocation_path(self.request_id, "response"))
             .header(CONTENT_TYPE, "application/json")
             .body(Body::from(self.body))?)
     }
@@ -78,9 +96,8 @@ pub struct EventErrorRequest<'a> {
 
 impl IntoRequest for EventErrorRequest<'_> {
     fn into_request(self) -> Result<Request<Body>, BoxError> {
-        let id = percent_encode(self.request_id);
         error_request(
-            format!("/2018-06-01/runtime/invocation/{id}/error"),
+            invocation_path(self.request_id, "error"),
             self.error,
             self.request_id,
         )
@@ -115,17 +132,33 @@ fn error_request(
         .body(Body::from(error.to_json(request_id)))?)
 }
 
-/// Request ids are UUIDs on Lambda; anything else is escaped to stay one path segment.
-fn percent_encode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// `/2018-06-01/runtime/invocation/{request_id}/{action}`, built in one
+/// allocation: this runs for every event (a `String` per byte and `format!`
+/// cost ~8,000 instructions per event, a third of the bootstrap's overhead
+/// over the native runtime; BENCHMARKS.md, "Rust guest at native speed").
+fn invocation_path(request_id: &str, action: &str) -> String {
+    const PREFIX: &str = "/2018-06-01/runtime/invocation/";
+    let mut path = String::with_capacity(PREFIX.len() + 3 * request_id.len() + 1 + action.len());
+    path.push_str(PREFIX);
+    push_percent_encoded(&mut path, request_id);
+    path.push('/');
+    path.push_str(action);
+    path
+}
+
+/// Appends `segment` percent-encoded: request ids are UUIDs on Lambda;
+/// anything else is escaped to stay one path segment.
+fn push_percent_encoded(path: &mut String, segment: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            path.push(char::from(b));
+        } else {
+            path.push('%');
+            path.push(char::from(HEX[usize::from(b >> 4)]));
+            path.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
 }
 
 /// What a `next` response held.
@@ -155,33 +188,26 @@ impl NextEvent {
         body: Bytes,
         settings_timeout: std::time::Duration,
     ) -> Self {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-        };
-        let Some(request_id) = header(REQUEST_ID).filter(|id| !id.is_empty()) else {
+        let text = |name| headers.get(name).map(|value| header_text(value.as_bytes()));
+        let header = |name| text(name).map(Cow::into_owned);
+        let Some(request_id) = header(next_header::REQUEST_ID).filter(|id| !id.is_empty()) else {
             return Self::Unanswerable(format!(
                 "an event of {} bytes came without a Lambda-Runtime-Aws-Request-Id header",
                 body.len()
             ));
         };
-        let deadline_ms =
-            header("lambda-runtime-deadline-ms").and_then(|ms| ms.trim().parse().ok());
+        let deadline_ms = text(next_header::DEADLINE_MS).and_then(|ms| ms.trim().parse().ok());
         let Deadline { at, warning } =
             deadline_from_header(deadline_ms, SystemTime::now(), settings_timeout);
         let context = InvocationContext {
             request_id,
             deadline: at,
-            invoked_function_arn: header("lambda-runtime-invoked-function-arn").unwrap_or_default(),
-            trace_id: header("lambda-runtime-trace-id"),
-            client_context: header("lambda-runtime-client-context")
-                .as_deref()
-                .and_then(compact_json),
-            cognito_identity: header("lambda-runtime-cognito-identity")
-                .as_deref()
-                .and_then(compact_json),
-            tenant_id: header("lambda-runtime-aws-tenant-id"),
+            invoked_function_arn: header(next_header::INVOKED_FUNCTION_ARN).unwrap_or_default(),
+            trace_id: header(next_header::TRACE_ID),
+            client_context: text(next_header::CLIENT_CONTEXT).and_then(|json| compact_json(&json)),
+            cognito_identity: text(next_header::COGNITO_IDENTITY)
+                .and_then(|json| compact_json(&json)),
+            tenant_id: header(next_header::TENANT_ID),
         };
         Self::Invocation {
             invocation: Invocation {
@@ -191,6 +217,12 @@ impl NextEvent {
             deadline_warning: warning,
         }
     }
+}
+
+/// A header value as text, any invalid UTF-8 replaced (`from_utf8` checks
+/// ASCII a word at a time; `from_utf8_lossy` goes byte by byte).
+fn header_text(bytes: &[u8]) -> Cow<'_, str> {
+    std::str::from_utf8(bytes).map_or_else(|_| String::from_utf8_lossy(bytes), Cow::Borrowed)
 }
 
 /// The Runtime API at `AWS_LAMBDA_RUNTIME_API`.
@@ -335,8 +367,18 @@ mod tests {
 
     #[test]
     fn request_ids_stay_one_path_segment() {
-        assert_eq!(percent_encode(ID), ID);
-        assert_eq!(percent_encode("a/b c"), "a%2Fb%20c");
+        let encoded = |segment: &str| {
+            let mut path = String::new();
+            push_percent_encoded(&mut path, segment);
+            path
+        };
+        assert_eq!(encoded(ID), ID);
+        assert_eq!(encoded("a/b c"), "a%2Fb%20c");
+        assert_eq!(encoded("é~"), "%C3%A9~");
+        assert_eq!(
+            invocation_path("a/b", "error"),
+            "/2018-06-01/runtime/invocation/a%2Fb/error"
+        );
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
