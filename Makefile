@@ -175,11 +175,12 @@ $(PYTHON_HOME)/python-snapshot.wasm: $(PYTHON_FILES)/SHA256SUMS
 	cp $(PYTHON_FILES)/python-snapshot.wasm $@
 
 # A .cwasm depends on the wasmtime version (Cargo.lock) and the engine's
-# settings (host/src/engine.rs), not on every rebuild of the host. `compile`
+# settings (host/src/engine.rs), not on every rebuild of the host. It is
+# compiled for Lambda's baseline CPU (--portable), so `package` ships it as is. `compile`
 # writes it beside and renames it into place, then its source record
 # (python-snapshot.cwasm.source), which must keep the .cwasm's name.
 $(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm Cargo.lock host/src/engine.rs | host
-	$(HOST) compile $< -o $@
+	$(HOST) compile --portable $< -o $@
 
 # Redone when the glue changes; the file the host reads is named by its hash
 # (the stamp is outside the home, which `package` copies whole).
@@ -212,7 +213,7 @@ js: setup
 	cwasm=$(JS_HOME)/javascript.cwasm; \
 	if [ -x $(HOST) ] && { [ ! -f $$cwasm ] || [ $(JS_HOME)/javascript.wasm -nt $$cwasm ] \
 	    || [ Cargo.lock -nt $$cwasm ] || [ host/src/engine.rs -nt $$cwasm ]; }; then \
-	  $(HOST) compile $(JS_HOME)/javascript.wasm -o $$cwasm; \
+	  $(HOST) compile --portable $(JS_HOME)/javascript.wasm -o $$cwasm; \
 	fi
 
 clean:
@@ -330,3 +331,31 @@ fuzz:
 link-order: setup host guests
 	$(CARGO) build --release -p lambda-wasm-bench
 	bench/link-order.sh
+# ---------------------------------------------------------------------------
+## bootstrap: lambda-wasm for Lambda's ARCH (x86_64 or arm64; default: this
+## machine's), linked against glibc 2.34 (Amazon Linux 2023's) by
+## cargo-zigbuild with Zig, both from PyPI into .tools/zigbuild-venv, into
+## $(CROSS_TARGET)/<triple>/release/lambda-wasm (its own target folder, so
+## that it never holds the lock of target/ while the host builds): give it to
+## `lambda-wasm package --arch ARCH --bootstrap FILE`. Minutes on 2 cores;
+## never part of `make test`.
+ARCH             ?= $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+ZIGBUILD_VENV    := .tools/zigbuild-venv
+ZIGBUILD_VERSION := 0.24.0
+CROSS_TARGET     := $(or $(CARGO_TARGET_DIR),target)/cross
+BOOTSTRAP_TRIPLE  = $(if $(filter arm64 aarch64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
+.PHONY: bootstrap package-test
+
+bootstrap:
+	@$(call toolchain,cargo-zigbuild $(ZIGBUILD_VERSION) (PyPI),$(ZIGBUILD_VENV)/bin/cargo-zigbuild,python3 -m venv $(ZIGBUILD_VENV) && \
+	  $(ZIGBUILD_VENV)/bin/pip install --no-input --disable-pip-version-check cargo-zigbuild==$(ZIGBUILD_VERSION),rm -rf $(ZIGBUILD_VENV)); \
+	rustup target list --installed | grep -qx $(BOOTSTRAP_TRIPLE) || rustup target add $(BOOTSTRAP_TRIPLE) </dev/null; \
+	PATH="$(CURDIR)/$(ZIGBUILD_VENV)/bin:$$PATH" CARGO_TARGET_DIR=$(CROSS_TARGET) \
+	  $(CARGO) zigbuild --release -p lambda-wasm --target $(BOOTSTRAP_TRIPLE).2.34
+
+## package-test: the deployment package end to end (tests/e2e/package.rs):
+## the arm64 bootstrap cross-built, then every package test, the arm64 one
+## (ignored by `make test`) included: its bootstrap and .cwasm are AArch64
+package-test: host guests python
+	$(MAKE) --no-print-directory bootstrap ARCH=arm64
+	$(CARGO) test --release -p lambda-wasm --test e2e package:: -- --include-ignored

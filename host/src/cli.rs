@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use lambda_wasm::engine::target::Arch;
 use lambda_wasm::local::InvokeOptions;
 use lambda_wasm::response::DEFAULT_MAX_RESPONSE_BYTES;
 use lambda_wasm::serve::ServeOptions;
@@ -34,9 +35,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Precompile MODULE.wasm to MODULE.cwasm for this host's CPU, for fast cold starts.
     Compile(CompileArgs),
-    /// Make a deployment package folder: this binary as `bootstrap`, the task
-    /// root, a .cwasm beside each .wasm, and the Python interpreter or the
-    /// JavaScript runner if needed.
+    /// Make a deployment package, function.zip: a `bootstrap` for the
+    /// architecture, the task root, a .cwasm beside each .wasm compiled for
+    /// every Lambda host of that architecture, and the Python interpreter or
+    /// the JavaScript runner if needed.
     Package(PackageArgs),
     /// Compile the Python runtime glue to bytecode in the interpreter's home
     /// (`make python` and `package` do), so cold starts do not parse it.
@@ -135,6 +137,11 @@ pub struct CompileArgs {
     /// Where to write the result (default: beside it, as MODULE.cwasm).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Compile for the baseline CPU of every Lambda host of this
+    /// architecture (x86-64-v3 or Graviton2) instead of this machine's own
+    /// features: a .cwasm to deploy, as `package` makes.
+    #[arg(long)]
+    pub portable: bool,
 }
 
 #[derive(Debug, Args)]
@@ -142,9 +149,17 @@ pub struct PackageArgs {
     /// The folder holding the function's modules and files.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub task_root: PathBuf,
-    /// The new folder to write the package into (zip its contents to deploy).
-    #[arg(short, long, value_name = "DIR")]
+    /// The zip to write (replaced if it exists).
+    #[arg(short, long, value_name = "FILE", default_value = "function.zip")]
     pub out: PathBuf,
+    /// The function's architecture, x86_64 or arm64 (default: this machine's).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<Arch>,
+    /// The `bootstrap` to include: a lambda-wasm built for ARCH (make
+    /// bootstrap ARCH=arm64). Default: this executable, for this machine's
+    /// architecture.
+    #[arg(long, value_name = "FILE")]
+    pub bootstrap: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,13 @@
 //! The one wasmtime `Engine` of the process with its one epoch ticker, and
-//! loading a handler's module: a compatible precompiled `.cwasm` compiled
-//! from the `.wasm` beside it ([`source`]) when there is one, else the
-//! `.wasm`, compiled or (in test mode) taken from the [`cache`].
+//! loading a handler's module: a compatible precompiled `.cwasm` (or
+//! [`compressed`] `.cwasm.zst`) compiled from the `.wasm` beside it
+//! ([`source`]) when there is one, else the `.wasm`, compiled or (in test
+//! mode) taken from the [`cache`]. [`target`]: the CPUs a `.cwasm` is for.
 
 pub mod cache;
+pub mod compressed;
 pub mod source;
+pub mod target;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -103,6 +106,8 @@ pub struct ModuleFiles {
     pub wasm: Option<PathBuf>,
     /// `MODULE.cwasm`, if it exists.
     pub cwasm: Option<PathBuf>,
+    /// `MODULE.cwasm.zst`, if it exists (a package's large module).
+    pub compressed: Option<PathBuf>,
 }
 
 impl ModuleFiles {
@@ -113,13 +118,19 @@ impl ModuleFiles {
         Self {
             wasm: existing("wasm"),
             cwasm: existing("cwasm"),
+            compressed: existing(compressed::EXTENSION),
         }
     }
 
-    /// The `.cwasm` to try: not one compiled from other bytes than the
-    /// `.wasm` beside it has now, which would run old code.
+    /// Whether any of the module's files exists.
+    pub fn any(&self) -> bool {
+        self.wasm.is_some() || self.cwasm.is_some() || self.compressed.is_some()
+    }
+
+    /// The `.cwasm` (or `.cwasm.zst`) to try: not one compiled from other
+    /// bytes than the `.wasm` beside it has now, which would run old code.
     fn usable_cwasm(&self) -> Option<&Path> {
-        let cwasm = self.cwasm.as_deref()?;
+        let cwasm = self.cwasm.as_deref().or(self.compressed.as_deref())?;
         let Some(wasm) = self.wasm.as_deref() else {
             return Some(cwasm);
         };
@@ -176,11 +187,21 @@ pub enum ModuleFileError {
         /// wasmtime's reason.
         reason: String,
     },
+    /// A `.cwasm.zst` that cannot be unpacked.
+    #[error("cannot unpack {} into the temporary folder: {source}", .path.display())]
+    Unpacking {
+        /// The compressed file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A `.cwasm` that is not a wasmtime artifact.
     #[error("it is not a module precompiled by wasmtime")]
     NotPrecompiled,
     /// A `.cwasm` wasmtime refused: another version, settings or CPU.
-    #[error("{0}")]
+    #[error(
+        "{0} (it was compiled by another lambda-wasm, or for other CPU features than this machine's; compile it again with `lambda-wasm compile --portable` or `lambda-wasm package`)"
+    )]
     Incompatible(String),
 }
 
@@ -205,15 +226,10 @@ pub fn load_module(
 ) -> Result<Module, LambdaError> {
     let files = ModuleFiles::find(task_root, handler);
     if let Some(cwasm) = files.usable_cwasm() {
-        match deserialize(engine, cwasm) {
-            Ok(module) => return Ok(module),
-            Err(reason) if files.wasm.is_some() => {
-                tracing::warn!(
-                    "not using {}: {reason}; compiling the .wasm instead (run `lambda-wasm compile` to refresh it)",
-                    cwasm.display()
-                );
-            }
-            Err(reason) => {
+        match (deserialize(engine, cwasm), &files.wasm) {
+            (Ok(module), _) => return Ok(module),
+            (Err(reason), Some(wasm)) => warn_compiling_instead(cwasm, wasm, &reason),
+            (Err(reason), None) => {
                 return Err(LambdaError::import_module(
                     &handler.module,
                     format!("{}: {reason}", cwasm.display()),
@@ -238,6 +254,17 @@ pub fn load_module(
     .map_err(|reason| LambdaError::import_module(&handler.module, reason))?;
     tracing::debug!("loaded {} in {:?}", wasm.display(), started.elapsed());
     Ok(module)
+}
+
+/// Says loudly why `cwasm` is not used: compiling the `.wasm` instead takes
+/// seconds per megabyte, minutes for an interpreter, past Lambda's 10 s init.
+fn warn_compiling_instead(cwasm: &Path, wasm: &Path, reason: &ModuleFileError) {
+    let megabytes = wasm.metadata().map_or(0, |m| m.len()) >> 20;
+    tracing::warn!(
+        "not using {}: {reason}; compiling {} ({megabytes} MB) instead, which for a large module (an interpreter) takes minutes, past Lambda's 10 s init limit",
+        cwasm.display(),
+        wasm.display()
+    );
 }
 
 /// Why the handler's module was not found, with the file the user may have
@@ -319,7 +346,8 @@ fn require_binary(wasm: &Path) -> Result<(), ModuleFileError> {
     }
 }
 
-/// Reads a `.cwasm`, refusing one from another wasmtime, configuration or CPU.
+/// Reads a `.cwasm` (unpacking a `.cwasm.zst` first), refusing one from
+/// another wasmtime, configuration or CPU.
 ///
 /// Only the ELF magic is checked up front: `Engine::detect_precompiled_file`
 /// reads the artifact's metadata section, which `deserialize_file` reads
@@ -327,6 +355,16 @@ fn require_binary(wasm: &Path) -> Result<(), ModuleFileError> {
 /// a component, another wasmtime or other settings.
 fn deserialize(engine: &Engine, cwasm: &Path) -> Result<Module, ModuleFileError> {
     use std::io::Read as _;
+    let unpacked;
+    let cwasm = if compressed::is_compressed(cwasm) {
+        unpacked = compressed::unpacked(cwasm).map_err(|e| ModuleFileError::Unpacking {
+            path: cwasm.to_path_buf(),
+            source: e,
+        })?;
+        unpacked.as_path()
+    } else {
+        cwasm
+    };
     let mut magic = [0u8; 4];
     std::fs::File::open(cwasm)
         .and_then(|mut file| file.read_exact(&mut magic))
@@ -341,16 +379,29 @@ fn deserialize(engine: &Engine, cwasm: &Path) -> Result<Module, ModuleFileError>
         .map_err(|e| ModuleFileError::Incompatible(format!("{e:#}")))
 }
 
-/// Precompiles `wasm` for this engine and host CPU into `out`, with the
-/// sidecar recording which `.wasm` it was compiled from ([`source`]).
-pub fn compile_to_file(engine: &Engine, wasm: &Path, out: &Path) -> anyhow::Result<()> {
+/// Whether `engine` accepts the precompiled module `cwasm` (its wasmtime,
+/// settings and CPU features).
+pub fn loads(engine: &Engine, cwasm: &Path) -> bool {
+    deserialize(engine, cwasm).is_ok()
+}
+
+/// `bytes`, the module `wasm`, precompiled for `engine`'s target.
+pub fn precompile(engine: &Engine, wasm: &Path, bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context as _;
     require_binary(wasm)?;
-    let file = WasmFile::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    let compiled = engine
-        .precompile_module(&file.bytes)
+    engine
+        .precompile_module(bytes)
         .map_err(anyhow::Error::from)
-        .with_context(|| format!("{} is not a valid WebAssembly module", wasm.display()))?;
+        .with_context(|| format!("{} is not a valid WebAssembly module", wasm.display()))
+}
+
+/// Precompiles `wasm` for `engine` (this host's CPU, or a
+/// [`target::Arch`]'s baseline) into `out`, with the sidecar recording
+/// which `.wasm` it was compiled from ([`source`]).
+pub fn compile_to_file(engine: &Engine, wasm: &Path, out: &Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let file = WasmFile::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let compiled = precompile(engine, wasm, &file.bytes)?;
     // Write beside and rename: a running host may have the old file mapped,
     // and truncating a mapped file in place would crash it.
     let partial = out.with_extension("cwasm.partial");

@@ -5,7 +5,7 @@
 //! lambda-wasm invoke hello.handler --task-root DIR --event event.json
 //! lambda-wasm serve hello.handler --task-root DIR
 //! lambda-wasm compile hello.wasm
-//! lambda-wasm package --task-root DIR --out pkg
+//! lambda-wasm package --task-root DIR --out function.zip [--arch arm64 --bootstrap FILE]
 //! ```
 
 use std::process::ExitCode;
@@ -14,6 +14,7 @@ mod cli;
 
 use clap::Parser;
 use cli::{Cli, Command};
+use lambda_wasm::engine::target::Arch;
 use lambda_wasm::guest::python::prepare::prepare_runtime;
 use lambda_wasm::settings::{JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, js_home, python_home};
 use lambda_wasm::{bootstrap, engine, local, package, serve};
@@ -84,7 +85,11 @@ fn compile(args: &cli::CompileArgs) -> ExitCode {
         .output
         .clone()
         .unwrap_or_else(|| args.wasm.with_extension("cwasm"));
-    let compiled = engine::new_engine()
+    let engine = match Arch::host() {
+        Some(arch) if args.portable => arch.compiling_engine(),
+        _ => engine::new_engine(),
+    };
+    let compiled = engine
         .map_err(anyhow::Error::from)
         .and_then(|engine| engine::compile_to_file(&engine, &args.wasm, &output));
     match compiled {
@@ -117,36 +122,54 @@ async fn prepare_python(args: &cli::PreparePythonArgs) -> ExitCode {
 }
 
 fn package(args: &cli::PackageArgs) -> ExitCode {
-    let home = python_home(std::env::var(PYTHON_HOME_VARIABLE).ok());
-    let js = js_home(std::env::var(JS_HOME_VARIABLE).ok());
-    let report = match package::package(&args.task_root, &args.out, &home, &js) {
+    let Some(arch) = args.arch.or_else(Arch::host) else {
+        eprintln!(
+            "lambda-wasm: this machine ({}) is not one of Lambda's architectures; give --arch x86_64 or --arch arm64",
+            std::env::consts::ARCH
+        );
+        return ExitCode::from(2);
+    };
+    let options = package::PackageOptions {
+        task_root: args.task_root.clone(),
+        out: args.out.clone(),
+        arch,
+        bootstrap: args.bootstrap.clone(),
+        python_home: python_home(std::env::var(PYTHON_HOME_VARIABLE).ok()),
+        js_home: js_home(std::env::var(JS_HOME_VARIABLE).ok()),
+    };
+    let report = match package::package(&options) {
         Ok(report) => report,
         Err(error) => {
             eprintln!("lambda-wasm: {error:#}");
             return ExitCode::from(2);
         }
     };
-    let megabytes = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    let mut included = String::new();
+    if report.with_python {
+        included.push_str(", with the Python interpreter");
+    }
+    if report.with_javascript {
+        included.push_str(", with the JavaScript runner");
+    }
+    if !report.compressed.is_empty() {
+        included.push_str(&format!(
+            "; compressed to fit (unpacked into /tmp at a cold start): {}",
+            report.compressed.join(", ")
+        ));
+    }
     eprintln!(
-        "lambda-wasm: wrote {} ({:.1} MB unzipped; Lambda allows {:.0} MB), {} module(s) precompiled{}{}",
+        "lambda-wasm: wrote {} for {arch}: {} unzipped of Lambda's {}, {} zipped; {} module(s) precompiled for {}{included}",
         args.out.display(),
-        megabytes(report.unzipped_bytes),
-        megabytes(package::LAMBDA_UNZIPPED_LIMIT),
+        package::megabytes(report.unzipped_bytes),
+        package::megabytes(package::LAMBDA_UNZIPPED_LIMIT),
+        package::megabytes(report.zipped_bytes),
         report.compiled.len(),
-        if report.with_python {
-            ", with the Python interpreter"
-        } else {
-            ""
-        },
-        if report.with_javascript {
-            ", with the JavaScript runner"
-        } else {
-            ""
-        }
+        arch.baseline_name(),
     );
-    if report.unzipped_bytes > package::LAMBDA_UNZIPPED_LIMIT {
+    if report.zipped_bytes > package::DIRECT_UPLOAD_LIMIT {
         eprintln!(
-            "lambda-wasm: this is over Lambda's zip limit; deploy it as a container image instead (packaging/Dockerfile, README \"Deploy to Lambda\")"
+            "lambda-wasm: the zip is over the {} Lambda takes in a request (--zip-file); upload it to S3 and create the function with --code S3Bucket=...,S3Key=...",
+            package::megabytes(package::DIRECT_UPLOAD_LIMIT)
         );
     }
     ExitCode::SUCCESS

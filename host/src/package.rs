@@ -1,177 +1,322 @@
-//! `lambda-wasm package`: a deployment package folder for a `provided.al2023`
-//! function: this binary as `bootstrap`, the task root's files, a `.cwasm`
-//! beside every `.wasm` (no compile at cold start), the Python interpreter
-//! when the package has Python handlers, with the runtime glue precompiled
-//! to bytecode (no parse at cold start either), and the JavaScript runner,
-//! precompiled, when it has JavaScript.
+//! `lambda-wasm package`: a deployment package for a `provided.al2023`
+//! function, written straight to `function.zip` ([`archive`]): the
+//! `bootstrap` (this binary, or one built for the other architecture), the
+//! task root's files, a `.cwasm` beside every `.wasm` compiled for the
+//! architecture's baseline CPU ([`Arch`]; no compile at cold start, on any
+//! Lambda host), the Python interpreter when the package has Python
+//! handlers (its runtime glue precompiled to bytecode, no parse at cold
+//! start either) and the JavaScript runner when it has JavaScript.
+
+pub mod archive;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use wasmtime::Engine;
 
+use self::archive::{Contents, ENTRY_TIME_UNIX_SECS};
+pub use self::archive::{DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT, megabytes};
 use crate::engine;
-use crate::engine::source::{self, Freshness};
+use crate::engine::source::{self, Freshness, SourceRecord, WasmFile};
+use crate::engine::target::Arch;
 use crate::guest::javascript;
 use crate::guest::python::{self, prepare::prepare_runtime};
 
-/// Lambda's limit on a function's unzipped deployment package.
-pub const LAMBDA_UNZIPPED_LIMIT: u64 = 250 * 1024 * 1024;
+/// What to package.
+#[derive(Debug, Clone)]
+pub struct PackageOptions {
+    /// The function's files.
+    pub task_root: PathBuf,
+    /// The zip to write.
+    pub out: PathBuf,
+    /// The architecture of the function.
+    pub arch: Arch,
+    /// The `bootstrap` to include; `None`: this executable.
+    pub bootstrap: Option<PathBuf>,
+    /// The Python interpreter's home.
+    pub python_home: PathBuf,
+    /// The JavaScript runner's home.
+    pub js_home: PathBuf,
+}
 
 /// What was packaged.
 #[derive(Debug)]
 pub struct PackageReport {
-    /// Bytes of every file in the package.
+    /// Bytes of every file in the package, as Lambda counts them.
     pub unzipped_bytes: u64,
+    /// Bytes of the zip.
+    pub zipped_bytes: u64,
     /// Modules precompiled to `.cwasm`.
     pub compiled: Vec<PathBuf>,
+    /// `.cwasm` files stored compressed to fit Lambda's limit.
+    pub compressed: Vec<String>,
     /// Whether the Python interpreter was included.
     pub with_python: bool,
     /// Whether the JavaScript runner was included.
     pub with_javascript: bool,
 }
 
-/// Builds the package for `task_root` in the empty (or new) folder `out`,
-/// taking the interpreters from `python_home` and `js_home`.
-pub fn package(
-    task_root: &Path,
-    out: &Path,
-    python_home: &Path,
-    js_home: &Path,
-) -> anyhow::Result<PackageReport> {
+/// Builds the package `options` describe and writes its zip.
+pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
+    let task_root = &options.task_root;
     if !task_root.is_dir() {
         bail!("the task root {} is not a folder", task_root.display());
     }
-    if out.exists()
-        && out
-            .read_dir()
-            .map(|mut entries| entries.next().is_some())
-            .unwrap_or(true)
-    {
+    if options.out.is_dir() {
         bail!(
-            "{} exists and is not empty; give a new folder with --out",
-            out.display()
+            "{} is a folder; give the zip file to write with --out (e.g. --out function.zip)",
+            options.out.display()
         );
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let engine = engine::new_engine().map_err(anyhow::Error::from)?;
+    let engine = options
+        .arch
+        .compiling_engine()
+        .map_err(anyhow::Error::from)?;
+    let mut contents = Contents::default();
     let mut report = PackageReport {
         unzipped_bytes: 0,
+        zipped_bytes: 0,
         compiled: Vec::new(),
+        compressed: Vec::new(),
         with_python: false,
         with_javascript: false,
     };
+    let out = std::path::absolute(&options.out).unwrap_or_else(|_| options.out.clone());
     for file in files_under(task_root)? {
+        if std::path::absolute(&file).is_ok_and(|file| is_same_zip(&file, &out)) {
+            continue;
+        }
         let relative = file
             .strip_prefix(task_root)
             .expect("files_under yields paths under the root");
-        let target = out.join(relative);
-        copy(&file, &target)?;
+        let name = zip_name(relative)?;
+        if is_compiled_output(&file) {
+            require_compiled_for(&file, options.arch)?;
+        }
+        contents.add_file(&name, &file)?;
         if file.extension().is_some_and(|ext| ext == "wasm") {
-            // From the copy, whose size and time the sidecar then records:
-            // the cold start's check of them needs no hashing.
-            engine::compile_to_file(&engine, &target, &target.with_extension("cwasm"))?;
+            add_compiled(&mut contents, &engine, &file, &name)?;
             report.compiled.push(relative.to_path_buf());
         }
         report.with_python |= file.extension().is_some_and(|ext| ext == "py");
         report.with_javascript |= javascript::is_source(&file);
     }
-    let executable = std::env::current_exe().context("cannot find this executable")?;
-    copy(&executable, &out.join("bootstrap"))?;
+    let bootstrap = bootstrap_for(options)?;
+    contents.add_executable("bootstrap", &bootstrap)?;
     if report.with_python {
-        let home = python_home;
-        let has_cwasm = files_under(home)?
-            .iter()
-            .any(|f| f.extension().is_some_and(|ext| ext == "cwasm"));
-        require_fresh_cwasm(home)?;
-        // Bytecode is copied only if it is this host's (see below).
-        let needed = |f: &PathBuf| {
-            let is_wasm = f.extension().is_some_and(|ext| ext == "wasm");
-            let replaced = has_cwasm && is_wasm;
-            !(replaced || python::is_runtime_pyc(f))
-        };
-        for file in files_under(home)?.into_iter().filter(needed) {
-            let relative = file.strip_prefix(home).expect("under the home");
-            copy(&file, &out.join("python").join(relative))?;
-        }
-        include_runtime_pyc(home, &out.join("python"))?;
+        add_python(&mut contents, &engine, options)?;
     }
     if report.with_javascript {
-        include_runner(&engine, js_home, &out.join("js"))?;
+        let [cwasm, wasm] = javascript::RUNNER_FILES;
+        add_interpreter(
+            &mut contents,
+            &engine,
+            options.arch,
+            &options.js_home,
+            "js",
+            cwasm,
+            wasm,
+        )
+        .with_context(|| {
+            format!(
+                "the task root has JavaScript; run `make js` or set {}",
+                crate::settings::JS_HOME_VARIABLE
+            )
+        })?;
     }
-    report.unzipped_bytes = files_under(out)?
-        .iter()
-        .map(|f| f.metadata().map_or(0, |m| m.len()))
-        .sum();
+    report.compressed = contents.fit_lambda_limit()?;
+    report.unzipped_bytes = contents.unzipped_bytes();
+    report.zipped_bytes = contents.write_zip(&options.out)?;
     Ok(report)
 }
 
-/// Puts this host's runtime bytecode in the packaged interpreter: copied from
-/// `home` when it was prepared there, else compiled now.
-fn include_runtime_pyc(home: &Path, packaged_home: &Path) -> anyhow::Result<()> {
-    let prepared = python::runtime_pyc_path(home);
-    if prepared.is_file() {
-        return copy(&prepared, &python::runtime_pyc_path(packaged_home));
-    }
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start an async runtime to compile the Python runtime glue")?
-        .block_on(prepare_runtime(packaged_home))
-        .map(drop)
+/// Whether `file` is the zip being written (a task root of `.` holding an
+/// earlier `function.zip`), which must not package itself.
+fn is_same_zip(file: &Path, out: &Path) -> bool {
+    file == out || file == out.with_extension("zip.partial")
 }
 
-/// Refuses an interpreter `.cwasm` compiled from another `.wasm` than the
-/// one beside it: the package ships the `.cwasm` alone, so it would run old code.
-fn require_fresh_cwasm(home: &Path) -> anyhow::Result<()> {
-    for cwasm in files_under(home)?
-        .into_iter()
-        .filter(|f| f.extension().is_some_and(|ext| ext == "cwasm"))
-    {
-        let wasm = cwasm.with_extension("wasm");
-        if wasm.is_file() && source::freshness(&cwasm, &wasm) == Freshness::Stale {
-            bail!(
-                "{} was compiled from another {} than the one there now; run `lambda-wasm compile {}` (make python does) and package again",
-                cwasm.display(),
-                wasm.display(),
-                wasm.display()
-            );
-        }
+/// The entry name of `relative`: its parts joined with `/`.
+fn zip_name(relative: &Path) -> anyhow::Result<String> {
+    let parts: Option<Vec<&str>> = relative.iter().map(|part| part.to_str()).collect();
+    parts
+        .map(|parts| parts.join("/"))
+        .with_context(|| format!("{} is not a UTF-8 file name", relative.display()))
+}
+
+/// Whether `file` is a precompiled module (which `package` may replace).
+fn is_compiled_output(file: &Path) -> bool {
+    file.extension().is_some_and(|ext| ext == "cwasm")
+}
+
+/// Refuses a task root's `.cwasm` without its `.wasm` (which `package` would
+/// compile again) when it is for another architecture.
+fn require_compiled_for(cwasm: &Path, arch: Arch) -> anyhow::Result<()> {
+    if cwasm.with_extension("wasm").is_file() {
+        return Ok(());
     }
+    match elf_machine(cwasm)? {
+        Some(machine) if machine == arch.elf_machine() => Ok(()),
+        _ => bail!(
+            "{} is not precompiled for {arch} and has no .wasm beside it to compile again; add the .wasm to the task root",
+            cwasm.display()
+        ),
+    }
+}
+
+/// Compiles the task root's module `wasm` (entry `name`) for the package:
+/// its `.cwasm` and the record of its source, which names the time the
+/// `.wasm` gets when Lambda unzips it.
+fn add_compiled(
+    contents: &mut Contents,
+    engine: &Engine,
+    wasm: &Path,
+    name: &str,
+) -> anyhow::Result<()> {
+    let file = WasmFile::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let compiled = engine::precompile(engine, wasm, &file.bytes)?;
+    let cwasm_name = format!("{}.cwasm", name.trim_end_matches(".wasm"));
+    let record = SourceRecord {
+        modified_secs: ENTRY_TIME_UNIX_SECS,
+        modified_nanos: 0,
+        ..file.record
+    };
+    contents.add_bytes(
+        &format!("{cwasm_name}.source"),
+        serde_json::to_vec(&record).expect("a record serializes"),
+    );
+    contents.add_bytes(&cwasm_name, compiled);
     Ok(())
 }
 
-/// Puts the JavaScript runner in the package, precompiled: its `.cwasm`
-/// from `home`, else its `.wasm` compiled now.
-fn include_runner(
-    engine: &wasmtime::Engine,
-    home: &Path,
-    packaged_home: &Path,
+/// The `bootstrap`: the one given, else this executable when the function
+/// is for this machine's architecture; either must be for that architecture.
+fn bootstrap_for(options: &PackageOptions) -> anyhow::Result<PathBuf> {
+    let arch = options.arch;
+    let bootstrap = match &options.bootstrap {
+        Some(path) => path.clone(),
+        None if Arch::host() == Some(arch) => {
+            std::env::current_exe().context("cannot find this executable")?
+        }
+        None => bail!(
+            "this lambda-wasm runs on {}, not {arch}: build a bootstrap for {arch} (make bootstrap ARCH={arch}) and give it with --bootstrap",
+            std::env::consts::ARCH
+        ),
+    };
+    match elf_machine(&bootstrap)? {
+        Some(machine) if machine == arch.elf_machine() => Ok(bootstrap),
+        Some(_) => bail!(
+            "{} is built for another architecture than {arch}; give a bootstrap built for {arch} (make bootstrap ARCH={arch})",
+            bootstrap.display()
+        ),
+        None => bail!(
+            "{} is not a Linux executable (no ELF header); give a lambda-wasm built for {arch}",
+            bootstrap.display()
+        ),
+    }
+}
+
+/// The ELF `e_machine` of `file`, or `None` when it is not an ELF file.
+fn elf_machine(file: &Path) -> anyhow::Result<Option<u16>> {
+    use std::io::Read as _;
+    let mut header = [0u8; 20];
+    let read = std::fs::File::open(file)
+        .and_then(|mut f| f.read(&mut header))
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    // e_ident: the magic, then class, data (1: little-endian), ...;
+    // e_machine is at offset 18 in both 32- and 64-bit headers.
+    Ok(
+        (read == header.len() && header.starts_with(b"\x7fELF") && header[5] == 1)
+            .then(|| u16::from_le_bytes([header[18], header[19]])),
+    )
+}
+
+/// Adds the Python interpreter: its licenses, standard library and runtime
+/// bytecode (prepared in `python_home` now if it was not) and its module
+/// precompiled for the architecture.
+fn add_python(
+    contents: &mut Contents,
+    engine: &Engine,
+    options: &PackageOptions,
 ) -> anyhow::Result<()> {
-    let [cwasm, wasm] = javascript::RUNNER_FILES.map(|name| home.join(name));
-    let packaged = packaged_home.join(javascript::RUNNER_FILES[0]);
-    if cwasm.is_file() {
-        return copy(&cwasm, &packaged);
+    let home = &options.python_home;
+    let pyc = python::runtime_pyc_path(home);
+    if !pyc.is_file() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start an async runtime to compile the Python runtime glue")?
+            .block_on(prepare_runtime(home))?;
+    }
+    for file in files_under(home)? {
+        let relative = file.strip_prefix(home).expect("under the home");
+        let is_module = matches!(
+            file.extension().and_then(|ext| ext.to_str()),
+            Some("wasm" | "cwasm" | "zst" | "source")
+        );
+        // Bytecode is included only if it is this host's (added below).
+        if !is_module && !python::is_runtime_pyc(&file) {
+            contents.add_file(&format!("python/{}", zip_name(relative)?), &file)?;
+        }
+    }
+    let pyc_name = zip_name(pyc.strip_prefix(home).expect("under the home"))?;
+    contents.add_file(&format!("python/{pyc_name}"), &pyc)?;
+    let [cwasm, wasm] = python::SNAPSHOT_FILES;
+    add_interpreter(contents, engine, options.arch, home, "python", cwasm, wasm)
+        .context("the task root has Python; run `make python` or set LAMBDA_WASM_PYTHON_HOME")
+}
+
+/// Adds an interpreter's module, as `folder/cwasm_name`: the `.cwasm` in
+/// `home` when it is for this architecture's baseline and compiled from the
+/// `.wasm` there, else that `.wasm` compiled now (minutes for CPython).
+fn add_interpreter(
+    contents: &mut Contents,
+    engine: &Engine,
+    arch: Arch,
+    home: &Path,
+    folder: &str,
+    cwasm_name: &str,
+    wasm_name: &str,
+) -> anyhow::Result<()> {
+    let (cwasm, wasm) = (home.join(cwasm_name), home.join(wasm_name));
+    let entry = format!("{folder}/{cwasm_name}");
+    if cwasm.is_file() && is_portable(&cwasm, &wasm, arch) {
+        return contents.add_file(&entry, &cwasm);
     }
     if !wasm.is_file() {
         bail!(
-            "the task root has JavaScript but no runner is installed in {}; run `make js` or set {}",
+            "no {wasm_name} in {} to compile for {arch}{}",
             home.display(),
-            crate::settings::JS_HOME_VARIABLE
+            if cwasm.is_file() {
+                format!(
+                    " (its {cwasm_name} is not for the {arch} baseline, {})",
+                    arch.baseline_name()
+                )
+            } else {
+                String::new()
+            }
         );
     }
-    std::fs::create_dir_all(packaged_home)
-        .with_context(|| format!("cannot create {}", packaged_home.display()))?;
-    engine::compile_to_file(engine, &wasm, &packaged)
+    tracing::info!(
+        "compiling {} for {arch} ({}); an interpreter takes minutes (`lambda-wasm compile --portable` ahead of time saves this)",
+        wasm.display(),
+        arch.baseline_name()
+    );
+    let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    contents.add_bytes(&entry, engine::precompile(engine, &wasm, &bytes)?);
+    Ok(())
 }
 
-fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    std::fs::copy(from, to)
-        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
-    Ok(())
+/// Whether `cwasm` was compiled from `wasm` as it is now (or has no `.wasm`
+/// beside it) and loads on every Lambda host of `arch`. That can be checked
+/// only on `arch` itself: for the other architecture the module is compiled.
+fn is_portable(cwasm: &Path, wasm: &Path, arch: Arch) -> bool {
+    let fresh = !wasm.is_file() || source::freshness(cwasm, wasm) == Freshness::Fresh;
+    fresh
+        && Arch::host() == Some(arch)
+        && arch
+            .baseline_host_engine()
+            .is_ok_and(|engine| engine::loads(&engine, cwasm))
 }
 
 /// Every regular file under `root`, following no symbolic links out of it.
@@ -200,89 +345,148 @@ fn files_under(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn packages_modules_with_their_cwasm_and_the_bootstrap() {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir(root.path().join("pkg")).unwrap();
-        std::fs::write(
-            root.path().join("pkg/m.wasm"),
-            wat::parse_str("(module)").unwrap(),
-        )
-        .unwrap();
-        std::fs::write(root.path().join("config.json"), "{}").unwrap();
-        let out = tempfile::tempdir().unwrap();
-        let report = package(
-            root.path(),
-            &out.path().join("pkg-out"),
-            Path::new("/nonexistent"),
-            Path::new("/nonexistent"),
-        )
-        .unwrap();
-        for file in ["bootstrap", "config.json", "pkg/m.wasm", "pkg/m.cwasm"] {
-            assert!(out.path().join("pkg-out").join(file).is_file(), "{file}");
+    fn options(task_root: &Path, out: &Path) -> PackageOptions {
+        PackageOptions {
+            task_root: task_root.to_path_buf(),
+            out: out.to_path_buf(),
+            arch: Arch::host().expect("tests run on x86_64 or aarch64"),
+            bootstrap: None,
+            python_home: PathBuf::from("/nonexistent"),
+            js_home: PathBuf::from("/nonexistent"),
         }
-        assert_eq!(report.compiled, [PathBuf::from("pkg/m.wasm")]);
-        assert!(!report.with_python && !report.with_javascript);
-        assert!(report.unzipped_bytes > 0);
+    }
+
+    fn module(text: &str) -> Vec<u8> {
+        wat::parse_str(text).unwrap()
+    }
+
+    fn names(zip: &Path) -> Vec<String> {
+        let archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+        archive
+            .file_names()
+            .map(|name| name.unwrap().into_owned())
+            .collect()
     }
 
     #[test]
-    fn packaged_modules_are_fresh_by_size_and_time() {
+    fn zips_modules_with_their_cwasm_and_the_bootstrap_but_not_itself() {
         let root = tempfile::tempdir().unwrap();
-        std::fs::write(
-            root.path().join("m.wasm"),
-            wat::parse_str("(module)").unwrap(),
-        )
-        .unwrap();
-        let out_dir = tempfile::tempdir().unwrap();
-        let out = out_dir.path().join("pkg");
-        package(
-            root.path(),
-            &out,
-            Path::new("/nonexistent"),
-            Path::new("/nonexistent"),
-        )
-        .unwrap();
-        let sidecar = std::fs::read_to_string(out.join("m.cwasm.source")).unwrap();
-        let record: source::SourceRecord = serde_json::from_str(&sidecar).unwrap();
-        let copy = std::fs::metadata(out.join("m.wasm")).unwrap();
-        let since_epoch = copy
-            .modified()
-            .unwrap()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap();
+        std::fs::create_dir(root.path().join("pkg")).unwrap();
+        std::fs::write(root.path().join("pkg/m.wasm"), module("(module)")).unwrap();
+        std::fs::write(root.path().join("config.json"), "{}").unwrap();
+        let zip = root.path().join("function.zip");
+        let report = package(&options(root.path(), &zip)).unwrap();
+        let mut expected = [
+            "bootstrap",
+            "config.json",
+            "pkg/m.cwasm",
+            "pkg/m.cwasm.source",
+            "pkg/m.wasm",
+        ];
+        expected.sort_unstable();
+        assert_eq!(names(&zip), expected);
+        assert_eq!(report.compiled, [PathBuf::from("pkg/m.wasm")]);
+        assert!(!report.with_python && !report.with_javascript);
+        assert!(report.unzipped_bytes > report.zipped_bytes && report.compressed.is_empty());
+        package(&options(root.path(), &zip)).unwrap();
         assert_eq!(
-            (record.modified_secs, record.modified_nanos),
-            (since_epoch.as_secs(), since_epoch.subsec_nanos()),
-            "the record is the packaged copy's"
+            names(&zip),
+            expected,
+            "an earlier zip in the task root is left out"
         );
     }
 
     #[test]
-    fn refuses_a_stale_interpreter_cwasm() {
-        let home = tempfile::tempdir().unwrap();
-        let wasm = home.path().join("python-snapshot.wasm");
-        std::fs::write(&wasm, wat::parse_str("(module)").unwrap()).unwrap();
-        let engine = engine::new_engine().unwrap();
-        engine::compile_to_file(&engine, &wasm, &wasm.with_extension("cwasm")).unwrap();
-        assert!(require_fresh_cwasm(home.path()).is_ok());
-        std::fs::write(&wasm, wat::parse_str("(module (func))").unwrap()).unwrap();
-        let error = require_fresh_cwasm(home.path()).unwrap_err().to_string();
-        assert!(error.contains("lambda-wasm compile"), "{error}");
+    fn the_source_record_names_the_time_lambda_unzips_to() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("m.wasm"), module("(module)")).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let zip = out.path().join("f.zip");
+        package(&options(root.path(), &zip)).unwrap();
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+        let record: SourceRecord =
+            serde_json::from_reader(archive.by_name("m.cwasm.source").unwrap()).unwrap();
+        assert_eq!(
+            (record.modified_secs, record.modified_nanos),
+            (ENTRY_TIME_UNIX_SECS, 0)
+        );
+        let wasm = archive.by_name("m.wasm").unwrap();
+        let time = wasm.last_modified().unwrap();
+        assert_eq!(
+            (time.year(), time.month(), time.day(), time.hour()),
+            (1980, 1, 1, 0)
+        );
     }
 
     #[test]
-    fn refuses_to_write_into_a_folder_with_files() {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::write(
-            root.path().join("hello.wasm"),
-            wat::parse_str("(module)").unwrap(),
+    fn compiles_an_interpreter_whose_cwasm_is_stale_or_not_for_the_baseline() {
+        let arch = Arch::host().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let wasm = home.path().join("runner.wasm");
+        let cwasm = home.path().join("runner.cwasm");
+        std::fs::write(&wasm, module("(module)")).unwrap();
+        engine::compile_to_file(&arch.compiling_engine().unwrap(), &wasm, &cwasm).unwrap();
+        assert!(
+            is_portable(&cwasm, &wasm, arch),
+            "compiled for the baseline"
+        );
+        std::fs::write(&wasm, module("(module (func))")).unwrap();
+        assert!(!is_portable(&cwasm, &wasm, arch), "stale");
+        engine::compile_to_file(&engine::new_engine().unwrap(), &wasm, &cwasm).unwrap();
+        let beyond_baseline =
+            cfg!(target_arch = "x86_64") && std::is_x86_feature_detected!("avx512f");
+        assert_eq!(
+            !is_portable(&cwasm, &wasm, arch),
+            beyond_baseline,
+            "native code"
+        );
+
+        std::fs::remove_file(&wasm).unwrap();
+        std::fs::write(&cwasm, b"stale").unwrap();
+        let mut contents = Contents::default();
+        let error = add_interpreter(
+            &mut contents,
+            &arch.compiling_engine().unwrap(),
+            arch,
+            home.path(),
+            "runner",
+            "runner.cwasm",
+            "runner.wasm",
         )
-        .unwrap();
-        let nowhere = Path::new("/nonexistent");
-        let error = package(root.path(), root.path(), nowhere, nowhere)
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("no runner.wasm in") && error.contains("not for the"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_folder_as_out_and_a_cwasm_for_another_architecture() {
+        let root = tempfile::tempdir().unwrap();
+        let error = package(&options(root.path(), root.path()))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("is not empty"), "{error}");
+        assert!(error.contains("is a folder"), "{error}");
+
+        let other = match Arch::host().unwrap() {
+            Arch::X86_64 => Arch::Arm64,
+            Arch::Arm64 => Arch::X86_64,
+        };
+        let foreign = other
+            .compiling_engine()
+            .unwrap()
+            .precompile_module(&module("(module)"))
+            .unwrap();
+        std::fs::write(root.path().join("m.cwasm"), foreign).unwrap();
+        let zip = root.path().join("f.zip");
+        let error = package(&options(root.path(), &zip))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("m.cwasm is not precompiled for") && error.contains("add the .wasm"),
+            "{error}"
+        );
+        assert!(!zip.exists());
     }
 }

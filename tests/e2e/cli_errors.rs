@@ -303,7 +303,7 @@ fn text_that_is_not_wasm_gets_a_one_line_error() {
 }
 
 #[test]
-fn package_into_a_folder_with_files() {
+fn package_onto_a_folder() {
     let root = TaskRoot::with_guest_wasm_only("hello.wasm", "hello.wasm");
     let out_dir = tempfile::tempdir().unwrap();
     std::fs::write(out_dir.path().join("keep.txt"), "mine").unwrap();
@@ -317,7 +317,7 @@ fn package_into_a_folder_with_files() {
         ],
         None,
     );
-    assert_one_line_error(&out, 2, &["is not empty", "--out"]);
+    assert_one_line_error(&out, 2, &["is a folder", "--out function.zip"]);
     let left: Vec<_> = std::fs::read_dir(out_dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())

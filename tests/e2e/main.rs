@@ -16,6 +16,7 @@ mod hostile;
 mod in_process;
 mod javascript;
 mod languages;
+mod package;
 mod python_mode;
 mod runtime_mode;
 mod soak;

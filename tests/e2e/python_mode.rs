@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 use serde_json::{Value, json};
 
+use crate::package;
+
 // ---------------------------------------------------------------------------
 // The interpreter, the seed's files, task roots
 
@@ -1676,35 +1678,36 @@ fn invoke_errors() {
     );
 }
 
-/// `package` ships the interpreter with the runtime glue as bytecode, and
-/// the packaged interpreter runs the seed's hello.
-#[test]
-fn package_includes_the_interpreter_and_runtime_bytecode() {
+/// `package` ships the interpreter, precompiled and compressed to fit
+/// Lambda's 250 MB, with the runtime glue as bytecode; unzipped into a fresh
+/// folder, its own bootstrap answers the seed's hello.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_packaged_interpreter_fits_and_runs() {
     let Some(home) = require_python() else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
-    let package = out.path().join("pkg");
-    let root = workspace_root().join("guests/python/hello");
+    let zip = out.path().join("function.zip");
+    let seed = workspace_root().join("guests/python/hello");
     let (k, v) = home_env(home);
-    let made = invoke_cli_env(
+    let said = package::package(
         &[
-            "package",
             "--task-root",
-            root.to_str().unwrap(),
+            seed.to_str().unwrap(),
             "--out",
-            package.to_str().unwrap(),
+            zip.to_str().unwrap(),
         ],
-        None,
         &[(k, v.as_str())],
     );
-    assert_eq!(made.code(), Some(0), "{made:#?}");
+    assert!(said.contains("with the Python interpreter"), "{said}");
+    let unzipped = package::unzip(&zip);
+    let dir = unzipped.path();
+    let size = package::unzipped_size(dir);
     assert!(
-        made.stderr.contains("with the Python interpreter"),
-        "{made:#?}"
+        size <= package::LIMIT,
+        "{size} bytes unzipped, over Lambda's limit"
     );
-    let lib = package.join("python/lib");
-    let bytecode: Vec<_> = std::fs::read_dir(&lib)
+    let bytecode: Vec<_> = std::fs::read_dir(dir.join("python/lib"))
         .unwrap()
         .flatten()
         .filter(|e| {
@@ -1713,31 +1716,22 @@ fn package_includes_the_interpreter_and_runtime_bytecode() {
                 .starts_with("lambda-wasm-runtime-")
         })
         .collect();
+    assert_eq!(bytecode.len(), 1, "one runtime bytecode file");
+    let (outcome, stderr) = package::run_unzipped(
+        dir,
+        "lambda_function.lambda_handler",
+        json!({"first_name": "Ada", "last_name": "Lovelace"}),
+    )
+    .await;
     assert_eq!(
-        bytecode.len(),
-        1,
-        "one runtime bytecode file in {}",
-        lib.display()
+        outcome.json(),
+        json!({"message": "Hello Ada Lovelace!"}),
+        "{stderr}"
     );
-    let home = package.join("python");
-    let ran = invoke_cli_env(
-        &[
-            "invoke",
-            "lambda_function.lambda_handler",
-            "--task-root",
-            package.to_str().unwrap(),
-            "--event",
-            "-",
-        ],
-        Some(br#"{"first_name": "Ada", "last_name": "Lovelace"}"#),
-        &[("LAMBDA_WASM_PYTHON_HOME", home.to_str().unwrap())],
+    assert!(
+        !stderr.contains("not using") && !stderr.contains("not precompiled"),
+        "{stderr}"
     );
-    assert_eq!(
-        ran.stdout.trim_end(),
-        r#"{"message": "Hello Ada Lovelace!"}"#,
-        "{ran:#?}"
-    );
-    assert!(!ran.stderr.contains("not precompiled"), "{ran:#?}");
 }
 
 // ---------------------------------------------------------------------------

@@ -183,8 +183,20 @@ impl Bootstrap {
         extra_env: &[(&str, &str)],
         capture: Capture,
     ) -> Bootstrap {
-        let task_root = task_root.path();
-        let mut cmd = tokio::process::Command::new(bin());
+        Self::spawn_program(&bin(), api, task_root.path(), handler, extra_env, capture)
+    }
+
+    /// Like [`spawn_with`](Self::spawn_with), running `program` (e.g. the
+    /// `bootstrap` of an unzipped deployment package) on `task_root`.
+    pub fn spawn_program(
+        program: &Path,
+        api: &FakeRuntimeApi,
+        task_root: &Path,
+        handler: &str,
+        extra_env: &[(&str, &str)],
+        capture: Capture,
+    ) -> Bootstrap {
+        let mut cmd = tokio::process::Command::new(program);
         base_command(cmd.as_std_mut());
         cmd.envs(lambda_env(&api.endpoint(), task_root, handler, "test-fn"));
         for (k, v) in extra_env {
@@ -197,7 +209,7 @@ impl Bootstrap {
             .kill_on_drop(true);
         let mut child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin().display()));
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
         let stdout = Collected::start(capture, child.stdout.take().unwrap());
         let stderr = Collected::start(capture, child.stderr.take().unwrap());
         Bootstrap {

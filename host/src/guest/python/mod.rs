@@ -50,7 +50,8 @@ exec(_lambda_wasm_load())
 /// The runtime's bytecode file, in the interpreter's `lib` folder; named by a
 /// hash of `runtime.py`, so a host with other glue never loads stale code.
 const RUNTIME_PYC_PREFIX: &str = "lambda-wasm-runtime-";
-/// The interpreter's file names inside its home.
+/// The interpreter's file names inside its home, precompiled first.
+pub const SNAPSHOT_FILES: [&str; 2] = [SNAPSHOT_CWASM, SNAPSHOT_WASM];
 const SNAPSHOT_CWASM: &str = "python-snapshot.cwasm";
 const SNAPSHOT_WASM: &str = "python-snapshot.wasm";
 /// The folder, inside the home, holding `python315.zip` (the standard library).
@@ -139,7 +140,7 @@ fn load_interpreter_from(
         settings.module_cache_dir.as_deref(),
     ) {
         Ok(module) => module,
-        Err(_) if !home.join(SNAPSHOT_CWASM).is_file() && !home.join(SNAPSHOT_WASM).is_file() => {
+        Err(_) if !engine::ModuleFiles::find(home, &snapshot).any() => {
             return Err(missing());
         }
         Err(error) => return Err(LambdaError::import_module(module_name, error.error_message)),
