@@ -60,6 +60,22 @@ pub struct FunctionSettings {
     pub module_cache_dir: Option<PathBuf>,
     /// Where the JavaScript runner for `.mjs`/`.js`/`.cjs` handlers is installed.
     pub js_home: PathBuf,
+    /// Whether an interpreter starts from its snapshot when it has one
+    /// (`LAMBDA_WASM_PREINIT`, on unless `0`, `off` or `false`; docs/abi.md).
+    pub preinit: bool,
+}
+
+/// Where Lambda's guest sees the task root (test mode shows the real path).
+pub const LAMBDA_TASK_ROOT: &str = "/var/task";
+
+/// The variable that turns interpreter snapshots off.
+pub const PREINIT_VARIABLE: &str = "LAMBDA_WASM_PREINIT";
+
+/// Whether `value` of [`PREINIT_VARIABLE`] leaves snapshots on.
+fn preinit_enabled(value: Option<String>) -> bool {
+    !value.is_some_and(|v| {
+        v == "0" || v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("false")
+    })
 }
 
 /// The variable naming the Python interpreter's home.
@@ -143,7 +159,7 @@ impl FunctionSettings {
             )
         })?;
         let handler = HandlerName::parse(&handler_text)?;
-        let task_root = get("LAMBDA_TASK_ROOT").unwrap_or_else(|| "/var/task".into());
+        let task_root = get("LAMBDA_TASK_ROOT").unwrap_or_else(|| LAMBDA_TASK_ROOT.into());
         let memory_mb = parse_number(
             get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
@@ -164,18 +180,19 @@ impl FunctionSettings {
         let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))?;
         Ok(Self {
             task_root: PathBuf::from(task_root),
-            guest_task_root: "/var/task".into(),
+            guest_task_root: LAMBDA_TASK_ROOT.into(),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| handler.module_file_stem().to_string()),
             function_version: get("AWS_LAMBDA_FUNCTION_VERSION")
                 .unwrap_or_else(|| "$LATEST".into()),
             log_group_name: get("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
             log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
-            guest_env: guest_env(vars, pass_credentials, "/var/task"),
+            guest_env: guest_env(vars, pass_credentials, LAMBDA_TASK_ROOT),
             concurrency: max_concurrency(get("AWS_LAMBDA_MAX_CONCURRENCY").as_deref()).unwrap_or(1),
             python_home: python_home(get(PYTHON_HOME_VARIABLE)),
             module_cache_dir: None,
             js_home: js_home(get(JS_HOME_VARIABLE)),
+            preinit: preinit_enabled(get(PREINIT_VARIABLE)),
             handler,
             memory_mb,
             timeout: Duration::from_secs_f64(timeout_secs),
@@ -259,6 +276,9 @@ impl FunctionSettings {
                 .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok())),
             module_cache_dir: None,
             js_home: js_home(std::env::var(JS_HOME_VARIABLE).ok()),
+            preinit: preinit_enabled(
+                get(PREINIT_VARIABLE).or_else(|| std::env::var(PREINIT_VARIABLE).ok()),
+            ),
             guest_task_root,
             handler,
             memory_mb: options.memory_mb,
