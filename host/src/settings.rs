@@ -60,9 +60,20 @@ pub struct FunctionSettings {
     pub module_cache_dir: Option<PathBuf>,
     /// Where the JavaScript runner for `.mjs`/`.js`/`.cjs` handlers is installed.
     pub js_home: PathBuf,
-    /// Whether an interpreter starts from its snapshot when it has one
-    /// (`LAMBDA_WASM_PREINIT`, on unless `0`, `off` or `false`; docs/abi.md).
-    pub preinit: bool,
+    /// Which snapshot an interpreter starts from (`LAMBDA_WASM_PREINIT`).
+    pub preinit: PreinitLevel,
+}
+
+/// How far an interpreter is pre-initialised (docs/abi.md, "Pre-initialisation").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreinitLevel {
+    /// `off` (or `0`, `false`): every init runs from scratch.
+    Off,
+    /// `runtime`: from the interpreter's snapshot with the glue loaded; the
+    /// handler's module is imported at each init.
+    Runtime,
+    /// The default: test mode also snapshots after the handler's import.
+    Handler,
 }
 
 /// Where Lambda's guest sees the task root (test mode shows the real path).
@@ -71,11 +82,13 @@ pub const LAMBDA_TASK_ROOT: &str = "/var/task";
 /// The variable that turns interpreter snapshots off.
 pub const PREINIT_VARIABLE: &str = "LAMBDA_WASM_PREINIT";
 
-/// Whether `value` of [`PREINIT_VARIABLE`] leaves snapshots on.
-fn preinit_enabled(value: Option<String>) -> bool {
-    !value.is_some_and(|v| {
-        v == "0" || v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("false")
-    })
+/// The level `value` of [`PREINIT_VARIABLE`] names; anything else is the default.
+fn preinit_level(value: Option<String>) -> PreinitLevel {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("0" | "off" | "false") => PreinitLevel::Off,
+        Some("runtime") => PreinitLevel::Runtime,
+        _ => PreinitLevel::Handler,
+    }
 }
 
 /// The variable naming the Python interpreter's home.
@@ -192,7 +205,7 @@ impl FunctionSettings {
             python_home: python_home(get(PYTHON_HOME_VARIABLE)),
             module_cache_dir: None,
             js_home: js_home(get(JS_HOME_VARIABLE)),
-            preinit: preinit_enabled(get(PREINIT_VARIABLE)),
+            preinit: preinit_level(get(PREINIT_VARIABLE)),
             handler,
             memory_mb,
             timeout: Duration::from_secs_f64(timeout_secs),
@@ -276,7 +289,7 @@ impl FunctionSettings {
                 .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok())),
             module_cache_dir: None,
             js_home: js_home(std::env::var(JS_HOME_VARIABLE).ok()),
-            preinit: preinit_enabled(
+            preinit: preinit_level(
                 get(PREINIT_VARIABLE).or_else(|| std::env::var(PREINIT_VARIABLE).ok()),
             ),
             guest_task_root,

@@ -197,6 +197,7 @@ impl AnyGuest {
             let logger = logger.with_raw_lines();
             let template = || {
                 let (settings, logger) = (settings.clone(), logger.clone());
+                // Only on a cache miss in test mode: a template that takes a snapshot.
                 InstanceTemplate::new(
                     &module,
                     InterpreterEnvironment::add_imports,

@@ -57,7 +57,7 @@ impl Language {
         &self,
         settings: &FunctionSettings,
         env: &[(String, String)],
-        template: impl FnOnce() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
+        template: impl Fn() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
     ) -> Option<Arc<Resume>> {
         self.preinit?.resume_for(settings, env, template).await
     }

@@ -21,8 +21,11 @@
 //! interpreter's `.wasm` hash and the glue's identity); a file taken from
 //! anything else is stale and never restored.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use std::io::Read as _;
 
 use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
@@ -32,7 +35,7 @@ use super::bridge::InterpreterState;
 use crate::engine::source;
 use crate::errors::LambdaError;
 use crate::sandbox::Stdio;
-use crate::settings::FunctionSettings;
+use crate::settings::{FunctionSettings, PreinitLevel};
 use crate::store::{self, GuestState, InstanceTemplate};
 
 /// What a language needs to be pre-initialised.
@@ -50,21 +53,31 @@ pub struct Preinit {
     /// What `turn` runs in a fresh instance to load the glue, stopping
     /// before anything reads the environment or imports the handler.
     pub load_runtime: fn() -> String,
-    /// What `turn` runs in a restored instance, given the function's
-    /// environment variables: the rest of the glue (the handler's import,
-    /// then every event), after making the environment the function's:
-    /// the interpreter's C library keeps the variables it read when the
-    /// snapshot was taken, and `turn` does not read them again.
-    pub resume: fn(&[(String, String)]) -> String,
+    /// Code that makes the interpreter's environment these variables: its
+    /// C library keeps the ones it read before the snapshot, and `turn`
+    /// does not read them again.
+    pub set_environment: fn(&[(String, String)]) -> String,
+    /// What `turn` runs next to import the handler and stop; its status is
+    /// 0 when the import succeeded.
+    pub import_handler: &'static str,
+    /// What `turn` runs in a restored instance: the rest of the glue (the
+    /// handler's import unless done, then every event).
+    pub resume: &'static str,
+}
+
+/// A snapshot's key and where it is kept.
+struct Filed {
+    key: [u8; 32],
+    path: PathBuf,
 }
 
 impl Preinit {
-    /// The key of a snapshot valid for this function: its interpreter (the
-    /// `.wasm` its `.cwasm` was compiled from), the glue, and where the
+    /// The key of the runtime's snapshot for this function: its interpreter
+    /// (the `.wasm` its `.cwasm` was compiled from), the glue, and where the
     /// guest sees the task root (the C library keeps the preopened folders'
     /// names it found before the snapshot). `None` when the interpreter's
     /// `.cwasm` has no source record.
-    fn key(&self, settings: &FunctionSettings) -> Option<[u8; 32]> {
+    fn runtime_key(&self, settings: &FunctionSettings) -> Option<[u8; 32]> {
         let cwasm = (self.home)(settings).join(self.interpreter_cwasm);
         let interpreter = source::recorded_sha256(&cwasm)?;
         Some(key(&[
@@ -74,97 +87,142 @@ impl Preinit {
         ]))
     }
 
-    /// Takes the snapshot with `template` (a function's sandbox, whose
-    /// task root the guest sees where Lambda shows it) and saves it in the
-    /// interpreter's home, where the bootstrap finds it; returns its path.
+    /// Takes the runtime's snapshot with `template` (a function's sandbox,
+    /// whose task root the guest sees where Lambda shows it) and saves it in
+    /// the interpreter's home, where the bootstrap finds it; returns its path.
     pub async fn prepare(
         &self,
         template: &InstanceTemplate<InterpreterState>,
     ) -> anyhow::Result<PathBuf> {
         let settings = &template.settings;
         let home = (self.home)(settings);
-        let key = self.key(settings).with_context(|| {
+        let key = self.runtime_key(settings).with_context(|| {
             format!(
                 "{} has no source record; compile the interpreter with `lambda-wasm compile` first",
                 home.join(self.interpreter_cwasm).display()
             )
         })?;
-        let snapshot = self.take(template).await?;
+        let snapshot = self.take(template, None).await?;
         let path = home.join(self.snapshot_file);
         snapshot.save(&path, &key)?;
         Ok(path)
     }
 
-    /// How a new environment of this function starts from a snapshot:
-    /// the home's; in test mode, when that one was taken for another task
-    /// root, the module cache's, taken now with `template()` if missing.
-    /// `None` (start from scratch) when snapshots are off or none can be
-    /// had. `env` is what the sandbox adds to the function's variables.
+    /// How a new environment of this function starts from a snapshot. In
+    /// test mode (which has a module cache) first the handler's: taken
+    /// after its import, with the function's variables, keyed by them and
+    /// by every file of the task root, and made now with `template()` when
+    /// missing. Else the runtime's: the home's, or for another task root the
+    /// cache's. `None` (start from scratch) when snapshots are off or none
+    /// can be had. `env` is what the sandbox adds to the function's variables.
     pub async fn resume_for(
         &self,
         settings: &FunctionSettings,
         env: &[(String, String)],
-        template: impl FnOnce() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
+        template: impl Fn() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
     ) -> Option<Arc<Resume>> {
-        if !settings.preinit {
+        if settings.preinit == PreinitLevel::Off {
             return None;
         }
-        let key = self.key(settings)?;
+        let runtime_key = self.runtime_key(settings)?;
+        let variables: Vec<_> = settings.guest_env.iter().chain(env).cloned().collect();
+        let set_environment = (self.set_environment)(&variables);
+        let cache = settings
+            .module_cache_dir
+            .as_ref()
+            .map(|dir| dir.join("snapshots"));
+        let mut snapshot = None;
+        if let (Some(cache), PreinitLevel::Handler) = (&cache, settings.preinit) {
+            let filed = handler_filed(cache, &runtime_key, &set_environment, &settings.task_root);
+            if let Some(filed) = filed {
+                snapshot = self
+                    .cached(&filed, self.take_with(&template, Some(&set_environment)))
+                    .await;
+            }
+        }
+        if snapshot.is_none() {
+            snapshot = self
+                .runtime_snapshot(settings, runtime_key, cache, &template)
+                .await;
+        }
+        Some(Arc::new(Resume {
+            snapshot: snapshot?,
+            code: set_environment + self.resume,
+        }))
+    }
+
+    /// The runtime's snapshot: the home's when it was taken for this task
+    /// root, else the cache's (taken now when missing), if there is a cache.
+    async fn runtime_snapshot(
+        &self,
+        settings: &FunctionSettings,
+        key: [u8; 32],
+        cache: Option<PathBuf>,
+        template: impl Fn() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
+    ) -> Option<Snapshot> {
         let in_home = (self.home)(settings).join(self.snapshot_file);
-        let snapshot = match Snapshot::load(&in_home, &key) {
-            Ok(Some(snapshot)) => snapshot,
-            Ok(None) => self.cached(settings, &key, template).await?,
+        match Snapshot::load(&in_home, &key) {
+            Ok(Some(snapshot)) => return Some(snapshot),
+            Ok(None) => {}
             Err(error) => {
                 tracing::warn!(
                     "not using the interpreter's snapshot: {error:#}; starting from scratch"
                 );
                 return None;
             }
-        };
-        let variables: Vec<_> = settings.guest_env.iter().chain(env).cloned().collect();
-        Some(Arc::new(Resume {
-            snapshot,
-            code: (self.resume)(&variables),
-        }))
+        }
+        let path = cache?.join(format!("{}.snapshot", source::hex(&key)));
+        self.cached(&Filed { key, path }, self.take_with(&template, None))
+            .await
     }
 
-    /// Test mode's snapshot in the module cache, taken and stored on a miss.
-    async fn cached(
+    /// The snapshot filed in the cache, else the one `take` makes (a future
+    /// not polled on a hit), stored
+    /// there; `None` when `take` fails (the function then starts from
+    /// scratch, where the same failure is reported as its init error).
+    async fn cached<F: Future<Output = anyhow::Result<Snapshot>>>(
         &self,
-        settings: &FunctionSettings,
-        key: &[u8; 32],
-        template: impl FnOnce() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
+        filed: &Filed,
+        take: F,
     ) -> Option<Snapshot> {
-        let dir = settings.module_cache_dir.as_ref()?.join("snapshots");
-        let path = dir.join(format!("{}.snapshot", source::hex(key)));
-        match Snapshot::load(&path, key) {
+        match Snapshot::load(&filed.path, &filed.key) {
             Ok(Some(snapshot)) => return Some(snapshot),
             Ok(None) => {}
             Err(error) => tracing::warn!("replacing the cached snapshot: {error:#}"),
         }
-        let taken = match template() {
-            Ok(template) => self.take(&template).await,
-            Err(error) => Err(anyhow::anyhow!("{}", error.error_message)),
-        };
-        let snapshot = taken
-            .inspect_err(|error| {
-                tracing::warn!("cannot snapshot the interpreter: {error:#}; starting from scratch")
-            })
+        let snapshot = take
+            .await
+            .inspect_err(|error| tracing::info!("no snapshot: {error:#}; starting from scratch"))
             .ok()?;
-        let saved = std::fs::create_dir_all(&dir)
+        let saved = filed
+            .path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
             .map_err(anyhow::Error::from)
-            .and_then(|()| snapshot.save(&path, key));
+            .and_then(|()| snapshot.save(&filed.path, &filed.key));
         if let Err(error) = saved {
             tracing::warn!("cannot cache the interpreter's snapshot: {error:#}");
         }
         Some(snapshot)
     }
 
+    /// [`Self::take`] with a template made by `template()`.
+    async fn take_with(
+        &self,
+        template: impl Fn() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
+        set_environment: Option<&str>,
+    ) -> anyhow::Result<Snapshot> {
+        let template = template().map_err(|error| anyhow::anyhow!("{}", error.error_message))?;
+        self.take(&template, set_environment).await
+    }
+
     /// Instantiates the interpreter in a store of `template`, loads the glue
-    /// with `turn` and takes the snapshot.
+    /// with `turn`, with `set_environment` also imports the handler, and
+    /// takes the snapshot.
     async fn take(
         &self,
         template: &InstanceTemplate<InterpreterState>,
+        set_environment: Option<&str>,
     ) -> anyhow::Result<Snapshot> {
         let mut store = template.new_store(Stdio::Reactor, &[])?;
         store::begin_init(&mut store);
@@ -177,8 +235,63 @@ impl Preinit {
                 "the interpreter could not load its runtime glue (status {status}); see its output above"
             );
         }
+        if let Some(set_environment) = set_environment {
+            let code = format!("{set_environment}{}", self.import_handler);
+            if turn(&mut store, &instance, &code).await? != 0 {
+                anyhow::bail!(
+                    "the handler's module did not import; the function imports it at init"
+                );
+            }
+        }
         Ok(Snapshot::capture(&fresh, memory.data(&store)))
     }
+}
+
+/// Where the handler's snapshot is kept in `cache`: keyed by the runtime's
+/// key, the environment and every file of the task root (`None`, no
+/// snapshot, when the task root cannot be read).
+fn handler_filed(
+    cache: &Path,
+    runtime_key: &[u8; 32],
+    set_environment: &str,
+    task_root: &Path,
+) -> Option<Filed> {
+    let sources = sources_digest(task_root)
+        .inspect_err(|error| {
+            tracing::info!("no handler snapshot: cannot read the task root: {error}")
+        })
+        .ok()?;
+    let key = key(&[runtime_key, set_environment.as_bytes(), &sources]);
+    let path = cache.join(format!("{}.snapshot", source::hex(&key)));
+    Some(Filed { key, path })
+}
+
+/// SHA-256 over every file under `root`: its relative path and contents,
+/// in a fixed order, so any change to the code (or data) an import may read
+/// makes a new key.
+fn sources_digest(root: &Path) -> std::io::Result<[u8; 32]> {
+    let mut files = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        let relative = file.strip_prefix(root).unwrap_or(&file);
+        let contents = std::fs::read(&file)?;
+        hasher.update(relative.as_os_str().as_encoded_bytes());
+        hasher.update((contents.len() as u64).to_le_bytes());
+        hasher.update(&contents);
+    }
+    Ok(hasher.finalize().into())
 }
 
 /// A snapshot and the code that resumes the interpreter from it.
@@ -306,15 +419,16 @@ impl Snapshot {
     /// The snapshot in `path` if it was taken from what `key` names; `None`
     /// when there is none or it is stale.
     pub fn load(path: &Path, key: &[u8; 32]) -> anyhow::Result<Option<Self>> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
+        let mut file = match std::fs::File::open(path) {
+            Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => {
                 return Err(error).with_context(|| format!("cannot read {}", path.display()));
             }
         };
         let header = MAGIC.len() + 32 + 8 + 4;
-        if bytes.len() < header || &bytes[..MAGIC.len()] != MAGIC {
+        let mut bytes = vec![0; header];
+        if file.read_exact(&mut bytes).is_err() || &bytes[..MAGIC.len()] != MAGIC {
             anyhow::bail!(
                 "{} is not a lambda-wasm snapshot (or one of another version)",
                 path.display()
@@ -323,6 +437,8 @@ impl Snapshot {
         if &bytes[MAGIC.len()..MAGIC.len() + 32] != key {
             return Ok(None);
         }
+        file.read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let number = |at: usize, len: usize| {
             let mut buf = [0; 8];
             buf[..len].copy_from_slice(&bytes[at..at + len]);
@@ -344,10 +460,11 @@ impl Snapshot {
         {
             anyhow::bail!("{} names a page past its memory's size", path.display());
         }
+        bytes.drain(..data_start);
         Ok(Some(Self {
             memory_bytes,
             pages,
-            data: bytes[data_start..].to_vec(),
+            data: bytes,
         }))
     }
 }

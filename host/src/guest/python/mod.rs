@@ -38,16 +38,19 @@ pub const PYTHON: Language = Language {
     preinit: Some(&PREINIT),
 };
 
-/// CPython's snapshot: the glue's first step run (its imports and
+/// CPython's snapshots: after the glue's first step (its imports and
 /// definitions, nothing that reads the environment), taken by
-/// `prepare-python`; new environments resume at the glue's next step.
+/// `prepare-python`, or after its second (the handler's import), taken in
+/// test mode; new environments resume at the glue's next step.
 const PREINIT: Preinit = Preinit {
     home: |settings| &settings.python_home,
     interpreter_cwasm: SNAPSHOT_CWASM,
     snapshot_file: RUNTIME_SNAPSHOT,
     glue_identity: runtime_pyc_name,
     load_runtime: load_runtime_turn,
-    resume: resume_turn,
+    set_environment: set_environment_turn,
+    import_handler: "if not next(_lambda_wasm_steps):\n    raise SystemExit(3)\n",
+    resume: run_steps!(),
 };
 
 /// The runtime glue the interpreter runs.
@@ -123,18 +126,16 @@ next(_lambda_wasm_steps)
     )
 }
 
-/// What `turn` runs in a restored instance: os.environ made `variables`
-/// (a JSON object of strings is a Python dict literal), then the glue's
-/// remaining steps.
-fn resume_turn(variables: &[(String, String)]) -> String {
+/// Code that makes os.environ `variables` (a JSON object of strings is a
+/// Python dict literal).
+fn set_environment_turn(variables: &[(String, String)]) -> String {
     let variables: serde_json::Map<String, serde_json::Value> = variables
         .iter()
         .map(|(name, value)| (name.clone(), value.clone().into()))
         .collect();
     format!(
-        "_lambda_wasm_environ({})\n{}",
-        serde_json::Value::Object(variables),
-        run_steps!()
+        "_lambda_wasm_environ({})\n",
+        serde_json::Value::Object(variables)
     )
 }
 

@@ -213,23 +213,101 @@ def _lambda_runtime():
     # --- pre-initialisation: the interpreter may be snapshotted here -------
     # Run as a program, the steps follow each other at once. A pre-
     # initialising host (host/src/guest/interpreter/snapshot.rs) snapshots
-    # the interpreter at this first yield and resumes it in each new
-    # execution environment, whose os.environ is the function's: so nothing
-    # above reads the environment, and everything below does.
+    # the interpreter at this first yield, or at the second, after the
+    # handler's import, and resumes it in each new execution environment
+    # with os.environ made the function's (_lambda_wasm_environ). So nothing
+    # above reads the environment; the handler's import sees the one the
+    # snapshot was taken with; what follows the second yield reads the
+    # function's.
     yield
 
     environ = os.environ
     cold_names["environ"] = environ
-    # Stdio was set up when the interpreter was snapshotted: stdout is
-    # block-buffered. Lines go out as they are written, and what is left of
-    # a line is flushed before each answer (awslambdaric flushes each write).
-    sys.stdout.reconfigure(line_buffering=True)
-    sys.stderr.reconfigure(line_buffering=True)
-    flush_out, flush_err = sys.stdout.flush, sys.stderr.flush
-    # A snapshot holds the generator's state: numbers drawn after restore
+
+    def bind_stdio():
+        # Stdio was set up when the interpreter was snapshotted: stdout is
+        # block-buffered. Lines go out as they are written, and what is left
+        # of a line is flushed before each answer (awslambdaric flushes each
+        # write).
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(line_buffering=True)
+        return sys.stdout.flush, sys.stderr.flush
+
+    flush_out, flush_err = bind_stdio()
+
+    if "logging" in modules:
+        cold("install_logging")(modules["logging"])
+    else:
+        sys.meta_path.insert(0, LoggingImportHook)
+
+    # --- init: sys.path, then the handler (awslambdaric's _get_handler) ------
+
+    for p in ("/opt/python", "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2]):
+        if os.path.isdir(p):
+            sys.path.insert(0, p)
+    task_root = environ.get("LAMBDA_TASK_ROOT") or "/var/task"
+    sys.path.insert(0, task_root)
+    # Lambda starts the runtime in the task root, so os.getcwd() is it and
+    # open("data.json") reads a file shipped beside the handler; wasi-libc
+    # starts in "/" (the host maps "." to the task root as well).
+    try:
+        os.chdir(task_root)
+    except OSError:
+        pass
+
+    gcd_import = modules["_frozen_importlib"]._gcd_import
+
+    def import_module(name):
+        """importlib.import_module, without importing importlib (~8 ms here)."""
+        if name.startswith("."):
+            raise TypeError(f"the 'package' argument is required to perform a relative import for {name!r}")
+        return gcd_import(name)
+
+    def get_handler(handler):
+        try:
+            modname, fname = handler.rsplit(".", 1)
+        except ValueError as e:
+            raise Fault("Runtime.MalformedHandlerName", "Bad handler '{}': {}".format(handler, str(e)))
+        try:
+            if modname.split(".")[0] in sys.builtin_module_names:
+                raise Fault(
+                    "Runtime.BuiltInModuleConflict",
+                    "Cannot use built-in module {} as a handler module".format(modname),
+                )
+            m = import_module(modname.replace("/", "."))
+        except ImportError as e:
+            raise Fault("Runtime.ImportModuleError", "Unable to import module '{}': {}".format(modname, str(e)))
+        except SyntaxError as e:
+            trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+            raise Fault("Runtime.UserCodeSyntaxError", "Syntax error in module '{}': {}".format(modname, str(e)), trace)
+        try:
+            request_handler = getattr(m, fname)
+        except AttributeError:
+            raise Fault("Runtime.HandlerNotFound", "Handler '{}' missing on module '{}'".format(fname, modname), None)
+        return request_handler
+
+    if environ.get("AWS_EXECUTION_ENV") == "AWS_Lambda_python3.15" and not environ.get("LAMBDA_DISABLE_PREVIEW_WARN"):
+        cold("preview_warning")()
+
+    try:
+        request_handler = get_handler(environ.get("_HANDLER", "lambda_function.lambda_handler"))
+        init_error = None
+    except Fault as e:
+        init_error = make_error(e.msg, e.exception_type, e.trace)
+    except Exception as e:
+        init_error = cold("fault_result")(e)
+
+    # --- after the snapshot: the function's environment ---------------------
+
+    yield init_error is None
+
+    flush_out, flush_err = bind_stdio()
+    # A snapshot holds the generators' states: numbers drawn after restore
     # must differ between execution environments, as SnapStart re-seeds.
     if "random" in modules:
         modules["random"].seed()
+    if "numpy.random" in modules:
+        modules["numpy.random"].seed()
 
     ensure_ascii = environ.get("AWS_EXECUTION_ENV") not in (
         "AWS_Lambda_python3.12",
@@ -296,67 +374,6 @@ def _lambda_runtime():
                 environ.get("AWS_LAMBDA_FUNCTION_VERSION"),
             )
 
-    if "logging" in modules:
-        cold("install_logging")(modules["logging"])
-    else:
-        sys.meta_path.insert(0, LoggingImportHook)
-
-    # --- init: sys.path, then the handler (awslambdaric's _get_handler) ------
-
-    for p in ("/opt/python", "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2]):
-        if os.path.isdir(p):
-            sys.path.insert(0, p)
-    task_root = environ.get("LAMBDA_TASK_ROOT") or "/var/task"
-    sys.path.insert(0, task_root)
-    # Lambda starts the runtime in the task root, so os.getcwd() is it and
-    # open("data.json") reads a file shipped beside the handler; wasi-libc
-    # starts in "/" (the host maps "." to the task root as well).
-    try:
-        os.chdir(task_root)
-    except OSError:
-        pass
-
-    gcd_import = modules["_frozen_importlib"]._gcd_import
-
-    def import_module(name):
-        """importlib.import_module, without importing importlib (~8 ms here)."""
-        if name.startswith("."):
-            raise TypeError(f"the 'package' argument is required to perform a relative import for {name!r}")
-        return gcd_import(name)
-
-    def get_handler(handler):
-        try:
-            modname, fname = handler.rsplit(".", 1)
-        except ValueError as e:
-            raise Fault("Runtime.MalformedHandlerName", "Bad handler '{}': {}".format(handler, str(e)))
-        try:
-            if modname.split(".")[0] in sys.builtin_module_names:
-                raise Fault(
-                    "Runtime.BuiltInModuleConflict",
-                    "Cannot use built-in module {} as a handler module".format(modname),
-                )
-            m = import_module(modname.replace("/", "."))
-        except ImportError as e:
-            raise Fault("Runtime.ImportModuleError", "Unable to import module '{}': {}".format(modname, str(e)))
-        except SyntaxError as e:
-            trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
-            raise Fault("Runtime.UserCodeSyntaxError", "Syntax error in module '{}': {}".format(modname, str(e)), trace)
-        try:
-            request_handler = getattr(m, fname)
-        except AttributeError:
-            raise Fault("Runtime.HandlerNotFound", "Handler '{}' missing on module '{}'".format(fname, modname), None)
-        return request_handler
-
-    if environ.get("AWS_EXECUTION_ENV") == "AWS_Lambda_python3.15" and not environ.get("LAMBDA_DISABLE_PREVIEW_WARN"):
-        cold("preview_warning")()
-
-    try:
-        request_handler = get_handler(environ.get("_HANDLER", "lambda_function.lambda_handler"))
-        init_error = None
-    except Fault as e:
-        init_error = make_error(e.msg, e.exception_type, e.trace)
-    except Exception as e:
-        init_error = cold("fault_result")(e)
     if init_error is not None:
         flush_out()
         flush_err()
