@@ -68,6 +68,14 @@ fn snapshots(cache: &Path) -> Vec<std::path::PathBuf> {
         .unwrap_or_default()
 }
 
+/// A task root with [`PROBE`] and an empty cache.
+fn probe() -> (TaskRoot, tempfile::TempDir) {
+    let root = TaskRoot::builder()
+        .file("lambda_function.py", PROBE)
+        .build();
+    (root, tempfile::tempdir().unwrap())
+}
+
 #[test]
 fn seed_outputs_are_those_of_a_cold_import() {
     if require_python().is_none() {
@@ -100,10 +108,7 @@ fn module_code_runs_once_and_randomness_and_environment_are_the_functions() {
     if require_python().is_none() {
         return;
     }
-    let root = TaskRoot::builder()
-        .file("lambda_function.py", PROBE)
-        .build();
-    let cache = tempfile::tempdir().unwrap();
+    let (root, cache) = probe();
     let runs: Vec<Value> = (0..3)
         .map(|_| {
             let run = invoke(root.path(), cache.path(), &[("MY_VAR", "one")]);
@@ -147,10 +152,7 @@ fn a_changed_source_is_imported_again() {
     if require_python().is_none() {
         return;
     }
-    let root = TaskRoot::builder()
-        .file("lambda_function.py", PROBE)
-        .build();
-    let cache = tempfile::tempdir().unwrap();
+    let (root, cache) = probe();
     assert_eq!(invoke(root.path(), cache.path(), &[]).json()["calls"], 1);
     root.write(
         "lambda_function.py",
@@ -197,10 +199,7 @@ fn a_corrupt_cached_snapshot_is_replaced() {
     if require_python().is_none() {
         return;
     }
-    let root = TaskRoot::builder()
-        .file("lambda_function.py", PROBE)
-        .build();
-    let cache = tempfile::tempdir().unwrap();
+    let (root, cache) = probe();
     invoke(root.path(), cache.path(), &[]);
     for snapshot in snapshots(cache.path()) {
         std::fs::write(&snapshot, b"not a snapshot").unwrap();

@@ -207,7 +207,10 @@ impl AnyGuest {
                     extras.clone(),
                 )
             };
-            let resume = language.resume_for(&settings, &extras.env, template).await;
+            let resume = match language.preinit {
+                Some(preinit) => preinit.resume_for(&settings, &extras.env, template).await,
+                None => None,
+            };
             let guest = Guest::start(&module, resume, settings, logger, tmp, extras).await?;
             return Ok(Self::Interpreter(guest));
         }

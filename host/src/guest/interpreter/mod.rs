@@ -50,19 +50,6 @@ pub struct Language {
     pub preinit: Option<&'static Preinit>,
 }
 
-impl Language {
-    /// How this function's environments start from a snapshot, if they
-    /// do ([`Preinit::resume_for`]).
-    pub async fn resume_for(
-        &self,
-        settings: &FunctionSettings,
-        env: &[(String, String)],
-        template: impl Fn() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
-    ) -> Option<Arc<Resume>> {
-        self.preinit?.resume_for(settings, env, template).await
-    }
-}
-
 /// Every interpreted language, in the order their claims are checked.
 const LANGUAGES: &[&Language] = &[&python::PYTHON, &javascript::JAVASCRIPT];
 

@@ -12,7 +12,8 @@ use super::{
     PREINIT, PYTHON_ARGV0, RUNTIME_PY, is_runtime_pyc, load_interpreter, load_interpreter_from,
     runtime_pyc_path,
 };
-use crate::guest::interpreter::{bridge, run_interpreter};
+use crate::guest::interpreter::bridge::{self, InterpreterState};
+use crate::guest::interpreter::run_interpreter;
 use crate::limits::INIT_TIMEOUT;
 use crate::logs::Logger;
 use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
@@ -58,15 +59,7 @@ pub async fn prepare_runtime(home: &Path) -> anyhow::Result<Vec<PathBuf>> {
     ]
     .map(String::from)
     .to_vec();
-    let logger = Logger::to_stderr(settings.log);
-    let template = InstanceTemplate::new(
-        &module,
-        bridge::add_to_linker,
-        Arc::new(settings),
-        logger,
-        tmp.clone(),
-        extras,
-    )?;
+    let template = interpreter_template(&module, settings, tmp.clone(), extras)?;
     let mut store = template.new_store(Stdio::Reactor, &[])?;
     store::begin_init(&mut store);
     let status = run_interpreter(template.pre(), &mut store, None)
@@ -94,19 +87,29 @@ async fn take_snapshot(
     let mut settings = settings.clone();
     settings.guest_task_root = LAMBDA_TASK_ROOT.into();
     let (module, extras) = load_interpreter(engine, &settings)?;
+    let template = interpreter_template(&module, settings, tmp, extras)?;
+    PREINIT
+        .prepare(&template)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot snapshot the interpreter: {e:#}"))
+}
+
+/// The interpreter linked for a build step, logging to stderr.
+fn interpreter_template(
+    module: &wasmtime::Module,
+    settings: FunctionSettings,
+    tmp: PathBuf,
+    extras: crate::sandbox::Extras,
+) -> Result<InstanceTemplate<InterpreterState>, crate::errors::LambdaError> {
     let logger = Logger::to_stderr(settings.log);
-    let template = InstanceTemplate::new(
-        &module,
+    InstanceTemplate::new(
+        module,
         bridge::add_to_linker,
         Arc::new(settings),
         logger,
         tmp,
         extras,
-    )?;
-    PREINIT
-        .prepare(&template)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot snapshot the interpreter: {e:#}"))
+    )
 }
 
 /// Moves `compiled` to `target` and removes other runtime bytecode beside it.
