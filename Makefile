@@ -182,9 +182,11 @@ $(PYTHON_HOME)/python-snapshot.wasm: $(PYTHON_FILES)/SHA256SUMS
 $(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm Cargo.lock host/src/engine.rs | host
 	$(HOST) compile --portable $< -o $@
 
-# Redone when the glue changes; the file the host reads is named by its hash
-# (the stamp is outside the home, which `package` copies whole).
-$(PYTHON_HOME).runtime-prepared: host/src/guest/python/runtime.py $(PYTHON_HOME)/python-snapshot.cwasm | host
+# Redone when the glue or the snapshot's format changes; the file the host
+# reads is named by its hash, and the interpreter's snapshot
+# (lambda-wasm-runtime.snapshot) is keyed by it (the stamp is outside the
+# home, which `package` copies whole).
+$(PYTHON_HOME).runtime-prepared: host/src/guest/python/runtime.py host/src/guest/interpreter/snapshot.rs $(PYTHON_HOME)/python-snapshot.cwasm | host
 	$(HOST) prepare-python --home $(PYTHON_HOME)
 	touch $@
 

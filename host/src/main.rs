@@ -111,7 +111,9 @@ async fn prepare_python(args: &cli::PreparePythonArgs) -> ExitCode {
         .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok()));
     match prepare_runtime(&home).await {
         Ok(written) => {
-            eprintln!("lambda-wasm: wrote {}", written.display());
+            for file in written {
+                eprintln!("lambda-wasm: wrote {}", file.display());
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {

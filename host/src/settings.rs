@@ -60,6 +60,35 @@ pub struct FunctionSettings {
     pub module_cache_dir: Option<PathBuf>,
     /// Where the JavaScript runner for `.mjs`/`.js`/`.cjs` handlers is installed.
     pub js_home: PathBuf,
+    /// Which snapshot an interpreter starts from (`LAMBDA_WASM_PREINIT`).
+    pub preinit: PreinitLevel,
+}
+
+/// How far an interpreter is pre-initialised (docs/abi.md, "Pre-initialisation").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreinitLevel {
+    /// `off` (or `0`, `false`): every init runs from scratch.
+    Off,
+    /// `runtime`: from the interpreter's snapshot with the glue loaded; the
+    /// handler's module is imported at each init.
+    Runtime,
+    /// The default: test mode also snapshots after the handler's import.
+    Handler,
+}
+
+/// Where Lambda's guest sees the task root (test mode shows the real path).
+pub const LAMBDA_TASK_ROOT: &str = "/var/task";
+
+/// The variable that turns interpreter snapshots off.
+pub const PREINIT_VARIABLE: &str = "LAMBDA_WASM_PREINIT";
+
+/// The level `value` of [`PREINIT_VARIABLE`] names; anything else is the default.
+fn preinit_level(value: Option<String>) -> PreinitLevel {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("0" | "off" | "false") => PreinitLevel::Off,
+        Some("runtime") => PreinitLevel::Runtime,
+        _ => PreinitLevel::Handler,
+    }
 }
 
 /// The variable naming the Python interpreter's home.
@@ -143,7 +172,7 @@ impl FunctionSettings {
             )
         })?;
         let handler = HandlerName::parse(&handler_text)?;
-        let task_root = get("LAMBDA_TASK_ROOT").unwrap_or_else(|| "/var/task".into());
+        let task_root = get("LAMBDA_TASK_ROOT").unwrap_or_else(|| LAMBDA_TASK_ROOT.into());
         let memory_mb = parse_number(
             get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
@@ -164,18 +193,19 @@ impl FunctionSettings {
         let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))?;
         Ok(Self {
             task_root: PathBuf::from(task_root),
-            guest_task_root: "/var/task".into(),
+            guest_task_root: LAMBDA_TASK_ROOT.into(),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| handler.module_file_stem().to_string()),
             function_version: get("AWS_LAMBDA_FUNCTION_VERSION")
                 .unwrap_or_else(|| "$LATEST".into()),
             log_group_name: get("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
             log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
-            guest_env: guest_env(vars, pass_credentials, "/var/task"),
+            guest_env: guest_env(vars, pass_credentials, LAMBDA_TASK_ROOT),
             concurrency: max_concurrency(get("AWS_LAMBDA_MAX_CONCURRENCY").as_deref()).unwrap_or(1),
             python_home: python_home(get(PYTHON_HOME_VARIABLE)),
             module_cache_dir: None,
             js_home: js_home(get(JS_HOME_VARIABLE)),
+            preinit: preinit_level(get(PREINIT_VARIABLE)),
             handler,
             memory_mb,
             timeout: Duration::from_secs_f64(timeout_secs),
@@ -259,6 +289,9 @@ impl FunctionSettings {
                 .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok())),
             module_cache_dir: None,
             js_home: js_home(std::env::var(JS_HOME_VARIABLE).ok()),
+            preinit: preinit_level(
+                get(PREINIT_VARIABLE).or_else(|| std::env::var(PREINIT_VARIABLE).ok()),
+            ),
             guest_task_root,
             handler,
             memory_mb: options.memory_mb,

@@ -17,6 +17,7 @@ mod in_process;
 mod javascript;
 mod languages;
 mod package;
+mod preinit;
 mod python_mode;
 mod runtime_mode;
 mod soak;

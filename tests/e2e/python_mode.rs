@@ -63,7 +63,7 @@ pub(crate) fn require_python() -> Option<&'static Path> {
     )
 }
 
-fn home_env(home: &Path) -> (&'static str, String) {
+pub(crate) fn home_env(home: &Path) -> (&'static str, String) {
     (
         "LAMBDA_WASM_PYTHON_HOME",
         home.to_str().expect("a UTF-8 path").to_string(),

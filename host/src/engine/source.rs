@@ -104,6 +104,12 @@ pub fn freshness(cwasm: &Path, wasm: &Path) -> Freshness {
     }
 }
 
+/// The SHA-256 of the `.wasm` that `cwasm` was compiled from, as its
+/// sidecar records it (what a snapshot of the module's memory is keyed by).
+pub fn recorded_sha256(cwasm: &Path) -> Option<String> {
+    read_sidecar(cwasm).map(|record| record.sha256)
+}
+
 fn read_sidecar(cwasm: &Path) -> Option<SourceRecord> {
     let json = std::fs::read(sidecar_path(cwasm)).ok()?;
     serde_json::from_slice(&json).ok()

@@ -195,7 +195,23 @@ impl AnyGuest {
             // An interpreter's runtime formats its records as the
             // language's AWS runtime does; the host writes them as they come.
             let logger = logger.with_raw_lines();
-            let guest = Guest::start(&module, (), settings, logger, tmp, extras).await?;
+            let template = || {
+                let (settings, logger) = (settings.clone(), logger.clone());
+                // Only on a cache miss in test mode: a template that takes a snapshot.
+                InstanceTemplate::new(
+                    &module,
+                    InterpreterEnvironment::add_imports,
+                    settings,
+                    logger,
+                    tmp.clone(),
+                    extras.clone(),
+                )
+            };
+            let resume = match language.preinit {
+                Some(preinit) => preinit.resume_for(&settings, &extras.env, template).await,
+                None => None,
+            };
+            let guest = Guest::start(&module, resume, settings, logger, tmp, extras).await?;
             return Ok(Self::Interpreter(guest));
         }
         let module = engine::load_module(

@@ -15,6 +15,7 @@
 //! NUL bytes; an empty answer ends the interpreter.
 
 pub mod bridge;
+pub mod snapshot;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +25,7 @@ use tokio::task::JoinHandle;
 use wasmtime::{Engine, InstancePre, Linker, Module, Store};
 
 use self::bridge::{Bridge, Delivery, GuestMessage, InterpreterState};
+use self::snapshot::{Preinit, Resume};
 use super::{GuestEnvironment, GuestReply, javascript, python};
 use crate::errors::LambdaError;
 use crate::fault::{self, Evidence, Fault};
@@ -44,6 +46,8 @@ pub struct Language {
     pub claims: fn(&FunctionSettings) -> bool,
     /// The interpreter's module and what its sandbox needs beyond the function's.
     pub load: fn(&Engine, &FunctionSettings) -> Result<LoadedInterpreter, LambdaError>,
+    /// How its interpreter is pre-initialised, if it can be ([`snapshot`]).
+    pub preinit: Option<&'static Preinit>,
 }
 
 /// Every interpreted language, in the order their claims are checked.
@@ -73,7 +77,8 @@ struct TaskEnd {
 
 impl GuestEnvironment for InterpreterEnvironment {
     type State = InterpreterState;
-    type Entry = ();
+    /// The snapshot new environments start from, if any.
+    type Entry = Option<Arc<Resume>>;
 
     fn add_imports(linker: &mut Linker<GuestState<InterpreterState>>) -> wasmtime::Result<()> {
         bridge::add_to_linker(linker)
@@ -82,7 +87,7 @@ impl GuestEnvironment for InterpreterEnvironment {
     /// Starts the interpreter and waits until it has imported the handler.
     async fn start(
         template: &InstanceTemplate<InterpreterState>,
-        _: &(),
+        resume: &Option<Arc<Resume>>,
     ) -> Result<Self, LambdaError> {
         let (invocations_tx, invocations_rx) = mpsc::channel(1);
         let (messages_tx, mut messages_rx) = mpsc::unbounded_channel();
@@ -95,8 +100,9 @@ impl GuestEnvironment for InterpreterEnvironment {
         });
         store::begin_init(&mut store);
         let pre = template.pre().clone();
+        let resume = resume.clone();
         let task = tokio::spawn(async move {
-            let result = run_interpreter(&pre, &mut store).await;
+            let result = run_interpreter(&pre, &mut store, resume.as_deref()).await;
             TaskEnd {
                 result,
                 evidence: store.data_mut().take_evidence(),
@@ -172,13 +178,18 @@ impl Drop for InterpreterEnvironment {
     }
 }
 
-/// Instantiates the interpreter, runs its init and its `run` export, which
-/// returns when the host has no more events for it.
+/// Instantiates the interpreter and runs it until the host has no more
+/// events for it: from `resume`'s snapshot, or from scratch (its init and
+/// its `run` export).
 pub async fn run_interpreter<T: Send>(
     pre: &InstancePre<GuestState<T>>,
     store: &mut Store<GuestState<T>>,
+    resume: Option<&Resume>,
 ) -> wasmtime::Result<i32> {
     let instance = pre.instantiate_async(&mut *store).await?;
+    if let Some(resume) = resume {
+        return resume.run(store, &instance).await;
+    }
     if let Ok(initialize) = instance.get_typed_func::<(), ()>(&mut *store, "_initialize") {
         initialize.call_async(&mut *store, ()).await?;
     }

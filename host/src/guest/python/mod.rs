@@ -15,17 +15,42 @@ use std::path::{Path, PathBuf};
 use wasmtime::{Engine, Module};
 
 use super::interpreter::Language;
+use super::interpreter::snapshot::Preinit;
 use crate::engine;
 use crate::errors::LambdaError;
 use crate::handler_name::HandlerName;
 use crate::sandbox::Extras;
 use crate::settings::FunctionSettings;
 
+/// The glue's remaining steps, run to the end (runtime.py's
+/// `_lambda_wasm_steps`); a macro so [`RUNTIME_LOADER`] can end with it.
+macro_rules! run_steps {
+    () => {
+        "for _ in _lambda_wasm_steps:\n    pass\n"
+    };
+}
+
 /// CPython, for `.py` handlers.
 pub const PYTHON: Language = Language {
     name: "Python",
     claims: is_python_handler,
     load: load_interpreter,
+    preinit: Some(&PREINIT),
+};
+
+/// CPython's snapshots: after the glue's first step (its imports and
+/// definitions, nothing that reads the environment), taken by
+/// `prepare-python`, or after its second (the handler's import), taken in
+/// test mode; new environments resume at the glue's next step.
+const PREINIT: Preinit = Preinit {
+    home: |settings| &settings.python_home,
+    interpreter_cwasm: SNAPSHOT_CWASM,
+    snapshot_file: RUNTIME_SNAPSHOT,
+    glue_identity: runtime_pyc_name,
+    load_runtime: load_runtime_turn,
+    set_environment: set_environment_turn,
+    import_handler: "if not next(_lambda_wasm_steps):\n    raise SystemExit(3)\n",
+    resume: run_steps!(),
 };
 
 /// The runtime glue the interpreter runs.
@@ -33,7 +58,8 @@ const RUNTIME_PY: &str = include_str!("runtime.py");
 /// What `python -c` runs: the runtime's bytecode from `argv[1]` when it was
 /// compiled by this interpreter (its magic number matches), else the source
 /// in `argv[2]` (compiled here, as `-c` would).
-const RUNTIME_LOADER: &str = r#"def _lambda_wasm_load():
+const RUNTIME_LOADER: &str = concat!(
+    r#"def _lambda_wasm_load():
     import sys
     magic = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
     try:
@@ -46,7 +72,9 @@ const RUNTIME_LOADER: &str = r#"def _lambda_wasm_load():
         return marshal.loads(memoryview(data)[4:])
     return compile(sys.argv[2], "<string>", "exec")
 exec(_lambda_wasm_load())
-"#;
+"#,
+    run_steps!()
+);
 /// The runtime's bytecode file, in the interpreter's `lib` folder; named by a
 /// hash of `runtime.py`, so a host with other glue never loads stale code.
 const RUNTIME_PYC_PREFIX: &str = "lambda-wasm-runtime-";
@@ -54,6 +82,8 @@ const RUNTIME_PYC_PREFIX: &str = "lambda-wasm-runtime-";
 pub const SNAPSHOT_FILES: [&str; 2] = [SNAPSHOT_CWASM, SNAPSHOT_WASM];
 const SNAPSHOT_CWASM: &str = "python-snapshot.cwasm";
 const SNAPSHOT_WASM: &str = "python-snapshot.wasm";
+/// The interpreter with the runtime glue loaded ([`PREINIT`]).
+const RUNTIME_SNAPSHOT: &str = "lambda-wasm-runtime.snapshot";
 /// The folder, inside the home, holding `python315.zip` (the standard library).
 const STDLIB_DIR: &str = "lib";
 /// Where the guest sees that folder: where the interpreter looks for its stdlib.
@@ -82,6 +112,32 @@ fn runtime_pyc_name() -> String {
     }
     const HASH: u64 = fnv1a(RUNTIME_PY.as_bytes());
     format!("{RUNTIME_PYC_PREFIX}{HASH:016x}.pyc")
+}
+
+/// What `turn` runs to load the glue from its bytecode (which
+/// `prepare-python` writes before it takes the snapshot) and run its first step.
+fn load_runtime_turn() -> String {
+    format!(
+        r#"import marshal
+with open("{GUEST_STDLIB_DIR}/{}", "rb") as f:
+    exec(marshal.loads(memoryview(f.read())[4:]))
+next(_lambda_wasm_steps)
+"#,
+        runtime_pyc_name()
+    )
+}
+
+/// Code that makes os.environ `variables` (a JSON object of strings is a
+/// Python dict literal).
+fn set_environment_turn(variables: &[(String, String)]) -> String {
+    let variables: serde_json::Map<String, serde_json::Value> = variables
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone().into()))
+        .collect();
+    format!(
+        "_lambda_wasm_environ({})\n",
+        serde_json::Value::Object(variables)
+    )
 }
 
 /// Whether `file` is runtime bytecode, this host's or another's.

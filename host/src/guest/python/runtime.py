@@ -40,12 +40,6 @@ def _lambda_runtime():
     call = _host.call
     environ = os.environ
     modules = sys.modules
-    # Stdio was set up when the interpreter was snapshotted: stdout is
-    # block-buffered. Lines go out as they are written, and what is left of
-    # a line is flushed before each answer (awslambdaric flushes each write).
-    sys.stdout.reconfigure(line_buffering=True)
-    sys.stderr.reconfigure(line_buffering=True)
-    flush_out, flush_err = sys.stdout.flush, sys.stderr.flush
 
     # The names COLD_SOURCE's code sees, and what it defines once compiled.
     cold_names = {}
@@ -81,43 +75,10 @@ def _lambda_runtime():
 
     # --- marshalling: awslambdaric's Encoder (simplejson there) --------------
 
-    ensure_ascii = environ.get("AWS_EXECUTION_ENV") not in (
-        "AWS_Lambda_python3.12",
-        "AWS_Lambda_python3.13",
-        "AWS_Lambda_python3.14",
-        "AWS_Lambda_python3.15",
-    )
     raw_texts = []  # Decimal texts of the value being encoded (see cold default)
 
     def default(obj):
         return cold("default")(obj)
-
-    # json.JSONEncoder.encode, minus its per-call setup: the C encoder is made
-    # once, without the circular-reference check. A circular value recurses
-    # until RecursionError; it is then encoded again with the check, so the
-    # error is the one awslambdaric reports ("Circular reference detected").
-    #
-    # NaN and the infinities: awslambdaric encodes them as the bare tokens
-    # NaN/Infinity (allow_nan=True), which are not JSON; the host's responses
-    # are JSON (docs/abi.md section 5), so they are a Runtime.MarshalError
-    # here, with the json module's own reason, as allow_nan=False gives it.
-    encoder = json.encoder
-    encode_args = (
-        default,
-        encoder.encode_basestring_ascii if ensure_ascii else encoder.encode_basestring,
-        None,
-        ": ",
-        ", ",
-        False,
-        False,
-        False,
-    )
-    c_make_encoder = encoder.c_make_encoder
-    if c_make_encoder is not None:
-        fast_encode = c_make_encoder(None, *encode_args)
-    else:
-        fast_encode = None
-    checked_encode = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=False, default=default).encode
 
     def to_json(obj):
         if raw_texts:
@@ -221,38 +182,6 @@ def _lambda_runtime():
         def __repr__(self):
             return cold("identity_repr")(self)
 
-    # awslambdaric reads five variables from os.environ for each context;
-    # os.environ.get runs four Python-level calls for each. Same values, read
-    # from os.environ's own store and decoded once while they do not change.
-    env_data = getattr(environ, "_data", None)
-    if isinstance(env_data, dict) and all(isinstance(k, bytes) for k in env_data):
-        env_keys = (
-            b"AWS_LAMBDA_LOG_GROUP_NAME",
-            b"AWS_LAMBDA_LOG_STREAM_NAME",
-            b"AWS_LAMBDA_FUNCTION_NAME",
-            b"AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            b"AWS_LAMBDA_FUNCTION_VERSION",
-        )
-        env_cache = [None, None]
-
-        def context_env(_get=env_data.get):
-            raw = tuple(map(_get, env_keys))
-            if raw != env_cache[0]:
-                env_cache[0] = raw
-                env_cache[1] = tuple(None if v is None else v.decode("utf-8", "surrogateescape") for v in raw)
-            return env_cache[1]
-
-    else:
-
-        def context_env():
-            return (
-                environ.get("AWS_LAMBDA_LOG_GROUP_NAME"),
-                environ.get("AWS_LAMBDA_LOG_STREAM_NAME"),
-                environ.get("AWS_LAMBDA_FUNCTION_NAME"),
-                environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
-                environ.get("AWS_LAMBDA_FUNCTION_VERSION"),
-            )
-
     # --- logging: the root logger's handler, once `logging` is imported ------
 
     class LoggingImportHook:
@@ -280,6 +209,31 @@ def _lambda_runtime():
         CognitoIdentity=CognitoIdentity,
         RUNTIME_FILE=sys._getframe().f_code.co_filename,  # "<string>" under -c
     )
+
+    # --- pre-initialisation: the interpreter may be snapshotted here -------
+    # Run as a program, the steps follow each other at once. A pre-
+    # initialising host (host/src/guest/interpreter/snapshot.rs) snapshots
+    # the interpreter at this first yield, or at the second, after the
+    # handler's import, and resumes it in each new execution environment
+    # with os.environ made the function's (_lambda_wasm_environ). So nothing
+    # above reads the environment; the handler's import sees the one the
+    # snapshot was taken with; what follows the second yield reads the
+    # function's.
+    yield
+
+    environ = os.environ
+    cold_names["environ"] = environ
+
+    def bind_stdio():
+        # Stdio was set up when the interpreter was snapshotted: stdout is
+        # block-buffered. Lines go out as they are written, and what is left
+        # of a line is flushed before each answer (awslambdaric flushes each
+        # write).
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(line_buffering=True)
+        return sys.stdout.flush, sys.stderr.flush
+
+    flush_out, flush_err = bind_stdio()
 
     if "logging" in modules:
         cold("install_logging")(modules["logging"])
@@ -342,6 +296,84 @@ def _lambda_runtime():
         init_error = make_error(e.msg, e.exception_type, e.trace)
     except Exception as e:
         init_error = cold("fault_result")(e)
+
+    # --- after the snapshot: the function's environment ---------------------
+
+    yield init_error is None
+
+    flush_out, flush_err = bind_stdio()
+    # A snapshot holds the generators' states: numbers drawn after restore
+    # must differ between execution environments, as SnapStart re-seeds.
+    if "random" in modules:
+        modules["random"].seed()
+    if "numpy.random" in modules:
+        modules["numpy.random"].seed()
+
+    ensure_ascii = environ.get("AWS_EXECUTION_ENV") not in (
+        "AWS_Lambda_python3.12",
+        "AWS_Lambda_python3.13",
+        "AWS_Lambda_python3.14",
+        "AWS_Lambda_python3.15",
+    )
+    # json.JSONEncoder.encode, minus its per-call setup: the C encoder is made
+    # once, without the circular-reference check. A circular value recurses
+    # until RecursionError; it is then encoded again with the check, so the
+    # error is the one awslambdaric reports ("Circular reference detected").
+    #
+    # NaN and the infinities: awslambdaric encodes them as the bare tokens
+    # NaN/Infinity (allow_nan=True), which are not JSON; the host's responses
+    # are JSON (docs/abi.md section 5), so they are a Runtime.MarshalError
+    # here, with the json module's own reason, as allow_nan=False gives it.
+    encoder = json.encoder
+    encode_args = (
+        default,
+        encoder.encode_basestring_ascii if ensure_ascii else encoder.encode_basestring,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        False,
+    )
+    c_make_encoder = encoder.c_make_encoder
+    if c_make_encoder is not None:
+        fast_encode = c_make_encoder(None, *encode_args)
+    else:
+        fast_encode = None
+    checked_encode = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=False, default=default).encode
+
+    # awslambdaric reads five variables from os.environ for each context;
+    # os.environ.get runs four Python-level calls for each. Same values, read
+    # from os.environ's own store and decoded once while they do not change.
+    env_data = getattr(environ, "_data", None)
+    if isinstance(env_data, dict) and all(isinstance(k, bytes) for k in env_data):
+        env_keys = (
+            b"AWS_LAMBDA_LOG_GROUP_NAME",
+            b"AWS_LAMBDA_LOG_STREAM_NAME",
+            b"AWS_LAMBDA_FUNCTION_NAME",
+            b"AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            b"AWS_LAMBDA_FUNCTION_VERSION",
+        )
+        env_cache = [None, None]
+
+        def context_env(_get=env_data.get):
+            raw = tuple(map(_get, env_keys))
+            if raw != env_cache[0]:
+                env_cache[0] = raw
+                env_cache[1] = tuple(None if v is None else v.decode("utf-8", "surrogateescape") for v in raw)
+            return env_cache[1]
+
+    else:
+
+        def context_env():
+            return (
+                environ.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+                environ.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+                environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+                environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+                environ.get("AWS_LAMBDA_FUNCTION_VERSION"),
+            )
+
     if init_error is not None:
         flush_out()
         flush_err()
@@ -820,4 +852,15 @@ def logging_spec(hook, name, path, target):
     return spec
 '''
 
-_lambda_runtime()
+# The runtime's steps (see "pre-initialisation" above); the host's loader
+# runs them all, or a pre-initialising host one `turn` at a time.
+_lambda_wasm_steps = _lambda_runtime()
+
+
+def _lambda_wasm_environ(variables):
+    """Makes os.environ (and the C library's environment, which putenv
+    updates) the function's: a restored interpreter holds the snapshot's."""
+    import os
+
+    os.environ.clear()
+    os.environ.update(variables)

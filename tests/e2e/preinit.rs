@@ -1,0 +1,211 @@
+//! End-to-end tests of the Python interpreter's pre-initialisation
+//! (host/src/guest/interpreter/snapshot.rs, docs/abi.md "Pre-initialisation"):
+//! `invoke` with a module cache snapshots the interpreter after the
+//! handler's import and later cold starts restore it. What a snapshot may
+//! not change: the outputs, the environment and the randomness the handler
+//! sees, init errors; and a snapshot of other sources is never used.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::python_mode::{home_env, require_python};
+use crate::support::*;
+
+/// A handler that reports what module-level code and the handler saw.
+const PROBE: &str = r#"import os, random, time
+
+IMPORTS = 1
+AT_IMPORT = os.environ.get("MY_VAR")
+
+def lambda_handler(event, context):
+    global IMPORTS
+    IMPORTS += 1
+    return {"calls": IMPORTS - 1, "at_import": AT_IMPORT, "at_invoke": os.environ.get("MY_VAR"),
+            "random": random.random(), "function": context.function_name, "event": event}
+"#;
+
+/// `invoke` with a module cache in `cache`; `env`'s `LAMBDA_WASM_*`
+/// variables are the host's, the others the function's (`--env`).
+fn invoke(root: &Path, cache: &Path, env: &[(&str, &str)]) -> CliOutput {
+    let home = require_python().expect("checked by the caller");
+    let (k, v) = home_env(home);
+    let mut host_env = vec![(k, v.as_str()), ("XDG_CACHE_HOME", cache.to_str().unwrap())];
+    let root = root.to_str().unwrap();
+    let mut args = vec![
+        "invoke",
+        "lambda_function.lambda_handler",
+        "--task-root",
+        root,
+        "--event",
+        "-",
+    ];
+    let function_env: Vec<String> = env
+        .iter()
+        .filter(|(name, _)| !name.starts_with("LAMBDA_WASM_"))
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    for variable in &function_env {
+        args.extend(["--env", variable.as_str()]);
+    }
+    host_env.extend(
+        env.iter()
+            .filter(|(name, _)| name.starts_with("LAMBDA_WASM_")),
+    );
+    invoke_cli_env(
+        &args,
+        Some(
+            br#"{"first_name": "John", "last_name": "Smith", "action": "increment", "number": 3}"#,
+        ),
+        &host_env,
+    )
+}
+
+/// The handler snapshots in `cache`.
+fn snapshots(cache: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(cache.join("lambda-wasm/snapshots"))
+        .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+/// A task root with [`PROBE`] and an empty cache.
+fn probe() -> (TaskRoot, tempfile::TempDir) {
+    let root = TaskRoot::builder()
+        .file("lambda_function.py", PROBE)
+        .build();
+    (root, tempfile::tempdir().unwrap())
+}
+
+#[test]
+fn seed_outputs_are_those_of_a_cold_import() {
+    if require_python().is_none() {
+        return;
+    }
+    for name in ["hello", "increment", "region"] {
+        let seed = workspace_root().join("guests/python").join(name);
+        let cache = tempfile::tempdir().unwrap();
+        let scratch = invoke(&seed, cache.path(), &[("LAMBDA_WASM_PREINIT", "off")]);
+        assert_eq!(scratch.code(), Some(0), "{scratch:#?}");
+        assert!(snapshots(cache.path()).is_empty(), "off takes no snapshot");
+        let taken = invoke(&seed, cache.path(), &[]);
+        let restored = invoke(&seed, cache.path(), &[]);
+        assert!(!snapshots(cache.path()).is_empty());
+        for run in [&taken, &restored] {
+            assert_eq!(run.json(), scratch.json(), "{name}: {run:#?}");
+        }
+        if name == "increment" {
+            // The log line of `import logging`'s handler, set up before the snapshot.
+            assert!(
+                restored.stderr.contains("Calculated result of 4"),
+                "{restored:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn module_code_runs_once_and_randomness_and_environment_are_the_functions() {
+    if require_python().is_none() {
+        return;
+    }
+    let (root, cache) = probe();
+    let runs: Vec<Value> = (0..3)
+        .map(|_| {
+            let run = invoke(root.path(), cache.path(), &[("MY_VAR", "one")]);
+            assert_eq!(run.code(), Some(0), "{run:#?}");
+            run.json()
+        })
+        .collect();
+    for run in &runs {
+        assert_eq!(run["calls"], 1, "module state from one import: {run}");
+        assert_eq!(run["at_import"], "one");
+        assert_eq!(run["at_invoke"], "one");
+        assert_eq!(run["function"], "lambda_function");
+    }
+    assert_ne!(
+        runs[1]["random"], runs[2]["random"],
+        "re-seeded at each restore"
+    );
+    // Another environment: module-level code sees it (another snapshot),
+    // and at the runtime level only the handler's import sees nothing stale.
+    let other = invoke(root.path(), cache.path(), &[("MY_VAR", "two")]).json();
+    assert_eq!(
+        (&other["at_import"], &other["at_invoke"]),
+        (&json!("two"), &json!("two"))
+    );
+    for value in ["three", "four"] {
+        let run = invoke(
+            root.path(),
+            cache.path(),
+            &[("MY_VAR", value), ("LAMBDA_WASM_PREINIT", "runtime")],
+        )
+        .json();
+        assert_eq!(
+            (&run["at_import"], &run["at_invoke"]),
+            (&json!(value), &json!(value))
+        );
+    }
+}
+
+#[test]
+fn a_changed_source_is_imported_again() {
+    if require_python().is_none() {
+        return;
+    }
+    let (root, cache) = probe();
+    assert_eq!(invoke(root.path(), cache.path(), &[]).json()["calls"], 1);
+    root.write(
+        "lambda_function.py",
+        b"def lambda_handler(event, context):\n    return 'changed'\n",
+    );
+    let run = invoke(root.path(), cache.path(), &[]);
+    assert_eq!(run.json(), json!("changed"), "{run:#?}");
+    // A data file beside it is part of the key too.
+    root.write("data.txt", b"1");
+    assert_eq!(
+        invoke(root.path(), cache.path(), &[]).json(),
+        json!("changed")
+    );
+}
+
+#[test]
+fn import_errors_are_init_errors_as_without_snapshots() {
+    if require_python().is_none() {
+        return;
+    }
+    let root = TaskRoot::builder()
+        .file("lambda_function.py", "import no_such_module\n")
+        .build();
+    let cache = tempfile::tempdir().unwrap();
+    let scratch = invoke(root.path(), cache.path(), &[("LAMBDA_WASM_PREINIT", "off")]);
+    for _ in 0..2 {
+        let run = invoke(root.path(), cache.path(), &[]);
+        assert_eq!(run.code(), scratch.code(), "{run:#?}");
+        assert_eq!(run.stdout, scratch.stdout);
+        assert!(
+            run.stdout.contains("Runtime.ImportModuleError")
+                && run.stdout.contains("No module named 'no_such_module'"),
+            "{run:#?}"
+        );
+    }
+    // Fixed, the function imports.
+    root.write("lambda_function.py", PROBE.as_bytes());
+    let fixed = invoke(root.path(), cache.path(), &[]);
+    assert_eq!(fixed.json()["calls"], 1, "{fixed:#?}");
+}
+
+#[test]
+fn a_corrupt_cached_snapshot_is_replaced() {
+    if require_python().is_none() {
+        return;
+    }
+    let (root, cache) = probe();
+    invoke(root.path(), cache.path(), &[]);
+    for snapshot in snapshots(cache.path()) {
+        std::fs::write(&snapshot, b"not a snapshot").unwrap();
+    }
+    for _ in 0..2 {
+        let run = invoke(root.path(), cache.path(), &[]);
+        assert_eq!(run.json()["calls"], 1, "{run:#?}");
+    }
+}
