@@ -19,5 +19,6 @@ mod languages;
 mod languages_go_as;
 mod python_mode;
 mod runtime_mode;
+mod serve;
 mod soak;
 mod test_mode;

@@ -52,7 +52,7 @@ fn python_home() -> Option<&'static Path> {
 
 /// The interpreter's home, or `None` (the test returns) after
 /// [`require`] reported it missing.
-fn require_python() -> Option<&'static Path> {
+pub fn require_python() -> Option<&'static Path> {
     let home = python_home();
     let looked_in = python_home_candidates()
         .iter()
@@ -65,7 +65,7 @@ fn require_python() -> Option<&'static Path> {
         .flatten()
 }
 
-fn home_env(home: &Path) -> (&'static str, String) {
+pub fn home_env(home: &Path) -> (&'static str, String) {
     (
         "LAMBDA_WASM_PYTHON_HOME",
         home.to_str().expect("a UTF-8 path").to_string(),
