@@ -237,6 +237,8 @@ bench: setup host guests tools bench-tools
 	$(CARGO) build --release -p lambda-wasm-bench -p native-hello
 	$(CARGO) bench -p lambda-wasm --bench sandbox
 	target/release/lambda-wasm-bench $(BENCH_ARGS)
+	@# serve under load vs cargo lambda watch + the native hello (BENCHMARKS.md, "serve under load")
+	.tools/venv/bin/python bench/serve_load.py $(HOST) $(GUEST_DIR) target/release/native-hello .tools/venv/bin/cargo-lambda
 
 ## bench-tools: AWS's Python runtime interface client (awslambdaric, PyPI) in
 ## .tools/ric-venv, the row the Python guest is compared with
