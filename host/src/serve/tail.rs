@@ -14,9 +14,20 @@ use crate::logs::{LogConfig, Logger};
 pub const TAIL_BYTES: usize = 4 * 1024;
 
 /// One environment's log sink; clones share it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct LogTail {
     kept: Arc<Mutex<Vec<u8>>>,
+    /// Whether lines also go to stderr (always, but in this module's tests).
+    echo: bool,
+}
+
+impl Default for LogTail {
+    fn default() -> Self {
+        Self {
+            kept: Arc::default(),
+            echo: true,
+        }
+    }
 }
 
 impl LogTail {
@@ -42,7 +53,9 @@ impl LogTail {
 
 impl Write for LogTail {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        std::io::stderr().lock().write_all(bytes)?;
+        if self.echo {
+            std::io::stderr().lock().write_all(bytes)?;
+        }
         let mut kept = self.lock();
         kept.extend_from_slice(bytes);
         // Trim now and then rather than on every write: only the end is returned.
@@ -80,7 +93,10 @@ mod tests {
 
     #[test]
     fn returns_the_last_4_kb_since_the_previous_take() {
-        let mut tail = LogTail::default();
+        let mut tail = LogTail {
+            echo: false,
+            ..LogTail::default()
+        };
         tail.write_all(b"first\n").unwrap();
         assert_eq!(decode(&tail.take_base64()), b"first\n");
         let long = "é".repeat(3 * TAIL_BYTES);
