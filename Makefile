@@ -44,6 +44,8 @@ demo: setup host guests python
 ## a test whose prerequisite is missing (the Python interpreter, cargo-lambda)
 ## fails instead of printing a SKIPPED line (tests/e2e/support/mod.rs, require)
 LAMBDA_WASM_REQUIRE_ALL ?= $(if $(CI),1,)
+export LAMBDA_WASM_REQUIRE_ALL
+AWS_CLIENTS := awscli==1.46.2 boto3==1.44.8
 test: setup host guests guests-langs python js tools miri
 	LAMBDA_WASM_REQUIRE_ALL=$(LAMBDA_WASM_REQUIRE_ALL) $(CARGO) test --release --workspace --exclude lambda-wasm-js
 
@@ -70,7 +72,7 @@ miri:
 setup:
 	@rustup target list --installed | grep -qx $(GUEST_TARGET) || rustup target add $(GUEST_TARGET)
 
-## tools: cargo-lambda 1.9.2 (PyPI) into .tools/venv, the Runtime API emulator
+## tools: awscli and boto3 (PyPI, pinned in AWS_CLIENTS; serve's tests) and cargo-lambda 1.9.2 (PyPI) into .tools/venv, the Runtime API emulator
 ## tests/e2e/cargo_lambda.rs runs against; if it cannot be installed (no
 ## network, no python3-venv) this only warns, and that test skips (or fails
 ## under LAMBDA_WASM_REQUIRE_ALL=1)
@@ -78,6 +80,14 @@ tools:
 	@if [ ! -x .tools/venv/bin/cargo-lambda ]; then \
 	  { python3 -m venv .tools/venv && .tools/venv/bin/pip install cargo-lambda==1.9.2; } </dev/null \
 	  || echo "warning: could not install cargo-lambda into .tools/venv; tests/e2e/cargo_lambda.rs will skip (fail under LAMBDA_WASM_REQUIRE_ALL=1)" >&2; \
+	fi
+	@# The AWS clients tests/e2e/serve.rs drives `serve` with (no AWS account needed)
+	@if [ ! -x .tools/venv/bin/aws ] || ! .tools/venv/bin/python -c 'import boto3' 2>/dev/null; then \
+	  { [ -x .tools/venv/bin/pip ] || python3 -m venv .tools/venv; } </dev/null \
+	  && .tools/venv/bin/pip install $(AWS_CLIENTS) </dev/null \
+	  || { if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
+	    echo "error: could not install $(AWS_CLIENTS) into .tools/venv (LAMBDA_WASM_REQUIRE_ALL=1)" >&2; exit 1; fi; \
+	    echo "warning: could not install $(AWS_CLIENTS) into .tools/venv; tests/e2e/serve.rs's AWS client tests will skip" >&2; }; \
 	fi
 
 host:
@@ -235,6 +245,8 @@ bench: setup host guests guests-langs tools bench-tools
 	$(CARGO) bench -p lambda-wasm --bench sandbox
 	$(CARGO) build --release -p lambda-wasm
 	target/release/lambda-wasm-bench $(BENCH_ARGS)
+	@# serve under load vs cargo lambda watch + the native hello (BENCHMARKS.md, "serve under load")
+	.tools/venv/bin/python bench/serve_load.py $(HOST) $(GUEST_DIR) target/release/native-hello .tools/venv/bin/cargo-lambda
 
 ## bench-tools: AWS's Python runtime interface client (awslambdaric, PyPI) in
 ## .tools/ric-venv, the row the Python guest is compared with

@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use lambda_wasm::engine::target::Arch;
 use lambda_wasm::local::InvokeOptions;
 use lambda_wasm::response::DEFAULT_MAX_RESPONSE_BYTES;
-use lambda_wasm::serve::ServeOptions;
-use lambda_wasm::settings::{DEFAULT_MEMORY_MB, LocalOptions};
+use lambda_wasm::serve::{ServeOptions, ServedFunctions, default_concurrency};
+use lambda_wasm::settings::{DEFAULT_MEMORY_MB, LocalOptions, MAX_CONCURRENCY};
 
 /// Run AWS Lambda handlers compiled to WebAssembly (wasm32-wasip1).
 ///
@@ -45,12 +45,10 @@ pub enum Command {
     PreparePython(PreparePythonArgs),
 }
 
-/// The function a local command runs.
+/// The settings of the function a local command runs (for `serve --config`,
+/// the settings a function's entry leaves out).
 #[derive(Debug, Args)]
 pub struct FunctionArgs {
-    /// The handler, MODULE.FUNCTION (e.g. hello.handler runs export `handler` of hello.wasm).
-    #[arg(value_name = "HANDLER")]
-    pub handler: String,
     /// The folder holding the modules (the deployment package).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub task_root: PathBuf,
@@ -75,10 +73,10 @@ pub struct FunctionArgs {
 }
 
 impl FunctionArgs {
-    /// The options test mode builds the function's settings from.
-    pub fn local_options(&self) -> LocalOptions {
+    /// The options test mode builds `handler`'s settings from.
+    pub fn local_options(&self, handler: &str) -> LocalOptions {
         LocalOptions {
-            handler: self.handler.clone(),
+            handler: handler.to_string(),
             task_root: self.task_root.clone(),
             env: self.env.clone(),
             timeout: Duration::from_secs_f64(self.timeout),
@@ -95,7 +93,7 @@ impl InvokeArgs {
     /// What the library's `invoke` runs.
     pub fn options(&self) -> InvokeOptions {
         InvokeOptions {
-            function: self.function.local_options(),
+            function: self.function.local_options(&self.handler),
             event: self.event.clone(),
         }
     }
@@ -104,8 +102,21 @@ impl InvokeArgs {
 impl ServeArgs {
     /// What the library's `serve` serves.
     pub fn options(&self) -> ServeOptions {
+        let functions = match (&self.config, &self.handler) {
+            (Some(path), _) => ServedFunctions::ConfigFile {
+                path: path.clone(),
+                defaults: self.function.local_options(""),
+            },
+            (None, handler) => ServedFunctions::One(
+                self.function
+                    .local_options(handler.as_deref().unwrap_or("")),
+            ),
+        };
         ServeOptions {
-            function: self.function.local_options(),
+            functions,
+            concurrency: self
+                .concurrency
+                .map_or_else(default_concurrency, usize::from),
             listen: self.listen,
         }
     }
@@ -113,6 +124,9 @@ impl ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct InvokeArgs {
+    /// The handler, MODULE.FUNCTION (e.g. hello.handler runs export `handler` of hello.wasm).
+    #[arg(value_name = "HANDLER")]
+    pub handler: String,
     #[command(flatten)]
     pub function: FunctionArgs,
     /// The event: a JSON file, or - for stdin.
@@ -122,6 +136,21 @@ pub struct InvokeArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// The handler to serve, MODULE.FUNCTION; any function name reaches it.
+    #[arg(
+        value_name = "HANDLER",
+        required_unless_present = "config",
+        conflicts_with = "config"
+    )]
+    pub handler: Option<String>,
+    /// Serve the functions this JSON file names instead (README, "serve");
+    /// the options below are the defaults its entries override.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Execution environments per function, i.e. invocations run at once
+    /// (default: the number of cores); more requests queue.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_CONCURRENCY as i64))]
+    pub concurrency: Option<u16>,
     #[command(flatten)]
     pub function: FunctionArgs,
     /// The address to listen on.
@@ -214,9 +243,37 @@ mod tests {
         let Some(Command::Invoke(args)) = cli.command else {
             panic!("not invoke")
         };
+        assert_eq!(args.handler, "hello.handler");
         assert_eq!(args.function.env, [("A".to_string(), "b=c".to_string())]);
         assert_eq!(args.function.timeout, 1.5);
         assert_eq!(args.event, "e.json");
+    }
+
+    #[test]
+    fn serve_takes_a_handler_or_a_config_file() {
+        let cli = Cli::try_parse_from([
+            "lambda-wasm",
+            "serve",
+            "--config",
+            "f.json",
+            "--concurrency",
+            "3",
+        ])
+        .unwrap();
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("not serve")
+        };
+        let options = args.options();
+        assert!(matches!(
+            options.functions,
+            ServedFunctions::ConfigFile { .. }
+        ));
+        assert_eq!(options.concurrency, 3);
+        let error = Cli::try_parse_from(["lambda-wasm", "serve"]).unwrap_err();
+        assert!(error.to_string().contains("<HANDLER>"), "{error}");
+        let error =
+            Cli::try_parse_from(["lambda-wasm", "serve", "h.x", "--config", "f.json"]).unwrap_err();
+        assert!(error.to_string().contains("cannot be used with"), "{error}");
     }
 
     #[test]

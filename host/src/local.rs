@@ -45,7 +45,13 @@ pub async fn invoke(options: &InvokeOptions) -> ExitCode {
         }
     };
     let invocation = local_invocation(event, function.settings(), SystemTime::now());
-    let outcome = run_reported(&mut function, &invocation, Some(init)).await;
+    let outcome = run_reported(
+        &mut function,
+        &invocation,
+        Some(init),
+        &mut std::io::stderr(),
+    )
+    .await;
     match outcome {
         Outcome::Response(json) => {
             print_json(json.get().as_bytes());
@@ -63,12 +69,8 @@ pub async fn invoke(options: &InvokeOptions) -> ExitCode {
 /// Test mode caches compiled modules in the user's cache folder, so the
 /// next `invoke` or `serve` of an unchanged `.wasm` does not compile it again.
 pub async fn load(options: &LocalOptions) -> Result<(Function, InitReport), LambdaError> {
-    let loaded = match FunctionSettings::local(options) {
-        Ok(mut settings) => {
-            settings.module_cache_dir = ModuleCache::default_dir(
-                std::env::var_os("XDG_CACHE_HOME"),
-                std::env::var_os("HOME"),
-            );
+    let loaded = match settings(options) {
+        Ok(settings) => {
             let logger = Logger::to_stderr(settings.log);
             Function::load(settings, logger).await
         }
@@ -83,20 +85,38 @@ pub async fn load(options: &LocalOptions) -> Result<(Function, InitReport), Lamb
     loaded
 }
 
-/// A context like Lambda's for a local invocation starting at `now`.
-pub fn local_invocation(event: Bytes, settings: &FunctionSettings, now: SystemTime) -> Invocation {
-    let region = settings
+/// Test mode's settings for `options`, caching compiled modules in the
+/// user's cache folder.
+pub fn settings(options: &LocalOptions) -> Result<FunctionSettings, LambdaError> {
+    let mut settings = FunctionSettings::local(options)?;
+    settings.module_cache_dir =
+        ModuleCache::default_dir(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"));
+    Ok(settings)
+}
+
+/// The made-up account every local function belongs to.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+
+/// The ARN a local function `name` has in `region`.
+pub fn function_arn(region: &str, name: &str) -> String {
+    format!("arn:aws:lambda:{region}:{LOCAL_ACCOUNT}:function:{name}")
+}
+
+/// The region a function's guest sees (`AWS_REGION`).
+pub fn region(settings: &FunctionSettings) -> &str {
+    settings
         .guest_env
         .iter()
         .find(|(name, _)| name == "AWS_REGION")
-        .map_or("us-east-1", |(_, value)| value.as_str());
+        .map_or("us-east-1", |(_, value)| value.as_str())
+}
+
+/// A context like Lambda's for a local invocation starting at `now`.
+pub fn local_invocation(event: Bytes, settings: &FunctionSettings, now: SystemTime) -> Invocation {
     let context = InvocationContext {
         request_id: uuid::Uuid::new_v4().to_string(),
         deadline: now + settings.timeout,
-        invoked_function_arn: format!(
-            "arn:aws:lambda:{region}:000000000000:function:{}",
-            settings.function_name
-        ),
+        invoked_function_arn: function_arn(region(settings), &settings.function_name),
         trace_id: None,
         client_context: None,
         cognito_identity: None,
@@ -105,22 +125,26 @@ pub fn local_invocation(event: Bytes, settings: &FunctionSettings, now: SystemTi
     Invocation { event, context }
 }
 
-/// Runs `invocation` between START and END/REPORT lines on stderr.
+/// Runs `invocation` between START and END/REPORT lines written to
+/// `platform_log` (stderr for `invoke`; the environment's log for `serve`,
+/// whose `Tail` returns them with the function's own lines).
 pub async fn run_reported(
     function: &mut Function,
     invocation: &Invocation,
     init: Option<InitReport>,
+    platform_log: &mut dyn Write,
 ) -> Outcome {
     let request_id = &invocation.context.request_id;
-    eprintln!(
-        "START RequestId: {request_id} Version: {}",
-        function.settings().function_version
-    );
+    let version = &function.settings().function_version;
+    // Lines go out whole (one write each), so concurrent environments sharing
+    // stderr never interleave within a line.
+    let _ = platform_log
+        .write_all(format!("START RequestId: {request_id} Version: {version}\n").as_bytes());
     let started = Instant::now();
     let outcome = function.invoke(invocation).await;
     let duration = started.elapsed();
-    eprintln!("END RequestId: {request_id}");
-    eprintln!("{}", report_line(request_id, duration, function, init));
+    let report = report_line(request_id, duration, function, init);
+    let _ = platform_log.write_all(format!("END RequestId: {request_id}\n{report}\n").as_bytes());
     outcome
 }
 

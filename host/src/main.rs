@@ -4,6 +4,7 @@
 //! lambda-wasm                                   # bootstrap (AWS_LAMBDA_RUNTIME_API set)
 //! lambda-wasm invoke hello.handler --task-root DIR --event event.json
 //! lambda-wasm serve hello.handler --task-root DIR
+//! lambda-wasm serve --config functions.json
 //! lambda-wasm compile hello.wasm
 //! lambda-wasm package --task-root DIR --out function.zip [--arch arm64 --bootstrap FILE]
 //! ```
@@ -31,8 +32,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     init_tracing();
-    let workers = match cli.command {
+    let workers = match &cli.command {
         None => bootstrap::concurrency_from_env(),
+        // Requests and functions are served on every core.
+        Some(Command::Serve(_)) => serve::default_concurrency(),
         Some(_) => 1,
     };
     let runtime = match async_runtime(workers) {

@@ -354,11 +354,14 @@ fn serve_answers_bad_requests_and_keeps_serving() {
     assert_error_body(&v, v["errorType"].as_str().unwrap(), &request_id);
     assert_hello(&server);
 
-    // An event that is not JSON: Runtime.UnmarshalError, as a function error.
+    // An event that is not JSON: Lambda's API refuses it before it runs.
     let r = server.invoke(b"{oops");
-    assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.header("x-amz-function-error"), Some("Unhandled"), "{r:?}");
-    assert_eq!(r.json()["errorType"], "Runtime.UnmarshalError", "{r:?}");
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.header("x-amzn-errortype"),
+        Some("InvalidRequestContentException"),
+        "{r:?}"
+    );
     assert_hello(&server);
 
     // Over the 6 MB payload limit.
@@ -369,7 +372,7 @@ fn serve_answers_bad_requests_and_keeps_serving() {
     assert_eq!(r.status, 413, "{r:?}");
     assert_eq!(
         r.header("x-amzn-errortype"),
-        Some("RequestEntityTooLargeException"),
+        Some("RequestTooLargeException"),
         "{r:?}"
     );
     assert_hello(&server);

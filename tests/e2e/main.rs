@@ -20,5 +20,6 @@ mod package;
 mod preinit;
 mod python_mode;
 mod runtime_mode;
+mod serve;
 mod soak;
 mod test_mode;

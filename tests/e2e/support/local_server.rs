@@ -30,18 +30,20 @@ impl LocalServer {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> LocalServer {
+        let root = root.path().to_str().unwrap();
+        let args = [&[handler, "--task-root", root], extra].concat();
+        Self::start_with(&args, env)
+    }
+
+    /// Starts `serve ARGS... --listen 127.0.0.1:0` (e.g. `--config FILE`)
+    /// as [`LocalServer::start`] does.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> LocalServer {
         let mut child = Command::new(bin())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .args([
-                "serve",
-                handler,
-                "--task-root",
-                root.path().to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
+            .arg("serve")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

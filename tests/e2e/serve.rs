@@ -1,0 +1,588 @@
+//! `lambda-wasm serve` driven by real AWS clients, with no AWS account: the
+//! AWS CLI (`aws lambda ... --endpoint-url`) and a boto3 script, both from
+//! PyPI in `<workspace>/.tools/venv` (`make tools`), check each Invoke API
+//! semantic; then several functions in two languages at once (concurrency,
+//! throttling, hot reload, and a bounded load test).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::python_mode::{home_env, require_python};
+use crate::support::{LocalServer, TaskRoot, WAIT, guest, http, require, workspace_root};
+
+/// `aws` and the Python with boto3, from `make tools`; `None` (the test
+/// returns) after [`require`] reported them missing.
+fn require_aws_clients() -> Option<(PathBuf, PathBuf)> {
+    let bin = workspace_root().join(".tools/venv/bin");
+    let (aws, python) = (bin.join("aws"), bin.join("python"));
+    let has_boto3 = Command::new(&python)
+        .args(["-c", "import boto3"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    require(
+        "the AWS CLI and boto3",
+        aws.is_file() && has_boto3,
+        "`make tools` installs awscli and boto3 from PyPI into .tools/venv",
+    )
+    .then_some((aws, python))
+}
+
+/// Dummy credentials and a region, and nothing from the user's AWS config.
+fn client_env(command: &mut Command) -> &mut Command {
+    command
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        // One attempt: a retried 429 or 5xx would hide what serve answered.
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_RETRY_MODE", "standard")
+}
+
+/// A handler in Python that sleeps as long as its event asks and echoes its id.
+const SLEEPER: &str = r#"import time
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"id": event.get("id"), "arn": context.invoked_function_arn}
+"#;
+
+/// Functions in two languages behind one `serve --config`.
+struct Fleet {
+    server: LocalServer,
+    /// Keeps the task roots and the config file alive.
+    _roots: Vec<TaskRoot>,
+    rust_root: PathBuf,
+    python_root: PathBuf,
+}
+
+/// `hello` (Rust), `pyhello` (Python's seed hello), `sleeper` (Python,
+/// one environment, 2 s timeout) and `pyecho` (the same code, defaults).
+fn fleet(home: &std::path::Path) -> Fleet {
+    // The .wasm alone: a .cwasm without a record of its source would be
+    // used for a replaced .wasm (with a warning), hiding the reload.
+    let rust = TaskRoot::with_guest_wasm_only("hello.wasm", "hello.wasm");
+    let python = TaskRoot::builder()
+        .file(
+            "lambda_function.py",
+            std::fs::read(workspace_root().join("guests/python/hello/lambda_function.py")).unwrap(),
+        )
+        .build();
+    let sleeper = TaskRoot::builder().file("sleeper.py", SLEEPER).build();
+    let config = json!({"functions": {
+        "hello": {"handler": "hello.handler", "task_root": rust.path(), "environment": {"STAGE": "test"}},
+        "pyhello": {"handler": "lambda_function.lambda_handler", "task_root": python.path(), "concurrency": 2},
+        "sleeper": {"handler": "sleeper.handler", "task_root": sleeper.path(), "timeout": 2, "concurrency": 1},
+        "pyecho": {"handler": "sleeper.handler", "task_root": sleeper.path()},
+    }});
+    let file = TaskRoot::builder()
+        .file("functions.json", config.to_string())
+        .build();
+    let config_path = file.path().join("functions.json");
+    let (name, value) = home_env(home);
+    let server = LocalServer::start_with(
+        &["--config", config_path.to_str().unwrap()],
+        &[(name, value.as_str())],
+    );
+    Fleet {
+        server,
+        rust_root: rust.path().to_path_buf(),
+        python_root: python.path().to_path_buf(),
+        _roots: vec![rust, python, sleeper, file],
+    }
+}
+
+fn hello_event(id: &str) -> Vec<u8> {
+    json!({"first_name": id, "last_name": "Smith"})
+        .to_string()
+        .into_bytes()
+}
+
+/// `aws lambda invoke ... OUTFILE`: the CLI's output, stderr and the response payload.
+fn aws_invoke(aws: &PathBuf, server: &LocalServer, args: &[&str]) -> (Output, Value, String) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_file = out_dir.path().join("out.json");
+    let output = client_env(&mut Command::new(aws))
+        .args([
+            "--endpoint-url",
+            &format!("http://{}", server.addr),
+            "lambda",
+            "invoke",
+        ])
+        .args(args)
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let printed = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    let payload = std::fs::read_to_string(&out_file).unwrap_or_default();
+    (output, printed, payload)
+}
+
+fn aws_lambda(aws: &PathBuf, server: &LocalServer, args: &[&str]) -> Output {
+    client_env(&mut Command::new(aws))
+        .args([
+            "--endpoint-url",
+            &format!("http://{}", server.addr),
+            "lambda",
+        ])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_aws_cli_sees_each_invoke_semantic() {
+    let (Some((aws, _)), Some(home)) = (require_aws_clients(), require_python()) else {
+        return;
+    };
+    let mut fleet = fleet(home);
+    let server = &fleet.server;
+    let payload = r#"{"first_name": "Ada", "last_name": "Lovelace"}"#;
+
+    // RequestResponse, with the log's tail: START/END/REPORT of this request.
+    let (out, printed, body) = aws_invoke(
+        &aws,
+        server,
+        &[
+            "--function-name",
+            "hello",
+            "--payload",
+            payload,
+            "--log-type",
+            "Tail",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(printed["StatusCode"], 200, "{printed}");
+    assert_eq!(printed["ExecutedVersion"], "$LATEST", "{printed}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"message": "Hello Ada Lovelace!"})
+    );
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(printed["LogResult"].as_str().expect("LogResult"))
+        .unwrap();
+    let log = String::from_utf8(log).unwrap();
+    for line in ["START RequestId: ", "END RequestId: ", "REPORT RequestId: "] {
+        assert!(log.contains(line), "{line} missing in {log}");
+    }
+
+    // The Python function, by qualifier in the name, by --qualifier, by ARN.
+    for name in [
+        "pyhello:$LATEST",
+        "arn:aws:lambda:us-east-1:000000000000:function:pyhello",
+        "arn:aws:lambda:us-east-1:000000000000:function:pyhello:$LATEST",
+    ] {
+        let (out, printed, body) = aws_invoke(
+            &aws,
+            server,
+            &["--function-name", name, "--payload", payload],
+        );
+        assert!(out.status.success(), "{name}: {out:?}");
+        assert_eq!(printed["StatusCode"], 200, "{name}: {printed}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["message"],
+            "Hello Ada Lovelace!"
+        );
+    }
+    let (out, _, body) = aws_invoke(
+        &aws,
+        server,
+        &[
+            "--function-name",
+            "sleeper",
+            "--qualifier",
+            "$LATEST",
+            "--payload",
+            r#"{"id": 7}"#,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["id"], 7);
+    assert_eq!(
+        body["arn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:sleeper:$LATEST"
+    );
+
+    // A function error: FunctionError Unhandled, the error as the payload.
+    let (out, printed, body) = aws_invoke(
+        &aws,
+        server,
+        &[
+            "--function-name",
+            "hello",
+            "--payload",
+            r#"{"first_name": 1}"#,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(printed["FunctionError"], "Unhandled", "{printed}");
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        error["errorType"].is_string() && error["errorMessage"].is_string(),
+        "{error}"
+    );
+
+    // DryRun runs nothing; Event answers at once and runs in the background.
+    let (_, printed, _) = aws_invoke(
+        &aws,
+        server,
+        &[
+            "--function-name",
+            "hello",
+            "--invocation-type",
+            "DryRun",
+            "--payload",
+            payload,
+        ],
+    );
+    assert_eq!(printed["StatusCode"], 204, "{printed}");
+    let (_, printed, _) = aws_invoke(
+        &aws,
+        server,
+        &[
+            "--function-name",
+            "pyhello",
+            "--invocation-type",
+            "Event",
+            "--payload",
+            payload,
+        ],
+    );
+    assert_eq!(printed["StatusCode"], 202, "{printed}");
+    let until = Instant::now() + WAIT;
+    while !fleet.server.stderr().contains("pyhello: Event invocation") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        fleet.server.stderr().contains("pyhello: Event invocation"),
+        "{}",
+        fleet.server.stderr()
+    );
+    let server = &fleet.server;
+
+    // AWS's exceptions, by the names the CLI prints.
+    for (args, exception) in [
+        (
+            vec!["--function-name", "nope", "--payload", "{}"],
+            "ResourceNotFoundException",
+        ),
+        (
+            vec!["--function-name", "hello:7", "--payload", "{}"],
+            "ResourceNotFoundException",
+        ),
+        (
+            vec!["--function-name", "hello", "--payload", "{not json"],
+            "InvalidRequestContentException",
+        ),
+    ] {
+        let (out, _, _) = aws_invoke(&aws, server, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(exception),
+            "{args:?}: {stderr}"
+        );
+    }
+    let big = tempfile::tempdir().unwrap();
+    let big_file = big.path().join("big.json");
+    std::fs::write(
+        &big_file,
+        json!({"first_name": "x".repeat(7 << 20)}).to_string(),
+    )
+    .unwrap();
+    let (out, _, _) = aws_invoke(
+        &aws,
+        server,
+        &[
+            "--function-name",
+            "hello",
+            "--payload",
+            &format!("file://{}", big_file.display()),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("RequestTooLargeException"), "{stderr}");
+
+    // list-functions and get-function show what is served.
+    let out = aws_lambda(&aws, server, &["list-functions"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = listed["Functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["FunctionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hello", "pyecho", "pyhello", "sleeper"]);
+    let out = aws_lambda(&aws, server, &["get-function", "--function-name", "hello"]);
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["Configuration"]["Handler"], "hello.handler", "{got}");
+    assert_eq!(
+        got["Configuration"]["Environment"]["Variables"],
+        json!({"STAGE": "test"})
+    );
+    let out = aws_lambda(&aws, server, &["get-function", "--function-name", "nope"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
+
+    // Still serving after every bad request.
+    let r = fleet.server.post(
+        "/2015-03-31/functions/hello/invocations",
+        &hello_event("after"),
+    );
+    assert_eq!(r.json(), json!({"message": "Hello after Smith!"}));
+    assert!(!fleet.server.stderr().contains("panicked"));
+}
+
+/// boto3's view: the response fields and the exception classes it raises.
+const BOTO3_SCRIPT: &str = r#"
+import base64, json, sys
+import boto3
+from botocore.config import Config
+
+client = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local",
+                      config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+payload = json.dumps({"first_name": "Grace", "last_name": "Hopper"})
+
+r = client.invoke(FunctionName="hello", Payload=payload, LogType="Tail")
+assert r["StatusCode"] == 200, r
+assert r["ExecutedVersion"] == "$LATEST", r
+assert json.loads(r["Payload"].read()) == {"message": "Hello Grace Hopper!"}
+log = base64.b64decode(r["LogResult"]).decode()
+request_id = r["ResponseMetadata"]["RequestId"]
+assert f"START RequestId: {request_id}" in log and f"REPORT RequestId: {request_id}" in log, log
+
+r = client.invoke(FunctionName="pyhello", Qualifier="$LATEST", Payload=payload)
+assert json.loads(r["Payload"].read())["message"] == "Hello Grace Hopper!"
+r = client.invoke(FunctionName="arn:aws:lambda:us-east-1:000000000000:function:hello:$LATEST", Payload=payload)
+assert r["StatusCode"] == 200 and "FunctionError" not in r, r
+
+r = client.invoke(FunctionName="hello", Payload=json.dumps({"first_name": 1}))
+assert r["FunctionError"] == "Unhandled", r
+assert "errorType" in json.loads(r["Payload"].read())
+
+assert client.invoke(FunctionName="hello", InvocationType="DryRun", Payload=payload)["StatusCode"] == 204
+assert client.invoke(FunctionName="hello", InvocationType="Event", Payload=payload)["StatusCode"] == 202
+
+def raises(exception, **kwargs):
+    try:
+        client.invoke(**kwargs)
+    except exception as e:
+        return e.response
+    raise AssertionError(f"{kwargs} did not raise {exception}")
+
+raises(client.exceptions.ResourceNotFoundException, FunctionName="nope", Payload=payload)
+raises(client.exceptions.ResourceNotFoundException, FunctionName="hello", Qualifier="prod", Payload=payload)
+raises(client.exceptions.InvalidRequestContentException, FunctionName="hello", Payload=b"{oops")
+raises(client.exceptions.RequestTooLargeException, FunctionName="hello", Payload=b'"' + b"x" * (7 << 20) + b'"')
+raises(client.exceptions.RequestTooLargeException, FunctionName="hello", InvocationType="Event",
+       Payload=b'"' + b"x" * (2 << 20) + b'"')
+
+names = [f["FunctionName"] for f in client.list_functions()["Functions"]]
+assert names == ["hello", "pyecho", "pyhello", "sleeper"], names
+config = client.get_function(FunctionName="pyhello")["Configuration"]
+assert config["Handler"] == "lambda_function.lambda_handler" and config["Runtime"] == "provided.al2023", config
+raises(client.exceptions.ResourceNotFoundException, FunctionName="nope")  # via invoke
+try:
+    client.get_function(FunctionName="nope")
+    raise AssertionError("get_function of an unknown function succeeded")
+except client.exceptions.ResourceNotFoundException:
+    pass
+print("boto3 ok")
+"#;
+
+#[test]
+fn boto3_sees_each_invoke_semantic() {
+    let (Some((_, python)), Some(home)) = (require_aws_clients(), require_python()) else {
+        return;
+    };
+    let mut fleet = fleet(home);
+    let out = client_env(&mut Command::new(python))
+        .args(["-c", BOTO3_SCRIPT, &format!("http://{}", fleet.server.addr)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("boto3 ok"),
+        "{}\n{}\nserver: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        fleet.server.stderr()
+    );
+}
+
+/// One environment busy with a slow invocation: the next request waits for
+/// it, one that would wait past the timeout gets 429, and other functions
+/// answer meanwhile.
+#[test]
+fn a_busy_function_queues_then_throttles_and_never_blocks_another() {
+    let Some(home) = require_python() else {
+        return;
+    };
+    let fleet = fleet(home);
+    let addr = fleet.server.addr;
+    let sleep = |id: u32, secs: f64| {
+        std::thread::spawn(move || {
+            let body = json!({"id": id, "sleep": secs}).to_string();
+            http(
+                addr,
+                "POST",
+                "/2015-03-31/functions/sleeper/invocations",
+                body.as_bytes(),
+            )
+        })
+    };
+    // Warm the one environment so init does not count against the waits.
+    let warm = sleep(0, 0.0).join().unwrap();
+    assert_eq!(warm.status, 200, "{warm:?}");
+    let slow = sleep(1, 1.2);
+    std::thread::sleep(Duration::from_millis(200));
+    // Another function answers while the sleeper's only environment is busy.
+    let started = Instant::now();
+    let r = fleet.server.post(
+        "/2015-03-31/functions/hello/invocations",
+        &hello_event("busy"),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    // Queued behind the slow one (1 s left of a 2 s wait): answered.
+    let queued = sleep(2, 0.0).join().unwrap();
+    assert_eq!(queued.json()["id"], 2, "{queued:?}");
+    assert_eq!(slow.join().unwrap().json()["id"], 1);
+
+    // Two that time out (2 s each) hold the environment 4 s: a third gives up at 2 s.
+    let first = sleep(3, 10.0);
+    std::thread::sleep(Duration::from_millis(100));
+    let second = sleep(4, 10.0);
+    std::thread::sleep(Duration::from_millis(100));
+    let throttled = sleep(5, 0.0).join().unwrap();
+    assert_eq!(throttled.status, 429, "{throttled:?}");
+    assert_eq!(
+        throttled.header("x-amzn-errortype"),
+        Some("TooManyRequestsException")
+    );
+    for timed_out in [first.join().unwrap(), second.join().unwrap()] {
+        assert_eq!(
+            timed_out.header("x-amz-function-error"),
+            Some("Unhandled"),
+            "{timed_out:?}"
+        );
+        assert!(
+            String::from_utf8_lossy(&timed_out.body).contains("Task timed out"),
+            "{timed_out:?}"
+        );
+    }
+    assert_eq!(sleep(6, 0.0).join().unwrap().json()["id"], 6);
+}
+
+/// Edited code is served by the next invocation; code that no longer loads
+/// leaves the old code serving, with the error logged.
+#[test]
+fn changed_code_is_reloaded_and_broken_code_keeps_the_old() {
+    let Some(home) = require_python() else {
+        return;
+    };
+    let mut fleet = fleet(home);
+    let invoke = |name: &str| {
+        let path = format!("/2015-03-31/functions/{name}/invocations");
+        fleet.server.post(&path, &hello_event("Reload"))
+    };
+    assert_eq!(invoke("pyhello").json()["message"], "Hello Reload Smith!");
+    let source = fleet.python_root.join("lambda_function.py");
+    std::fs::write(
+        &source,
+        "def lambda_handler(event, context):\n    return {'message': 'edited'}\n",
+    )
+    .unwrap();
+    assert_eq!(invoke("pyhello").json(), json!({"message": "edited"}));
+    std::fs::write(
+        &source,
+        "def lambda_handler(event, context)\n    return 1\n",
+    )
+    .unwrap();
+    assert_eq!(invoke("pyhello").json(), json!({"message": "edited"}));
+
+    // A Rust module replaced by garbage, then by another handler's module.
+    let module = fleet.rust_root.join("hello.wasm");
+    std::fs::write(&module, b"\0asm garbage").unwrap();
+    assert_eq!(invoke("hello").json()["message"], "Hello Reload Smith!");
+    std::fs::copy(guest("region.wasm"), &module).unwrap();
+    let r = invoke("hello");
+    let log = fleet.server.stderr();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.json().get("message").is_none(),
+        "still the old module: {r:?}\n{log}"
+    );
+    assert!(
+        log.contains("pyhello: the changed code does not load"),
+        "{log}"
+    );
+    assert!(
+        log.contains("hello: the changed code does not load"),
+        "{log}"
+    );
+    assert!(log.contains("still serving the previous code"), "{log}");
+}
+
+/// The load test of `make test`: 2,000 requests from 64 client threads
+/// across three functions in two languages; each answer echoes its own id.
+#[test]
+fn load_2000_requests_from_64_threads_each_get_their_own_answer() {
+    let Some(home) = require_python() else {
+        return;
+    };
+    const REQUESTS: usize = 2000;
+    const THREADS: usize = 64;
+    let fleet = fleet(home);
+    let addr = fleet.server.addr;
+    let next = std::sync::Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let next = next.clone();
+            std::thread::spawn(move || {
+                let mut answered = 0;
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= REQUESTS {
+                        return answered;
+                    }
+                    let function = ["hello", "pyhello", "pyecho"][n % 3];
+                    let id = format!("req-{n}");
+                    let body = match function {
+                        "pyecho" => json!({"id": id}).to_string().into_bytes(),
+                        _ => hello_event(&id),
+                    };
+                    let path = format!("/2015-03-31/functions/{function}/invocations");
+                    let r = http(addr, "POST", &path, &body);
+                    assert_eq!(r.status, 200, "{function} {id}: {r:?}");
+                    let got = r.json();
+                    match function {
+                        "pyecho" => assert_eq!(got["id"], id.as_str(), "{got}"),
+                        _ => assert_eq!(got["message"], format!("Hello {id} Smith!"), "{got}"),
+                    }
+                    answered += 1;
+                }
+            })
+        })
+        .collect();
+    let answered: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    let elapsed = started.elapsed();
+    assert_eq!(answered, REQUESTS);
+    eprintln!(
+        "serve load: {REQUESTS} requests from {THREADS} threads in {:.2} s ({:.0} requests/s)",
+        elapsed.as_secs_f64(),
+        REQUESTS as f64 / elapsed.as_secs_f64()
+    );
+}
