@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use wasmtime::{Engine, Module};
 
-use super::interpreter::Language;
+use super::interpreter::{self, Language};
 use crate::engine;
 use crate::errors::LambdaError;
 use crate::handler_name::HandlerName;
@@ -21,6 +21,7 @@ pub const JAVASCRIPT: Language = Language {
     name: "JavaScript",
     claims: is_javascript_handler,
     load: load_runner,
+    run: interpreter::run_export,
 };
 
 /// The runner's file names inside its home, precompiled first (`make js`

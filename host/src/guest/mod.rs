@@ -5,7 +5,7 @@
 //!   export is called per event (Rust, C, Zig, Go, AssemblyScript guests).
 //! - [`command`]: a WASI program; a fresh instance runs `_start` per event.
 //! - [`interpreter`]: a language runtime compiled to Wasm that loads the
-//!   handler from source; [`python`] and [`javascript`] are such languages.
+//!   handler from source; [`python`], [`javascript`] and [`ruby`] are such languages.
 //!
 //! [`Guest`] holds what every kind shares: the linked template, an
 //! execution environment started on demand and discarded after a fault, and
@@ -17,6 +17,7 @@ pub mod interpreter;
 pub mod javascript;
 pub mod python;
 pub mod reactor;
+pub mod ruby;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -195,7 +196,7 @@ impl AnyGuest {
             // An interpreter's runtime formats its records as the
             // language's AWS runtime does; the host writes them as they come.
             let logger = logger.with_raw_lines();
-            let guest = Guest::start(&module, (), settings, logger, tmp, extras).await?;
+            let guest = Guest::start(&module, language, settings, logger, tmp, extras).await?;
             return Ok(Self::Interpreter(guest));
         }
         let module = engine::load_module(

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use wasmtime::{Engine, Module};
 
-use super::interpreter::Language;
+use super::interpreter::{self, Language};
 use crate::engine;
 use crate::errors::LambdaError;
 use crate::handler_name::HandlerName;
@@ -26,6 +26,7 @@ pub const PYTHON: Language = Language {
     name: "Python",
     claims: is_python_handler,
     load: load_interpreter,
+    run: interpreter::run_export,
 };
 
 /// The runtime glue the interpreter runs.
