@@ -18,6 +18,7 @@ mod javascript;
 mod languages;
 mod languages_go_as;
 mod python_mode;
+mod ruby;
 mod runtime_mode;
 mod soak;
 mod test_mode;

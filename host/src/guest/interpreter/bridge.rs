@@ -111,7 +111,10 @@ async fn answer(
 }
 
 /// The message of a frame other than `L` (checked non-empty by the caller).
-pub(crate) fn message_of(frame: &[u8], max_response_bytes: usize) -> wasmtime::Result<GuestMessage> {
+pub(crate) fn message_of(
+    frame: &[u8],
+    max_response_bytes: usize,
+) -> wasmtime::Result<GuestMessage> {
     let (&kind, body) = frame
         .split_first()
         .ok_or_else(|| wasmtime::format_err!("host::call: empty frame"))?;
@@ -133,7 +136,10 @@ pub(crate) async fn hand_over(
     mut store: impl AsContextMut<Data = GuestState<InterpreterState>>,
     message: GuestMessage,
 ) -> wasmtime::Result<Vec<u8>> {
-    let ends = matches!(message, GuestMessage::InitFailed(_) | GuestMessage::Exited(_));
+    let ends = matches!(
+        message,
+        GuestMessage::InitFailed(_) | GuestMessage::Exited(_)
+    );
     let mut context = store.as_context_mut();
     let peak = context.data().limiter.peak_bytes();
     let Some(bridge) = context.data_mut().kind.as_mut() else {

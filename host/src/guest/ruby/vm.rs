@@ -20,8 +20,8 @@ use wasmtime::{
     ValType,
 };
 
-use crate::guest::interpreter::bridge::{self, InterpreterState};
 use crate::guest::interpreter::RunFuture;
+use crate::guest::interpreter::bridge::{self, InterpreterState};
 use crate::store::GuestState;
 
 /// The glue, evaluated once per environment.
@@ -39,27 +39,132 @@ const JS_INTEROP_IMPORTS: &[(&str, &str, &[ValType], &[ValType])] = {
     use ValType::{F64, I32};
     const H: &str = "rb-js-abi-host";
     &[
-        (H, "rb_wasm_throw_prohibit_rewind_exception", &[I32, I32], &[]),
-        (H, "eval-js: func(code: string) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }", &[I32, I32, I32], &[]),
-        (H, "is-js: func(value: handle<js-abi-value>) -> bool", &[I32], &[I32]),
-        (H, "instance-of: func(value: handle<js-abi-value>, klass: handle<js-abi-value>) -> bool", &[I32, I32], &[I32]),
-        (H, "global-this: func() -> handle<js-abi-value>", &[], &[I32]),
-        (H, "int-to-js-number: func(value: s32) -> handle<js-abi-value>", &[I32], &[I32]),
-        (H, "float-to-js-number: func(value: float64) -> handle<js-abi-value>", &[F64], &[I32]),
-        (H, "string-to-js-string: func(value: string) -> handle<js-abi-value>", &[I32, I32], &[I32]),
-        (H, "bool-to-js-bool: func(value: bool) -> handle<js-abi-value>", &[I32], &[I32]),
-        (H, "proc-to-js-function: func(value: u32) -> handle<js-abi-value>", &[I32], &[I32]),
-        (H, "rb-object-to-js-rb-value: func(raw-rb-abi-value: u32) -> handle<js-abi-value>", &[I32], &[I32]),
-        (H, "js-value-to-string: func(value: handle<js-abi-value>) -> string", &[I32, I32], &[]),
-        (H, "js-value-to-integer: func(value: handle<js-abi-value>) -> variant { as-float(float64), bignum(string) }", &[I32, I32], &[]),
-        (H, "export-js-value-to-host: func(value: handle<js-abi-value>) -> ()", &[I32], &[]),
-        (H, "import-js-value-from-host: func() -> handle<js-abi-value>", &[], &[I32]),
-        (H, "js-value-typeof: func(value: handle<js-abi-value>) -> string", &[I32, I32], &[]),
-        (H, "js-value-equal: func(lhs: handle<js-abi-value>, rhs: handle<js-abi-value>) -> bool", &[I32, I32], &[I32]),
-        (H, "js-value-strictly-equal: func(lhs: handle<js-abi-value>, rhs: handle<js-abi-value>) -> bool", &[I32, I32], &[I32]),
-        (H, "reflect-apply: func(target: handle<js-abi-value>, this-argument: handle<js-abi-value>, arguments: list<handle<js-abi-value>>) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }", &[I32, I32, I32, I32, I32], &[]),
-        (H, "reflect-get: func(target: handle<js-abi-value>, property-key: string) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }", &[I32, I32, I32, I32], &[]),
-        (H, "reflect-set: func(target: handle<js-abi-value>, property-key: string, value: handle<js-abi-value>) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }", &[I32, I32, I32, I32, I32], &[]),
+        (
+            H,
+            "rb_wasm_throw_prohibit_rewind_exception",
+            &[I32, I32],
+            &[],
+        ),
+        (
+            H,
+            "eval-js: func(code: string) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }",
+            &[I32, I32, I32],
+            &[],
+        ),
+        (
+            H,
+            "is-js: func(value: handle<js-abi-value>) -> bool",
+            &[I32],
+            &[I32],
+        ),
+        (
+            H,
+            "instance-of: func(value: handle<js-abi-value>, klass: handle<js-abi-value>) -> bool",
+            &[I32, I32],
+            &[I32],
+        ),
+        (
+            H,
+            "global-this: func() -> handle<js-abi-value>",
+            &[],
+            &[I32],
+        ),
+        (
+            H,
+            "int-to-js-number: func(value: s32) -> handle<js-abi-value>",
+            &[I32],
+            &[I32],
+        ),
+        (
+            H,
+            "float-to-js-number: func(value: float64) -> handle<js-abi-value>",
+            &[F64],
+            &[I32],
+        ),
+        (
+            H,
+            "string-to-js-string: func(value: string) -> handle<js-abi-value>",
+            &[I32, I32],
+            &[I32],
+        ),
+        (
+            H,
+            "bool-to-js-bool: func(value: bool) -> handle<js-abi-value>",
+            &[I32],
+            &[I32],
+        ),
+        (
+            H,
+            "proc-to-js-function: func(value: u32) -> handle<js-abi-value>",
+            &[I32],
+            &[I32],
+        ),
+        (
+            H,
+            "rb-object-to-js-rb-value: func(raw-rb-abi-value: u32) -> handle<js-abi-value>",
+            &[I32],
+            &[I32],
+        ),
+        (
+            H,
+            "js-value-to-string: func(value: handle<js-abi-value>) -> string",
+            &[I32, I32],
+            &[],
+        ),
+        (
+            H,
+            "js-value-to-integer: func(value: handle<js-abi-value>) -> variant { as-float(float64), bignum(string) }",
+            &[I32, I32],
+            &[],
+        ),
+        (
+            H,
+            "export-js-value-to-host: func(value: handle<js-abi-value>) -> ()",
+            &[I32],
+            &[],
+        ),
+        (
+            H,
+            "import-js-value-from-host: func() -> handle<js-abi-value>",
+            &[],
+            &[I32],
+        ),
+        (
+            H,
+            "js-value-typeof: func(value: handle<js-abi-value>) -> string",
+            &[I32, I32],
+            &[],
+        ),
+        (
+            H,
+            "js-value-equal: func(lhs: handle<js-abi-value>, rhs: handle<js-abi-value>) -> bool",
+            &[I32, I32],
+            &[I32],
+        ),
+        (
+            H,
+            "js-value-strictly-equal: func(lhs: handle<js-abi-value>, rhs: handle<js-abi-value>) -> bool",
+            &[I32, I32],
+            &[I32],
+        ),
+        (
+            H,
+            "reflect-apply: func(target: handle<js-abi-value>, this-argument: handle<js-abi-value>, arguments: list<handle<js-abi-value>>) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }",
+            &[I32, I32, I32, I32, I32],
+            &[],
+        ),
+        (
+            H,
+            "reflect-get: func(target: handle<js-abi-value>, property-key: string) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }",
+            &[I32, I32, I32, I32],
+            &[],
+        ),
+        (
+            H,
+            "reflect-set: func(target: handle<js-abi-value>, property-key: string, value: handle<js-abi-value>) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }",
+            &[I32, I32, I32, I32, I32],
+            &[],
+        ),
         ("canonical_abi", "resource_drop_js-abi-value", &[I32], &[]),
     ]
 };
@@ -200,7 +305,10 @@ impl RubyVm {
     }
 
     /// WASI's reactor init, then `ruby-init` with [`RUBY_ARGS`].
-    async fn initialize(&mut self, mut store: impl AsContextMut<Data: Send>) -> wasmtime::Result<()> {
+    async fn initialize(
+        &mut self,
+        mut store: impl AsContextMut<Data: Send>,
+    ) -> wasmtime::Result<()> {
         let mut store = store.as_context_mut();
         if let Some(initialize) = &self.initialize {
             initialize.call_async(&mut store, ()).await?;
@@ -208,9 +316,11 @@ impl RubyVm {
         let list = self.alloc(&mut store, 4, 8 * RUBY_ARGS.len()).await?;
         for (i, arg) in RUBY_ARGS.iter().enumerate() {
             let ptr = self.alloc(&mut store, 1, arg.len()).await?;
-            self.memory.write(&mut store, ptr as usize, arg.as_bytes())?;
+            self.memory
+                .write(&mut store, ptr as usize, arg.as_bytes())?;
             let entry = [(ptr as u32).to_le_bytes(), (arg.len() as u32).to_le_bytes()].concat();
-            self.memory.write(&mut store, list as usize + 8 * i, &entry)?;
+            self.memory
+                .write(&mut store, list as usize + 8 * i, &entry)?;
         }
         self.ruby_init
             .call_async(&mut store, (list, RUBY_ARGS.len() as i32))
@@ -224,15 +334,23 @@ impl RubyVm {
         source: &[u8],
     ) -> wasmtime::Result<Vec<u8>> {
         let mut store = store.as_context_mut();
-        let len = i32::try_from(source.len())
-            .map_err(|_| wasmtime::format_err!("a {} byte source is too large for Ruby", source.len()))?;
+        let len = i32::try_from(source.len()).map_err(|_| {
+            wasmtime::format_err!("a {} byte source is too large for Ruby", source.len())
+        })?;
         if len > self.buffer.1 {
             let (old, old_len) = self.buffer;
-            let ptr = self.realloc.call_async(&mut store, (old, old_len, 1, len)).await?;
+            let ptr = self
+                .realloc
+                .call_async(&mut store, (old, old_len, 1, len))
+                .await?;
             self.buffer = (ptr, len);
         }
-        self.memory.write(&mut store, self.buffer.0 as usize, source)?;
-        let ret = self.eval.call_async(&mut store, (self.buffer.0, len)).await?;
+        self.memory
+            .write(&mut store, self.buffer.0 as usize, source)?;
+        let ret = self
+            .eval
+            .call_async(&mut store, (self.buffer.0, len))
+            .await?;
         let [value, state] = self.read_pair(&store, ret)?;
         if state != 0 {
             wasmtime::bail!(
@@ -255,7 +373,9 @@ impl RubyVm {
         size: usize,
     ) -> wasmtime::Result<i32> {
         let size = i32::try_from(size)?;
-        self.realloc.call_async(&mut *store, (0, 0, align, size)).await
+        self.realloc
+            .call_async(&mut *store, (0, 0, align, size))
+            .await
     }
 
     /// Two little-endian i32s at `ptr`: a canonical-ABI return area.
