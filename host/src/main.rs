@@ -15,7 +15,9 @@ mod cli;
 use clap::Parser;
 use cli::{Cli, Command};
 use lambda_wasm::guest::python::prepare::prepare_runtime;
-use lambda_wasm::settings::{JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, js_home, python_home};
+use lambda_wasm::settings::{
+    JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, RUBY_HOME_VARIABLE, js_home, python_home, ruby_home,
+};
 use lambda_wasm::{bootstrap, engine, local, package, serve};
 
 fn main() -> ExitCode {
@@ -119,7 +121,8 @@ async fn prepare_python(args: &cli::PreparePythonArgs) -> ExitCode {
 fn package(args: &cli::PackageArgs) -> ExitCode {
     let home = python_home(std::env::var(PYTHON_HOME_VARIABLE).ok());
     let js = js_home(std::env::var(JS_HOME_VARIABLE).ok());
-    let report = match package::package(&args.task_root, &args.out, &home, &js) {
+    let ruby = ruby_home(std::env::var(RUBY_HOME_VARIABLE).ok());
+    let report = match package::package(&args.task_root, &args.out, &home, &js, &ruby) {
         Ok(report) => report,
         Err(error) => {
             eprintln!("lambda-wasm: {error:#}");
@@ -128,7 +131,7 @@ fn package(args: &cli::PackageArgs) -> ExitCode {
     };
     let megabytes = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     eprintln!(
-        "lambda-wasm: wrote {} ({:.1} MB unzipped; Lambda allows {:.0} MB), {} module(s) precompiled{}{}",
+        "lambda-wasm: wrote {} ({:.1} MB unzipped; Lambda allows {:.0} MB), {} module(s) precompiled{}{}{}",
         args.out.display(),
         megabytes(report.unzipped_bytes),
         megabytes(package::LAMBDA_UNZIPPED_LIMIT),
@@ -140,6 +143,11 @@ fn package(args: &cli::PackageArgs) -> ExitCode {
         },
         if report.with_javascript {
             ", with the JavaScript runner"
+        } else {
+            ""
+        },
+        if report.with_ruby {
+            ", with the Ruby interpreter"
         } else {
             ""
         }

@@ -11,8 +11,9 @@ use anyhow::{Context as _, bail};
 
 use crate::engine;
 use crate::engine::source::{self, Freshness};
-use crate::guest::javascript;
 use crate::guest::python::{self, prepare::prepare_runtime};
+use crate::guest::{javascript, ruby};
+use crate::settings::{JS_HOME_VARIABLE, RUBY_HOME_VARIABLE};
 
 /// Lambda's limit on a function's unzipped deployment package.
 pub const LAMBDA_UNZIPPED_LIMIT: u64 = 250 * 1024 * 1024;
@@ -28,15 +29,18 @@ pub struct PackageReport {
     pub with_python: bool,
     /// Whether the JavaScript runner was included.
     pub with_javascript: bool,
+    /// Whether the Ruby interpreter was included.
+    pub with_ruby: bool,
 }
 
 /// Builds the package for `task_root` in the empty (or new) folder `out`,
-/// taking the interpreters from `python_home` and `js_home`.
+/// taking the interpreters from `python_home`, `js_home` and `ruby_home`.
 pub fn package(
     task_root: &Path,
     out: &Path,
     python_home: &Path,
     js_home: &Path,
+    ruby_home: &Path,
 ) -> anyhow::Result<PackageReport> {
     if !task_root.is_dir() {
         bail!("the task root {} is not a folder", task_root.display());
@@ -59,6 +63,7 @@ pub fn package(
         compiled: Vec::new(),
         with_python: false,
         with_javascript: false,
+        with_ruby: false,
     };
     for file in files_under(task_root)? {
         let relative = file
@@ -74,6 +79,7 @@ pub fn package(
         }
         report.with_python |= file.extension().is_some_and(|ext| ext == "py");
         report.with_javascript |= javascript::is_source(&file);
+        report.with_ruby |= ruby::is_source(&file);
     }
     let executable = std::env::current_exe().context("cannot find this executable")?;
     copy(&executable, &out.join("bootstrap"))?;
@@ -96,7 +102,14 @@ pub fn package(
         include_runtime_pyc(home, &out.join("python"))?;
     }
     if report.with_javascript {
-        include_runner(&engine, js_home, &out.join("js"))?;
+        let missing = format!("run `make js` or set {JS_HOME_VARIABLE}");
+        let files = javascript::RUNNER_FILES;
+        include_precompiled(&engine, js_home, files, &out.join("js"), &missing)?;
+    }
+    if report.with_ruby {
+        let missing = format!("run `make ruby` or set {RUBY_HOME_VARIABLE}");
+        let files = ruby::INTERPRETER_FILES;
+        include_precompiled(&engine, ruby_home, files, &out.join("ruby"), &missing)?;
     }
     report.unzipped_bytes = files_under(out)?
         .iter()
@@ -140,23 +153,27 @@ fn require_fresh_cwasm(home: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Puts the JavaScript runner in the package, precompiled: its `.cwasm`
-/// from `home`, else its `.wasm` compiled now.
-fn include_runner(
+/// Puts an interpreter (the JavaScript runner, Ruby) in the package,
+/// precompiled: `files` are its `.cwasm` and `.wasm` names; the `.cwasm`
+/// from `home`, else the `.wasm` compiled now; `missing` says how to get it.
+fn include_precompiled(
     engine: &wasmtime::Engine,
     home: &Path,
+    files: [&str; 2],
     packaged_home: &Path,
+    missing: &str,
 ) -> anyhow::Result<()> {
-    let [cwasm, wasm] = javascript::RUNNER_FILES.map(|name| home.join(name));
-    let packaged = packaged_home.join(javascript::RUNNER_FILES[0]);
+    let [cwasm, wasm] = files.map(|name| home.join(name));
+    let packaged = packaged_home.join(files[0]);
     if cwasm.is_file() {
         return copy(&cwasm, &packaged);
     }
     if !wasm.is_file() {
         bail!(
-            "the task root has JavaScript but no runner is installed in {}; run `make js` or set {}",
-            home.display(),
-            crate::settings::JS_HOME_VARIABLE
+            "the task root needs {} or {} in {}, which is not there; {missing}",
+            files[0],
+            files[1],
+            home.display()
         );
     }
     std::fs::create_dir_all(packaged_home)
@@ -216,13 +233,14 @@ mod tests {
             &out.path().join("pkg-out"),
             Path::new("/nonexistent"),
             Path::new("/nonexistent"),
+            Path::new("/nonexistent"),
         )
         .unwrap();
         for file in ["bootstrap", "config.json", "pkg/m.wasm", "pkg/m.cwasm"] {
             assert!(out.path().join("pkg-out").join(file).is_file(), "{file}");
         }
         assert_eq!(report.compiled, [PathBuf::from("pkg/m.wasm")]);
-        assert!(!report.with_python && !report.with_javascript);
+        assert!(!report.with_python && !report.with_javascript && !report.with_ruby);
         assert!(report.unzipped_bytes > 0);
     }
 
@@ -239,6 +257,7 @@ mod tests {
         package(
             root.path(),
             &out,
+            Path::new("/nonexistent"),
             Path::new("/nonexistent"),
             Path::new("/nonexistent"),
         )
@@ -280,7 +299,7 @@ mod tests {
         )
         .unwrap();
         let nowhere = Path::new("/nonexistent");
-        let error = package(root.path(), root.path(), nowhere, nowhere)
+        let error = package(root.path(), root.path(), nowhere, nowhere, nowhere)
             .unwrap_err()
             .to_string();
         assert!(error.contains("is not empty"), "{error}");

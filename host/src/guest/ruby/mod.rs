@@ -30,6 +30,7 @@ pub const RUBY: Language = Language {
 
 /// The interpreter's file names inside its home, precompiled first (`make
 /// ruby` installs both).
+pub const INTERPRETER_FILES: [&str; 2] = [INTERPRETER_CWASM, INTERPRETER_WASM];
 const INTERPRETER_CWASM: &str = "ruby.cwasm";
 const INTERPRETER_WASM: &str = "ruby.wasm";
 
