@@ -66,15 +66,6 @@ fn seed_root(name: &str) -> TaskRoot {
         .build()
 }
 
-fn seed_event(name: &str) -> Value {
-    let path = workspace_root()
-        .join("guests/events")
-        .join(format!("{name}.json"));
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
 const HANDLER: &str = "lambda_function.lambda_handler";
 
 // ---------------------------------------------------------------------------
@@ -96,11 +87,7 @@ async fn seed_hello_and_region() {
     let root = seed_root("region");
     let mut boot = spawn(&api, &root, HANDLER, &[("AWS_REGION", "eu-west-1")]);
     let (_, o) = boot.call_json(&api, seed_event("region")).await;
-    let v = o.json();
-    assert_eq!(v["statusCode"], 200);
-    assert_eq!(v["headers"], json!({"Content-Type": "application/json"}));
-    // Python's json.dumps({"Region ": region}), byte for byte.
-    assert_eq!(v["body"], "{\"Region \": \"eu-west-1\"}");
+    assert_seed_region_response(&o.json(), "eu-west-1");
     api.assert_all_answered_once();
 }
 
@@ -203,14 +190,28 @@ fn probe_root() -> TaskRoot {
         .build()
 }
 
+/// A bootstrap serving [`PROBE`] with its API and task root.
+async fn start_probe() -> (FakeRuntimeApi, TaskRoot, Bootstrap) {
+    let api = FakeRuntimeApi::start().await;
+    let root = probe_root();
+    let boot = spawn(&api, &root, HANDLER, &[]);
+    (api, root, boot)
+}
+
+/// The next event is the first of a fresh environment; every event so far
+/// was answered once.
+async fn assert_fresh_environment(boot: &mut Bootstrap, api: &FakeRuntimeApi) {
+    let (_, o) = boot.call_json(api, json!({})).await;
+    assert_eq!(o.json()["calls"], 1, "a fresh environment");
+    api.assert_all_answered_once();
+}
+
 /// `context` has the Ruby runtime's fields, and a `FILE.CLASS.METHOD`
 /// handler (a class method in a module) runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn context_fields_and_class_method_handlers() {
     require_ruby!();
-    let api = FakeRuntimeApi::start().await;
-    let root = probe_root();
-    let mut boot = spawn(&api, &root, HANDLER, &[]);
+    let (api, root, mut boot) = start_probe().await;
     let (id, o) = boot.call_json(&api, json!({"action": "context"})).await;
     let v = o.json();
     assert_eq!(v["aws_request_id"], id.as_str());
@@ -261,9 +262,7 @@ async fn context_fields_and_class_method_handlers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raised_errors_keep_the_environment() {
     require_ruby!();
-    let api = FakeRuntimeApi::start().await;
-    let root = probe_root();
-    let mut boot = spawn(&api, &root, HANDLER, &[]);
+    let (api, _root, mut boot) = start_probe().await;
     let (_, o) = boot.call_json(&api, json!({})).await;
     let first = o.json();
     assert_eq!(first["calls"], 1);
@@ -304,25 +303,19 @@ async fn raised_errors_keep_the_environment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_method_error_resets_the_environment() {
     require_ruby!();
-    let api = FakeRuntimeApi::start().await;
-    let root = probe_root();
-    let mut boot = spawn(&api, &root, HANDLER, &[]);
-    let (_, o) = boot.call_json(&api, json!({})).await;
-    let before = o.json()["instance"].clone();
+    let (api, _root, mut boot) = start_probe().await;
+    boot.call_json(&api, json!({})).await;
     let (id, o) = boot.call_json(&api, json!({"action": "nil"})).await;
     assert_eq!(
         assert_lambda_error(&o, "Function<NoMethodError>", &id),
         "undefined method 'upcase' for nil"
     );
-    let (_, o) = boot.call_json(&api, json!({})).await;
-    assert_eq!(o.json()["calls"], 1, "a fresh environment");
-    assert_ne!(o.json()["instance"], before);
+    assert_fresh_environment(&mut boot, &api).await;
     assert!(
         boot.stderr().contains("Critical exception from handler"),
         "{}",
         boot.stderr()
     );
-    api.assert_all_answered_once();
 }
 
 /// A handler method that does not exist is found missing at the first
@@ -407,9 +400,7 @@ async fn init_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn puts_and_logger_reach_the_logs() {
     require_ruby!();
-    let api = FakeRuntimeApi::start().await;
-    let root = probe_root();
-    let mut boot = spawn(&api, &root, HANDLER, &[]);
+    let (api, _root, mut boot) = start_probe().await;
     let (id, o) = boot.call_json(&api, json!({"action": "logs"})).await;
     assert_eq!(o.json(), "logged");
     assert!(
@@ -434,11 +425,8 @@ async fn puts_and_logger_reach_the_logs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn infinite_loop_times_out_and_the_next_event_is_fine() {
     require_ruby!();
-    let api = FakeRuntimeApi::start().await;
-    let root = probe_root();
-    let mut boot = spawn(&api, &root, HANDLER, &[]);
-    let (_, o) = boot.call_json(&api, json!({})).await;
-    let before = o.json()["instance"].clone();
+    let (api, _root, mut boot) = start_probe().await;
+    boot.call_json(&api, json!({})).await;
     let inv = Invocation::json(&json!({"action": "loop"})).timeout(Duration::from_secs(1));
     let (id, o) = boot.call(&api, inv).await;
     let (_, body) = o.error();
@@ -447,10 +435,7 @@ async fn infinite_loop_times_out_and_the_next_event_is_fine() {
         body["errorMessage"].as_str().unwrap().contains(&id),
         "{body}"
     );
-    let (_, o) = boot.call_json(&api, json!({})).await;
-    assert_eq!(o.json()["calls"], 1, "a fresh environment");
-    assert_ne!(o.json()["instance"], before);
-    api.assert_all_answered_once();
+    assert_fresh_environment(&mut boot, &api).await;
 }
 
 /// Growing past the function's memory size: Ruby's own NoMemoryError (a
@@ -458,17 +443,13 @@ async fn infinite_loop_times_out_and_the_next_event_is_fine() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_cap_and_the_next_event_is_fine() {
     require_ruby!();
-    let api = FakeRuntimeApi::start().await;
-    let root = probe_root();
-    let mut boot = spawn(&api, &root, HANDLER, &[]);
+    let (api, _root, mut boot) = start_probe().await;
     let (id, o) = boot.call_json(&api, json!({"action": "hog"})).await;
     assert_eq!(
         assert_lambda_error(&o, "Function<NoMemoryError>", &id),
         "failed to allocate memory"
     );
-    let (_, o) = boot.call_json(&api, json!({})).await;
-    assert_eq!(o.json()["calls"], 1, "a fresh environment");
-    api.assert_all_answered_once();
+    assert_fresh_environment(&mut boot, &api).await;
 }
 
 /// The interpreter's JavaScript interop has no JavaScript behind it: using
@@ -477,9 +458,7 @@ async fn memory_cap_and_the_next_event_is_fine() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javascript_interop_fails_loudly() {
     require_ruby!();
-    let api = FakeRuntimeApi::start().await;
-    let root = probe_root();
-    let mut boot = spawn(&api, &root, HANDLER, &[]);
+    let (api, _root, mut boot) = start_probe().await;
     let (_, o) = boot.call_json(&api, json!({"action": "js"})).await;
     let (_, body) = o.error();
     assert!(
@@ -490,7 +469,5 @@ async fn javascript_interop_fails_loudly() {
             || body.to_string().contains("JavaScript interop"),
         "{body}"
     );
-    let (_, o) = boot.call_json(&api, json!({})).await;
-    assert_eq!(o.json()["calls"], 1, "a fresh environment");
-    api.assert_all_answered_once();
+    assert_fresh_environment(&mut boot, &api).await;
 }
