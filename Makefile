@@ -20,11 +20,17 @@ JS_DEBS      := clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32
 # rquickjs-sys compiles QuickJS with Debian's clang and wasi-libc; without
 # RQUICKJS_SYS_NO_WASI_SDK its build script downloads wasi-sdk instead
 JS_CC_ENV    := RQUICKJS_SYS_NO_WASI_SDK=1 CC_wasm32_wasip1=clang-19 CFLAGS_wasm32_wasip1=--target=wasm32-wasi
+# Ruby 3.4 for WASI (npm's @ruby/3.4-wasm-wasi), for .rb handlers: the host
+# finds it in $(RUBY_HOME), i.e. ruby/ beside target/release/lambda-wasm
+RUBY_HOME    := target/release/ruby
+RUBY_VERSION := 2.10.1
+RUBY_TGZ     := .tools/npm/ruby-3.4-wasm-wasi-$(RUBY_VERSION).tgz
+RUBY_SHA256  := 2e709bd9eddefe1c5d63e9fc0391a35cce4754e936d8a2f24b8582f6d5c2ea88
 
-.PHONY: demo test setup tools host guests python js clean bench bench-tools miri
+.PHONY: demo test setup tools host guests python js ruby clean bench bench-tools miri
 
 ## demo: build the host and the guests, then run the seed's three handlers locally
-demo: setup host guests python
+demo: setup host guests python ruby
 	@echo "== hello (Rust guest)"
 	$(HOST) invoke hello.handler --task-root $(GUEST_DIR) --event $(EVENTS)/hello.json
 	@echo "== region (Rust guest)"
@@ -37,6 +43,10 @@ demo: setup host guests python
 	$(HOST) invoke lambda_function.lambda_handler --task-root guests/python/region --event $(EVENTS)/region.json --env AWS_REGION=eu-west-1
 	@echo "== increment (Python)"
 	$(HOST) invoke lambda_function.lambda_handler --task-root guests/python/increment --event $(EVENTS)/increment.json
+	@echo "== hello, region, increment (Ruby, guests/ruby)"
+	$(HOST) invoke lambda_function.lambda_handler --task-root guests/ruby/hello --event $(EVENTS)/hello.json
+	$(HOST) invoke lambda_function.lambda_handler --task-root guests/ruby/region --event $(EVENTS)/region.json --env AWS_REGION=eu-west-1
+	$(HOST) invoke lambda_function.lambda_handler --task-root guests/ruby/increment --event $(EVENTS)/increment.json
 
 ## test: unit tests of every crate, the guest SDK under Miri, and the
 ## end-to-end tests of the built binary.
@@ -46,7 +56,7 @@ demo: setup host guests python
 LAMBDA_WASM_REQUIRE_ALL ?= $(if $(CI),1,)
 export LAMBDA_WASM_REQUIRE_ALL
 AWS_CLIENTS := awscli==1.46.2 boto3==1.44.8
-test: setup host guests guests-langs python js tools miri
+test: setup host guests guests-langs python js ruby tools miri
 	LAMBDA_WASM_REQUIRE_ALL=$(LAMBDA_WASM_REQUIRE_ALL) $(CARGO) test --release --workspace --exclude lambda-wasm-js
 
 ## miri: the guest SDK's unit tests under Miri, with Stacked and with Tree
@@ -227,6 +237,24 @@ js: setup
 	    || [ Cargo.lock -nt $$cwasm ] || [ host/src/engine.rs -nt $$cwasm ]; }; then \
 	  $(HOST) compile --portable $(JS_HOME)/javascript.wasm -o $$cwasm; \
 	fi
+
+## ruby: the Ruby interpreter for .rb handlers: @ruby/3.4-wasm-wasi
+## $(RUBY_VERSION)'s dist/ruby+stdlib.wasm (npm pack, checked against
+## RUBY_SHA256) as $(RUBY_HOME)/ruby.wasm, precompiled by the host once (~1.5
+## min; redone when the .wasm, Cargo.lock or host/src/engine.rs is newer)
+ruby: host $(RUBY_HOME)/ruby.cwasm
+
+$(RUBY_TGZ):
+	@mkdir -p $(@D)
+	cd $(@D) && npm pack --silent @ruby/3.4-wasm-wasi@$(RUBY_VERSION) </dev/null >/dev/null
+	echo "$(RUBY_SHA256)  $@" | sha256sum -c --quiet || { rm -f $@; exit 1; }
+
+$(RUBY_HOME)/ruby.wasm: $(RUBY_TGZ)
+	mkdir -p $(RUBY_HOME)
+	tar -xzf $< -O package/dist/ruby+stdlib.wasm > $@.partial && mv $@.partial $@
+
+$(RUBY_HOME)/ruby.cwasm: $(RUBY_HOME)/ruby.wasm Cargo.lock host/src/engine.rs | host
+	$(HOST) compile --portable $< -o $@
 
 clean:
 	$(CARGO) clean

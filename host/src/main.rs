@@ -17,7 +17,9 @@ use clap::Parser;
 use cli::{Cli, Command};
 use lambda_wasm::engine::target::Arch;
 use lambda_wasm::guest::python::prepare::prepare_runtime;
-use lambda_wasm::settings::{JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, js_home, python_home};
+use lambda_wasm::settings::{
+    JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, RUBY_HOME_VARIABLE, js_home, python_home, ruby_home,
+};
 use lambda_wasm::{bootstrap, engine, local, package, serve};
 
 fn main() -> ExitCode {
@@ -141,6 +143,7 @@ fn package(args: &cli::PackageArgs) -> ExitCode {
         bootstrap: args.bootstrap.clone(),
         python_home: python_home(std::env::var(PYTHON_HOME_VARIABLE).ok()),
         js_home: js_home(std::env::var(JS_HOME_VARIABLE).ok()),
+        ruby_home: ruby_home(std::env::var(RUBY_HOME_VARIABLE).ok()),
     };
     let report = match package::package(&options) {
         Ok(report) => report,
@@ -155,6 +158,9 @@ fn package(args: &cli::PackageArgs) -> ExitCode {
     }
     if report.with_javascript {
         included.push_str(", with the JavaScript runner");
+    }
+    if report.with_ruby {
+        included.push_str(", with the Ruby interpreter");
     }
     if !report.compressed.is_empty() {
         included.push_str(&format!(

@@ -19,8 +19,9 @@ pub use self::archive::{DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT, megabytes};
 use crate::engine;
 use crate::engine::source::{self, Freshness, SourceRecord, WasmFile};
 use crate::engine::target::Arch;
-use crate::guest::javascript;
 use crate::guest::python::{self, prepare::prepare_runtime};
+use crate::guest::{javascript, ruby};
+use crate::settings::{JS_HOME_VARIABLE, RUBY_HOME_VARIABLE};
 
 /// What to package.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct PackageOptions {
     pub python_home: PathBuf,
     /// The JavaScript runner's home.
     pub js_home: PathBuf,
+    /// The Ruby interpreter's home.
+    pub ruby_home: PathBuf,
 }
 
 /// What was packaged.
@@ -54,6 +57,8 @@ pub struct PackageReport {
     pub with_python: bool,
     /// Whether the JavaScript runner was included.
     pub with_javascript: bool,
+    /// Whether the Ruby interpreter was included.
+    pub with_ruby: bool,
 }
 
 /// Builds the package `options` describe and writes its zip.
@@ -80,6 +85,7 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
         compressed: Vec::new(),
         with_python: false,
         with_javascript: false,
+        with_ruby: false,
     };
     let out = std::path::absolute(&options.out).unwrap_or_else(|_| options.out.clone());
     for file in files_under(task_root)? {
@@ -100,6 +106,7 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
         }
         report.with_python |= file.extension().is_some_and(|ext| ext == "py");
         report.with_javascript |= javascript::is_source(&file);
+        report.with_ruby |= ruby::is_source(&file);
     }
     let bootstrap = bootstrap_for(options)?;
     contents.add_executable("bootstrap", &bootstrap)?;
@@ -108,21 +115,19 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
     }
     if report.with_javascript {
         let [cwasm, wasm] = javascript::RUNNER_FILES;
-        add_interpreter(
-            &mut contents,
-            &engine,
-            options.arch,
-            &options.js_home,
-            "js",
-            cwasm,
-            wasm,
-        )
-        .with_context(|| {
-            format!(
-                "the task root has JavaScript; run `make js` or set {}",
-                crate::settings::JS_HOME_VARIABLE
-            )
-        })?;
+        let home = &options.js_home;
+        add_interpreter(&mut contents, &engine, options.arch, home, "js", cwasm, wasm)
+            .with_context(|| {
+                format!("the task root has JavaScript; run `make js` or set {JS_HOME_VARIABLE}")
+            })?;
+    }
+    if report.with_ruby {
+        let [cwasm, wasm] = ruby::INTERPRETER_FILES;
+        let home = &options.ruby_home;
+        add_interpreter(&mut contents, &engine, options.arch, home, "ruby", cwasm, wasm)
+            .with_context(|| {
+                format!("the task root has Ruby; run `make ruby` or set {RUBY_HOME_VARIABLE}")
+            })?;
     }
     report.compressed = contents.fit_lambda_limit()?;
     report.unzipped_bytes = contents.unzipped_bytes();
@@ -353,6 +358,7 @@ mod tests {
             bootstrap: None,
             python_home: PathBuf::from("/nonexistent"),
             js_home: PathBuf::from("/nonexistent"),
+            ruby_home: PathBuf::from("/nonexistent"),
         }
     }
 

@@ -60,6 +60,8 @@ pub struct FunctionSettings {
     pub module_cache_dir: Option<PathBuf>,
     /// Where the JavaScript runner for `.mjs`/`.js`/`.cjs` handlers is installed.
     pub js_home: PathBuf,
+    /// Where the Ruby interpreter for `.rb` handlers is installed.
+    pub ruby_home: PathBuf,
     /// Which snapshot an interpreter starts from (`LAMBDA_WASM_PREINIT`).
     pub preinit: PreinitLevel,
 }
@@ -95,22 +97,32 @@ fn preinit_level(value: Option<String>) -> PreinitLevel {
 pub const PYTHON_HOME_VARIABLE: &str = "LAMBDA_WASM_PYTHON_HOME";
 /// The variable naming the JavaScript runner's home.
 pub const JS_HOME_VARIABLE: &str = "LAMBDA_WASM_JS_HOME";
+/// The variable naming the Ruby interpreter's home.
+pub const RUBY_HOME_VARIABLE: &str = "LAMBDA_WASM_RUBY_HOME";
 
 /// The Python interpreter's home: `variable` (the value of
 /// [`PYTHON_HOME_VARIABLE`]) when set, else `python/` beside this executable.
 pub fn python_home(variable: Option<String>) -> PathBuf {
-    match variable {
-        Some(home) if !home.is_empty() => PathBuf::from(home),
-        _ => beside_executable("python"),
-    }
+    interpreter_home(variable, "python")
 }
 
 /// The JavaScript runner's home: `variable` (the value of
 /// [`JS_HOME_VARIABLE`]) when set, else `js/` beside this executable.
 pub fn js_home(variable: Option<String>) -> PathBuf {
+    interpreter_home(variable, "js")
+}
+
+/// The Ruby interpreter's home: `variable` (the value of
+/// [`RUBY_HOME_VARIABLE`]) when set, else `ruby/` beside this executable.
+pub fn ruby_home(variable: Option<String>) -> PathBuf {
+    interpreter_home(variable, "ruby")
+}
+
+/// An interpreter's home: `variable` when set, else `name` beside this executable.
+fn interpreter_home(variable: Option<String>, name: &str) -> PathBuf {
     match variable {
         Some(home) if !home.is_empty() => PathBuf::from(home),
-        _ => beside_executable("js"),
+        _ => beside_executable(name),
     }
 }
 
@@ -206,6 +218,7 @@ impl FunctionSettings {
             module_cache_dir: None,
             js_home: js_home(get(JS_HOME_VARIABLE)),
             preinit: preinit_level(get(PREINIT_VARIABLE)),
+            ruby_home: ruby_home(get(RUBY_HOME_VARIABLE)),
             handler,
             memory_mb,
             timeout: Duration::from_secs_f64(timeout_secs),
@@ -292,6 +305,7 @@ impl FunctionSettings {
             preinit: preinit_level(
                 get(PREINIT_VARIABLE).or_else(|| std::env::var(PREINIT_VARIABLE).ok()),
             ),
+            ruby_home: ruby_home(std::env::var(RUBY_HOME_VARIABLE).ok()),
             guest_task_root,
             handler,
             memory_mb: options.memory_mb,

@@ -91,16 +91,6 @@ fn seed_root(name: &str) -> TaskRoot {
     TaskRoot::builder().file("index.mjs", source).build()
 }
 
-/// A seed example's event (`guests/events/<name>.json`).
-fn seed_event(name: &str) -> Value {
-    let path = workspace_root()
-        .join("guests/events")
-        .join(format!("{name}.json"));
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
 /// The lines on the bootstrap's stderr that carry `id`.
 fn lines_with<'a>(stderr: &'a str, id: &str) -> Vec<&'a str> {
     stderr.lines().filter(|l| l.contains(id)).collect()
@@ -183,11 +173,7 @@ async fn seed_region() {
     let root = seed_root("region");
     let mut boot = spawn(&api, &root, "index.handler", &[("AWS_REGION", "eu-west-1")]);
     let (_, o) = boot.call_json(&api, seed_event("region")).await;
-    let v = o.json();
-    assert_eq!(v["statusCode"], 200);
-    assert_eq!(v["headers"], json!({"Content-Type": "application/json"}));
-    // Python's json.dumps({"Region ": region}), byte for byte.
-    assert_eq!(v["body"], "{\"Region \": \"eu-west-1\"}");
+    assert_seed_region_response(&o.json(), "eu-west-1");
     api.assert_all_answered_once();
 }
 

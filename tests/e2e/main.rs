@@ -19,6 +19,7 @@ mod languages;
 mod package;
 mod preinit;
 mod python_mode;
+mod ruby;
 mod runtime_mode;
 mod serve;
 mod soak;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use wasmtime::{Engine, Module};
 
-use super::interpreter::Language;
+use super::interpreter::{self, Language};
 use crate::engine;
 use crate::errors::LambdaError;
 use crate::handler_name::HandlerName;
@@ -24,6 +24,7 @@ pub const JAVASCRIPT: Language = Language {
     // The runner has no `turn` export to stop between its glue and the
     // handler yet, so it is not pre-initialised (docs/abi.md).
     preinit: None,
+    run: interpreter::run_export,
 };
 
 /// The runner's file names inside its home, precompiled first (`make js`

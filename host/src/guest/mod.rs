@@ -5,7 +5,7 @@
 //!   export is called per event (Rust, C, Zig, Go, AssemblyScript guests).
 //! - [`command`]: a WASI program; a fresh instance runs `_start` per event.
 //! - [`interpreter`]: a language runtime compiled to Wasm that loads the
-//!   handler from source; [`python`] and [`javascript`] are such languages.
+//!   handler from source; [`python`], [`javascript`] and [`ruby`] are such languages.
 //!
 //! [`Guest`] holds what every kind shares: the linked template, an
 //! execution environment started on demand and discarded after a fault, and
@@ -17,6 +17,7 @@ pub mod interpreter;
 pub mod javascript;
 pub mod python;
 pub mod reactor;
+pub mod ruby;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use wasmtime::{Engine, Linker, Module};
 
 use self::command::CommandEnvironment;
 use self::detect::ModuleKind;
-use self::interpreter::InterpreterEnvironment;
+use self::interpreter::{InterpreterEntry, InterpreterEnvironment};
 use self::reactor::ReactorEnvironment;
 use crate::engine;
 use crate::errors::LambdaError;
@@ -211,7 +212,8 @@ impl AnyGuest {
                 Some(preinit) => preinit.resume_for(&settings, &extras.env, template).await,
                 None => None,
             };
-            let guest = Guest::start(&module, resume, settings, logger, tmp, extras).await?;
+            let entry = InterpreterEntry { language, resume };
+            let guest = Guest::start(&module, entry, settings, logger, tmp, extras).await?;
             return Ok(Self::Interpreter(guest));
         }
         let module = engine::load_module(

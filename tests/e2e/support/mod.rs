@@ -554,3 +554,30 @@ pub fn assert_stack_trace_nonempty(outcome: &Outcome) {
     let trace = body["stackTrace"].as_array().unwrap();
     assert!(!trace.is_empty(), "expected a non-empty stackTrace: {body}");
 }
+
+/// A seed example's event (`guests/events/<name>.json`).
+pub fn seed_event(name: &str) -> serde_json::Value {
+    let path = workspace_root()
+        .join("guests/events")
+        .join(format!("{name}.json"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The region seed's response in `region`, as the Python original returns
+/// it: its `body` is Python's `json.dumps({"Region ": region})`, byte for byte.
+#[track_caller]
+pub fn assert_seed_region_response(response: &serde_json::Value, region: &str) {
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(
+        response["headers"],
+        serde_json::json!({"Content-Type": "application/json"}),
+        "{response}"
+    );
+    assert_eq!(
+        response["body"],
+        format!("{{\"Region \": \"{region}\"}}"),
+        "{response}"
+    );
+}

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use tokio::sync::mpsc;
-use wasmtime::{Caller, Extern, Linker, Memory};
+use wasmtime::{AsContextMut, Caller, Extern, Linker, Memory};
 
 use crate::errors::{ErrorShape, LambdaError};
 use crate::invocation::Invocation;
@@ -70,6 +70,10 @@ pub enum GuestMessage {
     InitFailed(LambdaError),
     /// The current invocation's response or function error.
     Finished(Result<GuestResponse, LambdaError>),
+    /// The current invocation's error, after which the runtime ends (AWS's
+    /// Ruby runtime exits after a critical exception): the environment is
+    /// discarded and the next event starts a fresh one.
+    Exited(LambdaError),
 }
 
 /// Adds `host.call`, an interpreter's only import beyond WASI.
@@ -97,26 +101,52 @@ async fn answer(
 ) -> wasmtime::Result<Vec<u8>> {
     let memory = guest_memory(caller)?;
     let frame = frame_range(memory.data_size(&*caller), ptr, len)?;
-    let kind = memory.data(&*caller)[frame.start];
-    let body = frame.start + 1..frame.end;
-    let message = match kind {
-        b'L' => {
-            log_record(caller, memory, body);
-            return Ok(Vec::new());
-        }
+    if memory.data(&*caller)[frame.start] == b'L' {
+        log_record(caller, memory, frame.start + 1..frame.end);
+        return Ok(Vec::new());
+    }
+    let max_response_bytes = caller.data().abi.max_response_bytes();
+    let message = message_of(&memory.data(&*caller)[frame], max_response_bytes)?;
+    hand_over(caller, message).await
+}
+
+/// The message of a frame other than `L` (checked non-empty by the caller).
+pub(crate) fn message_of(
+    frame: &[u8],
+    max_response_bytes: usize,
+) -> wasmtime::Result<GuestMessage> {
+    let (&kind, body) = frame
+        .split_first()
+        .ok_or_else(|| wasmtime::format_err!("host::call: empty frame"))?;
+    Ok(match kind {
         b'N' => GuestMessage::Ready,
-        b'I' => GuestMessage::InitFailed(error_from_json(&memory.data(&*caller)[body])),
-        b'R' => GuestMessage::Finished(Ok(response(caller, memory, body))),
-        b'E' => GuestMessage::Finished(Err(error_from_json(&memory.data(&*caller)[body]))),
+        b'I' => GuestMessage::InitFailed(error_from_json(body)),
+        b'R' => GuestMessage::Finished(Ok(response(body, max_response_bytes))),
+        b'E' => GuestMessage::Finished(Err(error_from_json(body))),
+        b'X' => GuestMessage::Exited(error_from_json(body)),
         other => wasmtime::bail!("host::call: unknown frame kind {:?}", other as char),
-    };
-    let init_failed = matches!(message, GuestMessage::InitFailed(_));
-    let peak = caller.data().limiter.peak_bytes();
-    let Some(bridge) = caller.data_mut().kind.as_mut() else {
+    })
+}
+
+/// Gives `message` to the host and waits for its answer: the next
+/// invocation's frame, with the store armed for its deadline, or empty when
+/// the interpreter is to end (after an init error or an exit, or when the
+/// host has no more events).
+pub(crate) async fn hand_over(
+    mut store: impl AsContextMut<Data = GuestState<InterpreterState>>,
+    message: GuestMessage,
+) -> wasmtime::Result<Vec<u8>> {
+    let ends = matches!(
+        message,
+        GuestMessage::InitFailed(_) | GuestMessage::Exited(_)
+    );
+    let mut context = store.as_context_mut();
+    let peak = context.data().limiter.peak_bytes();
+    let Some(bridge) = context.data_mut().kind.as_mut() else {
         wasmtime::bail!("host::call: this interpreter has no host to answer it");
     };
     bridge.peak_memory.store(peak, Ordering::Relaxed);
-    if bridge.messages.send(message).is_err() || init_failed {
+    if bridge.messages.send(message).is_err() || ends {
         return Ok(Vec::new());
     }
     let Some(next) = bridge.invocations.recv().await else {
@@ -126,7 +156,7 @@ async fn answer(
         .deadline
         .duration_since(SystemTime::now())
         .unwrap_or_default();
-    store::begin_invocation(&mut *caller, next.deadline, remaining);
+    store::begin_invocation(store, next.deadline, remaining);
     Ok(next.frame)
 }
 
@@ -141,15 +171,11 @@ fn frame_range(memory_size: usize, ptr: i32, len: i32) -> wasmtime::Result<Range
 }
 
 /// An `R` frame's response, refused by size before anything is copied.
-fn response(
-    caller: &Caller<'_, GuestState<InterpreterState>>,
-    memory: Memory,
-    body: Range<usize>,
-) -> GuestResponse {
-    if body.len() > caller.data().abi.max_response_bytes() {
+fn response(body: &[u8], max_response_bytes: usize) -> GuestResponse {
+    if body.len() > max_response_bytes {
         return GuestResponse::TooLarge(body.len());
     }
-    GuestResponse::Bytes(memory.data(caller)[body].to_vec())
+    GuestResponse::Bytes(body.to_vec())
 }
 
 /// An `L` frame: a level digit and a record the interpreter already

@@ -1,5 +1,5 @@
 //! Interpreter guests: a language runtime compiled to Wasm (CPython for
-//! WASI, QuickJS-NG) that loads the handler from source in the task root, one
+//! WASI, QuickJS-NG, Ruby) that loads the handler from source in the task root, one
 //! long-lived interpreter per execution environment. Each language is a
 //! [`Language`]: which handlers it claims and how its interpreter is loaded;
 //! everything else here is shared.
@@ -8,15 +8,23 @@
 //! then pulls each event through the `host.call` import ([`bridge`]), parked
 //! in it between invocations. Frames the glue sends start with one byte: `N`
 //! ready for the first event, `R` + JSON a response, `E` + JSON an error,
-//! `I` + JSON an init error, `L` + level digit + a record formatted as the
-//! language's AWS runtime writes it. The host answers `N`, `R` and `E` with
+//! `I` + JSON an init error, `X` + JSON an error after which the runtime
+//! ends (the environment is discarded), `L` + level digit + a record
+//! formatted as the language's AWS runtime writes it. The host answers `N`, `R` and `E` with
 //! the next invocation: request id, deadline (ms), function ARN, trace id,
 //! client context, Cognito identity, tenant id and the event, separated by
 //! NUL bytes; an empty answer ends the interpreter.
+//!
+//! A [`Language`]'s `run` starts the interpreter and carries these frames:
+//! Python's and JavaScript's glue call `host.call` from their `run` export;
+//! Ruby's reactor has no such import, so the host calls into it instead,
+//! one frame per call ([`super::ruby`]).
 
 pub mod bridge;
 pub mod snapshot;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -26,7 +34,7 @@ use wasmtime::{Engine, InstancePre, Linker, Module, Store};
 
 use self::bridge::{Bridge, Delivery, GuestMessage, InterpreterState};
 use self::snapshot::{Preinit, Resume};
-use super::{GuestEnvironment, GuestReply, javascript, python};
+use super::{GuestEnvironment, GuestReply, javascript, python, ruby};
 use crate::errors::LambdaError;
 use crate::fault::{self, Evidence, Fault};
 use crate::invocation::Call;
@@ -38,6 +46,10 @@ use crate::store::{self, GuestState, InstanceTemplate};
 /// An interpreter's module and what its sandbox needs beyond the function's.
 pub type LoadedInterpreter = (Module, Extras);
 
+/// An interpreter's whole life: instantiated, initialised, then serving
+/// events until the host has no more; its exit status.
+pub type RunFuture<'a> = Pin<Box<dyn Future<Output = wasmtime::Result<i32>> + Send + 'a>>;
+
 /// A language whose handlers run from source on an interpreter guest.
 pub struct Language {
     /// The language's name, for messages.
@@ -48,10 +60,27 @@ pub struct Language {
     pub load: fn(&Engine, &FunctionSettings) -> Result<LoadedInterpreter, LambdaError>,
     /// How its interpreter is pre-initialised, if it can be ([`snapshot`]).
     pub preinit: Option<&'static Preinit>,
+    /// Runs the interpreter in `store`, from the snapshot when one is
+    /// given (see [`RunFuture`]).
+    pub run: for<'a> fn(
+        &'a InstancePre<GuestState<InterpreterState>>,
+        &'a mut Store<GuestState<InterpreterState>>,
+        Option<&'a Resume>,
+    ) -> RunFuture<'a>,
+}
+
+/// How an interpreter's environments start: its language, and the snapshot
+/// they resume from, if any.
+#[derive(Clone)]
+pub struct InterpreterEntry {
+    /// The language whose interpreter runs.
+    pub language: &'static Language,
+    /// The snapshot new environments start from, if any.
+    pub resume: Option<Arc<Resume>>,
 }
 
 /// Every interpreted language, in the order their claims are checked.
-const LANGUAGES: &[&Language] = &[&python::PYTHON, &javascript::JAVASCRIPT];
+const LANGUAGES: &[&Language] = &[&python::PYTHON, &javascript::JAVASCRIPT, &ruby::RUBY];
 
 /// The language whose interpreter runs this function's handler, if any.
 pub fn language_for(settings: &FunctionSettings) -> Option<&'static Language> {
@@ -77,18 +106,19 @@ struct TaskEnd {
 
 impl GuestEnvironment for InterpreterEnvironment {
     type State = InterpreterState;
-    /// The snapshot new environments start from, if any.
-    type Entry = Option<Arc<Resume>>;
+    type Entry = InterpreterEntry;
 
     fn add_imports(linker: &mut Linker<GuestState<InterpreterState>>) -> wasmtime::Result<()> {
-        bridge::add_to_linker(linker)
+        bridge::add_to_linker(linker)?;
+        ruby::add_to_linker(linker)
     }
 
     /// Starts the interpreter and waits until it has imported the handler.
     async fn start(
         template: &InstanceTemplate<InterpreterState>,
-        resume: &Option<Arc<Resume>>,
+        entry: &InterpreterEntry,
     ) -> Result<Self, LambdaError> {
+        let run = entry.language.run;
         let (invocations_tx, invocations_rx) = mpsc::channel(1);
         let (messages_tx, mut messages_rx) = mpsc::unbounded_channel();
         let mut store = template.new_store(Stdio::Reactor, &[])?;
@@ -100,9 +130,9 @@ impl GuestEnvironment for InterpreterEnvironment {
         });
         store::begin_init(&mut store);
         let pre = template.pre().clone();
-        let resume = resume.clone();
+        let resume = entry.resume.clone();
         let task = tokio::spawn(async move {
-            let result = run_interpreter(&pre, &mut store, resume.as_deref()).await;
+            let result = run(&pre, &mut store, resume.as_deref()).await;
             TaskEnd {
                 result,
                 evidence: store.data_mut().take_evidence(),
@@ -118,7 +148,7 @@ impl GuestEnvironment for InterpreterEnvironment {
                 peak_memory,
             }),
             Some(Some(GuestMessage::InitFailed(error))) => Err(error),
-            Some(Some(GuestMessage::Finished(_))) => Err(init_error(
+            Some(Some(GuestMessage::Finished(_) | GuestMessage::Exited(_))) => Err(init_error(
                 "the interpreter's runtime answered before it was ready".into(),
             )),
             Some(None) => Err(init_error(format!(
@@ -151,6 +181,7 @@ impl GuestEnvironment for InterpreterEnvironment {
         match received {
             Some(Some(GuestMessage::Finished(Ok(response)))) => Ok(GuestReply::Response(response)),
             Some(Some(GuestMessage::Finished(Err(error)))) => Ok(GuestReply::Error(error)),
+            Some(Some(GuestMessage::Exited(error))) => Err(Fault(error)),
             Some(Some(_)) => Err(Fault(LambdaError::protocol(
                 "the interpreter's runtime sent a frame out of turn",
             ))),
@@ -176,6 +207,16 @@ impl Drop for InterpreterEnvironment {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// [`Language::run`] of an interpreter whose `run` export serves the events
+/// itself, through `host.call`.
+pub fn run_export<'a>(
+    pre: &'a InstancePre<GuestState<InterpreterState>>,
+    store: &'a mut Store<GuestState<InterpreterState>>,
+    resume: Option<&'a Resume>,
+) -> RunFuture<'a> {
+    Box::pin(run_interpreter(pre, store, resume))
 }
 
 /// Instantiates the interpreter and runs it until the host has no more

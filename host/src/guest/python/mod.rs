@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use wasmtime::{Engine, Module};
 
-use super::interpreter::Language;
 use super::interpreter::snapshot::Preinit;
+use super::interpreter::{self, Language};
 use crate::engine;
 use crate::errors::LambdaError;
 use crate::handler_name::HandlerName;
@@ -36,6 +36,7 @@ pub const PYTHON: Language = Language {
     claims: is_python_handler,
     load: load_interpreter,
     preinit: Some(&PREINIT),
+    run: interpreter::run_export,
 };
 
 /// CPython's snapshots: after the glue's first step (its imports and

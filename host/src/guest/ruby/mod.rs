@@ -1,0 +1,128 @@
+//! Ruby handlers: a `.rb` file in the task root runs on Ruby 3.4 for WASI
+//! (npm's `@ruby/3.4-wasm-wasi`, `make ruby` installs it), an
+//! [`interpreter`](super::interpreter) guest. This module finds the
+//! interpreter in its home ([`FunctionSettings::ruby_home`]) and claims the
+//! handlers; [`vm`] drives it with the runtime glue, `runtime.rb`, which
+//! behaves as AWS's Ruby runtime (aws_lambda_ric).
+
+mod vm;
+
+use std::path::{Path, PathBuf};
+
+use wasmtime::{Engine, Module};
+
+use super::interpreter::Language;
+use crate::engine;
+use crate::errors::LambdaError;
+use crate::handler_name::HandlerName;
+use crate::sandbox::Extras;
+use crate::settings::{FunctionSettings, RUBY_HOME_VARIABLE};
+
+pub use self::vm::add_to_linker;
+
+/// Ruby 3.4, for `.rb` handlers.
+pub const RUBY: Language = Language {
+    name: "Ruby",
+    claims: is_ruby_handler,
+    load: load_interpreter,
+    // ruby-init's 250 ms is the next to snapshot (BENCHMARKS.md, Ruby).
+    preinit: None,
+    run: vm::run,
+};
+
+/// The interpreter's file names inside its home, precompiled first (`make
+/// ruby` installs both).
+pub const INTERPRETER_FILES: [&str; 2] = [INTERPRETER_CWASM, INTERPRETER_WASM];
+const INTERPRETER_CWASM: &str = "ruby.cwasm";
+const INTERPRETER_WASM: &str = "ruby.wasm";
+
+/// Whether `file` is Ruby source.
+pub fn is_source(file: &Path) -> bool {
+    file.extension().is_some_and(|ext| ext == "rb")
+}
+
+/// Whether the handler names a Ruby file: `FILE.rb` exists for the part of
+/// the handler before its first dot (AWS's Ruby runtime splits the whole
+/// string on dots: `FILE.METHOD` or `FILE.CLASS.METHOD`), or, when no Wasm,
+/// Python or JavaScript module has the handler's name, the task root holds
+/// Ruby source, so that a misspelt file is Ruby's own `Init<LoadError>`.
+fn is_ruby_handler(settings: &FunctionSettings) -> bool {
+    let root = &settings.task_root;
+    let file = settings.handler.raw.split('.').next().unwrap_or_default();
+    if root.join(file).with_extension("rb").is_file() {
+        return true;
+    }
+    let base = root.join(settings.handler.module_path());
+    let other = ["wasm", "cwasm", "py", "js", "mjs", "cjs"]
+        .iter()
+        .any(|ext| base.with_extension(ext).is_file());
+    !other && has_ruby_source(root)
+}
+
+/// Whether `dir` holds a `.rb` file or a Gemfile at its top.
+fn has_ruby_source(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .flatten()
+        .any(|entry| is_source(&entry.path()) || entry.file_name() == "Gemfile")
+}
+
+/// Loads the interpreter; its standard library is packed inside the module
+/// (wasi-vfs). The sandbox gets the folders above the task root
+/// ([`ancestors_of`]).
+fn load_interpreter(
+    engine: &Engine,
+    settings: &FunctionSettings,
+) -> Result<(Module, Extras), LambdaError> {
+    let home = &settings.ruby_home;
+    let module_name = &settings.handler.module;
+    if !home.join(INTERPRETER_CWASM).is_file() && !home.join(INTERPRETER_WASM).is_file() {
+        return Err(LambdaError::import_module(
+            module_name,
+            format!(
+                "the Ruby interpreter is not installed: no {INTERPRETER_CWASM} or {INTERPRETER_WASM} in {}; run `make ruby` or set {RUBY_HOME_VARIABLE}",
+                home.display()
+            ),
+        ));
+    }
+    let interpreter = HandlerName::parse("ruby.run").expect("a valid name");
+    let module = engine::load_module(
+        engine,
+        home,
+        &interpreter,
+        settings.module_cache_dir.as_deref(),
+    )
+    .map_err(|error| LambdaError::import_module(module_name, error.error_message))?;
+    let ancestors = ancestors_of(&settings.guest_task_root).map_err(|error| {
+        LambdaError::import_module(
+            module_name,
+            format!("cannot create the folders Ruby sees above the task root: {error}"),
+        )
+    })?;
+    let extras = Extras {
+        env: vec![("HOME".into(), "/tmp".into())],
+        read_only_dirs: ancestors.into_iter().collect(),
+        blocking_file_io: true,
+        ..Extras::default()
+    };
+    Ok((module, extras))
+}
+
+/// The guest's folders above the task root, as an empty tree on the host
+/// and the guest path of its top (`/var` for `/var/task`); none when the
+/// task root is a top-level folder. Ruby's `require` and `require_relative`
+/// resolve real paths from `/` down, and a sandbox that sees only the task
+/// root has no `/var`; the task root itself is still its own, longer,
+/// preopen. The tree is the same for every function with that path, so it
+/// is kept in the host's temporary folder and made once.
+fn ancestors_of(guest_task_root: &str) -> std::io::Result<Option<(PathBuf, String)>> {
+    let relative = guest_task_root.trim_start_matches('/');
+    let Some((top, _)) = relative.split_once('/') else {
+        return Ok(None);
+    };
+    let tree = std::env::temp_dir().join("lambda-wasm-ruby-root");
+    std::fs::create_dir_all(tree.join(relative))?;
+    Ok(Some((tree.join(top), format!("/{top}"))))
+}
