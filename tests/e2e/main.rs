@@ -17,6 +17,7 @@ mod in_process;
 mod javascript;
 mod languages;
 mod languages_go_as;
+mod outbound;
 mod python_mode;
 mod runtime_mode;
 mod soak;

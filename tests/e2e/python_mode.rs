@@ -52,7 +52,7 @@ fn python_home() -> Option<&'static Path> {
 
 /// The interpreter's home, or `None` (the test returns) after
 /// [`require`] reported it missing.
-fn require_python() -> Option<&'static Path> {
+pub(crate) fn require_python() -> Option<&'static Path> {
     let home = python_home();
     let looked_in = python_home_candidates()
         .iter()

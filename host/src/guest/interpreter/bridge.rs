@@ -104,6 +104,7 @@ async fn answer(
             log_record(caller, memory, body);
             return Ok(Vec::new());
         }
+        b'H' => return Ok(http_request(caller, memory, body).await),
         b'N' => GuestMessage::Ready,
         b'I' => GuestMessage::InitFailed(error_from_json(&memory.data(&*caller)[body])),
         b'R' => GuestMessage::Finished(Ok(response(caller, memory, body))),
@@ -128,6 +129,23 @@ async fn answer(
         .unwrap_or_default();
     store::begin_invocation(&mut *caller, next.deadline, remaining);
     Ok(next.frame)
+}
+
+/// An `H` frame: an outbound request in the ABI's wire format, made by the
+/// same code as a reactor's `http_request`. The reply is the status digit
+/// (`0` and the response, or `1`..`5` and the error message).
+async fn http_request(
+    caller: &mut Caller<'_, GuestState<InterpreterState>>,
+    memory: Memory,
+    body: Range<usize>,
+) -> Vec<u8> {
+    let request = memory.data(&*caller)[body].to_vec();
+    let exchange = caller.data().abi.http_request(request);
+    let (status, bytes) = exchange.await;
+    let mut reply = Vec::with_capacity(bytes.len() + 1);
+    reply.push(b'0' + status as u8);
+    reply.extend_from_slice(&bytes);
+    reply
 }
 
 /// The frame's bytes, which must lie in memory and hold at least the kind byte.
