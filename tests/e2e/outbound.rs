@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::python_mode::require_python;
-use crate::support::local_server::LocalServer;
 use crate::support::*;
 
 /// The handler: each event names an operation on the network.
@@ -356,12 +355,12 @@ fn metadata_and_loopback_names_are_denied_even_when_listed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_api_is_never_reachable() {
     let Some(home) = require_python() else { return };
-    let api = fake_runtime_api::FakeRuntimeApi::start().await;
+    let api = FakeRuntimeApi::start().await;
     let web = TestServer::start();
     let root = handler_root();
     let allowed = format!("{},{}", api.addr(), web.allow());
     let home = home.display().to_string();
-    let mut boot = crate::support::bootstrap::Bootstrap::spawn(
+    let mut boot = Bootstrap::spawn(
         &api,
         &root,
         "lambda_function.lambda_handler",
@@ -569,7 +568,7 @@ def lambda_handler(event, context):
         try:
             boto3.client("s3", endpoint_url="http://example.com").list_buckets()
         except botocore.exceptions.EndpointConnectionError as e:
-            return {"error": type(e).__name__, "message": str(e)}
+            return {"error": type(e).__name__, "message": str(e), "cause": str(e.kwargs.get("error"))}
     return {"version": boto3.__version__}
 "#;
 
@@ -719,10 +718,10 @@ fn boto3_puts_and_gets_through_the_host_against_moto() {
     assert_eq!(answer["value"], "hello from dynamodb", "{answer}");
     let answer = call(&server, json!({"op": "denied"}));
     assert_eq!(answer["error"], "EndpointConnectionError", "{answer}");
-    let message = answer["message"].as_str().unwrap_or_default();
+    let cause = answer["cause"].as_str().unwrap_or_default();
     assert!(
-        message.contains("example.com:80") && message.contains("LAMBDA_WASM_ALLOWED_HOSTS"),
-        "{message}"
+        cause.contains("example.com:80") && cause.contains("LAMBDA_WASM_ALLOWED_HOSTS"),
+        "{answer}"
     );
     let answer = call(&server, json!({"op": "version"}));
     assert_eq!(
