@@ -185,6 +185,16 @@ fn serve(home: &Path, root: &TaskRoot, args: &[&str], env: &[(&str, &str)]) -> L
     LocalServer::start("lambda_function.lambda_handler", root, args, &all_env)
 }
 
+/// The handler served with `--allow-host` naming `web`, and `extra` arguments.
+fn serve_allowing(home: &Path, web: &TestServer, extra: &[&str]) -> (TaskRoot, LocalServer) {
+    let root = handler_root();
+    let allow = web.allow();
+    let mut args = vec!["--allow-host", allow.as_str()];
+    args.extend_from_slice(extra);
+    let server = serve(home, &root, &args, &[]);
+    (root, server)
+}
+
 fn call(server: &LocalServer, event: Value) -> Value {
     server.invoke(event.to_string().as_bytes()).json()
 }
@@ -212,8 +222,7 @@ fn assert_denied(answer: &Value, words: &[&str]) {
 fn urllib_and_http_client_reach_an_allowed_host() {
     let Some(home) = require_python() else { return };
     let web = TestServer::start();
-    let root = handler_root();
-    let server = serve(home, &root, &["--allow-host", &web.allow()], &[]);
+    let (_root, server) = serve_allowing(home, &web, &[]);
     let answer = call(&server, json!({"op": "get", "url": web.url("/hello")}));
     assert_eq!(answer["status"], 200, "{answer}");
     assert_eq!(answer["type"], "text/plain");
@@ -248,13 +257,7 @@ fn urllib_and_http_client_reach_an_allowed_host() {
 fn a_thousand_requests_in_one_invocation() {
     let Some(home) = require_python() else { return };
     let web = TestServer::start();
-    let root = handler_root();
-    let server = serve(
-        home,
-        &root,
-        &["--allow-host", &web.allow(), "--timeout", "60"],
-        &[],
-    );
+    let (_root, server) = serve_allowing(home, &web, &["--timeout", "60"]);
     let started = Instant::now();
     let answer = call(
         &server,
@@ -273,8 +276,7 @@ fn hosts_not_allowed_are_denied_naming_the_host_and_the_setting() {
     let Some(home) = require_python() else { return };
     let web = TestServer::start();
     let other = TestServer::start();
-    let root = handler_root();
-    let server = serve(home, &root, &["--allow-host", &web.allow()], &[]);
+    let (_root, server) = serve_allowing(home, &web, &[]);
     let answer = call(&server, json!({"op": "get", "url": "http://example.com/"}));
     assert_denied(
         &answer,
@@ -387,8 +389,7 @@ async fn the_runtime_api_is_never_reachable() {
 fn a_huge_response_is_refused_and_the_next_event_is_fine() {
     let Some(home) = require_python() else { return };
     let web = TestServer::start();
-    let root = handler_root();
-    let server = serve(home, &root, &["--allow-host", &web.allow()], &[]);
+    let (_root, server) = serve_allowing(home, &web, &[]);
     let answer = call(&server, json!({"op": "get", "url": web.url("/huge")}));
     assert_denied(
         &answer,
@@ -404,13 +405,7 @@ fn a_huge_response_is_refused_and_the_next_event_is_fine() {
 fn a_slow_server_ends_at_the_deadline() {
     let Some(home) = require_python() else { return };
     let web = TestServer::start();
-    let root = handler_root();
-    let server = serve(
-        home,
-        &root,
-        &["--allow-host", &web.allow(), "--timeout", "2"],
-        &[],
-    );
+    let (_root, server) = serve_allowing(home, &web, &["--timeout", "2"]);
     let started = Instant::now();
     let response = server.invoke(
         json!({"op": "get", "url": web.url("/slow")})
@@ -787,13 +782,7 @@ fn measure_guest_get_against_native() {
             started.elapsed().as_secs_f64() * 1e6
         })
         .collect();
-    let root = handler_root();
-    let server = serve(
-        home,
-        &root,
-        &["--allow-host", &web.allow(), "--timeout", "120"],
-        &[],
-    );
+    let (_root, server) = serve_allowing(home, &web, &["--timeout", "120"]);
     call(
         &server,
         json!({"op": "timed", "url": web.url("/hello"), "count": 200}),
