@@ -83,7 +83,7 @@ impl Entry {
             HostPattern::Exact(name) => name == host,
             HostPattern::Subdomains(suffix) => host
                 .strip_suffix(suffix.as_str())
-                .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+                .is_some_and(|head| !head.is_empty()),
         };
         host_matches && self.port.is_none_or(|p| p == port)
     }
@@ -365,6 +365,6 @@ mod tests {
             .resolve("::ffff:169.254.169.254", 80)
             .await
             .unwrap_err();
-        assert!(mapped.message().contains("may never reach"), "{mapped}");
+        assert!(mapped.message().contains("may never reach"), "{mapped:?}");
     }
 }
