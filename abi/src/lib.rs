@@ -8,6 +8,11 @@
 /// The ABI version this crate describes; a reactor returns it from [`VERSION_EXPORT`].
 pub const ABI_VERSION: i32 = 1;
 
+/// The ABI's minor version: 1 adds [`imports::HTTP_REQUEST`]. A minor
+/// version only adds imports, so a module built for 1.0 runs unchanged and
+/// still returns [`ABI_VERSION`] from [`VERSION_EXPORT`].
+pub const ABI_MINOR_VERSION: i32 = 1;
+
 /// `() -> i32`: the guest's ABI version; its presence marks a reactor guest.
 pub const VERSION_EXPORT: &str = "lambda_abi_version";
 /// `(size: i32) -> i32`: guest memory for the host to write the event and context into.
@@ -29,6 +34,27 @@ pub mod imports {
     pub const LOG: &str = "log";
     /// `() -> i64`: milliseconds left before the deadline.
     pub const REMAINING_TIME_MS: &str = "remaining_time_ms";
+    /// `(req_ptr: i32, req_len: i32, out_ptr: i32) -> i32` (ABI 1.1): one
+    /// outbound HTTP request; 0 and the response, or an [`super::http_status`]
+    /// and a message, in a buffer from `lambda_alloc` whose pointer and length
+    /// the host writes at `out_ptr` as two little-endian `u32`s.
+    pub const HTTP_REQUEST: &str = "http_request";
+}
+
+/// What `http_request` returns (ABI 1.1).
+pub mod http_status {
+    /// The buffer holds the response.
+    pub const OK: i32 = 0;
+    /// The deployer's policy refused the host or its address; the buffer holds why.
+    pub const DENIED: i32 = 1;
+    /// Resolving, connecting, TLS or HTTP failed; the buffer holds why.
+    pub const FAILED: i32 = 2;
+    /// The invocation's deadline came first.
+    pub const TIMED_OUT: i32 = 3;
+    /// The request or response body is over its cap.
+    pub const TOO_LARGE: i32 = 4;
+    /// The request bytes are not a request.
+    pub const MALFORMED: i32 = 5;
 }
 
 /// The keys of the context text (`key=value` lines), in the order the host writes them.

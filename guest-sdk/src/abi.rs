@@ -16,8 +16,8 @@ use std::any::Any;
 use std::ptr::{NonNull, null_mut};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use lambda_wasm_abi::imports;
 pub use lambda_wasm_abi::ABI_VERSION;
+use lambda_wasm_abi::imports;
 use serde::de::DeserializeOwned;
 
 use crate::log::Level;
@@ -51,13 +51,17 @@ const _: () = assert!(same_name(imports::SET_ERROR, "set_error"));
 const _: () = assert!(same_name(imports::ADD_STACK_FRAME, "add_stack_frame"));
 const _: () = assert!(same_name(imports::LOG, "log"));
 const _: () = assert!(same_name(imports::REMAINING_TIME_MS, "remaining_time_ms"));
-const _: () = assert!(same_name(lambda_wasm_abi::VERSION_EXPORT, "lambda_abi_version"));
+const _: () = assert!(same_name(imports::HTTP_REQUEST, "http_request"));
+const _: () = assert!(same_name(
+    lambda_wasm_abi::VERSION_EXPORT,
+    "lambda_abi_version"
+));
 const _: () = assert!(same_name(lambda_wasm_abi::ALLOC_EXPORT, "lambda_alloc"));
 
 /// The host imports, exactly as docs/abi.md lists them. Pointers and `usize`
 /// are `i32` on wasm32, so these are the `(i32, ...)` signatures of the ABI.
 #[cfg(target_arch = "wasm32")]
-mod sys {
+pub(crate) mod sys {
     #[link(wasm_import_module = "lambda_wasm")]
     unsafe extern "C" {
         pub fn set_response(ptr: *const u8, len: usize);
@@ -65,6 +69,8 @@ mod sys {
         pub fn add_stack_frame(ptr: *const u8, len: usize);
         pub fn log(level: i32, ptr: *const u8, len: usize);
         pub fn remaining_time_ms() -> i64;
+        /// ABI 1.1; imported only by modules that use [`crate::http`].
+        pub fn http_request(req_ptr: *const u8, req_len: usize, out_ptr: *mut u32) -> i32;
     }
 }
 
@@ -85,8 +91,29 @@ pub(crate) mod recorder {
         pub(crate) logs: Vec<(Level, String)>,
     }
 
+    /// Answers a guest's outbound request off Wasm: the `http_request`
+    /// status and the response (or message) bytes.
+    pub(crate) type HttpResponder = fn(&[u8]) -> (i32, Vec<u8>);
+
     thread_local! {
         static RECORDED: RefCell<Recorded> = RefCell::default();
+        static HTTP_RESPONDER: RefCell<Option<HttpResponder>> = const { RefCell::new(None) };
+    }
+
+    pub(crate) fn set_http_responder(responder: HttpResponder) {
+        HTTP_RESPONDER.with(|r| *r.borrow_mut() = Some(responder));
+    }
+
+    /// The stand-in for the `http_request` import.
+    pub(crate) fn http_exchange(wire: &[u8]) -> (i32, Vec<u8>) {
+        match HTTP_RESPONDER.with(|r| *r.borrow()) {
+            Some(responder) => responder(wire),
+            None => (
+                lambda_wasm_abi::http_status::FAILED,
+                b"no host off Wasm: set one with lambda_wasm_guest::testing::set_http_responder"
+                    .to_vec(),
+            ),
+        }
     }
 
     pub(crate) fn with<T>(f: impl FnOnce(&mut Recorded) -> T) -> T {
@@ -542,7 +569,10 @@ mod tests {
             Ok(())
         });
         let failure = run_init_hooks().unwrap_err();
-        assert_eq!(failure, Diagnostic::new("ConfigError", "TABLE_NAME is not set"));
+        assert_eq!(
+            failure,
+            Diagnostic::new("ConfigError", "TABLE_NAME is not set")
+        );
         assert_eq!(RAN.load(Ordering::SeqCst), 1);
         // Run once: the hooks are gone.
         assert_eq!(run_init_hooks(), Ok(()));

@@ -411,7 +411,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "reads the real-time clock, which Miri's isolation hides")]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the real-time clock, which Miri's isolation hides"
+    )]
     fn remaining_time_counts_down_from_the_deadline() {
         let ctx = Context::default().with_timeout(std::time::Duration::from_secs(10));
         let left = ctx.remaining_time_in_millis();

@@ -91,6 +91,7 @@ compile_error!(
 pub mod abi;
 mod context;
 mod error;
+pub mod http;
 pub mod log;
 mod response;
 #[cfg(not(target_arch = "wasm32"))]
@@ -255,7 +256,11 @@ mod tests {
     #[test]
     fn stateful_handlers_get_the_init_state() {
         let prefix = make_prefix().unwrap();
-        let r = testing::invoke(|e, c| greet_with_state(e, c, &prefix), br#"{"name":"Ann"}"#, "");
+        let r = testing::invoke(
+            |e, c| greet_with_state(e, c, &prefix),
+            br#"{"name":"Ann"}"#,
+            "",
+        );
         assert_eq!(r.json().unwrap(), "hello Ann");
     }
 

@@ -8,6 +8,14 @@ use crate::abi::{self, recorder};
 use crate::log::Level;
 use crate::{Context, Diagnostic, IntoResponse};
 
+/// Answers this thread's outbound requests ([`crate::http`]) off Wasm:
+/// `responder` gets the request in the ABI's wire format (docs/abi.md
+/// section 12) and returns the `http_request` status (0 for a response)
+/// and the response (or error message) bytes.
+pub fn set_http_responder(responder: fn(&[u8]) -> (i32, Vec<u8>)) {
+    recorder::set_http_responder(responder);
+}
+
 /// What one invocation sent to the (stand-in) host.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Invocation {

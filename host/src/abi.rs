@@ -1,6 +1,7 @@
 //! The host side of guest ABI v1 (docs/abi.md): the `lambda_wasm` imports,
 //! the context encoding, and what a guest set during one invocation.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use wasmtime::{AsContext, Caller, Extern, Linker, Memory};
@@ -8,11 +9,13 @@ use wasmtime::{AsContext, Caller, Extern, Linker, Memory};
 use crate::errors::LambdaError;
 use crate::invocation::InvocationContext;
 use crate::logs::{Level, Logger};
+use crate::outbound::Outbound;
 use crate::response::GuestResponse;
 use crate::settings::FunctionSettings;
 
 pub use lambda_wasm_abi::{
-    ABI_VERSION, ALLOC_EXPORT, DEFAULT_HANDLER_EXPORT, VERSION_EXPORT, context as key, imports,
+    ABI_MINOR_VERSION, ABI_VERSION, ALLOC_EXPORT, DEFAULT_HANDLER_EXPORT, VERSION_EXPORT,
+    context as key, imports,
 };
 
 /// Error texts and stack frames are cut to this many bytes each.
@@ -28,6 +31,7 @@ pub struct AbiState {
     max_response_bytes: usize,
     logger: Logger,
     memory: Option<Memory>,
+    outbound: Arc<Outbound>,
 }
 
 /// The guest's result: its response, or the error it set.
@@ -39,8 +43,9 @@ pub struct GuestResult {
 }
 
 impl AbiState {
-    /// Fresh state for an instance whose logs go to `logger`.
-    pub fn new(logger: Logger, max_response_bytes: usize) -> Self {
+    /// Fresh state for an instance whose logs go to `logger` and whose
+    /// outbound requests go through `outbound`.
+    pub fn new(logger: Logger, max_response_bytes: usize, outbound: Arc<Outbound>) -> Self {
         Self {
             response: GuestResponse::Unset,
             error: None,
@@ -48,6 +53,24 @@ impl AbiState {
             max_response_bytes,
             logger,
             memory: None,
+            outbound,
+        }
+    }
+
+    /// Makes one outbound request (wire bytes) for the current invocation,
+    /// by its deadline: the `http_request` status and the response or the
+    /// error message. Shared by `http_request` and interpreters' `H` frames.
+    pub fn http_request(
+        &self,
+        request: Vec<u8>,
+    ) -> impl Future<Output = (i32, Vec<u8>)> + Send + 'static {
+        let outbound = self.outbound.clone();
+        let (deadline, request_id) = (self.deadline, self.logger.request_id());
+        async move {
+            match outbound.send(&request, deadline, &request_id).await {
+                Ok(response) => (lambda_wasm_abi::http_status::OK, response),
+                Err(error) => (error.code(), error.message().as_bytes().to_vec()),
+            }
         }
     }
 
@@ -84,7 +107,7 @@ impl AbiState {
 }
 
 /// Adds the `lambda_wasm` imports to `linker`; `state` finds the [`AbiState`] in a store's data.
-pub fn add_to_linker<T: 'static>(
+pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     state: fn(&mut T) -> &mut AbiState,
 ) -> wasmtime::Result<()> {
@@ -152,6 +175,56 @@ pub fn add_to_linker<T: 'static>(
                 .map_or(0, |left| left.as_millis() as i64)
         },
     )?;
+    linker.func_wrap_async(
+        imports::MODULE,
+        imports::HTTP_REQUEST,
+        move |mut caller: Caller<'_, T>, (req_ptr, req_len, out_ptr): (i32, i32, i32)| {
+            Box::new(async move {
+                let (memory, range) =
+                    guest_range(&mut caller, state, "http_request", req_ptr, req_len)?;
+                let request = memory.data(&caller)[range].to_vec();
+                let exchange = state(caller.data_mut()).http_request(request);
+                let (status, reply) = exchange.await;
+                write_owned_buffer(&mut caller, state, &reply, out_ptr).await?;
+                Ok(status)
+            })
+        },
+    )?;
+    Ok(())
+}
+
+/// Copies `bytes` into a buffer from the guest's `lambda_alloc` (the guest
+/// owns it from then on) and writes its pointer and length at `out_ptr`.
+async fn write_owned_buffer<T: Send>(
+    caller: &mut Caller<'_, T>,
+    state: fn(&mut T) -> &mut AbiState,
+    bytes: &[u8],
+    out_ptr: i32,
+) -> wasmtime::Result<()> {
+    let import = "http_request";
+    let alloc = match caller.get_export(ALLOC_EXPORT) {
+        Some(Extern::Func(func)) => func.typed::<i32, i32>(&*caller)?,
+        _ => wasmtime::bail!("lambda_wasm.{import}: the guest exports no {ALLOC_EXPORT}"),
+    };
+    let len = i32::try_from(bytes.len()).map_err(|_| {
+        wasmtime::format_err!(
+            "lambda_wasm.{import}: {} bytes do not fit guest memory",
+            bytes.len()
+        )
+    })?;
+    let ptr = alloc.call_async(&mut *caller, len).await?;
+    if ptr == 0 && len > 0 {
+        wasmtime::bail!(
+            "lambda_wasm.{import}: {ALLOC_EXPORT}({len}) returned 0: the guest could not allocate the response"
+        );
+    }
+    let (memory, range) = guest_range(caller, state, import, ptr, len)?;
+    memory.data_mut(&mut *caller)[range].copy_from_slice(bytes);
+    let (memory, out) = guest_range(caller, state, import, out_ptr, 8)?;
+    let mut pointer_and_length = [0u8; 8];
+    pointer_and_length[..4].copy_from_slice(&(ptr as u32).to_le_bytes());
+    pointer_and_length[4..].copy_from_slice(&(len as u32).to_le_bytes());
+    memory.data_mut(&mut *caller)[out].copy_from_slice(&pointer_and_length);
     Ok(())
 }
 
@@ -329,7 +402,8 @@ mod tests {
         let mut linker = Linker::new(&engine);
         add_to_linker(&mut linker, |state: &mut AbiState| state).unwrap();
         let logger = Logger::to_writer(LogConfig::default(), Box::new(std::io::sink()));
-        let mut store = Store::new(&engine, AbiState::new(logger, 64));
+        let outbound = Outbound::new(&crate::outbound::OutboundSettings::default());
+        let mut store = Store::new(&engine, AbiState::new(logger, 64, outbound));
         let instance = linker
             .instantiate(&mut store, &Module::new(&engine, GUEST).unwrap())
             .unwrap();

@@ -67,9 +67,15 @@ pub struct FunctionArgs {
     /// The largest response allowed, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES)]
     pub max_response_bytes: usize,
-    /// Give the guest this shell's AWS credentials (withheld by default).
+    /// Give the guest this shell's AWS credentials (withheld by default;
+    /// the host signs AWS requests with them either way).
     #[arg(long)]
     pub pass_credentials: bool,
+    /// A host the guest may send HTTP(S) requests to: host, host:port or
+    /// *.domain[:port]; repeat or comma-separate (LAMBDA_WASM_ALLOWED_HOSTS
+    /// under the bootstrap). Loopback and private addresses need host:port.
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    pub allow_hosts: Vec<String>,
 }
 
 impl FunctionArgs {
@@ -85,6 +91,7 @@ impl FunctionArgs {
             max_response_bytes: self.max_response_bytes,
             pass_credentials: self.pass_credentials,
             python_home: None,
+            allow_hosts: self.allow_hosts.clone(),
         }
     }
 }

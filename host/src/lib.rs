@@ -15,6 +15,9 @@
 //!    deadlines), [`engine`] (compiling and loading modules: a `.cwasm`
 //!    only if compiled from the `.wasm` beside it, test mode's cache), [`fault`]
 //!    (traps to Lambda errors).
+//!    [`outbound`]: guests' HTTP(S) through the host, under the deployer's
+//!    allow-list, signed with credentials only the host holds (it uses no
+//!    other module of this crate).
 //! 5. Basic types: [`invocation`], [`settings`], [`handler_name`],
 //!    [`response`], [`errors`], [`logs`].
 
@@ -30,6 +33,7 @@ pub mod invocation;
 pub mod limits;
 pub mod local;
 pub mod logs;
+pub mod outbound;
 pub mod package;
 pub mod response;
 pub mod runtime_api;

@@ -157,6 +157,11 @@ impl Logger {
         state.truncated = false;
     }
 
+    /// The request id of the invocation in progress ("" between invocations).
+    pub fn request_id(&self) -> String {
+        self.lock().request_id.clone()
+    }
+
     /// Writes out unfinished lines and clears the request id.
     pub fn end_invocation(&self) {
         let mut state = self.lock();

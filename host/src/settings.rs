@@ -7,6 +7,9 @@ use std::time::Duration;
 use crate::errors::LambdaError;
 use crate::handler_name::HandlerName;
 use crate::logs::{Level, LogConfig, LogFormat};
+use crate::outbound::policy::{ALLOWED_HOSTS_VARIABLE, AllowList};
+use crate::outbound::signing::Signer;
+use crate::outbound::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, OutboundSettings};
 use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
 
 /// Lambda's default function timeout, used when the platform's deadline is unusable.
@@ -64,6 +67,8 @@ pub struct FunctionSettings {
     pub ruby_home: PathBuf,
     /// Which snapshot an interpreter starts from (`LAMBDA_WASM_PREINIT`).
     pub preinit: PreinitLevel,
+    /// Where guests' outbound requests may go, and how they are bounded and signed.
+    pub outbound: OutboundSettings,
 }
 
 /// How far an interpreter is pre-initialised (docs/abi.md, "Pre-initialisation").
@@ -172,6 +177,8 @@ pub struct LocalOptions {
     /// The Python interpreter's home; default: [`python_home`] of the
     /// process's `LAMBDA_WASM_PYTHON_HOME`.
     pub python_home: Option<PathBuf>,
+    /// `--allow-host`: the hosts guests may send requests to.
+    pub allow_hosts: Vec<String>,
 }
 
 impl FunctionSettings {
@@ -203,6 +210,13 @@ impl FunctionSettings {
         let pass_credentials = get("LAMBDA_WASM_PASS_CREDENTIALS")
             .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))?;
+        let allowed = AllowList::parse(&get(ALLOWED_HOSTS_VARIABLE).unwrap_or_default())
+            .map_err(LambdaError::configuration)?;
+        let outbound = outbound_settings(&get, allowed, Signer::from_vars(vars, vars))?;
+        let mut guest_env = guest_env(vars, pass_credentials, LAMBDA_TASK_ROOT);
+        if !pass_credentials {
+            put_placeholders(&mut guest_env, &outbound.signer);
+        }
         Ok(Self {
             task_root: PathBuf::from(task_root),
             guest_task_root: LAMBDA_TASK_ROOT.into(),
@@ -212,7 +226,8 @@ impl FunctionSettings {
                 .unwrap_or_else(|| "$LATEST".into()),
             log_group_name: get("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
             log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
-            guest_env: guest_env(vars, pass_credentials, LAMBDA_TASK_ROOT),
+            guest_env,
+            outbound,
             concurrency: max_concurrency(get("AWS_LAMBDA_MAX_CONCURRENCY").as_deref()).unwrap_or(1),
             python_home: python_home(get(PYTHON_HOME_VARIABLE)),
             module_cache_dir: None,
@@ -288,13 +303,29 @@ impl FunctionSettings {
         }
         let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let log = log_config(get("AWS_LAMBDA_LOG_FORMAT"), get("AWS_LAMBDA_LOG_LEVEL"))?;
+        let allowed = AllowList::parse_all(&options.allow_hosts).map_err(|why| {
+            LambdaError::configuration(why.replace(ALLOWED_HOSTS_VARIABLE, "--allow-host"))
+        })?;
+        // The host signs with this shell's credentials; the guest gets them
+        // only with --pass-credentials, else placeholders.
+        let host_credentials: Vec<(String, String)> = CREDENTIAL_VARIABLES
+            .iter()
+            .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+            .collect();
+        let outbound =
+            outbound_settings(&get, allowed, Signer::from_vars(&host_credentials, &vars))?;
+        let mut guest_env = guest_env(&vars, true, &guest_task_root);
+        if !options.pass_credentials {
+            put_placeholders(&mut guest_env, &outbound.signer);
+        }
         Ok(Self {
             task_root,
             function_name,
             function_version: "$LATEST".into(),
             log_group_name: get("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default(),
             log_stream_name: get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
-            guest_env: guest_env(&vars, true, &guest_task_root),
+            guest_env,
+            outbound,
             concurrency: 1,
             python_home: options
                 .python_home
@@ -345,6 +376,38 @@ pub fn guest_env(
         env.push(("LAMBDA_TASK_ROOT".into(), guest_task_root.to_string()));
     }
     env
+}
+
+/// Gives the guest the signer's placeholder credentials in place of any it had.
+fn put_placeholders(guest_env: &mut Vec<(String, String)>, signer: &Signer) {
+    for (name, value) in signer.placeholders() {
+        guest_env.retain(|(existing, _)| *existing != name);
+        guest_env.push((name, value));
+    }
+}
+
+/// The outbound settings from the function's variables (`get`): the caps,
+/// the Runtime API's address to bar, and `allowed` and `signer` as given.
+fn outbound_settings(
+    get: &dyn Fn(&str) -> Option<String>,
+    allowed: AllowList,
+    signer: Signer,
+) -> Result<OutboundSettings, LambdaError> {
+    let number = |name: &str, default: usize| parse_number(get(name), name, default);
+    Ok(OutboundSettings {
+        allowed,
+        runtime_api: get("AWS_LAMBDA_RUNTIME_API"),
+        signer,
+        max_request_bytes: number(
+            "LAMBDA_WASM_OUTBOUND_MAX_REQUEST_BYTES",
+            DEFAULT_MAX_BODY_BYTES,
+        )?,
+        max_response_bytes: number(
+            "LAMBDA_WASM_OUTBOUND_MAX_RESPONSE_BYTES",
+            DEFAULT_MAX_BODY_BYTES,
+        )?,
+        max_in_flight: number("LAMBDA_WASM_OUTBOUND_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT)?,
+    })
 }
 
 /// The log format and level from `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`.

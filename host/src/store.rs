@@ -19,6 +19,7 @@ use crate::errors::LambdaError;
 use crate::fault::Evidence;
 use crate::limits::{self, MemoryLimiter};
 use crate::logs::Logger;
+use crate::outbound::Outbound;
 use crate::sandbox::{self, Extras, Stdio};
 use crate::settings::FunctionSettings;
 
@@ -64,6 +65,7 @@ pub struct InstanceTemplate<T> {
     add_imports: AddImports<T>,
     tmp: PathBuf,
     extras: Extras,
+    outbound: Arc<Outbound>,
 }
 
 impl<T: Default + Send + 'static> InstanceTemplate<T> {
@@ -81,6 +83,7 @@ impl<T: Default + Send + 'static> InstanceTemplate<T> {
     ) -> Result<Self, LambdaError> {
         check_memory_fits(module, &settings)?;
         let pre = link(module.engine(), module, add_imports, &settings)?;
+        let outbound = Outbound::new(&settings.outbound);
         Ok(Self {
             settings,
             logger,
@@ -88,6 +91,7 @@ impl<T: Default + Send + 'static> InstanceTemplate<T> {
             add_imports,
             tmp,
             extras,
+            outbound,
         })
     }
 
@@ -102,6 +106,7 @@ impl<T: Default + Send + 'static> InstanceTemplate<T> {
             add_imports: self.add_imports,
             tmp: self.tmp.clone(),
             extras: self.extras.clone(),
+            outbound: self.outbound.clone(),
         })
     }
 
@@ -123,7 +128,11 @@ impl<T: Default + Send + 'static> InstanceTemplate<T> {
             .map_err(|e| LambdaError::sandbox(e.to_string()))?;
         let state = GuestState {
             wasi,
-            abi: AbiState::new(self.logger.clone(), settings.max_response_bytes),
+            abi: AbiState::new(
+                self.logger.clone(),
+                settings.max_response_bytes,
+                self.outbound.clone(),
+            ),
             limiter: MemoryLimiter::new(settings.memory_mb),
             stop_at: Instant::now(),
             kind: T::default(),
@@ -197,8 +206,13 @@ pub fn begin_invocation<T: 'static>(
     stop_at(store, remaining);
 }
 
-/// Arms a store for the init phase: at most [`limits::INIT_TIMEOUT`].
+/// Arms a store for the init phase: at most [`limits::INIT_TIMEOUT`]
+/// (outbound requests made at init end by then too).
 pub fn begin_init<T: 'static>(store: &mut Store<GuestState<T>>) {
+    store
+        .data_mut()
+        .abi
+        .begin(SystemTime::now() + limits::INIT_TIMEOUT);
     stop_at(store.as_context_mut(), limits::INIT_TIMEOUT);
 }
 

@@ -18,6 +18,7 @@ mod javascript;
 mod languages;
 mod package;
 mod preinit;
+mod outbound;
 mod python_mode;
 mod ruby;
 mod runtime_mode;

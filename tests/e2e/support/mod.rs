@@ -73,6 +73,7 @@ pub const GUEST_PACKAGES: &[&str] = &[
     "command-echo",
     "test-guest",
     "shared-client",
+    "http-get",
 ];
 
 /// Path of the built `lambda-wasm` binary.

@@ -101,16 +101,21 @@ async fn answer(
 ) -> wasmtime::Result<Vec<u8>> {
     let memory = guest_memory(caller)?;
     let frame = frame_range(memory.data_size(&*caller), ptr, len)?;
-    if memory.data(&*caller)[frame.start] == b'L' {
-        log_record(caller, memory, frame.start + 1..frame.end);
-        return Ok(Vec::new());
+    let body = frame.start + 1..frame.end;
+    match memory.data(&*caller)[frame.start] {
+        b'L' => {
+            log_record(caller, memory, body);
+            return Ok(Vec::new());
+        }
+        b'H' => return Ok(http_request(caller, memory, body).await),
+        _ => {}
     }
     let max_response_bytes = caller.data().abi.max_response_bytes();
     let message = message_of(&memory.data(&*caller)[frame], max_response_bytes)?;
     hand_over(caller, message).await
 }
 
-/// The message of a frame other than `L` (checked non-empty by the caller).
+/// The message of a frame other than `L` and `H`.
 pub(crate) fn message_of(
     frame: &[u8],
     max_response_bytes: usize,
@@ -158,6 +163,23 @@ pub(crate) async fn hand_over(
         .unwrap_or_default();
     store::begin_invocation(store, next.deadline, remaining);
     Ok(next.frame)
+}
+
+/// An `H` frame: an outbound request in the ABI's wire format, made by the
+/// same code as a reactor's `http_request`. The reply is the status digit
+/// (`0` and the response, or `1`..`5` and the error message).
+async fn http_request(
+    caller: &mut Caller<'_, GuestState<InterpreterState>>,
+    memory: Memory,
+    body: Range<usize>,
+) -> Vec<u8> {
+    let request = memory.data(&*caller)[body].to_vec();
+    let exchange = caller.data().abi.http_request(request);
+    let (status, bytes) = exchange.await;
+    let mut reply = Vec::with_capacity(bytes.len() + 1);
+    reply.push(b'0' + status as u8);
+    reply.extend_from_slice(&bytes);
+    reply
 }
 
 /// The frame's bytes, which must lie in memory and hold at least the kind byte.

@@ -54,8 +54,10 @@ const PREINIT: Preinit = Preinit {
     resume: run_steps!(),
 };
 
-/// The runtime glue the interpreter runs.
-const RUNTIME_PY: &str = include_str!("runtime.py");
+/// The runtime glue the interpreter runs: `runtime.py`, then `outbound.py`
+/// (the HTTP glue it compiles on first use); [`RUNTIME_LOADER`] then runs
+/// its steps.
+const RUNTIME_PY: &str = concat!(include_str!("runtime.py"), include_str!("outbound.py"));
 /// What `python -c` runs: the runtime's bytecode from `argv[1]` when it was
 /// compiled by this interpreter (its magic number matches), else the source
 /// in `argv[2]` (compiled here, as `-c` would).

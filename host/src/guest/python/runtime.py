@@ -194,7 +194,32 @@ def _lambda_runtime():
                 return cold("logging_spec")(LoggingImportHook, name, path, target)
             return None
 
-    for cls in (Fault, LambdaContext, CognitoIdentity, LoggingImportHook):
+    # --- outbound HTTP: the `ssl` stand-in and the connection patches --------
+
+    outbound_names = {}
+
+    def outbound(name):
+        if not outbound_names:
+            outbound_names.update(call=call, sys=sys, modules=modules)
+            exec(compile(OUTBOUND_SOURCE, sys._getframe().f_code.co_filename, "exec"), outbound_names)
+        return outbound_names[name]
+
+    outbound_patched = ("http.client", "urllib3.connection", "botocore.awsrequest")
+
+    class OutboundImportHook:
+        """A meta path finder that supplies `ssl` (the interpreter has no
+        _ssl; the host does TLS) and patches the HTTP connection classes as
+        their modules load, so that requests go through the host."""
+
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name == "ssl":
+                return cold("source_spec")(name, outbound("SSL_SOURCE"))
+            if name in outbound_patched:
+                return cold("patched_spec")(OutboundImportHook, name, path, target, outbound("PATCHES")[name])
+            return None
+
+    for cls in (Fault, LambdaContext, CognitoIdentity, LoggingImportHook, OutboundImportHook):
         cls.__qualname__ = cls.__name__
 
     cold_names.update(
@@ -239,6 +264,10 @@ def _lambda_runtime():
         cold("install_logging")(modules["logging"])
     else:
         sys.meta_path.insert(0, LoggingImportHook)
+    for name in outbound_patched:
+        if name in modules:
+            outbound("PATCHES")[name](modules[name])
+    sys.meta_path.insert(0, OutboundImportHook)
 
     # --- init: sys.path, then the handler (awslambdaric's _get_handler) ------
 
@@ -810,7 +839,15 @@ def logging_spec(hook, name, path, target):
         sys.meta_path.remove(hook)
     except ValueError:
         pass
+    return patched_spec(hook, name, path, target, install_logging)
+
+
+def patched_spec(hook, name, path, target, after):
+    """The spec the finders after `hook` would find for `name`, its loader
+    made to run after(module) right after the module's code."""
     for finder in sys.meta_path:
+        if finder is hook:
+            continue
         find_spec = getattr(finder, "find_spec", None)
         spec = find_spec(name, path, target) if find_spec is not None else None
         if spec is not None:
@@ -824,16 +861,16 @@ def logging_spec(hook, name, path, target):
 
     def exec_module(module):
         # The zip's loader is shared by every stdlib module: unpatch first,
-        # so that what logging imports loads normally.
+        # so that what the module imports loads normally.
         try:
             del loader.exec_module
         except AttributeError:
             pass
         real_exec(module)
         try:
-            install_logging(module)
+            after(module)
         except Exception as e:
-            sys.stderr.write("lambda-wasm runtime: could not set up the Lambda log handler: %r\n" % (e,))
+            sys.stderr.write("lambda-wasm runtime: could not set up %s: %r\n" % (name, e))
 
     try:
         loader.exec_module = exec_module
@@ -850,10 +887,29 @@ def logging_spec(hook, name, path, target):
         wrapper.exec_module = exec_module
         spec.loader = wrapper
     return spec
+
+
+class SourceLoader:
+    """Loads a module the runtime carries as source text (the `ssl` stand-in)."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        exec(compile(self.source, "<lambda-wasm %s>" % module.__name__, "exec"), module.__dict__)
+
+
+def source_spec(name, source):
+    return sys.modules["_frozen_importlib"].ModuleSpec(name, SourceLoader(source), origin="lambda-wasm")
 '''
 
 # The runtime's steps (see "pre-initialisation" above); the host's loader
-# runs them all, or a pre-initialising host one `turn` at a time.
+# runs them all, or a pre-initialising host one `turn` at a time. The host
+# appends outbound.py (OUTBOUND_SOURCE, which the steps read when a handler
+# first imports an HTTP library) after this file (python/mod.rs, RUNTIME_PY).
 _lambda_wasm_steps = _lambda_runtime()
 
 

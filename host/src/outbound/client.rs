@@ -1,0 +1,285 @@
+//! One outbound exchange: resolve and check every hop with the
+//! [`Policy`], connect to exactly the address checked, speak TLS (rustls,
+//! webpki roots) for `https://`, cap both bodies, follow at most
+//! [`MAX_REDIRECTS`] redirects. Each exchange has its own connection:
+//! no pool can hand a later request a socket to an address checked for
+//! another name.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, pki_types::ServerName};
+
+use super::OutboundError;
+use super::policy::{Policy, Resolution};
+use super::signing::Signer;
+use super::wire::{GuestRequest, GuestResponse};
+
+/// Redirects followed before the request fails (as browsers and urllib3 cap them).
+pub const MAX_REDIRECTS: usize = 5;
+
+/// What every exchange of one function shares.
+pub struct Client {
+    policy: Policy,
+    signer: Signer,
+    max_response_bytes: usize,
+    tls: TlsConnector,
+}
+
+impl Client {
+    /// A client under `policy`, signing with `signer`, reading at most `max_response_bytes`.
+    pub fn new(policy: Policy, signer: Signer, max_response_bytes: usize) -> Self {
+        let roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default TLS versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        Self {
+            policy,
+            signer,
+            max_response_bytes,
+            tls: TlsConnector::from(Arc::new(config)),
+        }
+    }
+
+    /// Sends `request`, following redirects; the final response.
+    pub async fn exchange(
+        &self,
+        mut request: GuestRequest,
+    ) -> Result<GuestResponse, OutboundError> {
+        for _ in 0..=MAX_REDIRECTS {
+            let response = self.one_hop(&request).await?;
+            match redirect_target(&request, &response) {
+                Some(next) => request = next?,
+                None => return Ok(response),
+            }
+        }
+        Err(OutboundError::Failed(format!(
+            "outbound request to {} failed: more than {MAX_REDIRECTS} redirects",
+            request.uri
+        )))
+    }
+
+    /// Whether `uri`'s host and port may be reached: the policy and the
+    /// address check of a hop, without connecting (a guest's `CONNECT`).
+    pub async fn check(&self, uri: &Uri) -> Result<(), OutboundError> {
+        self.resolve(uri).await.map(|_| ())
+    }
+
+    /// The hop's host, port, whether it is `https`, and the checked address.
+    async fn resolve(&self, uri: &Uri) -> Result<(String, u16, bool, SocketAddr), OutboundError> {
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let address = self
+            .policy
+            .resolve(&host, port)
+            .await
+            .map_err(|why| match why {
+                Resolution::Denied(why) => OutboundError::Denied(why),
+                Resolution::Failed(why) => OutboundError::Failed(why),
+            })?;
+        Ok((host, port, https, address))
+    }
+
+    async fn one_hop(&self, request: &GuestRequest) -> Result<GuestResponse, OutboundError> {
+        let uri = &request.uri;
+        let (host, port, https, address) = self.resolve(uri).await?;
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            OutboundError::Failed(format!(
+                "outbound request to {host}:{port} failed: {what}: {e}"
+            ))
+        };
+        let tcp = TcpStream::connect(address)
+            .await
+            .map_err(|e| failed(&format!("cannot connect to {address}"), &e))?;
+        let _ = tcp.set_nodelay(true);
+        let mut outgoing = build_request(request, &host)?;
+        self.signer
+            .resign(&request.method, uri, outgoing.headers_mut(), &request.body)
+            .map_err(|why| failed("signing", &why))?;
+        let response = if https {
+            let name = ServerName::try_from(host.clone())
+                .map_err(|e| failed("bad TLS server name", &e))?;
+            let tls = self
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| failed("TLS handshake", &e))?;
+            send(TokioIo::new(tls), outgoing).await
+        } else {
+            send(TokioIo::new(tcp), outgoing).await
+        }
+        .map_err(|e| failed("HTTP exchange", &e))?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, self.max_response_bytes)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    OutboundError::TooLarge(format!(
+                        "outbound request to {host}:{port} failed: the response body is larger than {} bytes (LAMBDA_WASM_OUTBOUND_MAX_RESPONSE_BYTES)",
+                        self.max_response_bytes
+                    ))
+                } else {
+                    failed("reading the response body", &e)
+                }
+            })?
+            .to_bytes();
+        Ok(GuestResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// Sends one request over a fresh HTTP/1.1 connection on `io`.
+async fn send<I>(
+    io: I,
+    request: http::Request<Full<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(connection);
+    sender.send_request(request).await
+}
+
+/// The request as it goes on the wire: `Host` and `Content-Length` set,
+/// hop-by-hop headers the guest may not choose dropped.
+fn build_request(
+    request: &GuestRequest,
+    host: &str,
+) -> Result<http::Request<Full<Bytes>>, OutboundError> {
+    let uri = &request.uri;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut headers: HeaderMap = request.headers.clone();
+    for name in [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::TE,
+        header::HOST,
+        header::CONTENT_LENGTH,
+    ] {
+        headers.remove(name);
+    }
+    let authority = uri.authority().map_or(host, |a| a.as_str());
+    let host_value = HeaderValue::from_str(authority)
+        .map_err(|_| OutboundError::Malformed(format!("{authority:?} is not a valid Host")))?;
+    headers.insert(header::HOST, host_value);
+    if !request.body.is_empty()
+        || matches!(request.method, Method::POST | Method::PUT | Method::PATCH)
+    {
+        headers.insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(request.body.len()),
+        );
+    }
+    let mut outgoing = http::Request::builder()
+        .method(request.method.clone())
+        .uri(path)
+        .body(Full::new(request.body.clone()))
+        .map_err(|e| OutboundError::Malformed(format!("the request cannot be sent: {e}")))?;
+    *outgoing.headers_mut() = headers;
+    Ok(outgoing)
+}
+
+/// The next request when `response` redirects (with a `Location`), as
+/// browsers do: 303 (and 301/302 after a POST) become a GET without body;
+/// `Authorization` is dropped when the host changes.
+fn redirect_target(
+    request: &GuestRequest,
+    response: &GuestResponse,
+) -> Option<Result<GuestRequest, OutboundError>> {
+    let status = StatusCode::from_u16(response.status).ok()?;
+    if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response.headers.get(header::LOCATION)?.to_str().ok()?;
+    Some(resolve_location(&request.uri, location).map(|uri| {
+        let to_get = status == StatusCode::SEE_OTHER
+            || (matches!(status.as_u16(), 301 | 302) && request.method == Method::POST);
+        let mut headers = request.headers.clone();
+        if uri.host() != request.uri.host() {
+            headers.remove(header::AUTHORIZATION);
+            headers.remove(header::COOKIE);
+        }
+        let (method, body) = if to_get {
+            headers.remove(header::CONTENT_TYPE);
+            (Method::GET, Bytes::new())
+        } else {
+            (request.method.clone(), request.body.clone())
+        };
+        GuestRequest {
+            method,
+            uri,
+            headers,
+            body,
+        }
+    }))
+}
+
+/// `location` (absolute, or relative to `base`) as an absolute URL.
+fn resolve_location(base: &Uri, location: &str) -> Result<Uri, OutboundError> {
+    let bad = || {
+        OutboundError::Failed(format!(
+            "outbound request to {base} failed: bad redirect Location {location:?}"
+        ))
+    };
+    let uri: Uri = location.parse().map_err(|_| bad())?;
+    if uri.scheme().is_some() {
+        return match uri.scheme_str() {
+            Some("http" | "https") => Ok(uri),
+            _ => Err(bad()),
+        };
+    }
+    let path = if location.starts_with('/') {
+        location.to_string()
+    } else {
+        let dir = base.path().rsplit_once('/').map_or("", |(dir, _)| dir);
+        format!("{dir}/{location}")
+    };
+    Uri::builder()
+        .scheme(base.scheme_str().unwrap_or("http"))
+        .authority(base.authority().map_or("", |a| a.as_str()))
+        .path_and_query(path)
+        .build()
+        .map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_request() {
+        let base: Uri = "http://a.example/x/y?q".parse().unwrap();
+        assert_eq!(resolve_location(&base, "/z").unwrap(), "http://a.example/z");
+        assert_eq!(
+            resolve_location(&base, "w").unwrap(),
+            "http://a.example/x/w"
+        );
+        assert_eq!(
+            resolve_location(&base, "https://b.example/").unwrap(),
+            "https://b.example/"
+        );
+        assert!(resolve_location(&base, "file:///etc/passwd").is_err());
+    }
+}

@@ -1,0 +1,848 @@
+//! End-to-end tests of outbound HTTP (issue 12): a Python handler on the
+//! built `lambda-wasm` (`serve`, and the bootstrap for the Runtime API's own
+//! address) reaches a local HTTP server through the host, under the
+//! allow-list; denials, limits and signing are seen from inside the guest,
+//! and every failure is followed by an event that succeeds.
+//!
+//! boto3 against moto (PyPI `moto[server]`, in `.tools/venv` from `make
+//! tools`) runs when both can be installed; otherwise those tests print
+//! SKIPPED (and fail under `LAMBDA_WASM_REQUIRE_ALL=1`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::python_mode::require_python;
+use crate::support::*;
+
+/// The handler: each event names an operation on the network.
+const HANDLER: &str = r#"
+import http.client
+import json
+import os
+import urllib.error
+import urllib.request
+
+
+def fetch(url, data=None, headers=None):
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return {"status": r.status, "body": r.read().decode(), "type": r.headers.get("content-type")}
+    except urllib.error.HTTPError as e:
+        return {"status": e.code, "body": e.read().decode()}
+    except urllib.error.URLError as e:
+        return {"error": "URLError", "reason": str(e.reason)}
+
+
+def lambda_handler(event, context):
+    op = event["op"]
+    if op == "get":
+        return fetch(event["url"])
+    if op == "post":
+        conn = http.client.HTTPConnection(event["host"], event["port"])
+        conn.request("POST", "/echo", body=event["body"].encode(), headers={"Content-Type": "text/plain"})
+        r = conn.getresponse()
+        return {"status": r.status, "body": r.read().decode(), "method": r.getheader("x-got-method")}
+    if op == "signed":
+        key = os.environ.get("AWS_ACCESS_KEY_ID", "")
+        auth = "AWS4-HMAC-SHA256 Credential=%s/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=00" % key
+        out = fetch(event["url"], headers={"Authorization": auth, "X-Amz-Date": "20260101T000000Z", "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD"})
+        out["guest_key"] = key
+        out["env"] = "\n".join("%s=%s" % kv for kv in os.environ.items())
+        return out
+    if op == "timed":
+        import time
+        micros = []
+        for _ in range(event["count"]):
+            started = time.perf_counter()
+            with urllib.request.urlopen(event["url"]) as r:
+                r.read()
+            micros.append((time.perf_counter() - started) * 1e6)
+        return {"micros": micros}
+    if op == "many":
+        n = 0
+        for _ in range(event["count"]):
+            with urllib.request.urlopen(event["url"]) as r:
+                r.read()
+                n += 1
+        return {"count": n}
+    raise ValueError(op)
+"#;
+
+// ---------------------------------------------------------------------------
+// A local HTTP server the guest calls
+
+/// A small HTTP/1.1 server on 127.0.0.1 (one thread per connection) that
+/// records the `Authorization` header of every request.
+struct TestServer {
+    addr: SocketAddr,
+    authorizations: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestServer {
+    fn start() -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let authorizations = Arc::new(Mutex::new(Vec::new()));
+        let seen = authorizations.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = seen.clone();
+                std::thread::spawn(move || serve_one(stream, &seen));
+            }
+        });
+        TestServer {
+            addr,
+            authorizations,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn allow(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+/// Answers one request: `/hello`, `/echo` (the body back), `/auth` (the
+/// Authorization header back), `/redirect?to=URL`, `/huge` (7 MiB),
+/// `/slow` (10 s), else 404.
+fn serve_one(stream: TcpStream, seen: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let (mut length, mut authorization) = (0usize, String::new());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().unwrap_or(0),
+            "authorization" => authorization = value.trim().to_string(),
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    seen.lock().unwrap().push(authorization.clone());
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    let (status, extra, body) = match target.split_once('?').map_or(target.as_str(), |(p, _)| p) {
+        "/hello" => ("200 OK", String::new(), b"hello from the server".to_vec()),
+        "/echo" => ("200 OK", format!("x-got-method: {method}\r\n"), body),
+        "/auth" => ("200 OK", String::new(), authorization.into_bytes()),
+        "/redirect" => {
+            let to = target.split_once("?to=").map_or("", |(_, to)| to);
+            ("302 Found", format!("location: {to}\r\n"), Vec::new())
+        }
+        "/huge" => ("200 OK", String::new(), vec![b'x'; 7 * 1024 * 1024]),
+        "/slow" => {
+            std::thread::sleep(Duration::from_secs(10));
+            ("200 OK", String::new(), b"late".to_vec())
+        }
+        _ => ("404 Not Found", String::new(), b"no such path".to_vec()),
+    };
+    let mut stream = stream;
+    let head = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+}
+
+// ---------------------------------------------------------------------------
+// The function under test
+
+fn handler_root() -> TaskRoot {
+    TaskRoot::builder()
+        .file("lambda_function.py", HANDLER)
+        .build()
+}
+
+fn home_env(home: &Path) -> [(&'static str, String); 1] {
+    [("LAMBDA_WASM_PYTHON_HOME", home.display().to_string())]
+}
+
+/// `serve` of the handler with `args` (e.g. `--allow-host`) and `env`.
+fn serve(home: &Path, root: &TaskRoot, args: &[&str], env: &[(&str, &str)]) -> LocalServer {
+    let home_env = home_env(home);
+    let mut all_env: Vec<(&str, &str)> = home_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all_env.extend_from_slice(env);
+    LocalServer::start("lambda_function.lambda_handler", root, args, &all_env)
+}
+
+/// The handler served with `--allow-host` naming `web`, and `extra` arguments.
+fn serve_allowing(home: &Path, web: &TestServer, extra: &[&str]) -> (TaskRoot, LocalServer) {
+    let root = handler_root();
+    let allow = web.allow();
+    let mut args = vec!["--allow-host", allow.as_str()];
+    args.extend_from_slice(extra);
+    let server = serve(home, &root, &args, &[]);
+    (root, server)
+}
+
+fn call(server: &LocalServer, event: Value) -> Value {
+    server.invoke(event.to_string().as_bytes()).json()
+}
+
+/// The event after a failure: a GET that works.
+#[track_caller]
+fn assert_next_event_fine(server: &LocalServer, web: &TestServer) {
+    let answer = call(server, json!({"op": "get", "url": web.url("/hello")}));
+    assert_eq!(answer["body"], "hello from the server", "{answer}");
+}
+
+#[track_caller]
+fn assert_denied(answer: &Value, words: &[&str]) {
+    assert_eq!(answer["error"], "URLError", "{answer}");
+    let reason = answer["reason"].as_str().unwrap_or_default();
+    for word in words {
+        assert!(reason.contains(word), "{word:?} missing in {reason:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Requests that work
+
+#[test]
+fn urllib_and_http_client_reach_an_allowed_host() {
+    let Some(home) = require_python() else { return };
+    let web = TestServer::start();
+    let (_root, server) = serve_allowing(home, &web, &[]);
+    let answer = call(&server, json!({"op": "get", "url": web.url("/hello")}));
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["type"], "text/plain");
+    let answer = call(&server, json!({"op": "get", "url": web.url("/missing")}));
+    assert_eq!(
+        answer["status"], 404,
+        "an HTTP error is a response: {answer}"
+    );
+    let port = web.addr.port();
+    let answer = call(
+        &server,
+        json!({"op": "post", "host": "127.0.0.1", "port": port, "body": "ping"}),
+    );
+    assert_eq!(
+        (
+            answer["status"].as_i64(),
+            answer["body"].as_str(),
+            answer["method"].as_str()
+        ),
+        (Some(200), Some("ping"), Some("POST")),
+        "{answer}"
+    );
+    let redirect = web.url(&format!("/redirect?to={}", web.url("/hello")));
+    let answer = call(&server, json!({"op": "get", "url": redirect}));
+    assert_eq!(
+        answer["body"], "hello from the server",
+        "a redirect to an allowed host is followed: {answer}"
+    );
+}
+
+#[test]
+fn a_thousand_requests_in_one_invocation() {
+    let Some(home) = require_python() else { return };
+    let web = TestServer::start();
+    let (_root, server) = serve_allowing(home, &web, &["--timeout", "60"]);
+    let started = Instant::now();
+    let answer = call(
+        &server,
+        json!({"op": "many", "url": web.url("/hello"), "count": 1000}),
+    );
+    assert_eq!(answer["count"], 1000, "{answer}");
+    eprintln!("1,000 guest requests took {:?}", started.elapsed());
+    assert_next_event_fine(&server, &web);
+}
+
+// ---------------------------------------------------------------------------
+// Denials
+
+#[test]
+fn hosts_not_allowed_are_denied_naming_the_host_and_the_setting() {
+    let Some(home) = require_python() else { return };
+    let web = TestServer::start();
+    let other = TestServer::start();
+    let (_root, server) = serve_allowing(home, &web, &[]);
+    let answer = call(&server, json!({"op": "get", "url": "http://example.com/"}));
+    assert_denied(
+        &answer,
+        &[
+            "example.com:80",
+            "LAMBDA_WASM_ALLOWED_HOSTS",
+            "--allow-host",
+        ],
+    );
+    assert_next_event_fine(&server, &web);
+    let answer = call(&server, json!({"op": "get", "url": other.url("/hello")}));
+    assert_denied(&answer, &[&other.allow(), "denied"]);
+    assert_next_event_fine(&server, &web);
+    // A redirect to a host the list does not name is refused at that hop.
+    let redirect = web.url(&format!("/redirect?to={}", other.url("/hello")));
+    let answer = call(&server, json!({"op": "get", "url": redirect}));
+    assert_denied(&answer, &[&other.allow(), "denied"]);
+    assert!(
+        other.authorizations.lock().unwrap().is_empty(),
+        "the denied host saw no request"
+    );
+    assert_next_event_fine(&server, &web);
+}
+
+#[test]
+fn nothing_is_allowed_by_default() {
+    let Some(home) = require_python() else { return };
+    let web = TestServer::start();
+    let root = handler_root();
+    let server = serve(home, &root, &[], &[]);
+    let answer = call(&server, json!({"op": "get", "url": web.url("/hello")}));
+    assert_denied(&answer, &["denied", "LAMBDA_WASM_ALLOWED_HOSTS"]);
+    assert!(web.authorizations.lock().unwrap().is_empty());
+}
+
+#[test]
+fn metadata_and_loopback_names_are_denied_even_when_listed() {
+    let Some(home) = require_python() else { return };
+    let web = TestServer::start();
+    let root = handler_root();
+    let port = web.addr.port().to_string();
+    let server = serve(
+        home,
+        &root,
+        &[
+            "--allow-host",
+            &web.allow(),
+            "--allow-host",
+            "169.254.169.254,169.254.170.2:80,localhost",
+        ],
+        &[],
+    );
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://169.254.170.2/v2/credentials",
+    ] {
+        let answer = call(&server, json!({"op": "get", "url": url}));
+        assert_denied(&answer, &["may never reach"]);
+        assert_next_event_fine(&server, &web);
+    }
+    // `localhost` is listed without a port: the name is allowed, but it
+    // resolves to a loopback address, which needs an exact host:port.
+    let answer = call(
+        &server,
+        json!({"op": "get", "url": format!("http://localhost:{port}/hello")}),
+    );
+    assert_denied(
+        &answer,
+        &[
+            "localhost resolves to",
+            "loopback",
+            &format!("localhost:{port}"),
+        ],
+    );
+    assert_next_event_fine(&server, &web);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_api_is_never_reachable() {
+    let Some(home) = require_python() else { return };
+    let api = FakeRuntimeApi::start().await;
+    let web = TestServer::start();
+    let root = handler_root();
+    let allowed = format!("{},{}", api.addr(), web.allow());
+    let home = home.display().to_string();
+    let mut boot = Bootstrap::spawn(
+        &api,
+        &root,
+        "lambda_function.lambda_handler",
+        &[
+            ("LAMBDA_WASM_PYTHON_HOME", &home),
+            ("LAMBDA_WASM_ALLOWED_HOSTS", &allowed),
+        ],
+    );
+    let next = format!("http://{}/2018-06-01/runtime/invocation/next", api.addr());
+    let (_, outcome) = boot
+        .call_json(&api, json!({"op": "get", "url": next}))
+        .await;
+    assert_denied(&outcome.json(), &["Lambda Runtime API", "may never reach"]);
+    let (_, outcome) = boot
+        .call_json(&api, json!({"op": "get", "url": web.url("/hello")}))
+        .await;
+    assert_eq!(outcome.json()["body"], "hello from the server");
+}
+
+// ---------------------------------------------------------------------------
+// Limits
+
+#[test]
+fn a_huge_response_is_refused_and_the_next_event_is_fine() {
+    let Some(home) = require_python() else { return };
+    let web = TestServer::start();
+    let (_root, server) = serve_allowing(home, &web, &[]);
+    let answer = call(&server, json!({"op": "get", "url": web.url("/huge")}));
+    assert_denied(
+        &answer,
+        &[
+            "larger than 6291456 bytes",
+            "LAMBDA_WASM_OUTBOUND_MAX_RESPONSE_BYTES",
+        ],
+    );
+    assert_next_event_fine(&server, &web);
+}
+
+#[test]
+fn a_slow_server_ends_at_the_deadline() {
+    let Some(home) = require_python() else { return };
+    let web = TestServer::start();
+    let (_root, server) = serve_allowing(home, &web, &["--timeout", "2"]);
+    let started = Instant::now();
+    let response = server.invoke(
+        json!({"op": "get", "url": web.url("/slow")})
+            .to_string()
+            .as_bytes(),
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    let body = response.json();
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Task timed out"),
+        "{body}"
+    );
+    assert_next_event_fine(&server, &web);
+}
+
+// ---------------------------------------------------------------------------
+// Credentials
+
+#[test]
+fn the_host_signs_with_its_key_and_the_guest_never_holds_it() {
+    let Some(home) = require_python() else { return };
+    let web = TestServer::start();
+    let root = handler_root();
+    let endpoint = format!("http://{}", web.allow());
+    let server = serve(
+        home,
+        &root,
+        &[
+            "--allow-host",
+            &web.allow(),
+            "--env",
+            &format!("AWS_ENDPOINT_URL={endpoint}"),
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDHOSTONLY"),
+            ("AWS_SECRET_ACCESS_KEY", "host-secret-never-in-the-guest"),
+            ("AWS_SESSION_TOKEN", "host-session-token"),
+        ],
+    );
+    let answer = call(&server, json!({"op": "signed", "url": web.url("/auth")}));
+    let seen = answer["body"].as_str().unwrap_or_default();
+    assert!(
+        seen.starts_with("AWS4-HMAC-SHA256 Credential=AKIDHOSTONLY/"),
+        "{answer}"
+    );
+    assert!(seen.contains("/us-east-1/s3/aws4_request"), "{seen}");
+    let guest_key = answer["guest_key"].as_str().unwrap_or_default();
+    assert!(
+        !guest_key.is_empty() && guest_key != "AKIDHOSTONLY",
+        "{answer}"
+    );
+    assert!(
+        !seen.contains(guest_key),
+        "the placeholder never leaves: {seen}"
+    );
+    let env = answer["env"].as_str().unwrap_or_default();
+    for secret in [
+        "AKIDHOSTONLY",
+        "host-secret-never-in-the-guest",
+        "host-session-token",
+    ] {
+        assert!(!env.contains(secret), "{secret} in the guest's environment");
+    }
+    assert_next_event_fine(&server, &web);
+}
+
+// ---------------------------------------------------------------------------
+// A Rust guest: the SDK's client over the `http_request` import
+
+#[test]
+fn a_rust_guest_fetches_through_the_sdk_client() {
+    let web = TestServer::start();
+    let root = TaskRoot::with_guest("http_get.wasm", "http_get.wasm");
+    let root_path = root.path().to_str().unwrap();
+    let fetch = |url: String, allow: &str| {
+        let event = json!({ "url": url }).to_string();
+        invoke_cli(
+            &[
+                "invoke",
+                "http_get.handler",
+                "--task-root",
+                root_path,
+                "--allow-host",
+                allow,
+            ],
+            Some(event.as_bytes()),
+        )
+    };
+    let out = fetch(web.url("/hello"), &web.allow());
+    assert_eq!(out.code(), Some(0), "{out:#?}");
+    assert_eq!(out.json()["body"], "hello from the server");
+    assert_eq!(out.json()["contentType"], "text/plain");
+    let out = fetch(web.url("/hello"), "example.com");
+    assert_eq!(out.code(), Some(1), "{out:#?}");
+    let error = out.json();
+    assert_eq!(error["errorType"], "HttpError", "{error}");
+    let message = error["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("denied: ") && message.contains(&web.allow()),
+        "{message}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// boto3, vendored into the task root, against moto in server mode
+
+/// boto3 as a deployment package vendors it (`pip install -t`), pinned.
+const BOTO3: &str = "boto3==1.44.8";
+
+/// The boto3 handler: clients made at import, used in the handler.
+const BOTO3_HANDLER: &str = r#"
+import boto3
+import botocore.exceptions
+
+# One client at import, as the best practice says; the second is made in
+# the handler, so that init (which compiles botocore from source in this
+# interpreter) stays well inside its 10 s on a loaded machine.
+s3 = boto3.client("s3")
+
+
+def lambda_handler(event, context):
+    op = event["op"]
+    if op == "s3":
+        s3.create_bucket(Bucket="lambda-wasm-test")
+        s3.put_object(Bucket="lambda-wasm-test", Key="greeting.txt", Body=b"hello from s3")
+        body = s3.get_object(Bucket="lambda-wasm-test", Key="greeting.txt")["Body"].read()
+        return {"body": body.decode()}
+    if op == "dynamodb":
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName="items",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.put_item(TableName="items", Item={"id": {"S": "1"}, "value": {"S": "hello from dynamodb"}})
+        item = dynamodb.get_item(TableName="items", Key={"id": {"S": "1"}})["Item"]
+        return {"value": item["value"]["S"]}
+    if op == "timed_get_object":
+        import time
+        micros = []
+        for _ in range(event["count"]):
+            started = time.perf_counter()
+            s3.get_object(Bucket="lambda-wasm-test", Key="greeting.txt")["Body"].read()
+            micros.append((time.perf_counter() - started) * 1e6)
+        return {"micros": micros}
+    if op == "denied":
+        try:
+            boto3.client("s3", endpoint_url="http://example.com").list_buckets()
+        except botocore.exceptions.EndpointConnectionError as e:
+            return {"error": type(e).__name__, "message": str(e), "cause": str(e.kwargs.get("error"))}
+    return {"version": boto3.__version__}
+"#;
+
+/// The vendored packages, installed once into `<target>/e2e-boto3`.
+fn vendored_boto3() -> Option<PathBuf> {
+    let dir = target_dir().join("e2e-boto3");
+    if !dir.join("boto3/__init__.py").is_file() {
+        let status = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-input",
+                "--disable-pip-version-check",
+                "-t",
+            ])
+            .arg(&dir)
+            .arg(BOTO3)
+            .stdin(Stdio::null())
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            return None;
+        }
+    }
+    Some(dir)
+}
+
+/// A task root holding the boto3 handler and a copy of the vendored packages.
+fn boto3_root(vendored: &Path) -> TaskRoot {
+    let root = TaskRoot::builder()
+        .file("lambda_function.py", BOTO3_HANDLER)
+        .build();
+    let copied = Command::new("cp")
+        .arg("-r")
+        .args(
+            [
+                "boto3",
+                "botocore",
+                "s3transfer",
+                "jmespath",
+                "dateutil",
+                "urllib3",
+                "six.py",
+            ]
+            .map(|p| vendored.join(p)),
+        )
+        .arg(root.path())
+        .status();
+    assert!(
+        copied.is_ok_and(|s| s.success()),
+        "copying the vendored packages"
+    );
+    root
+}
+
+/// `moto_server` on 127.0.0.1 at a free port, killed on drop.
+struct Moto {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_moto() -> Option<Moto> {
+    let python = workspace_root().join(".tools/venv/bin/python3");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = Command::new(python)
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let moto = Moto {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if TcpStream::connect(moto.addr).is_ok() {
+            return Some(moto);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+#[test]
+fn boto3_puts_and_gets_through_the_host_against_moto() {
+    let Some(home) = require_python() else { return };
+    let vendored = vendored_boto3();
+    if !require(
+        BOTO3,
+        vendored.is_some(),
+        "`python3 -m pip install -t` needs pip and PyPI",
+    ) {
+        return;
+    }
+    let moto = start_moto();
+    if !require(
+        "moto[server] 5.2.5",
+        moto.is_some(),
+        "run `make tools` (installs it into .tools/venv)",
+    ) {
+        return;
+    }
+    let moto = moto.unwrap();
+    let root = boto3_root(&vendored.unwrap());
+    let allow = moto.addr.to_string();
+    let endpoint = format!("AWS_ENDPOINT_URL=http://{allow}");
+    let server = serve(
+        home,
+        &root,
+        &[
+            "--allow-host",
+            &allow,
+            "--env",
+            &endpoint,
+            "--timeout",
+            "60",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
+        ],
+    );
+    let answer = call(&server, json!({"op": "s3"}));
+    assert_eq!(answer["body"], "hello from s3", "{answer}");
+    let answer = call(&server, json!({"op": "dynamodb"}));
+    assert_eq!(answer["value"], "hello from dynamodb", "{answer}");
+    let answer = call(&server, json!({"op": "denied"}));
+    assert_eq!(answer["error"], "EndpointConnectionError", "{answer}");
+    let cause = answer["cause"].as_str().unwrap_or_default();
+    assert!(
+        cause.contains("example.com:80") && cause.contains("LAMBDA_WASM_ALLOWED_HOSTS"),
+        "{answer}"
+    );
+    let answer = call(&server, json!({"op": "version"}));
+    assert_eq!(
+        answer["version"], "1.44.8",
+        "the next event is fine: {answer}"
+    );
+}
+
+#[test]
+fn boto3_imports_without_any_network() {
+    let Some(home) = require_python() else { return };
+    let vendored = vendored_boto3();
+    if !require(
+        BOTO3,
+        vendored.is_some(),
+        "`python3 -m pip install -t` needs pip and PyPI",
+    ) {
+        return;
+    }
+    let root = boto3_root(&vendored.unwrap());
+    let server = serve(home, &root, &["--timeout", "30"], &[]);
+    let answer = call(&server, json!({"op": "version"}));
+    assert_eq!(answer["version"], "1.44.8", "{answer}");
+}
+
+// ---------------------------------------------------------------------------
+// Measurements for BENCHMARKS.md (ignored: run them by name, never timed in tests)
+//
+// cargo test --release -p lambda-wasm --test e2e outbound::measure -- --ignored --nocapture
+
+/// p50 and p99 of `micros`.
+fn percentiles(mut micros: Vec<f64>) -> (f64, f64) {
+    micros.sort_by(f64::total_cmp);
+    let at = |q: f64| micros[((micros.len() - 1) as f64 * q).round() as usize];
+    (at(0.50), at(0.99))
+}
+
+fn micros_of(answer: &Value) -> Vec<f64> {
+    answer["micros"]
+        .as_array()
+        .expect("micros")
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect()
+}
+
+#[test]
+#[ignore]
+fn measure_guest_get_against_native() {
+    let Some(home) = require_python() else { return };
+    let web = TestServer::start();
+    let count = 2000;
+    let native: Vec<f64> = (0..count)
+        .map(|_| {
+            let started = Instant::now();
+            let mut stream = TcpStream::connect(web.addr).unwrap();
+            stream.set_nodelay(true).unwrap();
+            stream
+                .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response).unwrap();
+            started.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    let (_root, server) = serve_allowing(home, &web, &["--timeout", "120"]);
+    call(
+        &server,
+        json!({"op": "timed", "url": web.url("/hello"), "count": 200}),
+    );
+    let guest = micros_of(&call(
+        &server,
+        json!({"op": "timed", "url": web.url("/hello"), "count": count}),
+    ));
+    let (n50, n99) = percentiles(native);
+    let (g50, g99) = percentiles(guest);
+    println!(
+        "GET /hello x{count}, one connection each: native Rust (std::net) p50 {n50:.0} µs p99 {n99:.0} µs; Python guest urllib through the host p50 {g50:.0} µs p99 {g99:.0} µs"
+    );
+}
+
+#[test]
+#[ignore]
+fn measure_boto3_get_object() {
+    let Some(home) = require_python() else { return };
+    let (Some(vendored), Some(moto)) = (vendored_boto3(), start_moto()) else {
+        panic!("needs boto3 (pip) and moto (make tools)");
+    };
+    let root = boto3_root(&vendored);
+    let allow = moto.addr.to_string();
+    let endpoint = format!("AWS_ENDPOINT_URL=http://{allow}");
+    let server = serve(
+        home,
+        &root,
+        &[
+            "--allow-host",
+            &allow,
+            "--env",
+            &endpoint,
+            "--timeout",
+            "120",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
+        ],
+    );
+    call(&server, json!({"op": "s3"}));
+    let count = 300;
+    call(&server, json!({"op": "timed_get_object", "count": 30}));
+    let guest = micros_of(&call(
+        &server,
+        json!({"op": "timed_get_object", "count": count}),
+    ));
+    let script = format!(
+        "import boto3, time, json\ns3 = boto3.client('s3', endpoint_url='http://{allow}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing-secret')\nout = []\nfor i in range({}):\n    t = time.perf_counter()\n    s3.get_object(Bucket='lambda-wasm-test', Key='greeting.txt')['Body'].read()\n    out.append((time.perf_counter() - t) * 1e6)\nprint(json.dumps(out[30:]))\n",
+        count + 30
+    );
+    let native = Command::new(workspace_root().join(".tools/venv/bin/python3"))
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let native: Vec<f64> = serde_json::from_slice(&native.stdout).expect("native boto3 timings");
+    let (n50, n99) = percentiles(native);
+    let (g50, g99) = percentiles(guest);
+    println!(
+        "boto3 get_object x{count} against moto: native CPython 3.11 p50 {n50:.0} µs p99 {n99:.0} µs; Python guest through the host p50 {g50:.0} µs p99 {g99:.0} µs"
+    );
+}
