@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use wasmtime::{Engine, Module};
 
 use super::interpreter::{self, Language};
-use crate::engine;
 use crate::errors::LambdaError;
-use crate::handler_name::HandlerName;
 use crate::sandbox::Extras;
 use crate::settings::{FunctionSettings, JS_HOME_VARIABLE};
 
@@ -60,7 +58,7 @@ fn is_javascript_handler(settings: &FunctionSettings) -> bool {
 
 /// The module the Node.js runtime loads for a handler string: its folders,
 /// then its file name up to the first dot (`src/app.deep.fn` is `src/app`,
-/// the function being `deep.fn`), where [`HandlerName`] splits at the last.
+/// the function being `deep.fn`), where [`HandlerName`](crate::handler_name::HandlerName) splits at the last.
 fn node_module_path(handler: &str) -> PathBuf {
     let (folders, file) = handler.rsplit_once('/').unwrap_or(("", handler));
     let module = file.split('.').next().unwrap_or(file);
@@ -72,20 +70,15 @@ fn load_runner(
     engine: &Engine,
     settings: &FunctionSettings,
 ) -> Result<(Module, Extras), LambdaError> {
-    let home = &settings.js_home;
-    let module_name = &settings.handler.module;
-    if !home.join(RUNNER_CWASM).is_file() && !home.join(RUNNER_WASM).is_file() {
-        return Err(LambdaError::import_module(
-            module_name,
-            format!(
-                "the JavaScript runner is not installed: no {RUNNER_CWASM} or {RUNNER_WASM} in {}; run `make js` or set {JS_HOME_VARIABLE}",
-                home.display()
-            ),
-        ));
-    }
-    let runner = HandlerName::parse("javascript.run").expect("a valid name");
-    let module = engine::load_module(engine, home, &runner, settings.module_cache_dir.as_deref())
-        .map_err(|error| LambdaError::import_module(module_name, error.error_message))?;
+    let install = format!("run `make js` or set {JS_HOME_VARIABLE}");
+    let module = interpreter::load_from_home(
+        engine,
+        settings,
+        &settings.js_home,
+        RUNNER_FILES,
+        "the JavaScript runner",
+        &install,
+    )?;
     // Module loading reads many small files: block on them rather than
     // hopping to tokio's blocking pool for each (as for Python).
     let extras = Extras {

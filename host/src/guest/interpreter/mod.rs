@@ -35,8 +35,10 @@ use wasmtime::{Engine, InstancePre, Linker, Module, Store};
 use self::bridge::{Bridge, Delivery, GuestMessage, InterpreterState};
 use self::snapshot::{Preinit, Resume};
 use super::{GuestEnvironment, GuestReply, javascript, python, ruby};
+use crate::engine;
 use crate::errors::LambdaError;
 use crate::fault::{self, Evidence, Fault};
+use crate::handler_name::HandlerName;
 use crate::invocation::Call;
 use crate::limits;
 use crate::sandbox::{Extras, Stdio};
@@ -77,6 +79,34 @@ pub struct InterpreterEntry {
     pub language: &'static Language,
     /// The snapshot new environments start from, if any.
     pub resume: Option<Arc<Resume>>,
+}
+
+/// An interpreter's module from its `home`, where `[cwasm, wasm]` are its
+/// file names (the `.cwasm` preferred); when neither is there, the
+/// handler's import error says that `what` is not installed and `install`
+/// how to install it.
+pub fn load_from_home(
+    engine: &Engine,
+    settings: &FunctionSettings,
+    home: &std::path::Path,
+    [cwasm, wasm]: [&str; 2],
+    what: &str,
+    install: &str,
+) -> Result<Module, LambdaError> {
+    let module_name = &settings.handler.module;
+    if !home.join(cwasm).is_file() && !home.join(wasm).is_file() {
+        return Err(LambdaError::import_module(
+            module_name,
+            format!(
+                "{what} is not installed: no {cwasm} or {wasm} in {}; {install}",
+                home.display()
+            ),
+        ));
+    }
+    let stem = cwasm.trim_end_matches(".cwasm");
+    let interpreter = HandlerName::parse(&format!("{stem}.run")).expect("a valid name");
+    engine::load_module(engine, home, &interpreter, settings.module_cache_dir.as_deref())
+        .map_err(|error| LambdaError::import_module(module_name, error.error_message))
 }
 
 /// Every interpreted language, in the order their claims are checked.

@@ -11,10 +11,8 @@ use std::path::{Path, PathBuf};
 
 use wasmtime::{Engine, Module};
 
-use super::interpreter::Language;
-use crate::engine;
+use super::interpreter::{self, Language};
 use crate::errors::LambdaError;
-use crate::handler_name::HandlerName;
 use crate::sandbox::Extras;
 use crate::settings::{FunctionSettings, RUBY_HOME_VARIABLE};
 
@@ -76,25 +74,16 @@ fn load_interpreter(
     engine: &Engine,
     settings: &FunctionSettings,
 ) -> Result<(Module, Extras), LambdaError> {
-    let home = &settings.ruby_home;
-    let module_name = &settings.handler.module;
-    if !home.join(INTERPRETER_CWASM).is_file() && !home.join(INTERPRETER_WASM).is_file() {
-        return Err(LambdaError::import_module(
-            module_name,
-            format!(
-                "the Ruby interpreter is not installed: no {INTERPRETER_CWASM} or {INTERPRETER_WASM} in {}; run `make ruby` or set {RUBY_HOME_VARIABLE}",
-                home.display()
-            ),
-        ));
-    }
-    let interpreter = HandlerName::parse("ruby.run").expect("a valid name");
-    let module = engine::load_module(
+    let install = format!("run `make ruby` or set {RUBY_HOME_VARIABLE}");
+    let module = interpreter::load_from_home(
         engine,
-        home,
-        &interpreter,
-        settings.module_cache_dir.as_deref(),
-    )
-    .map_err(|error| LambdaError::import_module(module_name, error.error_message))?;
+        settings,
+        &settings.ruby_home,
+        INTERPRETER_FILES,
+        "the Ruby interpreter",
+        &install,
+    )?;
+    let module_name = &settings.handler.module;
     let ancestors = ancestors_of(&settings.guest_task_root).map_err(|error| {
         LambdaError::import_module(
             module_name,
