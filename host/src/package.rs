@@ -116,18 +116,34 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
     if report.with_javascript {
         let [cwasm, wasm] = javascript::RUNNER_FILES;
         let home = &options.js_home;
-        add_interpreter(&mut contents, &engine, options.arch, home, "js", cwasm, wasm)
-            .with_context(|| {
-                format!("the task root has JavaScript; run `make js` or set {JS_HOME_VARIABLE}")
-            })?;
+        add_interpreter(
+            &mut contents,
+            &engine,
+            options.arch,
+            home,
+            "js",
+            cwasm,
+            wasm,
+        )
+        .with_context(|| {
+            format!("the task root has JavaScript; run `make js` or set {JS_HOME_VARIABLE}")
+        })?;
     }
     if report.with_ruby {
         let [cwasm, wasm] = ruby::INTERPRETER_FILES;
         let home = &options.ruby_home;
-        add_interpreter(&mut contents, &engine, options.arch, home, "ruby", cwasm, wasm)
-            .with_context(|| {
-                format!("the task root has Ruby; run `make ruby` or set {RUBY_HOME_VARIABLE}")
-            })?;
+        add_interpreter(
+            &mut contents,
+            &engine,
+            options.arch,
+            home,
+            "ruby",
+            cwasm,
+            wasm,
+        )
+        .with_context(|| {
+            format!("the task root has Ruby; run `make ruby` or set {RUBY_HOME_VARIABLE}")
+        })?;
     }
     report.compressed = contents.fit_lambda_limit()?;
     report.unzipped_bytes = contents.unzipped_bytes();

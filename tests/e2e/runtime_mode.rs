@@ -1335,7 +1335,10 @@ async fn sandbox_environment_withholds_credentials() {
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
     ] {
-        let value = env[secret].as_str().unwrap_or_default().to_ascii_lowercase();
+        let value = env[secret]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         assert!(
             value.contains("placeholder"),
             "{secret} is not the host's placeholder: {env}"

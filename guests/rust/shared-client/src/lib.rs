@@ -122,7 +122,10 @@ mod tests {
         // SAFETY: no other test reads or writes the environment.
         unsafe { std::env::remove_var("TABLE_NAME") };
         let error = Diagnostic::from(init().unwrap_err());
-        assert_eq!(error, Diagnostic::new("ConfigError", "TABLE_NAME is not set"));
+        assert_eq!(
+            error,
+            Diagnostic::new("ConfigError", "TABLE_NAME is not set")
+        );
         unsafe { std::env::set_var("TABLE_NAME", "orders") };
         assert_eq!(init().unwrap().get_item("1").table, "orders");
     }

@@ -105,8 +105,13 @@ pub fn load_from_home(
     }
     let stem = cwasm.trim_end_matches(".cwasm");
     let interpreter = HandlerName::parse(&format!("{stem}.run")).expect("a valid name");
-    engine::load_module(engine, home, &interpreter, settings.module_cache_dir.as_deref())
-        .map_err(|error| LambdaError::import_module(module_name, error.error_message))
+    engine::load_module(
+        engine,
+        home,
+        &interpreter,
+        settings.module_cache_dir.as_deref(),
+    )
+    .map_err(|error| LambdaError::import_module(module_name, error.error_message))
 }
 
 /// Every interpreted language, in the order their claims are checked.

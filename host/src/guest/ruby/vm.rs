@@ -21,8 +21,8 @@ use wasmtime::{
 };
 
 use crate::guest::interpreter::RunFuture;
-use crate::guest::interpreter::snapshot::Resume;
 use crate::guest::interpreter::bridge::{self, InterpreterState};
+use crate::guest::interpreter::snapshot::Resume;
 use crate::store::GuestState;
 
 /// The glue, evaluated once per environment.
