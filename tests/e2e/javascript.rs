@@ -75,20 +75,12 @@ fn spawn(
     extra: &[(&str, &str)],
 ) -> Bootstrap {
     let home = js_home().expect("checked by require_js!");
-    let home = home.to_str().expect("a UTF-8 path");
-    let mut env: Vec<(&str, &str)> = vec![("LAMBDA_WASM_JS_HOME", home)];
-    env.extend_from_slice(extra);
-    Bootstrap::spawn(api, root, handler, &env)
+    spawn_with_home(api, root, handler, ("LAMBDA_WASM_JS_HOME", home), extra)
 }
 
 /// A task root holding a seed example's port (`guests/js/<name>/index.mjs`).
 fn seed_root(name: &str) -> TaskRoot {
-    let path = workspace_root()
-        .join("guests/js")
-        .join(name)
-        .join("index.mjs");
-    let source = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    TaskRoot::builder().file("index.mjs", source).build()
+    seed_port_root("js", name, "index.mjs")
 }
 
 /// The lines on the bootstrap's stderr that carry `id`.

@@ -70,19 +70,8 @@ pub(crate) fn home_env(home: &Path) -> (&'static str, String) {
     )
 }
 
-/// A seed example as the repository holds it (`guests/python/<name>`).
-fn seed(name: &str) -> String {
-    let path = workspace_root()
-        .join("guests/python")
-        .join(name)
-        .join("lambda_function.py");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
 fn seed_root(name: &str) -> TaskRoot {
-    TaskRoot::builder()
-        .file("lambda_function.py", seed(name))
-        .build()
+    seed_port_root("python", name, "lambda_function.py")
 }
 
 /// A handler that does what its event asks, for the tests below.
@@ -221,10 +210,7 @@ fn spawn(
     extra: &[(&str, &str)],
 ) -> Bootstrap {
     let home = python_home().expect("checked by require_python");
-    let (k, v) = home_env(home);
-    let mut env: Vec<(&str, &str)> = vec![(k, v.as_str())];
-    env.extend_from_slice(extra);
-    Bootstrap::spawn(api, root, handler, &env)
+    spawn_with_home(api, root, handler, ("LAMBDA_WASM_PYTHON_HOME", home), extra)
 }
 
 async fn counter(boot: &mut Bootstrap, api: &FakeRuntimeApi) -> Value {

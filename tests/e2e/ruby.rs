@@ -48,22 +48,12 @@ fn spawn(
     extra: &[(&str, &str)],
 ) -> Bootstrap {
     let home = ruby_home();
-    let home = home.to_str().expect("a UTF-8 path");
-    let mut env: Vec<(&str, &str)> = vec![("LAMBDA_WASM_RUBY_HOME", home)];
-    env.extend_from_slice(extra);
-    Bootstrap::spawn(api, root, handler, &env)
+    spawn_with_home(api, root, handler, ("LAMBDA_WASM_RUBY_HOME", &home), extra)
 }
 
 /// A task root holding a seed example's port (`guests/ruby/<name>/lambda_function.rb`).
 fn seed_root(name: &str) -> TaskRoot {
-    let path = workspace_root()
-        .join("guests/ruby")
-        .join(name)
-        .join("lambda_function.rb");
-    let source = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    TaskRoot::builder()
-        .file("lambda_function.rb", source)
-        .build()
+    seed_port_root("ruby", name, "lambda_function.rb")
 }
 
 const HANDLER: &str = "lambda_function.lambda_handler";

@@ -89,6 +89,33 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A task root holding a seed example's port as the repository holds it,
+/// `guests/<language>/<name>/<file>`, under its own file name.
+pub fn seed_port_root(language: &str, name: &str, file: &str) -> TaskRoot {
+    let path = workspace_root()
+        .join("guests")
+        .join(language)
+        .join(name)
+        .join(file);
+    let source = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    TaskRoot::builder().file(file, source).build()
+}
+
+/// A bootstrap of an interpreted handler whose interpreter home is `home`,
+/// given as `variable`, with `extra` variables.
+pub fn spawn_with_home(
+    api: &FakeRuntimeApi,
+    root: &TaskRoot,
+    handler: &str,
+    (variable, home): (&str, &Path),
+    extra: &[(&str, &str)],
+) -> Bootstrap {
+    let home = home.to_str().expect("a UTF-8 path");
+    let mut env: Vec<(&str, &str)> = vec![(variable, home)];
+    env.extend_from_slice(extra);
+    Bootstrap::spawn(api, root, handler, &env)
+}
+
 /// The workspace target dir: `CARGO_TARGET_DIR` (relative to the workspace
 /// root when relative), else `<workspace>/target`.
 pub fn target_dir() -> PathBuf {
