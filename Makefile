@@ -219,7 +219,8 @@ $(PYTHON_HOME).runtime-prepared: host/src/guest/python/runtime.py host/src/guest
 
 ## js: the JavaScript runner (QuickJS-NG for WASI) in $(JS_HOME), precompiled
 ## by the host when it is built (redone when the .wasm, Cargo.lock or
-## host/src/engine.rs is newer than the .cwasm). Its C toolchain comes from
+## host/src/engine.rs is newer than the .cwasm), then snapshotted with its glue
+## evaluated (prepare-js, well under a second). Its C toolchain comes from
 ## Debian (installed when missing); when it cannot be, this warns and skips
 ## (fails with LAMBDA_WASM_REQUIRE_ALL=1)
 js: setup
@@ -243,7 +244,8 @@ js: setup
 	if [ -x $(HOST) ] && { [ ! -f $$cwasm ] || [ $(JS_HOME)/javascript.wasm -nt $$cwasm ] \
 	    || [ Cargo.lock -nt $$cwasm ] || [ host/src/engine.rs -nt $$cwasm ]; }; then \
 	  $(HOST) compile --portable $(JS_HOME)/javascript.wasm -o $$cwasm; \
-	fi
+	fi; \
+	if [ -x $(HOST) ]; then $(HOST) prepare-js --home $(JS_HOME); fi
 
 ## ruby: the Ruby interpreter for .rb handlers: @ruby/3.4-wasm-wasi
 ## $(RUBY_VERSION)'s dist/ruby+stdlib.wasm (npm pack, checked against

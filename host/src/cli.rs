@@ -43,6 +43,9 @@ pub enum Command {
     /// Compile the Python runtime glue to bytecode in the interpreter's home
     /// (`make python` and `package` do), so cold starts do not parse it.
     PreparePython(PreparePythonArgs),
+    /// Snapshot the JavaScript runner with its runtime glue evaluated, in
+    /// its home (`make js` and `package` do), so cold starts restore it.
+    PrepareJs(PrepareJsArgs),
 }
 
 /// The settings of the function a local command runs (for `serve --config`,
@@ -201,6 +204,13 @@ pub struct PackageArgs {
 #[derive(Debug, Args)]
 pub struct PreparePythonArgs {
     /// The interpreter's home (default: $LAMBDA_WASM_PYTHON_HOME, else python/ beside this executable).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareJsArgs {
+    /// The runner's home (default: $LAMBDA_WASM_JS_HOME, else js/ beside this executable).
     #[arg(long, value_name = "DIR")]
     pub home: Option<PathBuf>,
 }

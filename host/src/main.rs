@@ -16,6 +16,7 @@ mod cli;
 use clap::Parser;
 use cli::{Cli, Command};
 use lambda_wasm::engine::target::Arch;
+use lambda_wasm::guest::javascript::prepare_runner;
 use lambda_wasm::guest::python::prepare::prepare_runtime;
 use lambda_wasm::settings::{
     JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, RUBY_HOME_VARIABLE, js_home, python_home, ruby_home,
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         Some(Command::Compile(args)) => compile(&args),
         Some(Command::Package(args)) => package(&args),
         Some(Command::PreparePython(args)) => runtime.block_on(prepare_python(&args)),
+        Some(Command::PrepareJs(args)) => runtime.block_on(prepare_js(&args)),
     }
 }
 
@@ -114,7 +116,20 @@ async fn prepare_python(args: &cli::PreparePythonArgs) -> ExitCode {
         .home
         .clone()
         .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok()));
-    match prepare_runtime(&home).await {
+    report_prepared(prepare_runtime(&home).await)
+}
+
+async fn prepare_js(args: &cli::PrepareJsArgs) -> ExitCode {
+    let home = args
+        .home
+        .clone()
+        .unwrap_or_else(|| js_home(std::env::var(JS_HOME_VARIABLE).ok()));
+    report_prepared(prepare_runner(&home).await.map(|snapshot| vec![snapshot]))
+}
+
+/// Names the files a `prepare-*` command wrote, or says why it failed.
+fn report_prepared(written: anyhow::Result<Vec<std::path::PathBuf>>) -> ExitCode {
+    match written {
         Ok(written) => {
             for file in written {
                 eprintln!("lambda-wasm: wrote {}", file.display());

@@ -670,3 +670,201 @@ async fn uncaught_errors_and_process_exit() {
     );
     api.assert_all_answered_once();
 }
+
+// ---------------------------------------------------------------------------
+// Pre-initialisation (docs/abi.md "Pre-initialisation"): `invoke` with a
+// module cache snapshots the runner after the handler's module was
+// evaluated; later cold starts restore it.
+
+/// A handler that reports what module-level code and the handler saw; its
+/// top-level `await` waits on a timer, and the handler on another (the
+/// clock goes on after a restore).
+const PROBE_MJS: &str = r#"let evaluations = 0;
+evaluations += 1;
+const atImport = process.env.MY_VAR;
+await new Promise((resolve) => setTimeout(resolve, 5));
+let calls = 0;
+export const handler = async (event, context) => {
+  calls += 1;
+  const start = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  return {
+    evaluations, calls, atImport, atInvoke: process.env.MY_VAR,
+    random: Math.random(), waited: Date.now() - start,
+    function: context.functionName, event,
+  };
+};
+"#;
+
+/// `invoke` of `handler` in `root` with a module cache in `cache` (see
+/// [`crate::preinit::invoke_cached`]).
+fn invoke_js(handler: &str, root: &Path, cache: &Path, env: &[(&str, &str)]) -> CliOutput {
+    let home = js_home().expect("checked by require_js!");
+    let home = home.to_str().expect("a UTF-8 path");
+    crate::preinit::invoke_cached(("LAMBDA_WASM_JS_HOME", home), handler, root, cache, env)
+}
+
+#[test]
+fn preinit_seed_outputs_are_those_of_a_cold_start() {
+    require_js!();
+    for name in ["hello", "increment", "region"] {
+        let seed = seed_root(name);
+        let cache = tempfile::tempdir().unwrap();
+        let run = |env: &[(&str, &str)]| invoke_js("index.handler", seed.path(), cache.path(), env);
+        let scratch = run(&[("LAMBDA_WASM_PREINIT", "off")]);
+        assert_eq!(scratch.code(), Some(0), "{scratch:#?}");
+        assert!(crate::preinit::snapshots(cache.path()).is_empty());
+        let (taken, restored) = (run(&[]), run(&[]));
+        let runtime_only = run(&[("LAMBDA_WASM_PREINIT", "runtime")]);
+        assert!(!crate::preinit::snapshots(cache.path()).is_empty());
+        for run in [&taken, &restored, &runtime_only] {
+            assert_eq!(run.json(), scratch.json(), "{name}: {run:#?}");
+        }
+        if name == "increment" {
+            assert!(restored.stderr.contains("INFO"), "{restored:#?}");
+        }
+    }
+}
+
+#[test]
+fn preinit_evaluates_the_module_once_with_the_functions_environment() {
+    require_js!();
+    let root = TaskRoot::builder().file("index.mjs", PROBE_MJS).build();
+    let cache = tempfile::tempdir().unwrap();
+    let runs: Vec<Value> = (0..3)
+        .map(|_| {
+            let run = invoke_js(
+                "index.handler",
+                root.path(),
+                cache.path(),
+                &[("MY_VAR", "one")],
+            );
+            assert_eq!(run.code(), Some(0), "{run:#?}");
+            run.json()
+        })
+        .collect();
+    for run in &runs {
+        assert_eq!(
+            (&run["evaluations"], &run["calls"]),
+            (&json!(1), &json!(1)),
+            "{run}"
+        );
+        assert_eq!(
+            (&run["atImport"], &run["atInvoke"]),
+            (&json!("one"), &json!("one"))
+        );
+        assert_eq!(run["function"], "index");
+        let waited = run["waited"].as_f64().unwrap();
+        assert!(
+            (19.0..2000.0).contains(&waited),
+            "timers run on the restored clock: {run}"
+        );
+    }
+    assert_ne!(
+        runs[1]["random"], runs[2]["random"],
+        "Math.random differs per restore"
+    );
+    let other = invoke_js(
+        "index.handler",
+        root.path(),
+        cache.path(),
+        &[("MY_VAR", "two")],
+    )
+    .json();
+    assert_eq!(
+        (&other["atImport"], &other["atInvoke"]),
+        (&json!("two"), &json!("two"))
+    );
+    let runtime = invoke_js(
+        "index.handler",
+        root.path(),
+        cache.path(),
+        &[("MY_VAR", "three"), ("LAMBDA_WASM_PREINIT", "runtime")],
+    )
+    .json();
+    assert_eq!(
+        (&runtime["atImport"], &runtime["atInvoke"]),
+        (&json!("three"), &json!("three"))
+    );
+}
+
+#[test]
+fn preinit_never_uses_a_stale_snapshot() {
+    require_js!();
+    let root = TaskRoot::builder().file("index.mjs", PROBE_MJS).build();
+    let cache = tempfile::tempdir().unwrap();
+    let first = invoke_js("index.handler", root.path(), cache.path(), &[]);
+    assert_eq!(first.json()["calls"], 1, "{first:#?}");
+    root.write(
+        "index.mjs",
+        b"export const handler = async () => 'changed';\n",
+    );
+    let changed = invoke_js("index.handler", root.path(), cache.path(), &[]);
+    assert_eq!(changed.json(), json!("changed"), "{changed:#?}");
+    // A corrupt snapshot in the cache is replaced; one in the runner's home
+    // is not used (the function starts from scratch).
+    for snapshot in crate::preinit::snapshots(cache.path()) {
+        std::fs::write(&snapshot, b"not a snapshot").unwrap();
+    }
+    let home = tempfile::tempdir().unwrap();
+    let installed = js_home().expect("checked by require_js!");
+    for file in std::fs::read_dir(installed).unwrap() {
+        let file = file.unwrap().path();
+        std::fs::copy(&file, home.path().join(file.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(home.path().join("lambda-wasm-runtime.snapshot"), b"garbage").unwrap();
+    let home_env = ("LAMBDA_WASM_JS_HOME", home.path().to_str().unwrap());
+    for _ in 0..2 {
+        let run = invoke_js("index.handler", root.path(), cache.path(), &[home_env]);
+        assert_eq!(run.json(), json!("changed"), "{run:#?}");
+    }
+}
+
+#[test]
+fn preinit_init_errors_are_those_of_a_cold_start() {
+    require_js!();
+    let cases = [
+        (
+            "index.mjs",
+            "import { x } from './missing.mjs';\nexport const handler = () => x;\n",
+            "Runtime.ImportModuleError",
+        ),
+        (
+            "index.mjs",
+            "export const handler = async (event => {;\n",
+            "Runtime.UserCodeSyntaxError",
+        ),
+        (
+            "index.mjs",
+            "export const other = 1;\n",
+            "Runtime.HandlerNotFound",
+        ),
+        (
+            "index.mjs",
+            "await new Promise(() => {});\nexport const handler = () => 1;\n",
+            "Runtime.ExitError",
+        ),
+    ];
+    for (file, source, error_type) in cases {
+        let root = TaskRoot::builder().file(file, source).build();
+        let cache = tempfile::tempdir().unwrap();
+        let scratch = invoke_js(
+            "index.handler",
+            root.path(),
+            cache.path(),
+            &[("LAMBDA_WASM_PREINIT", "off")],
+        );
+        assert!(
+            scratch.stdout.contains(error_type),
+            "{error_type}: {scratch:#?}"
+        );
+        for _ in 0..2 {
+            let run = invoke_js("index.handler", root.path(), cache.path(), &[]);
+            assert_eq!(
+                (run.code(), &run.stdout),
+                (scratch.code(), &scratch.stdout),
+                "{run:#?}"
+            );
+        }
+    }
+}

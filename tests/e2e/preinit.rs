@@ -30,16 +30,25 @@ def lambda_handler(event, context):
 fn invoke(root: &Path, cache: &Path, env: &[(&str, &str)]) -> CliOutput {
     let home = require_python().expect("checked by the caller");
     let (k, v) = home_env(home);
-    let mut host_env = vec![(k, v.as_str()), ("XDG_CACHE_HOME", cache.to_str().unwrap())];
-    let root = root.to_str().unwrap();
-    let mut args = vec![
-        "invoke",
-        "lambda_function.lambda_handler",
-        "--task-root",
-        root,
-        "--event",
-        "-",
+    invoke_cached((k, &v), "lambda_function.lambda_handler", root, cache, env)
+}
+
+/// `invoke` of `handler` with a module cache in `cache` and the
+/// interpreter's home variable `home`; `env`'s `LAMBDA_WASM_*` variables
+/// are the host's, the others the function's (`--env`).
+pub(crate) fn invoke_cached(
+    (home_variable, home): (&str, &str),
+    handler: &str,
+    root: &Path,
+    cache: &Path,
+    env: &[(&str, &str)],
+) -> CliOutput {
+    let mut host_env = vec![
+        (home_variable, home),
+        ("XDG_CACHE_HOME", cache.to_str().unwrap()),
     ];
+    let root = root.to_str().unwrap();
+    let mut args = vec!["invoke", handler, "--task-root", root, "--event", "-"];
     let function_env: Vec<String> = env
         .iter()
         .filter(|(name, _)| !name.starts_with("LAMBDA_WASM_"))
@@ -62,7 +71,7 @@ fn invoke(root: &Path, cache: &Path, env: &[(&str, &str)]) -> CliOutput {
 }
 
 /// The handler snapshots in `cache`.
-fn snapshots(cache: &Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn snapshots(cache: &Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(cache.join("lambda-wasm/snapshots"))
         .map(|dir| dir.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default()

@@ -1,5 +1,6 @@
 //! The link to the host: the `host.call` import and the `host_alloc` export
-//! it writes its replies into (the interpreter protocol of host/src/guest/interpreter/).
+//! it writes its replies (and the code of a `turn`) into (the interpreter
+//! protocol of host/src/guest/interpreter/).
 
 use std::cell::Cell;
 
@@ -16,7 +17,7 @@ thread_local! {
     static REPLY: Cell<Option<(*mut u8, usize)>> = const { Cell::new(None) };
 }
 
-/// Memory for the host's reply of `len` bytes, owned again by [`call`].
+/// Memory for the host's reply of `len` bytes, owned again by [`take_buffer`].
 #[unsafe(no_mangle)]
 pub extern "C" fn host_alloc(len: i32) -> i32 {
     let capacity = usize::try_from(len).unwrap_or(0).max(1);
@@ -32,9 +33,16 @@ pub fn call(frame: &[u8]) -> Vec<u8> {
     // SAFETY: the host reads `frame` during the call and writes two u32s to
     // the out pointers, which live across it.
     unsafe { host_call(frame.as_ptr(), frame.len(), &mut ptr, &mut len) };
+    take_buffer(ptr, len)
+}
+
+/// The `len` bytes the host wrote at `ptr` into the buffer of the last
+/// [`host_alloc`] (a reply, or the code of a `turn`), owned again; empty
+/// when `ptr` is not that buffer.
+pub fn take_buffer(ptr: u32, len: u32) -> Vec<u8> {
     match REPLY.take() {
         // SAFETY: the host wrote `len` <= capacity bytes into the buffer
-        // host_alloc leaked for this reply; it is owned here again.
+        // host_alloc leaked; it is owned here again.
         Some((buffer, capacity)) if buffer as usize == ptr as usize && len as usize <= capacity => unsafe {
             Vec::from_raw_parts(buffer, len as usize, capacity)
         },

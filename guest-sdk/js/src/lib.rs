@@ -8,11 +8,17 @@
 //! frames, logging with `L` frames. Rust keeps the event loop's outer turn
 //! (QuickJS jobs, then `runtime.js`'s `step`, then a sleep until the next
 //! timer); everything Node-specific lives in `runtime.js`.
+//!
+//! A pre-initialised runner is driven through [`turn`] instead: each call
+//! runs a piece of code against runtime.js's hooks and turns the loop until
+//! the glue stops, then returns with no Wasm frame live, so the host can
+//! snapshot the memory in between (host/src/guest/interpreter/snapshot.rs).
 
 mod host;
 mod loader;
 mod native;
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use rquickjs::{CatchResultExt, Context, Ctx, Function, Object, Persistent, Runtime};
@@ -21,10 +27,37 @@ use rquickjs::{CatchResultExt, Context, Ctx, Function, Object, Persistent, Runti
 const RUNTIME_JS: &str = include_str!("runtime.js");
 /// The name the glue's frames carry in stack traces.
 const RUNTIME_FILE: &str = "file:///var/runtime/index.mjs";
+/// What [`run`] does with the hooks: the WASI environment, then the
+/// handler's import and every event.
+const RUN_CODE: &str = "hooks.environ();\nhooks.init(false);\n";
 
 unsafe extern "C" {
     /// wasm-ld's constructor list: wasi-libc's and Rust std's set-up.
     fn __wasm_call_ctors();
+}
+
+/// A QuickJS runtime with the glue evaluated, kept between [`turn`]s.
+struct Runner {
+    runtime: Runtime,
+    context: Context,
+}
+
+thread_local! {
+    /// The runner once the glue is installed; dropped when the environment ends.
+    static RUNNER: RefCell<Option<Runner>> = const { RefCell::new(None) };
+}
+
+/// Where runtime.js's `step` stopped the loop (its negative answers).
+#[derive(Clone, Copy)]
+enum Stop {
+    /// The host has no more events (or init failed and was reported).
+    Ended,
+    /// The glue waits for the host with no Wasm frame needed: before
+    /// `hooks.init`, or after the handler loaded but before the host was
+    /// told (the two snapshot points).
+    Paused,
+    /// The handler's import failed, before the host was told.
+    LoadFailed,
 }
 
 /// The reactor's initialisation (the host calls it once, before [`run`]):
@@ -40,8 +73,27 @@ pub extern "C" fn _initialize() {
 /// itself failed (the reason is on stderr).
 #[unsafe(no_mangle)]
 pub extern "C" fn run() -> i32 {
-    match serve() {
-        Ok(()) => 0,
+    status(serve(RUN_CODE))
+}
+
+/// Runs the code the host wrote at `ptr..ptr+len` (memory from
+/// `host_alloc`) with runtime.js's hooks as `hooks`, installing the glue
+/// first if this instance has not, then turns the event loop until the glue
+/// stops: 0 when it ended or paused (see [`Stop`]), 1 when the
+/// handler did not load or the runner failed (the reason is on stderr).
+#[unsafe(no_mangle)]
+pub extern "C" fn turn(ptr: *mut u8, len: usize) -> i32 {
+    let code = host::take_buffer(ptr as u32, len as u32);
+    match String::from_utf8(code) {
+        Ok(code) => status(serve(&code)),
+        Err(_) => status(Err("the host's code is not UTF-8".into())),
+    }
+}
+
+fn status(served: Result<Stop, String>) -> i32 {
+    match served {
+        Ok(Stop::Ended | Stop::Paused) => 0,
+        Ok(Stop::LoadFailed) => 1,
         Err(reason) => {
             eprintln!("lambda-wasm JavaScript runner: {reason}");
             1
@@ -49,25 +101,47 @@ pub extern "C" fn run() -> i32 {
     }
 }
 
-fn serve() -> Result<(), String> {
+/// Runs `code` against the hooks and the loop until the glue stops; drops
+/// the runner when the environment is over.
+fn serve(code: &str) -> Result<Stop, String> {
+    if RUNNER.with_borrow(Option::is_none) {
+        RUNNER.set(Some(start()?));
+    }
+    let served = RUNNER.with_borrow(|runner| {
+        let runner = runner.as_ref().expect("started above");
+        runner
+            .context
+            .with(|ctx| run_code(ctx, code))
+            .and_then(|()| event_loop(&runner.runtime, &runner.context))
+    });
+    if !matches!(served, Ok(Stop::Paused)) {
+        // QuickJS requires every object freed before its runtime.
+        loader::clear_hooks();
+        RUNNER.set(None);
+    }
+    served
+}
+
+/// A QuickJS runtime with runtime.js evaluated: its definitions only,
+/// nothing that reads the environment or the task root.
+fn start() -> Result<Runner, String> {
     let runtime = Runtime::new().map_err(|e| format!("cannot create the QuickJS runtime: {e}"))?;
     runtime.set_loader(loader::GlueResolver, loader::GlueLoader);
     runtime.set_host_promise_rejection_tracker(Some(Box::new(loader::track_rejection)));
     let context =
         Context::full(&runtime).map_err(|e| format!("cannot create the QuickJS context: {e}"))?;
-    let served = context
-        .with(install_glue)
-        .and_then(|()| event_loop(&runtime, &context));
-    loader::clear_hooks();
-    served
+    context.with(install_glue)?;
+    Ok(Runner { runtime, context })
 }
 
-/// Turns the loop until runtime.js says the environment is over.
-fn event_loop(runtime: &Runtime, context: &Context) -> Result<(), String> {
+/// Turns the loop until runtime.js says stop.
+fn event_loop(runtime: &Runtime, context: &Context) -> Result<Stop, String> {
     loop {
         drain_jobs(runtime);
         match context.with(step)? {
-            wait if wait < 0.0 => return Ok(()),
+            -1.0 => return Ok(Stop::Ended),
+            -2.0 => return Ok(Stop::Paused),
+            -3.0 => return Ok(Stop::LoadFailed),
             wait if wait > 0.0 => std::thread::sleep(Duration::from_secs_f64(wait / 1000.0)),
             _ => {}
         }
@@ -92,8 +166,24 @@ fn install_glue(ctx: Ctx<'_>) -> Result<(), String> {
     Ok(())
 }
 
+/// Calls `code` as the body of a function of the hooks.
+fn run_code(ctx: Ctx<'_>, code: &str) -> Result<(), String> {
+    let mut options = rquickjs::context::EvalOptions::default();
+    options.strict = true;
+    options.filename = Some("lambda-wasm:turn".into());
+    let function: Function = ctx
+        .eval_with_options(format!("(function (hooks) {{\n{code}\n}})"), options)
+        .catch(&ctx)
+        .map_err(|e| format!("the host's code does not compile: {e}"))?;
+    let hooks: Object = loader::hook_object(&ctx)?;
+    function
+        .call::<_, ()>((hooks,))
+        .catch(&ctx)
+        .map_err(|e| format!("the host's code failed: {e}"))
+}
+
 /// One turn of `runtime.js`'s loop: milliseconds to sleep, 0 to go on at
-/// once, negative when the host has no more events.
+/// once, negative when it stops (see [`event_loop`]).
 fn step(ctx: Ctx<'_>) -> Result<f64, String> {
     let step: Function = loader::hook(&ctx, "step")?;
     step.call(())

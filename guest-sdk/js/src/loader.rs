@@ -24,13 +24,17 @@ pub fn clear_hooks() {
     HOOKS.set(None);
 }
 
-/// The hook `name` of runtime.js.
-pub fn hook<'js, T: FromJs<'js>>(ctx: &Ctx<'js>, name: &str) -> Result<T, String> {
+/// The object of runtime.js's hooks.
+pub fn hook_object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>, String> {
     let hooks = HOOKS
         .with_borrow(Clone::clone)
         .ok_or("runtime.js's hooks are not installed")?;
-    let hooks = hooks.restore(ctx).map_err(|e| e.to_string())?;
-    hooks
+    hooks.restore(ctx).map_err(|e| e.to_string())
+}
+
+/// The hook `name` of runtime.js.
+pub fn hook<'js, T: FromJs<'js>>(ctx: &Ctx<'js>, name: &str) -> Result<T, String> {
+    hook_object(ctx)?
         .get(name)
         .map_err(|e| format!("runtime.js has no {name} hook: {e}"))
 }

@@ -3,8 +3,7 @@
 //! name (CommonJS), randomness, the environment, a monotonic clock, raw
 //! stdout/stderr and process exit.
 
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::cell::Cell;
 
 use rquickjs::context::EvalOptions;
 use rquickjs::{Ctx, Exception, Function, Object, Result, TypedArray, Value};
@@ -18,9 +17,10 @@ pub fn object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     native.set("compile", Function::new(ctx.clone(), compile)?)?;
     native.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
     native.set("monotonicMs", Function::new(ctx.clone(), monotonic_ms)?)?;
+    native.set("resumeClock", Function::new(ctx.clone(), resume_clock)?)?;
     native.set("write", Function::new(ctx.clone(), write)?)?;
     native.set("exit", Function::new(ctx.clone(), exit)?)?;
-    native.set("env", environment(ctx)?)?;
+    native.set("environment", Function::new(ctx.clone(), environment)?)?;
     Ok(native)
 }
 
@@ -89,6 +89,7 @@ fn random_bytes<'js>(ctx: Ctx<'js>, len: usize) -> Result<TypedArray<'js, u8>> {
 #[link(wasm_import_module = "wasi_snapshot_preview1")]
 unsafe extern "C" {
     fn random_get(buf: *mut u8, len: usize) -> u16;
+    fn clock_time_get(id: u32, precision: u64, time: *mut u64) -> u16;
 }
 
 fn fill_random(bytes: &mut [u8]) -> std::result::Result<(), u16> {
@@ -99,14 +100,37 @@ fn fill_random(bytes: &mut [u8]) -> std::result::Result<(), u16> {
     }
 }
 
-/// Milliseconds since the runner started (`performance.now()`).
+thread_local! {
+    /// What [`monotonic_ms`] adds to WASI's monotonic clock, and the last
+    /// value it returned.
+    static CLOCK: Cell<(f64, f64)> = const { Cell::new((0.0, 0.0)) };
+}
+
+/// A monotonic clock in milliseconds (`performance.now()`, timers): WASI's,
+/// shifted by [`resume_clock`].
 fn monotonic_ms() -> f64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
+    const MONOTONIC: u32 = 1;
+    let mut nanos = 0u64;
+    // SAFETY: WASI writes one u64 to `nanos`; the monotonic clock always exists.
+    unsafe { clock_time_get(MONOTONIC, 1_000, &mut nanos) };
+    let (offset, _) = CLOCK.get();
+    let now = nanos as f64 / 1e6 + offset;
+    CLOCK.set((offset, now));
+    now
+}
+
+/// Makes [`monotonic_ms`] go on from the last value it returned: a
+/// restored snapshot runs in a new instance whose WASI clock may start
+/// anywhere, and the timers it holds were set on the old clock.
+fn resume_clock() {
+    let (_, last) = CLOCK.get();
+    CLOCK.set((0.0, last));
+    let fresh = monotonic_ms();
+    CLOCK.set((last - fresh, last));
 }
 
 /// The WASI environment as an object (`process.env`).
-fn environment<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
+fn environment<'js>(ctx: Ctx<'js>) -> Result<Object<'js>> {
     let env = Object::new(ctx.clone())?;
     for (key, value) in std::env::vars_os() {
         env.set(

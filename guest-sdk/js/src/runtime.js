@@ -2,13 +2,26 @@
 // per execution environment and calls its value with the native object
 // (native.rs); the hooks it returns drive everything else:
 //
+//   environ(variables)           makes process.env `variables` (default: the
+//                                WASI environment); once before init and
+//                                again after each snapshot restore
+//   init(pause)                  starts loading the handler (once); with
+//                                `pause`, step stops once it settled instead
+//                                of telling the host
 //   step()                       one turn of the event loop (lib.rs calls it
 //                                after QuickJS's job queue drained): the
 //                                milliseconds to sleep, 0 for "again", -1 at
-//                                the end of the environment
+//                                the end of the environment, -2 paused
+//                                (before init, or after the handler loaded
+//                                with `pause`), -3 the handler failed to load
+//                                with `pause`
 //   resolve(base, specifier)     an ES import's resolved name (a file:// URL)
 //   load(name)                   the ES module source for a resolved name
 //   rejection(promise, reason, handled)   QuickJS's rejection tracker
+//
+// Evaluating this script reads nothing from the environment or the task
+// root, so the host can snapshot the runner right after it (level (a) of
+// docs/abi.md's pre-initialisation), and again paused after init (level (b)).
 //
 // It behaves as AWS's Node.js runtime interface client, aws-lambda-ric 3.x
 // (the Node.js 22 runtime, the last one with callback handlers): the same
@@ -31,8 +44,8 @@
 (function (native) {
   "use strict";
 
-  const env = native.env;
-  const TASK_ROOT = env.LAMBDA_TASK_ROOT || "/var/task";
+  const env = {}; // process.env, filled by environ()
+  let TASK_ROOT = "/var/task";
   const RUNTIME_FILE = "/var/runtime/index.mjs";
 
   // --- paths (node:path's posix functions) --------------------------------
@@ -570,8 +583,8 @@
     ERROR: { name: "ERROR", priority: 5, digit: "4" },
     FATAL: { name: "FATAL", priority: 6, digit: "5" },
   };
-  const minLevel = LEVELS[(env.AWS_LAMBDA_LOG_LEVEL || "").toUpperCase()] || LEVELS.TRACE;
-  const jsonFormat = (env.AWS_LAMBDA_LOG_FORMAT || "").toUpperCase() === "JSON";
+  let minLevel = LEVELS.TRACE; // AWS_LAMBDA_LOG_LEVEL's, set by environ()
+  let jsonFormat = false; // AWS_LAMBDA_LOG_FORMAT=JSON, set by environ()
   let currentRequestId;
   let currentTenantId;
 
@@ -624,7 +637,11 @@
   }
 
   function levelLogger(level) {
-    return level.priority >= minLevel.priority ? (message, ...params) => writeLog(level, message, ...params) : () => {};
+    // The level is checked at each call: AWS_LAMBDA_LOG_LEVEL is read after
+    // this console was made (environ()).
+    return (message, ...params) => {
+      if (level.priority >= minLevel.priority) writeLog(level, message, ...params);
+    };
   }
 
   const logError = levelLogger(LEVELS.ERROR);
@@ -927,6 +944,23 @@
     }
     return new Uint8Array(out);
   }
+
+  // Math.random from WASI's random_get (53 bits a number, 256 numbers a
+  // draw) rather than QuickJS's generator, whose state a snapshot would
+  // replay in every environment restored from it: environ() drops the pool.
+  let randomPool = new Float64Array(0);
+  let randomNext = 0;
+  function random() {
+    if (randomNext === randomPool.length) {
+      const bytes = native.randomBytes(256 * 8);
+      const words = new Uint32Array(bytes.buffer, bytes.byteOffset, 512);
+      randomPool = new Float64Array(256);
+      for (let i = 0; i < 256; i++) randomPool[i] = ((words[2 * i] >>> 5) * 67108864 + (words[2 * i + 1] >>> 6)) / 9007199254740992;
+      randomNext = 0;
+    }
+    return randomPool[randomNext++];
+  }
+  Object.defineProperty(Math, "random", { value: random, writable: true, configurable: true });
 
   function randomUUID() {
     const b = native.randomBytes(16);
@@ -2007,6 +2041,8 @@
   // --- invocations (Runtime, CallbackContext, InvokeContext) ----------------
 
   let handler = null;
+  let initStarted = false;
+  let pauseAfterInit = false;
   let init = null; // {handler} or {error} once loading settled
   let outgoing = null; // the frame to send at the next step
   let current = null; // the invocation being served
@@ -2197,10 +2233,15 @@
     return -1;
   }
 
+  const PAUSED = -2;
+  const LOAD_FAILED = -3;
+
   function step() {
     if (ended) return -1;
+    if (!initStarted) return PAUSED;
     if (unhandled.size) reportRejections();
     if (init !== null && handler === null) {
+      if (pauseAfterInit) return init.error === undefined ? PAUSED : LOAD_FAILED;
       if (init.error !== undefined) return initError(init.error);
       handler = init.handler;
       return exchange("N");
@@ -2215,7 +2256,8 @@
     if (!hasRefedTimers()) {
       if (init === null) {
         // Top-level await on a promise nothing will settle: Node exits with 13.
-        return initError(Object.assign(new Error("Runtime exited with error: exit status 13 (unsettled top-level await)"), { name: "Runtime.ExitError" }));
+        init = { error: Object.assign(new Error("Runtime exited with error: exit status 13 (unsettled top-level await)"), { name: "Runtime.ExitError" }) };
+        return 0;
       }
       const listener = beforeExit;
       if (listener === NO_OP) return -1; // Node's process would exit here, mid-invocation.
@@ -2244,6 +2286,26 @@
     );
   }
 
-  startInit();
-  return { step, resolve: resolveHook, load: loadHook, rejection: rejectionHook };
+  function initHook(pause) {
+    pauseAfterInit = pause;
+    if (!initStarted) {
+      initStarted = true;
+      startInit();
+    }
+  }
+
+  // The function's variables, and what a restored snapshot must not keep
+  // from the instance it was taken in: the clock's origin and the random
+  // numbers already drawn.
+  function environHook(variables = native.environment()) {
+    for (const key of Object.keys(env)) delete env[key];
+    Object.assign(env, variables);
+    TASK_ROOT = env.LAMBDA_TASK_ROOT || "/var/task";
+    minLevel = LEVELS[(env.AWS_LAMBDA_LOG_LEVEL || "").toUpperCase()] || LEVELS.TRACE;
+    jsonFormat = (env.AWS_LAMBDA_LOG_FORMAT || "").toUpperCase() === "JSON";
+    native.resumeClock();
+    randomNext = randomPool.length;
+  }
+
+  return { environ: environHook, init: initHook, step, resolve: resolveHook, load: loadHook, rejection: rejectionHook };
 });

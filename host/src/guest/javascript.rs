@@ -3,12 +3,15 @@
 //! [`interpreter`](super::interpreter) guest. The runner carries its own
 //! glue (Node.js's runtime behaviour, guest-sdk/js/src/runtime.js) and reads
 //! `_HANDLER` and `LAMBDA_TASK_ROOT` itself, so this module only finds it
-//! in its home ([`FunctionSettings::js_home`]) and claims the handlers.
+//! in its home ([`FunctionSettings::js_home`]), claims the handlers and says
+//! how the runner is pre-initialised ([`PREINIT`]).
 
 use std::path::{Path, PathBuf};
 
 use wasmtime::{Engine, Module};
 
+use super::interpreter::prepare::{self, Scratch};
+use super::interpreter::snapshot::{Preinit, variables_object};
 use super::interpreter::{self, Language};
 use crate::errors::LambdaError;
 use crate::sandbox::Extras;
@@ -19,10 +22,26 @@ pub const JAVASCRIPT: Language = Language {
     name: "JavaScript",
     claims: is_javascript_handler,
     load: load_runner,
-    // The runner has no `turn` export to stop between its glue and the
-    // handler yet, so it is not pre-initialised (docs/abi.md).
-    preinit: None,
+    preinit: Some(&PREINIT),
     run: interpreter::run_export,
+};
+
+/// The runner's snapshots. Its `turn` export runs a function body of
+/// runtime.js's hooks (guest-sdk/js/src/lib.rs): an empty one just
+/// evaluates the glue (definitions only), which `prepare-js` snapshots;
+/// `init(true)` then imports the handler and pauses once it settled (top-level
+/// `await` included), which test mode snapshots; `init(false)` goes on to
+/// the events. The glue is compiled into the runner, so the runner's hash
+/// in the key covers it.
+pub const PREINIT: Preinit = Preinit {
+    home: |settings| &settings.js_home,
+    interpreter_cwasm: RUNNER_CWASM,
+    snapshot_file: RUNTIME_SNAPSHOT,
+    glue_identity: || "runtime.js, inside the runner".into(),
+    load_runtime: String::new,
+    set_environment: set_environment_code,
+    import_handler: "hooks.init(true);\n",
+    resume: "hooks.init(false);\n",
 };
 
 /// The runner's file names inside its home, precompiled first (`make js`
@@ -30,6 +49,8 @@ pub const JAVASCRIPT: Language = Language {
 pub const RUNNER_FILES: [&str; 2] = [RUNNER_CWASM, RUNNER_WASM];
 const RUNNER_CWASM: &str = "javascript.cwasm";
 const RUNNER_WASM: &str = "javascript.wasm";
+/// The runner with the glue evaluated ([`PREINIT`]), in its home.
+pub const RUNTIME_SNAPSHOT: &str = "lambda-wasm-runtime.snapshot";
 /// The extensions the Node.js runtime tries for a handler's module.
 const EXTENSIONS: [&str; 3] = ["js", "mjs", "cjs"];
 
@@ -63,6 +84,24 @@ fn node_module_path(handler: &str) -> PathBuf {
     let (folders, file) = handler.rsplit_once('/').unwrap_or(("", handler));
     let module = file.split('.').next().unwrap_or(file);
     Path::new(folders).join(module)
+}
+
+/// `lambda-wasm prepare-js`: snapshots the runner in `home` with its glue
+/// evaluated ([`PREINIT`]), a build step (`make js`, `package`); returns
+/// the snapshot's path.
+pub async fn prepare_runner(home: &Path) -> anyhow::Result<PathBuf> {
+    let scratch = Scratch::new("index.handler")?;
+    let mut settings = scratch.settings.clone();
+    settings.js_home = home.to_path_buf();
+    let engine = crate::engine::new_engine()?;
+    prepare::runtime_snapshot(&JAVASCRIPT, &engine, &settings, scratch.tmp.clone()).await
+}
+
+/// Code that makes `process.env` `variables` (runtime.js's `environ`, which
+/// also restarts what a restored snapshot must not keep: the clock and the
+/// random numbers).
+fn set_environment_code(variables: &[(String, String)]) -> String {
+    format!("hooks.environ({});\n", variables_object(variables))
 }
 
 /// Loads the runner; its sandbox needs nothing beyond the function's.

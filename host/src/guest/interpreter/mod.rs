@@ -21,6 +21,7 @@
 //! one frame per call ([`super::ruby`]).
 
 pub mod bridge;
+pub mod prepare;
 pub mod snapshot;
 
 use std::future::Future;

@@ -469,6 +469,16 @@ impl Snapshot {
     }
 }
 
+/// `variables` as a JSON object of strings, which [`Preinit::set_environment`]
+/// code embeds (it is a Python dict and a JavaScript object literal too).
+pub fn variables_object(variables: &[(String, String)]) -> serde_json::Value {
+    variables
+        .iter()
+        .map(|(name, value)| (name.clone(), serde_json::Value::from(value.as_str())))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// The key a snapshot is filed under: SHA-256 of its parts, each
 /// length-prefixed so that no two lists of parts collide.
 pub fn key(parts: &[&[u8]]) -> [u8; 32] {

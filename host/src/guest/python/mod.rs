@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use wasmtime::{Engine, Module};
 
-use super::interpreter::snapshot::Preinit;
+use super::interpreter::snapshot::{Preinit, variables_object};
 use super::interpreter::{self, Language};
 use crate::engine;
 use crate::errors::LambdaError;
@@ -133,14 +133,7 @@ next(_lambda_wasm_steps)
 /// Code that makes os.environ `variables` (a JSON object of strings is a
 /// Python dict literal).
 fn set_environment_turn(variables: &[(String, String)]) -> String {
-    let variables: serde_json::Map<String, serde_json::Value> = variables
-        .iter()
-        .map(|(name, value)| (name.clone(), value.clone().into()))
-        .collect();
-    format!(
-        "_lambda_wasm_environ({})\n",
-        serde_json::Value::Object(variables)
-    )
+    format!("_lambda_wasm_environ({})\n", variables_object(variables))
 }
 
 /// Whether `file` is runtime bytecode, this host's or another's.

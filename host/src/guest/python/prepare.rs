@@ -1,25 +1,19 @@
 //! `lambda-wasm prepare-python`: compiles the runtime glue to bytecode with
 //! the interpreter itself, then snapshots the interpreter with that glue
-//! loaded ([`PREINIT`]), a build step (`make python`, `package`) so that
+//! loaded ([`super::PREINIT`]), a build step (`make python`, `package`) so that
 //! cold starts neither parse nor run it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use super::{
-    PREINIT, PYTHON_ARGV0, RUNTIME_PY, is_runtime_pyc, load_interpreter, load_interpreter_from,
-    runtime_pyc_path,
+    PYTHON, PYTHON_ARGV0, RUNTIME_PY, is_runtime_pyc, load_interpreter_from, runtime_pyc_path,
 };
-use crate::guest::interpreter::bridge::{self, InterpreterState};
+use crate::guest::interpreter::prepare::{self, Scratch};
 use crate::guest::interpreter::run_interpreter;
-use crate::limits::INIT_TIMEOUT;
-use crate::logs::Logger;
-use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::sandbox::Stdio;
-use crate::settings::{FunctionSettings, LAMBDA_TASK_ROOT, LocalOptions};
-use crate::store::{self, InstanceTemplate};
+use crate::store;
 
 /// What the interpreter runs to compile `argv[2]` as `-c` would (file name
 /// `<string>`, which the runtime's tracebacks rely on) and write the magic
@@ -34,20 +28,9 @@ with open(sys.argv[1], "wb") as f:
 /// writes it to [`runtime_pyc_path`] (removing other hosts' bytecode there),
 /// then writes the interpreter's snapshot; returns the files written.
 pub async fn prepare_runtime(home: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
-    let (task_root, tmp) = (scratch.path().join("task"), scratch.path().join("tmp"));
-    for dir in [&task_root, &tmp] {
-        std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let settings = FunctionSettings::local(&LocalOptions {
-        handler: "runtime.prepare".into(),
-        task_root,
-        timeout: INIT_TIMEOUT,
-        memory_mb: 1024,
-        max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-        python_home: Some(home.to_path_buf()),
-        ..LocalOptions::default()
-    })?;
+    let scratch = Scratch::new("runtime.prepare")?;
+    let mut settings = scratch.settings.clone();
+    settings.python_home = home.to_path_buf();
     let engine = crate::engine::new_engine()?;
     let (module, mut extras) = load_interpreter_from(&engine, &settings, home)?;
     extras.args = [
@@ -59,57 +42,23 @@ pub async fn prepare_runtime(home: &Path) -> anyhow::Result<Vec<PathBuf>> {
     ]
     .map(String::from)
     .to_vec();
-    let template = interpreter_template(&module, settings, tmp.clone(), extras)?;
+    let template = prepare::template(&module, settings, scratch.tmp.clone(), extras)?;
     let mut store = template.new_store(Stdio::Reactor, &[])?;
     store::begin_init(&mut store);
     let status = run_interpreter(template.pre(), &mut store, None)
         .await
         .map_err(|e| anyhow::anyhow!("the interpreter failed: {}", crate::fault::describe(&e)))?;
-    let compiled = tmp.join("runtime.pyc");
+    let compiled = scratch.tmp.join("runtime.pyc");
     if status != 0 || !compiled.is_file() {
         anyhow::bail!(
             "the interpreter could not compile the runtime glue (exit status {status}); see its output above"
         );
     }
     let pyc = install_runtime_pyc(&compiled, &runtime_pyc_path(home))?;
-    let snapshot = take_snapshot(&engine, &template.settings, tmp).await?;
+    let snapshot =
+        prepare::runtime_snapshot(&PYTHON, &engine, &template.settings, scratch.tmp.clone())
+            .await?;
     Ok(vec![pyc, snapshot])
-}
-
-/// Snapshots the interpreter with the glue loaded, in a sandbox laid out as
-/// the bootstrap's: [`load_interpreter`]'s extras, the task root at
-/// `/var/task`.
-async fn take_snapshot(
-    engine: &wasmtime::Engine,
-    settings: &FunctionSettings,
-    tmp: PathBuf,
-) -> anyhow::Result<PathBuf> {
-    let mut settings = settings.clone();
-    settings.guest_task_root = LAMBDA_TASK_ROOT.into();
-    let (module, extras) = load_interpreter(engine, &settings)?;
-    let template = interpreter_template(&module, settings, tmp, extras)?;
-    PREINIT
-        .prepare(&template)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot snapshot the interpreter: {e:#}"))
-}
-
-/// The interpreter linked for a build step, logging to stderr.
-fn interpreter_template(
-    module: &wasmtime::Module,
-    settings: FunctionSettings,
-    tmp: PathBuf,
-    extras: crate::sandbox::Extras,
-) -> Result<InstanceTemplate<InterpreterState>, crate::errors::LambdaError> {
-    let logger = Logger::to_stderr(settings.log);
-    InstanceTemplate::new(
-        module,
-        bridge::add_to_linker,
-        Arc::new(settings),
-        logger,
-        tmp,
-        extras,
-    )
 }
 
 /// Moves `compiled` to `target` and removes other runtime bytecode beside it.
