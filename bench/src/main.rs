@@ -151,7 +151,8 @@ usage: lambda-wasm-bench [--events N] [--warmup N] [--cold-starts K]
   --cold-starts K   fresh processes timed to their first response (7)
   --only ROWS       rows to run: floor, native, wasm-rust, wasm-rust-nocwasm,
                     awslambdaric, wasm-python, wasm-c, wasm-zig, wasm-go,
-                    wasm-as (each also -nocwasm), wasm-js (comma-separated)
+                    wasm-as (each also -nocwasm), wasm-js, node
+                    (comma-separated)
   --no-emulator     skip the cargo-lambda cross-check rows
   --report FILE     the file whose generated part is rewritten (BENCHMARKS.md)
 
@@ -662,8 +663,8 @@ type LambdaWasmRow<'a> =
     dyn Fn(&'static str, &'static str, &'static str, &Path, Vec<(String, String)>) -> Row + 'a;
 
 /// The rows of [`LANGUAGE_ROWS`] whose modules are built, and the
-/// JavaScript hello when the runner is (`make js`); a missing one is listed
-/// in `skipped`.
+/// JavaScript hello when the runner is (`make js`), beside Node.js itself
+/// running the same file; a missing one is listed in `skipped`.
 fn language_rows(
     paths: &Paths,
     lambda_wasm: &LambdaWasmRow<'_>,
@@ -703,16 +704,32 @@ fn language_rows(
             paths.root.join("guests/js/hello/index.mjs"),
             js.join("index.mjs"),
         )?;
+        let home = (
+            "LAMBDA_WASM_JS_HOME".into(),
+            js_home.to_string_lossy().into_owned(),
+        );
         rows.push(lambda_wasm(
             "wasm-js",
             "lambda-wasm + JavaScript guest (hello, QuickJS-NG wasi)",
             "index.handler",
             &js,
-            vec![(
-                "LAMBDA_WASM_JS_HOME".into(),
-                js_home.to_string_lossy().into_owned(),
-            )],
+            vec![home],
         ));
+        rows.push(Row {
+            id: "node",
+            label: "Node.js (minimal Runtime API loop, bench/node-runtime) + the same hello",
+            program: "node".into(),
+            args: vec![
+                paths
+                    .root
+                    .join("bench/node-runtime/index.mjs")
+                    .to_string_lossy()
+                    .into_owned(),
+            ],
+            handler: "index.handler",
+            task_root: js.clone(),
+            env: Vec::new(),
+        });
     } else {
         skipped.push(format!(
             "lambda-wasm + JavaScript: no runner in {} (`make js`)",

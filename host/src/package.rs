@@ -114,18 +114,7 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
         add_python(&mut contents, &engine, options)?;
     }
     if report.with_javascript {
-        let [cwasm, wasm] = javascript::RUNNER_FILES;
-        let home = &options.js_home;
-        add_interpreter(
-            &mut contents,
-            &engine,
-            options.arch,
-            home,
-            "js",
-            cwasm,
-            wasm,
-        )
-        .with_context(|| {
+        add_javascript(&mut contents, &engine, options).with_context(|| {
             format!("the task root has JavaScript; run `make js` or set {JS_HOME_VARIABLE}")
         })?;
     }
@@ -263,11 +252,7 @@ fn add_python(
     let home = &options.python_home;
     let pyc = python::runtime_pyc_path(home);
     if !pyc.is_file() {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start an async runtime to compile the Python runtime glue")?
-            .block_on(prepare_runtime(home))?;
+        block_on(prepare_runtime(home))?;
     }
     for file in files_under(home)? {
         let relative = file.strip_prefix(home).expect("under the home");
@@ -285,6 +270,32 @@ fn add_python(
     let [cwasm, wasm] = python::SNAPSHOT_FILES;
     add_interpreter(contents, engine, options.arch, home, "python", cwasm, wasm)
         .context("the task root has Python; run `make python` or set LAMBDA_WASM_PYTHON_HOME")
+}
+
+/// Adds the JavaScript runner precompiled for the architecture, with its
+/// runtime snapshot (taken now in `js_home`) and the record of the `.wasm`
+/// it came from, which the bootstrap keys that snapshot by.
+fn add_javascript(
+    contents: &mut Contents,
+    engine: &Engine,
+    options: &PackageOptions,
+) -> anyhow::Result<()> {
+    let home = &options.js_home;
+    let [cwasm, wasm] = javascript::RUNNER_FILES;
+    add_interpreter(contents, engine, options.arch, home, "js", cwasm, wasm)?;
+    let snapshot = block_on(javascript::prepare_runner(home))?;
+    contents.add_file(&format!("js/{}", javascript::RUNTIME_SNAPSHOT), &snapshot)?;
+    let record = source::sidecar_path(&home.join(cwasm));
+    contents.add_file(&format!("js/{cwasm}.source"), &record)
+}
+
+/// Runs an interpreter's build step (`prepare-*`) from this synchronous code.
+fn block_on<T>(step: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start an async runtime for an interpreter's build step")?
+        .block_on(step)
 }
 
 /// Adds an interpreter's module, as `folder/cwasm_name`: the `.cwasm` in

@@ -868,3 +868,161 @@ fn preinit_init_errors_are_those_of_a_cold_start() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// fetch over the host's outbound HTTP (docs/abi.md section 12), against a
+// local server (outbound.rs's)
+
+/// Each event names a request; failures the handler catches come back as
+/// `{name, message, cause}`, and `uncaught` lets fetch's rejection fail the
+/// invocation.
+const FETCH_MJS: &str = r#"export const handler = async (event) => {
+  const describe = async (res) => ({
+    status: res.status, ok: res.ok, type: res.headers.get("content-type"),
+    method: res.headers.get("x-got-method"),
+  });
+  switch (event.op) {
+    case "get": {
+      const res = await fetch(event.url);
+      return { ...(await describe(res)), text: await res.text() };
+    }
+    case "post": {
+      const res = await fetch(event.url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ greeting: "hi", n: 3 }),
+      });
+      return { ...(await describe(res)), json: await res.json() };
+    }
+    case "headers": {
+      const headers = new Headers({ Authorization: "Bearer js-token" });
+      const res = await fetch(new Request(event.url, { headers }));
+      return { text: await res.text() };
+    }
+    case "bytes": {
+      const res = await fetch(event.url, { method: "PUT", body: new Uint8Array([0, 1, 254, 255]) });
+      return { bytes: [...new Uint8Array(await res.arrayBuffer())], used: res.bodyUsed };
+    }
+    case "denied":
+      try {
+        await fetch(event.url);
+        return "reached";
+      } catch (e) {
+        return { name: e.name, message: e.message, cause: e.cause && e.cause.message };
+      }
+    case "uncaught":
+      return (await fetch(event.url)).status;
+  }
+};
+"#;
+
+fn fetch_server(web: &crate::outbound::TestServer) -> (TaskRoot, LocalServer) {
+    let root = TaskRoot::builder().file("index.mjs", FETCH_MJS).build();
+    let home = js_home().expect("checked by require_js!");
+    let home = home.to_str().expect("a UTF-8 path");
+    let allow = web.allow();
+    let server = LocalServer::start(
+        "index.handler",
+        &root,
+        &["--allow-host", &allow],
+        &[("LAMBDA_WASM_JS_HOME", home)],
+    );
+    (root, server)
+}
+
+#[test]
+fn fetch_gets_and_posts_with_headers_and_bodies() {
+    require_js!();
+    let web = crate::outbound::TestServer::start();
+    let (_root, server) = fetch_server(&web);
+    let call = |event: Value| server.invoke(event.to_string().as_bytes()).json();
+    let got = call(json!({"op": "get", "url": web.url("/hello")}));
+    assert_eq!(
+        got,
+        json!({"status": 200, "ok": true, "type": "text/plain", "method": null, "text": "hello from the server"})
+    );
+    let missing = call(json!({"op": "get", "url": web.url("/missing")}));
+    assert_eq!(
+        (&missing["status"], &missing["ok"]),
+        (&json!(404), &json!(false)),
+        "{missing}"
+    );
+    let posted = call(json!({"op": "post", "url": web.url("/echo")}));
+    assert_eq!(posted["method"], "POST", "{posted}");
+    assert_eq!(posted["json"], json!({"greeting": "hi", "n": 3}));
+    let headers = call(json!({"op": "headers", "url": web.url("/auth")}));
+    assert_eq!(headers["text"], "Bearer js-token");
+    let bytes = call(json!({"op": "bytes", "url": web.url("/echo")}));
+    assert_eq!(bytes, json!({"bytes": [0, 1, 254, 255], "used": true}));
+}
+
+#[test]
+fn fetch_denials_reject_like_nodes_and_the_next_event_is_fine() {
+    require_js!();
+    let web = crate::outbound::TestServer::start();
+    let (_root, server) = fetch_server(&web);
+    let call = |event: Value| server.invoke(event.to_string().as_bytes());
+    let denied = call(json!({"op": "denied", "url": "http://example.com/"})).json();
+    assert_eq!(
+        (&denied["name"], &denied["message"]),
+        (&json!("TypeError"), &json!("fetch failed")),
+        "{denied}"
+    );
+    let cause = denied["cause"].as_str().unwrap_or_default();
+    assert!(
+        cause.contains("example.com") && cause.contains("LAMBDA_WASM_ALLOWED_HOSTS"),
+        "{cause}"
+    );
+    let metadata =
+        call(json!({"op": "denied", "url": "http://169.254.169.254/latest/meta-data/"})).json();
+    assert_eq!(metadata["message"], "fetch failed", "{metadata}");
+    let bad_url = call(json!({"op": "denied", "url": "not a url"})).json();
+    assert_eq!(bad_url["name"], "TypeError", "{bad_url}");
+    assert!(
+        bad_url["message"]
+            .as_str()
+            .unwrap()
+            .contains("Failed to parse URL"),
+        "{bad_url}"
+    );
+    let uncaught = call(json!({"op": "uncaught", "url": "http://example.com/"}));
+    assert_node_error_body(&uncaught.json(), "TypeError");
+    let next = call(json!({"op": "get", "url": web.url("/hello")})).json();
+    assert_eq!(next["text"], "hello from the server", "{next}");
+}
+
+/// `package` of a JavaScript task root ships the runner, its runtime
+/// snapshot and the record that keys it; the unzipped bootstrap answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn package_ships_the_runner_and_its_snapshot() {
+    require_js!();
+    let root = seed_root("hello");
+    let out = tempfile::tempdir().unwrap();
+    let zip = out.path().join("function.zip");
+    let home = js_home().expect("checked by require_js!").to_str().unwrap();
+    crate::package::package(
+        &[
+            "--task-root",
+            root.path().to_str().unwrap(),
+            "--out",
+            zip.to_str().unwrap(),
+        ],
+        &[("LAMBDA_WASM_JS_HOME", home)],
+    );
+    let unzipped = crate::package::unzip(&zip);
+    let dir = unzipped.path();
+    for file in [
+        "js/javascript.cwasm",
+        "js/javascript.cwasm.source",
+        "js/lambda-wasm-runtime.snapshot",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} missing from the zip");
+    }
+    let event = json!({"first_name": "John", "last_name": "Smith"});
+    let (outcome, stderr) = crate::package::run_unzipped(dir, "index.handler", event).await;
+    assert_eq!(
+        outcome.json(),
+        json!({"message": "Hello John Smith!"}),
+        "{stderr}"
+    );
+}

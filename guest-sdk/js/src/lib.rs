@@ -27,6 +27,11 @@ use rquickjs::{CatchResultExt, Context, Ctx, Function, Object, Persistent, Runti
 const RUNTIME_JS: &str = include_str!("runtime.js");
 /// The name the glue's frames carry in stack traces.
 const RUNTIME_FILE: &str = "file:///var/runtime/index.mjs";
+/// `fetch` over the host's outbound HTTP: a script whose value is a
+/// function of the helpers runtime.js gives it.
+const FETCH_JS: &str = include_str!("fetch.js");
+/// The name fetch.js's frames carry in stack traces.
+const FETCH_FILE: &str = "file:///var/runtime/fetch.mjs";
 /// What [`run`] does with the hooks: the WASI environment, then the
 /// handler's import and every event.
 const RUN_CODE: &str = "hooks.environ();\nhooks.init(false);\n";
@@ -148,22 +153,31 @@ fn event_loop(runtime: &Runtime, context: &Context) -> Result<Stop, String> {
     }
 }
 
-/// Evaluates `runtime.js` and keeps the hooks object it returns.
+/// Evaluates `runtime.js` (giving it fetch.js as `native.fetchGlue`) and
+/// keeps the hooks object it returns.
 fn install_glue(ctx: Ctx<'_>) -> Result<(), String> {
-    let mut options = rquickjs::context::EvalOptions::default();
-    options.global = true;
-    options.strict = true;
-    options.filename = Some(RUNTIME_FILE.into());
-    let glue: Function = ctx
-        .eval_with_options(RUNTIME_JS, options)
-        .catch(&ctx)
-        .map_err(|e| format!("runtime.js failed to evaluate: {e}"))?;
+    let glue = evaluate_glue(&ctx, RUNTIME_JS, RUNTIME_FILE)?;
+    let fetch = evaluate_glue(&ctx, FETCH_JS, FETCH_FILE)?;
+    let native = native::object(&ctx)
+        .and_then(|native| native.set("fetchGlue", fetch).map(|()| native))
+        .map_err(|e| e.to_string())?;
     let hooks: Object = glue
-        .call((native::object(&ctx).map_err(|e| e.to_string())?,))
+        .call((native,))
         .catch(&ctx)
         .map_err(|e| format!("runtime.js failed to start: {e}"))?;
     loader::set_hooks(Persistent::save(&ctx, hooks));
     Ok(())
+}
+
+/// The function a glue script (`file`) evaluates to.
+fn evaluate_glue<'js>(ctx: &Ctx<'js>, source: &str, file: &str) -> Result<Function<'js>, String> {
+    let mut options = rquickjs::context::EvalOptions::default();
+    options.global = true;
+    options.strict = true;
+    options.filename = Some(file.into());
+    ctx.eval_with_options(source, options)
+        .catch(ctx)
+        .map_err(|e| format!("{file} failed to evaluate: {e}"))
 }
 
 /// Calls `code` as the body of a function of the hooks.

@@ -12,6 +12,7 @@ use rquickjs::{Ctx, Exception, Function, Object, Result, TypedArray, Value};
 pub fn object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     let native = Object::new(ctx.clone())?;
     native.set("call", Function::new(ctx.clone(), call)?)?;
+    native.set("exchange", Function::new(ctx.clone(), exchange)?)?;
     native.set("readFile", Function::new(ctx.clone(), read_file)?)?;
     native.set("stat", Function::new(ctx.clone(), stat)?)?;
     native.set("compile", Function::new(ctx.clone(), compile)?)?;
@@ -28,6 +29,23 @@ pub fn object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
 fn call(frame: String) -> String {
     let reply = crate::host::call(frame.as_bytes());
     String::from_utf8(reply).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Sends a frame of bytes (an `H` request, whose body may be binary) to the
+/// host; its reply's bytes.
+fn exchange<'js>(ctx: Ctx<'js>, frame: TypedArray<'js, u8>) -> Result<TypedArray<'js, u8>> {
+    // SAFETY: no JavaScript runs while the host handles the frame, so
+    // nothing can detach or resize its buffer before the slice is dropped.
+    let reply = match unsafe { frame.as_bytes() } {
+        Some(bytes) => crate::host::call(bytes),
+        None => {
+            return Err(Exception::throw_type(
+                &ctx,
+                "the frame's buffer is detached",
+            ));
+        }
+    };
+    TypedArray::new(ctx, reply)
 }
 
 /// Writes raw text to stdout (1) or stderr (2), as process.stdout.write does.

@@ -1641,10 +1641,9 @@
     defineGlobal("btoa", (s) => base64Encode(Array.from(String(s), (c) => c.charCodeAt(0))));
     defineGlobal("atob", (s) => String.fromCharCode(...base64Decode(s)));
   }
-  // The sandbox has no sockets: fetch fails as Node's does without a network.
-  defineGlobal("fetch", async (input) => {
-    throw new TypeError("fetch failed", { cause: new Error(`lambda-wasm's sandbox has no network access (fetch ${input})`) });
-  });
+  // fetch over the host's outbound HTTP (fetch.js).
+  const web = native.fetchGlue({ exchange: native.exchange, utf8Encode, utf8Decode, toBytes, URL, URLSearchParams });
+  for (const name of ["fetch", "Headers", "Request", "Response"]) defineGlobal(name, web[name]);
   defineGlobal("awslambda", {
     streamifyResponse: (handler) => {
       handler[Symbol.for("aws.lambda.runtime.handler.streaming")] = "response";
