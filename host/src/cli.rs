@@ -43,6 +43,10 @@ pub enum Command {
     /// Compile the Python runtime glue to bytecode in the interpreter's home
     /// (`make python` and `package` do), so cold starts do not parse it.
     PreparePython(PreparePythonArgs),
+    /// Snapshot the Ruby interpreter with its runtime glue loaded, in the
+    /// interpreter's home (`make ruby` and `package` do), so cold starts do
+    /// not run `ruby-init` and the glue.
+    PrepareRuby(PrepareRubyArgs),
 }
 
 /// The settings of the function a local command runs (for `serve --config`,
@@ -201,6 +205,13 @@ pub struct PackageArgs {
 #[derive(Debug, Args)]
 pub struct PreparePythonArgs {
     /// The interpreter's home (default: $LAMBDA_WASM_PYTHON_HOME, else python/ beside this executable).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareRubyArgs {
+    /// The interpreter's home (default: $LAMBDA_WASM_RUBY_HOME, else ruby/ beside this executable).
     #[arg(long, value_name = "DIR")]
     pub home: Option<PathBuf>,
 }

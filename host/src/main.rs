@@ -17,6 +17,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use lambda_wasm::engine::target::Arch;
 use lambda_wasm::guest::python::prepare::prepare_runtime;
+use lambda_wasm::guest::ruby;
 use lambda_wasm::settings::{
     JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, RUBY_HOME_VARIABLE, js_home, python_home, ruby_home,
 };
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         Some(Command::Compile(args)) => compile(&args),
         Some(Command::Package(args)) => package(&args),
         Some(Command::PreparePython(args)) => runtime.block_on(prepare_python(&args)),
+        Some(Command::PrepareRuby(args)) => runtime.block_on(prepare_ruby(&args)),
     }
 }
 
@@ -114,7 +116,20 @@ async fn prepare_python(args: &cli::PreparePythonArgs) -> ExitCode {
         .home
         .clone()
         .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok()));
-    match prepare_runtime(&home).await {
+    report_written(prepare_runtime(&home).await)
+}
+
+async fn prepare_ruby(args: &cli::PrepareRubyArgs) -> ExitCode {
+    let home = args
+        .home
+        .clone()
+        .unwrap_or_else(|| ruby_home(std::env::var(RUBY_HOME_VARIABLE).ok()));
+    report_written(ruby::prepare_runtime(&home).await.map(|file| vec![file]))
+}
+
+/// The files a build step wrote, or its error, on stderr; its exit status.
+fn report_written(written: anyhow::Result<Vec<std::path::PathBuf>>) -> ExitCode {
+    match written {
         Ok(written) => {
             for file in written {
                 eprintln!("lambda-wasm: wrote {}", file.display());

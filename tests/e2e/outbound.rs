@@ -80,13 +80,13 @@ def lambda_handler(event, context):
 
 /// A small HTTP/1.1 server on 127.0.0.1 (one thread per connection) that
 /// records the `Authorization` header of every request.
-struct TestServer {
-    addr: SocketAddr,
-    authorizations: Arc<Mutex<Vec<String>>>,
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) authorizations: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestServer {
-    fn start() -> TestServer {
+    pub(crate) fn start() -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let authorizations = Arc::new(Mutex::new(Vec::new()));
@@ -103,11 +103,11 @@ impl TestServer {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    fn allow(&self) -> String {
+    pub(crate) fn allow(&self) -> String {
         self.addr.to_string()
     }
 }

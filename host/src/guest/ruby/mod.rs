@@ -5,16 +5,25 @@
 //! handlers; [`vm`] drives it with the runtime glue, `runtime.rb`, which
 //! behaves as AWS's Ruby runtime (aws_lambda_ric).
 
+mod interop;
 mod vm;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use anyhow::Context as _;
 use wasmtime::{Engine, Module};
 
-use super::interpreter::{self, Language};
+use super::GuestEnvironment as _;
+use super::interpreter::snapshot::Preinit;
+use super::interpreter::{self, InterpreterEnvironment, Language};
 use crate::errors::LambdaError;
+use crate::limits::INIT_TIMEOUT;
+use crate::logs::Logger;
+use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::sandbox::Extras;
-use crate::settings::{FunctionSettings, RUBY_HOME_VARIABLE};
+use crate::settings::{FunctionSettings, LAMBDA_TASK_ROOT, LocalOptions, RUBY_HOME_VARIABLE};
+use crate::store::InstanceTemplate;
 
 pub use self::vm::add_to_linker;
 
@@ -23,16 +32,72 @@ pub const RUBY: Language = Language {
     name: "Ruby",
     claims: is_ruby_handler,
     load: load_interpreter,
-    // ruby-init's 250 ms is the next to snapshot (BENCHMARKS.md, Ruby).
-    preinit: None,
+    preinit: Some(&PREINIT),
     run: vm::run,
 };
+
+/// Ruby's snapshots: after `ruby-init` and the glue's definitions (nothing
+/// that reads the environment or requires the handler), taken by
+/// `prepare-ruby`, or after the handler's `require`, taken in test mode;
+/// new environments resume with `LambdaWasm.start`.
+const PREINIT: Preinit = Preinit {
+    home: |settings| &settings.ruby_home,
+    interpreter_cwasm: INTERPRETER_CWASM,
+    snapshot_file: RUNTIME_SNAPSHOT,
+    glue_identity: vm::glue_identity,
+    load_runtime: vm::load_runtime_source,
+    set_environment: vm::set_environment_source,
+    import_handler: vm::LOAD_HANDLER_QUIETLY,
+    resume: vm::START,
+    turn: vm::turn,
+};
+
+/// The interpreter with the runtime glue loaded ([`PREINIT`]), in its home.
+pub const RUNTIME_SNAPSHOT: &str = "lambda-wasm-runtime.snapshot";
 
 /// The interpreter's file names inside its home, precompiled first (`make
 /// ruby` installs both).
 pub const INTERPRETER_FILES: [&str; 2] = [INTERPRETER_CWASM, INTERPRETER_WASM];
 const INTERPRETER_CWASM: &str = "ruby.cwasm";
 const INTERPRETER_WASM: &str = "ruby.wasm";
+
+/// `lambda-wasm prepare-ruby`: snapshots the interpreter in `home` with
+/// the glue loaded, in a sandbox laid out as the bootstrap's (the task root
+/// at `/var/task`), into `home` (`make ruby`, `package`); its path.
+pub async fn prepare_runtime(home: &Path) -> anyhow::Result<PathBuf> {
+    let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
+    let (task_root, tmp) = (scratch.path().join("task"), scratch.path().join("tmp"));
+    for dir in [&task_root, &tmp] {
+        std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut settings = FunctionSettings::local(&LocalOptions {
+        handler: "lambda_function.lambda_handler".into(),
+        task_root,
+        timeout: INIT_TIMEOUT,
+        memory_mb: 1024,
+        max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        ..LocalOptions::default()
+    })?;
+    settings.ruby_home = home.to_path_buf();
+    settings.guest_task_root = LAMBDA_TASK_ROOT.into();
+    let engine = crate::engine::new_engine()?;
+    let (module, extras) = load_interpreter(&engine, &settings)
+        .map_err(|error| anyhow::anyhow!("{}", error.error_message))?;
+    let logger = Logger::to_stderr(settings.log);
+    let template = InstanceTemplate::new(
+        &module,
+        InterpreterEnvironment::add_imports,
+        Arc::new(settings),
+        logger,
+        tmp,
+        extras,
+    )
+    .map_err(|error| anyhow::anyhow!("{}", error.error_message))?;
+    PREINIT
+        .prepare(&template)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot snapshot the Ruby interpreter: {error:#}"))
+}
 
 /// Whether `file` is Ruby source.
 pub fn is_source(file: &Path) -> bool {
