@@ -250,8 +250,9 @@ js: setup
 ## ruby: the Ruby interpreter for .rb handlers: @ruby/3.4-wasm-wasi
 ## $(RUBY_VERSION)'s dist/ruby+stdlib.wasm (npm pack, checked against
 ## RUBY_SHA256) as $(RUBY_HOME)/ruby.wasm, precompiled by the host once (~1.5
-## min; redone when the .wasm, Cargo.lock or host/src/engine.rs is newer)
-ruby: host $(RUBY_HOME)/ruby.cwasm
+## min; redone when the .wasm, Cargo.lock or host/src/engine.rs is newer),
+## then snapshotted with its runtime glue loaded (lambda-wasm-runtime.snapshot)
+ruby: host $(RUBY_HOME)/ruby.cwasm $(RUBY_HOME)/lambda-wasm-runtime.snapshot
 
 $(RUBY_TGZ):
 	@mkdir -p $(@D)
@@ -264,6 +265,11 @@ $(RUBY_HOME)/ruby.wasm: $(RUBY_TGZ)
 
 $(RUBY_HOME)/ruby.cwasm: $(RUBY_HOME)/ruby.wasm Cargo.lock host/src/engine.rs | host
 	$(HOST) compile --portable $< -o $@
+
+# Redone when the glue, how it is loaded or the snapshot's format changes
+# (the snapshot is keyed by them and by the .wasm: a stale one is never used).
+$(RUBY_HOME)/lambda-wasm-runtime.snapshot: $(RUBY_HOME)/ruby.cwasm host/src/guest/ruby/runtime.rb host/src/guest/ruby/vm.rs host/src/guest/interpreter/snapshot.rs | host
+	$(HOST) prepare-ruby --home $(RUBY_HOME)
 
 clean:
 	$(CARGO) clean

@@ -612,7 +612,81 @@ fn rows(paths: &Paths) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
         );
     }
     language_rows(paths, &lambda_wasm, &mut rows, &mut skipped)?;
+    ruby_rows(paths, &lambda_wasm, &mut rows, &mut skipped)?;
     Ok((rows, skipped))
+}
+
+/// The seed hello in Ruby: on the Ruby guest (`make ruby`) restored from
+/// its home's snapshot and with `LAMBDA_WASM_PREINIT=off`, and on Debian's
+/// `ruby` under a minimal Runtime API loop (bench/ruby-runtime/runtime.rb);
+/// a missing one is listed in `skipped`.
+fn ruby_rows(
+    paths: &Paths,
+    lambda_wasm: &LambdaWasmRow<'_>,
+    rows: &mut Vec<Row>,
+    skipped: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let handler = "lambda_function.lambda_handler";
+    let ruby = paths.work.join("ruby");
+    let _ = std::fs::remove_dir_all(&ruby);
+    std::fs::create_dir_all(&ruby)?;
+    std::fs::copy(
+        paths.root.join("guests/ruby/hello/lambda_function.rb"),
+        ruby.join("lambda_function.rb"),
+    )?;
+    let ruby_home = paths.lambda_wasm.with_file_name("ruby");
+    if ruby_home.join("ruby.cwasm").is_file() {
+        let home = (
+            "LAMBDA_WASM_RUBY_HOME".to_string(),
+            ruby_home.to_string_lossy().into_owned(),
+        );
+        rows.push(lambda_wasm(
+            "wasm-ruby",
+            "lambda-wasm + Ruby guest (seed hello, Ruby 3.4 wasi, pre-initialised)",
+            handler,
+            &ruby,
+            vec![home.clone()],
+        ));
+        rows.push(lambda_wasm(
+            "wasm-ruby-nopreinit",
+            "lambda-wasm + Ruby guest (seed hello, LAMBDA_WASM_PREINIT=off)",
+            handler,
+            &ruby,
+            vec![home, ("LAMBDA_WASM_PREINIT".into(), "off".into())],
+        ));
+    } else {
+        skipped.push(format!(
+            "lambda-wasm + Ruby: no interpreter in {} (`make ruby`)",
+            ruby_home.display()
+        ));
+    }
+    match which("ruby") {
+        Some(program) => rows.push(Row {
+            id: "ruby-native",
+            label: "Debian ruby + minimal Runtime API loop (seed hello)",
+            program,
+            args: vec![
+                paths
+                    .root
+                    .join("bench/ruby-runtime/runtime.rb")
+                    .to_string_lossy()
+                    .into_owned(),
+                handler.into(),
+            ],
+            handler,
+            task_root: ruby,
+            env: Vec::new(),
+        }),
+        None => skipped.push("Debian ruby: not installed (`apt-get install ruby`)".into()),
+    }
+    Ok(())
+}
+
+/// `program`'s path on `$PATH`, if it is there.
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
 }
 
 /// The compiled languages' hello (`make guests-langs`), each a row with its

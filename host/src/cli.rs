@@ -46,6 +46,10 @@ pub enum Command {
     /// Snapshot the JavaScript runner with its runtime glue evaluated, in
     /// its home (`make js` and `package` do), so cold starts restore it.
     PrepareJs(PrepareJsArgs),
+    /// Snapshot the Ruby interpreter with its runtime glue loaded, in the
+    /// interpreter's home (`make ruby` and `package` do), so cold starts do
+    /// not run `ruby-init` and the glue.
+    PrepareRuby(PrepareRubyArgs),
 }
 
 /// The settings of the function a local command runs (for `serve --config`,
@@ -211,6 +215,13 @@ pub struct PreparePythonArgs {
 #[derive(Debug, Args)]
 pub struct PrepareJsArgs {
     /// The runner's home (default: $LAMBDA_WASM_JS_HOME, else js/ beside this executable).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareRubyArgs {
+    /// The interpreter's home (default: $LAMBDA_WASM_RUBY_HOME, else ruby/ beside this executable).
     #[arg(long, value_name = "DIR")]
     pub home: Option<PathBuf>,
 }

@@ -18,6 +18,7 @@ use cli::{Cli, Command};
 use lambda_wasm::engine::target::Arch;
 use lambda_wasm::guest::javascript::prepare_runner;
 use lambda_wasm::guest::python::prepare::prepare_runtime;
+use lambda_wasm::guest::ruby;
 use lambda_wasm::settings::{
     JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, RUBY_HOME_VARIABLE, js_home, python_home, ruby_home,
 };
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
         Some(Command::Package(args)) => package(&args),
         Some(Command::PreparePython(args)) => runtime.block_on(prepare_python(&args)),
         Some(Command::PrepareJs(args)) => runtime.block_on(prepare_js(&args)),
+        Some(Command::PrepareRuby(args)) => runtime.block_on(prepare_ruby(&args)),
     }
 }
 
@@ -125,6 +127,15 @@ async fn prepare_js(args: &cli::PrepareJsArgs) -> ExitCode {
         .clone()
         .unwrap_or_else(|| js_home(std::env::var(JS_HOME_VARIABLE).ok()));
     report_prepared(prepare_runner(&home).await.map(|snapshot| vec![snapshot]))
+}
+
+
+async fn prepare_ruby(args: &cli::PrepareRubyArgs) -> ExitCode {
+    let home = args
+        .home
+        .clone()
+        .unwrap_or_else(|| ruby_home(std::env::var(RUBY_HOME_VARIABLE).ok()));
+    report_prepared(ruby::prepare_runtime(&home).await.map(|file| vec![file]))
 }
 
 /// Names the files a `prepare-*` command wrote, or says why it failed.

@@ -1,6 +1,6 @@
 //! One host, many languages: the seed's three handlers and a `faults` guest
 //! in every language lambda-wasm runs (Rust, Python, C, Zig, Go,
-//! AssemblyScript, JavaScript), laid out side by side in ONE task root and
+//! AssemblyScript, JavaScript, Ruby), laid out side by side in ONE task root and
 //! each run by the built `lambda-wasm` bootstrap against the fake Runtime API.
 //!
 //! - [`seed_handlers_answer_alike_in_every_language`]: hello, region and
@@ -17,8 +17,8 @@
 //!   AWS's does, its row in [`LANGUAGES`] says so and why.
 //!
 //! The compiled languages' modules come from `make guests-langs`, the Rust
-//! ones from cargo ([`guest_dir`]); Python and JavaScript need their
-//! interpreters (`make python`, `make js`). A language whose prerequisite is
+//! ones from cargo ([`guest_dir`]); Python, JavaScript and Ruby need their
+//! interpreters (`make python`, `make js`, `make ruby`). A language whose prerequisite is
 //! missing is skipped with one `SKIPPED` line, unless
 //! LAMBDA_WASM_REQUIRE_ALL=1 (CI), where that fails ([`require`]).
 //!
@@ -52,6 +52,7 @@ enum Kind {
 enum Interpreter {
     Python,
     JavaScript,
+    Ruby,
 }
 
 /// One row of the table.
@@ -154,6 +155,35 @@ const LANGUAGES: &[Language] = &[
             (Mode::InvalidJson, Expected::Node("Error")),
         ],
     },
+    Language {
+        name: "Ruby",
+        folder: "ruby",
+        kind: Kind::Interpreted {
+            file: "lambda_function.rb",
+            function: "lambda_handler",
+            interpreter: Interpreter::Ruby,
+        },
+        // A port to Ruby: a missing key is `nil`, not an error.
+        python_errors: false,
+        // AWS's Ruby runtime names a handler's exception `Function<Class>`.
+        own_outcomes: &[
+            (
+                Mode::Trap,
+                Expected::Inexpressible(
+                    "Ruby has no way to trap: `abort` and stack overflows raise exceptions",
+                ),
+            ),
+            (Mode::Error, Expected::Lambda("Function<CustomError>")),
+            // Ruby's allocator fails inside the limit: NoMemoryError, a
+            // critical exception after which the runtime starts afresh.
+            (Mode::Oom, Expected::Lambda("Function<NoMemoryError>")),
+            // `Float::NAN.to_json` raises while the runtime marshals the response.
+            (
+                Mode::InvalidJson,
+                Expected::Lambda("Function<JSON::GeneratorError>"),
+            ),
+        ],
+    },
 ];
 
 /// The seed's handlers, each a module (or source folder) of its own.
@@ -233,6 +263,7 @@ impl Language {
             Kind::Interpreted { interpreter, .. } => match interpreter {
                 Interpreter::Python => crate::python_mode::require_python().is_some(),
                 Interpreter::JavaScript => crate::javascript::require_js().is_some(),
+                Interpreter::Ruby => crate::ruby::require_ruby(),
             },
         }
     }
@@ -297,6 +328,8 @@ fn interpreter_env() -> Vec<(&'static str, String)> {
     if let Some(home) = crate::javascript::js_home() {
         env.push(("LAMBDA_WASM_JS_HOME", home.display().to_string()));
     }
+    let ruby_home = crate::ruby::ruby_home();
+    env.push(("LAMBDA_WASM_RUBY_HOME", ruby_home.display().to_string()));
     env
 }
 
@@ -442,13 +475,18 @@ async fn check_seed_handler(language: &Language, root: &TaskRoot, name: &str) {
 }
 
 /// increment's ERROR log line for the unknown action `decrement`, in the
-/// language's log format (`[ERROR]\t<time>\t<id>\t<msg>`, or Node's
-/// `<time>\t<id>\tERROR\t<msg>`).
+/// language's log format (`[ERROR]\t<time>\t<id>\t<msg>`, Node's
+/// `<time>\t<id>\tERROR\t<msg>` or Ruby's
+/// `E, [<time> #<pid>] ERROR <id> -- : <msg>`).
 async fn assert_unknown_action_logged(language: &Language, boot: &Bootstrap) {
     let logged = boot
         .wait_for_stderr(WAIT, |s| {
-            s.lines()
-                .any(|l| l.contains("ERROR") && l.ends_with("\tdecrement is not a valid action."))
+            s.lines().any(|l| {
+                l.contains("ERROR")
+                    && ["\t", " -- : "]
+                        .iter()
+                        .any(|sep| l.ends_with(&format!("{sep}decrement is not a valid action.")))
+            })
         })
         .await;
     assert!(
@@ -720,6 +758,7 @@ fn assert_mode_message(mode: Mode, failure: &Failure, what: &str) {
         (Mode::InvalidJson, "Runtime.MarshalError") => {
             message.starts_with("Unable to marshal response: ")
         }
+        (Mode::InvalidJson, "Function<JSON::GeneratorError>") => message.contains("NaN"),
         (Mode::InvalidJson, _) => message == "Unable to stringify response body",
         // The interpreters' own out-of-memory exceptions.
         (Mode::Oom, _) => true,
@@ -751,7 +790,8 @@ async fn check_faults(language: &'static Language, root: &TaskRoot) -> Vec<(Mode
 
 /// Returned errors and traps must look the same in every language that has
 /// the Lambda body: same keys, errorType and message (the trap's reason
-/// after the request id is the host's), stackTrace present.
+/// after the request id is the host's), stackTrace present. The errorType
+/// is compared as its class: AWS's Ruby runtime writes `Function<Class>`.
 fn assert_same_across_languages(failures: &[(Mode, Failure)]) {
     for mode in [Mode::Error, Mode::Trap] {
         let same: Vec<&Failure> = failures
@@ -762,14 +802,23 @@ fn assert_same_across_languages(failures: &[(Mode, Failure)]) {
         let Some(first) = same.first() else { continue };
         for other in &same[1..] {
             assert_eq!(
-                (&other.keys, &other.error_type, &other.message),
-                (&first.keys, &first.error_type, &first.message),
+                (&other.keys, error_class(other), &other.message),
+                (&first.keys, error_class(first), &first.message),
                 "{mode:?}: {} and {} differ",
                 first.language,
                 other.language
             );
         }
     }
+}
+
+/// A failure's errorType without Ruby's `Function<...>` around the class.
+fn error_class(failure: &Failure) -> &str {
+    let error_type = failure.error_type.as_str();
+    error_type
+        .strip_prefix("Function<")
+        .and_then(|rest| rest.strip_suffix('>'))
+        .unwrap_or(error_type)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,7 +82,7 @@ def lambda_handler(event, context):
 /// records the `Authorization` header of every request.
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
-    authorizations: Arc<Mutex<Vec<String>>>,
+    pub(crate) authorizations: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestServer {

@@ -20,7 +20,7 @@ use crate::support::*;
 use serde_json::{Value, json};
 
 /// Where the interpreter is looked for.
-fn ruby_home() -> PathBuf {
+pub(crate) fn ruby_home() -> PathBuf {
     match std::env::var_os("LAMBDA_WASM_RUBY_HOME").filter(|h| !h.is_empty()) {
         Some(home) => home.into(),
         None => target_dir().join("release").join("ruby"),
@@ -31,11 +31,16 @@ fn installed(home: &Path) -> bool {
     home.join("ruby.cwasm").is_file() || home.join("ruby.wasm").is_file()
 }
 
+/// Whether the interpreter is installed; when not, [`require`] reported it.
+pub(crate) fn require_ruby() -> bool {
+    let how = format!("run `make ruby` (looked in {})", ruby_home().display());
+    require("the Ruby interpreter", installed(&ruby_home()), &how)
+}
+
 /// Returns from the test after [`require`] reported the interpreter missing.
 macro_rules! require_ruby {
     () => {
-        let how = format!("run `make ruby` (looked in {})", ruby_home().display());
-        if !require("the Ruby interpreter", installed(&ruby_home()), &how) {
+        if !require_ruby() {
             return;
         }
     };
@@ -460,4 +465,355 @@ async fn javascript_interop_fails_loudly() {
         "{body}"
     );
     assert_fresh_environment(&mut boot, &api).await;
+}
+
+// ---------------------------------------------------------------------------
+// Pre-initialisation (host/src/guest/interpreter/snapshot.rs): the bootstrap
+// restores the home's snapshot of Ruby with its glue loaded (`make ruby`
+// takes it); `invoke` with a module cache takes and restores one taken after
+// the handler's `require`. Neither may change what the handler sees.
+
+/// The runtime snapshot `make ruby` writes into the interpreter's home.
+const RUNTIME_SNAPSHOT: &str = "lambda-wasm-runtime.snapshot";
+
+/// A handler reporting what its file's top-level code and the handler saw.
+const SNAPSHOT_PROBE: &str = r#"puts "loading lambda_function.rb"
+$loads = ($loads || 0) + 1
+AT_LOAD = ENV['MY_VAR']
+
+def lambda_handler(event:, context:)
+  { 'loads' => $loads, 'at_load' => AT_LOAD, 'at_invoke' => ENV['MY_VAR'],
+    'random' => rand, 'function' => context.function_name, 'event' => event }
+end
+"#;
+
+fn snapshot_probe_root() -> TaskRoot {
+    TaskRoot::builder()
+        .file("lambda_function.rb", SNAPSHOT_PROBE)
+        .build()
+}
+
+/// `invoke` of `root`'s handler with the module cache in `cache`, the
+/// function's `MY_VAR` and, when given, `LAMBDA_WASM_PREINIT`.
+fn invoke_cached(root: &Path, cache: &Path, my_var: &str, preinit: Option<&str>) -> CliOutput {
+    let home = ruby_home();
+    let mut env = vec![
+        ("LAMBDA_WASM_RUBY_HOME", home.to_str().unwrap()),
+        ("XDG_CACHE_HOME", cache.to_str().unwrap()),
+    ];
+    env.extend(preinit.map(|level| ("LAMBDA_WASM_PREINIT", level)));
+    let variable = format!("MY_VAR={my_var}");
+    let root = root.to_str().unwrap();
+    let args = [
+        "invoke",
+        HANDLER,
+        "--task-root",
+        root,
+        "--env",
+        &variable,
+        "--event",
+        "-",
+    ];
+    let event =
+        br#"{"first_name": "John", "last_name": "Smith", "action": "increment", "number": 3}"#;
+    invoke_cli_env(&args, Some(event), &env)
+}
+
+/// The handler snapshots in `cache`.
+fn cached_snapshots(cache: &Path) -> usize {
+    std::fs::read_dir(cache.join("lambda-wasm/snapshots")).map_or(0, |dir| dir.count())
+}
+
+#[test]
+fn snapshots_leave_the_seed_outputs_as_they_are() {
+    require_ruby!();
+    for name in ["hello", "increment", "region"] {
+        let seed = workspace_root().join("guests/ruby").join(name);
+        let cache = tempfile::tempdir().unwrap();
+        let scratch = invoke_cached(&seed, cache.path(), "", Some("off"));
+        assert_eq!(scratch.code(), Some(0), "{scratch:#?}");
+        assert_eq!(cached_snapshots(cache.path()), 0, "off takes no snapshot");
+        let taken = invoke_cached(&seed, cache.path(), "", None);
+        let restored = invoke_cached(&seed, cache.path(), "", None);
+        assert_eq!(cached_snapshots(cache.path()), 1);
+        for run in [&taken, &restored] {
+            assert_eq!(run.json(), scratch.json(), "{name}: {run:#?}");
+        }
+        if name == "increment" {
+            // The Logger the file made at load, set up before the snapshot.
+            assert!(
+                restored.stderr.contains("INFO")
+                    && restored.stderr.contains("Calculated result of 4"),
+                "{restored:#?}"
+            );
+        }
+    }
+}
+
+/// The handler's file is loaded once, when its snapshot is taken (its
+/// `puts` is not written again); each restore re-seeds `rand` and makes
+/// `ENV` the function's, and another environment is another snapshot.
+#[test]
+fn a_restored_handler_sees_the_functions_environment_and_fresh_randomness() {
+    require_ruby!();
+    let root = snapshot_probe_root();
+    let cache = tempfile::tempdir().unwrap();
+    let runs: Vec<CliOutput> = (0..3)
+        .map(|_| invoke_cached(root.path(), cache.path(), "one", None))
+        .collect();
+    let outputs: Vec<Value> = runs.iter().map(CliOutput::json).collect();
+    for output in &outputs {
+        assert_eq!(output["loads"], 1, "one load per environment: {output}");
+        assert_eq!(
+            (&output["at_load"], &output["at_invoke"]),
+            (&json!("one"), &json!("one"))
+        );
+        assert_eq!(output["function"], "lambda_function");
+    }
+    assert!(
+        runs[0].stderr.contains("loading lambda_function.rb"),
+        "{:#?}",
+        runs[0]
+    );
+    assert!(
+        !runs[1].stderr.contains("loading lambda_function.rb"),
+        "restored, not loaded again: {:#?}",
+        runs[1]
+    );
+    assert_ne!(
+        outputs[1]["random"], outputs[2]["random"],
+        "re-seeded at each restore"
+    );
+    let other = invoke_cached(root.path(), cache.path(), "two", None).json();
+    assert_eq!(
+        (&other["at_load"], &other["at_invoke"]),
+        (&json!("two"), &json!("two"))
+    );
+    // From the runtime's snapshot only, the file is loaded at each init.
+    for value in ["three", "four"] {
+        let run = invoke_cached(root.path(), cache.path(), value, Some("runtime"));
+        assert!(
+            run.stderr.contains("loading lambda_function.rb"),
+            "{run:#?}"
+        );
+        let output = run.json();
+        assert_eq!(
+            (&output["at_load"], &output["at_invoke"]),
+            (&json!(value), &json!(value))
+        );
+    }
+}
+
+/// A file that does not load leaves no snapshot: the function reports the
+/// same init error as without snapshots, each time, until it is fixed; a
+/// changed file is loaded again.
+#[test]
+fn load_errors_and_changed_files_with_snapshots() {
+    require_ruby!();
+    let root = TaskRoot::builder()
+        .file("lambda_function.rb", "require 'no_such_gem'\n")
+        .build();
+    let cache = tempfile::tempdir().unwrap();
+    let scratch = invoke_cached(root.path(), cache.path(), "", Some("off"));
+    assert!(scratch.stdout.contains("Init<LoadError>"), "{scratch:#?}");
+    for _ in 0..2 {
+        let run = invoke_cached(root.path(), cache.path(), "", None);
+        assert_eq!(
+            (run.code(), &run.stdout),
+            (scratch.code(), &scratch.stdout),
+            "{run:#?}"
+        );
+    }
+    root.write("lambda_function.rb", SNAPSHOT_PROBE.as_bytes());
+    let fixed = invoke_cached(root.path(), cache.path(), "", None);
+    assert_eq!(fixed.json()["loads"], 1, "{fixed:#?}");
+    root.write(
+        "lambda_function.rb",
+        b"def lambda_handler(event:, context:)\n  'changed'\nend\n",
+    );
+    let changed = invoke_cached(root.path(), cache.path(), "", None);
+    assert_eq!(changed.json(), json!("changed"), "{changed:#?}");
+}
+
+/// A home whose interpreter is the real home's and whose snapshot is the
+/// real one's bytes after `edit`.
+fn home_with_snapshot(edit: impl FnOnce(&mut Vec<u8>)) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    for file in ["ruby.cwasm", "ruby.cwasm.source", "ruby.wasm"] {
+        std::os::unix::fs::symlink(ruby_home().join(file), home.path().join(file)).unwrap();
+    }
+    let mut snapshot = std::fs::read(ruby_home().join(RUNTIME_SNAPSHOT)).unwrap();
+    edit(&mut snapshot);
+    std::fs::write(home.path().join(RUNTIME_SNAPSHOT), snapshot).unwrap();
+    home
+}
+
+/// Two events from a bootstrap of [`SNAPSHOT_PROBE`] with the interpreter
+/// in `home` and `extra` variables.
+async fn probe_bootstrap(home: &Path, extra: &[(&str, &str)]) -> Vec<Value> {
+    let api = FakeRuntimeApi::start().await;
+    let root = snapshot_probe_root();
+    let mut boot = spawn_with_home(&api, &root, HANDLER, ("LAMBDA_WASM_RUBY_HOME", home), extra);
+    let mut outputs = Vec::new();
+    for n in 0..2 {
+        let (_, o) = boot.call_json(&api, json!({ "n": n })).await;
+        outputs.push(o.json());
+    }
+    api.assert_all_answered_once();
+    outputs
+}
+
+/// The bootstrap restores the home's snapshot: the function's variables,
+/// a random seed of its own per environment, the same answers as without
+/// it; a stale or corrupt snapshot is never restored (the function starts
+/// from scratch and answers the same).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_restores_only_a_current_runtime_snapshot() {
+    require_ruby!();
+    let snapshot_made = ruby_home().join(RUNTIME_SNAPSHOT).is_file();
+    if !require(
+        "the Ruby runtime snapshot",
+        snapshot_made,
+        "run `make ruby`",
+    ) {
+        return;
+    }
+    let variables = [("MY_VAR", "mine")];
+    let stale_key = home_with_snapshot(|bytes| bytes[30] ^= 0xff);
+    let corrupt = home_with_snapshot(|bytes| bytes.truncate(100));
+    let off = probe_bootstrap(
+        &ruby_home(),
+        &[("MY_VAR", "mine"), ("LAMBDA_WASM_PREINIT", "off")],
+    )
+    .await;
+    let mut randoms = Vec::new();
+    for home in [
+        ruby_home().as_path(),
+        ruby_home().as_path(),
+        stale_key.path(),
+        corrupt.path(),
+    ] {
+        let outputs = probe_bootstrap(home, &variables).await;
+        for (output, expected) in outputs.iter().zip(&off) {
+            let without_random = |v: &Value| {
+                let mut v = v.clone();
+                v.as_object_mut().unwrap().remove("random");
+                v
+            };
+            assert_eq!(
+                without_random(output),
+                without_random(expected),
+                "{}",
+                home.display()
+            );
+            assert_eq!(output["at_load"], "mine");
+        }
+        randoms.push(outputs[0]["random"].clone());
+    }
+    assert_ne!(randoms[0], randoms[1], "each environment re-seeds Random");
+}
+
+// ---------------------------------------------------------------------------
+// Outbound HTTP (docs/abi.md section 12): Net::HTTP through the host, against
+// a local server (tests/e2e/outbound.rs's), under the allow-list
+
+/// A handler making the request each event names with Net::HTTP.
+const NET_HTTP_HANDLER: &str = r#"require 'net/http'
+require 'uri'
+
+def lambda_handler(event:, context:)
+  case event['op']
+  when 'get'
+    res = Net::HTTP.get_response(URI(event['url']))
+    { 'status' => res.code.to_i, 'body' => res.body, 'type' => res['content-type'] }
+  when 'get_body'
+    { 'body' => Net::HTTP.get(URI(event['url'])) }
+  when 'post'
+    Net::HTTP.start(event['host'], event['port']) do |http|
+      req = Net::HTTP::Post.new('/echo', 'Content-Type' => 'text/plain')
+      req.body = event['body']
+      res = http.request(req)
+      { 'status' => res.code.to_i, 'body' => res.body, 'method' => res['x-got-method'] }
+    end
+  when 'header'
+    uri = URI(event['url'])
+    req = Net::HTTP::Get.new(uri)
+    req['Authorization'] = 'Bearer from-ruby'
+    res = Net::HTTP.start(uri.host, uri.port) { |http| http.request(req) }
+    { 'body' => res.body }
+  when 'https'
+    http = Net::HTTP.new(event['host'], 443)
+    http.use_ssl = true
+    { 'status' => http.get('/').code.to_i }
+  end
+rescue SocketError => e
+  { 'error' => e.class.name, 'message' => e.message }
+end
+"#;
+
+/// `serve` of [`NET_HTTP_HANDLER`] allowing `web`.
+fn serve_net_http(web: &crate::outbound::TestServer) -> (TaskRoot, LocalServer) {
+    let root = TaskRoot::builder()
+        .file("lambda_function.rb", NET_HTTP_HANDLER)
+        .build();
+    let home = ruby_home();
+    let allow = web.allow();
+    let env = [("LAMBDA_WASM_RUBY_HOME", home.to_str().unwrap())];
+    let server = LocalServer::start(HANDLER, &root, &["--allow-host", &allow], &env);
+    (root, server)
+}
+
+fn net_http(server: &LocalServer, event: Value) -> Value {
+    server.invoke(event.to_string().as_bytes()).json()
+}
+
+/// GET (`get_response`, `get`), POST with a body, a request header, an
+/// HTTP error status as a response; then denials (a host not on the list,
+/// HTTPS to one) that the handler catches as a SocketError naming the host
+/// and the setting, each followed by a request that works.
+#[test]
+fn net_http_goes_through_the_host_under_the_allow_list() {
+    require_ruby!();
+    let web = crate::outbound::TestServer::start();
+    let (_root, server) = serve_net_http(&web);
+    let answer = net_http(&server, json!({"op": "get", "url": web.url("/hello")}));
+    assert_eq!(
+        answer,
+        json!({"status": 200, "body": "hello from the server", "type": "text/plain"})
+    );
+    let answer = net_http(&server, json!({"op": "get", "url": web.url("/missing")}));
+    assert_eq!(
+        (answer["status"].as_i64(), answer["body"].as_str()),
+        (Some(404), Some("no such path"))
+    );
+    let answer = net_http(&server, json!({"op": "get_body", "url": web.url("/hello")}));
+    assert_eq!(answer["body"], "hello from the server");
+    let port = web.addr.port();
+    let answer = net_http(
+        &server,
+        json!({"op": "post", "host": "127.0.0.1", "port": port, "body": "ping from ruby"}),
+    );
+    assert_eq!(
+        answer,
+        json!({"status": 200, "body": "ping from ruby", "method": "POST"})
+    );
+    let answer = net_http(&server, json!({"op": "header", "url": web.url("/auth")}));
+    assert_eq!(answer["body"], "Bearer from-ruby");
+
+    let fine = json!({"op": "get", "url": web.url("/hello")});
+    for denied in [
+        json!({"op": "get", "url": "http://example.com/"}),
+        json!({"op": "https", "host": "example.com"}),
+    ] {
+        let answer = net_http(&server, denied.clone());
+        assert_eq!(
+            answer["error"], "LambdaWasm::OutboundError",
+            "{denied}: {answer}"
+        );
+        let message = answer["message"].as_str().unwrap();
+        for word in ["example.com", "LAMBDA_WASM_ALLOWED_HOSTS"] {
+            assert!(message.contains(word), "{word} not in {message:?}");
+        }
+        assert_eq!(net_http(&server, fine.clone())["status"], 200);
+    }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use wasmtime::{Engine, Module};
 
 use super::interpreter::prepare::{self, Scratch};
-use super::interpreter::snapshot::{Preinit, variables_object};
+use super::interpreter::snapshot::{self, Preinit, variables_object};
 use super::interpreter::{self, Language};
 use crate::errors::LambdaError;
 use crate::sandbox::Extras;
@@ -42,6 +42,7 @@ pub const PREINIT: Preinit = Preinit {
     set_environment: set_environment_code,
     import_handler: "hooks.init(true);\n",
     resume: "hooks.init(false);\n",
+    turn: snapshot::turn_export,
 };
 
 /// The runner's file names inside its home, precompiled first (`make js`

@@ -1,5 +1,5 @@
 //! The build steps that run an interpreter outside any function
-//! (`prepare-python`, `prepare-js`; `make`, `package`): a scratch sandbox,
+//! (`prepare-python`, `prepare-js`, `prepare-ruby`; `make`, `package`): a scratch sandbox,
 //! the interpreter linked in it, and its runtime snapshot taken as the
 //! bootstrap will restore it.
 
@@ -10,14 +10,15 @@ use anyhow::Context as _;
 use tempfile::TempDir;
 use wasmtime::{Engine, Module};
 
-use super::Language;
-use super::bridge::{self, InterpreterState};
+use super::bridge::InterpreterState;
+use super::{InterpreterEnvironment, Language};
 use crate::errors::LambdaError;
 use crate::limits::INIT_TIMEOUT;
 use crate::logs::Logger;
 use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::sandbox::Extras;
 use crate::settings::{FunctionSettings, LAMBDA_TASK_ROOT, LocalOptions};
+use crate::guest::GuestEnvironment as _;
 use crate::store::InstanceTemplate;
 
 /// A build step's sandbox: an empty task root and `/tmp` in a scratch
@@ -64,7 +65,7 @@ pub fn template(
     let logger = Logger::to_stderr(settings.log);
     InstanceTemplate::new(
         module,
-        bridge::add_to_linker,
+        InterpreterEnvironment::add_imports,
         Arc::new(settings),
         logger,
         tmp,

@@ -31,6 +31,7 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 use wasmtime::{AsContextMut, Extern, Instance, Memory, Store};
 
+use super::RunFuture;
 use super::bridge::InterpreterState;
 use crate::engine::source;
 use crate::errors::LambdaError;
@@ -63,7 +64,19 @@ pub struct Preinit {
     /// What `turn` runs in a restored instance: the rest of the glue (the
     /// handler's import unless done, then every event).
     pub resume: &'static str,
+    /// How the snapshot's steps run code in the interpreter: [`turn_export`]
+    /// for an interpreter with a `turn` export.
+    pub turn: Turn,
 }
+
+/// Runs code in an interpreter instance, `fresh` when it is the first code
+/// the instance runs; its status (0: done).
+pub type Turn = for<'a> fn(
+    &'a mut Store<GuestState<InterpreterState>>,
+    &'a Instance,
+    &'a str,
+    bool,
+) -> RunFuture<'a>;
 
 /// A snapshot's key and where it is kept.
 struct Filed {
@@ -229,7 +242,7 @@ impl Preinit {
         let instance = template.pre().instantiate_async(&mut store).await?;
         let memory = memory_of(&mut store, &instance)?;
         let fresh = memory.data(&store).to_vec();
-        let status = turn(&mut store, &instance, &(self.load_runtime)()).await?;
+        let status = (self.turn)(&mut store, &instance, &(self.load_runtime)(), true).await?;
         if status != 0 {
             anyhow::bail!(
                 "the interpreter could not load its runtime glue (status {status}); see its output above"
@@ -237,7 +250,7 @@ impl Preinit {
         }
         if let Some(set_environment) = set_environment {
             let code = format!("{set_environment}{}", self.import_handler);
-            if turn(&mut store, &instance, &code).await? != 0 {
+            if (self.turn)(&mut store, &instance, &code, false).await? != 0 {
                 anyhow::bail!(
                     "the handler's module did not import; the function imports it at init"
                 );
@@ -308,10 +321,32 @@ impl Resume {
         store: &mut Store<GuestState<T>>,
         instance: &Instance,
     ) -> wasmtime::Result<i32> {
-        let memory = memory_of(&mut *store, instance)?;
-        self.snapshot.restore(&mut *store, memory)?;
-        turn(store, instance, &self.code).await
+        let code = self.restore(&mut *store, instance)?;
+        turn(store, instance, code).await
     }
+
+    /// Restores the snapshot into a fresh `instance`; the code that
+    /// resumes the glue, for an interpreter the host drives itself.
+    pub fn restore(
+        &self,
+        mut store: impl AsContextMut,
+        instance: &Instance,
+    ) -> wasmtime::Result<&str> {
+        let memory = memory_of(&mut store, instance)?;
+        self.snapshot.restore(&mut store, memory)?;
+        Ok(&self.code)
+    }
+}
+
+/// [`Preinit::turn`] of an interpreter with a `turn` export, which starts
+/// the interpreter itself when `fresh`.
+pub fn turn_export<'a>(
+    store: &'a mut Store<GuestState<InterpreterState>>,
+    instance: &'a Instance,
+    code: &'a str,
+    _fresh: bool,
+) -> RunFuture<'a> {
+    Box::pin(turn(store, instance, code))
 }
 
 /// Runs `code` in the interpreter with its `turn` export (the code is

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use wasmtime::{Engine, Module};
 
-use super::interpreter::snapshot::{Preinit, variables_object};
+use super::interpreter::snapshot::{self, Preinit, variables_object};
 use super::interpreter::{self, Language};
 use crate::engine;
 use crate::errors::LambdaError;
@@ -52,6 +52,7 @@ const PREINIT: Preinit = Preinit {
     set_environment: set_environment_turn,
     import_handler: "if not next(_lambda_wasm_steps):\n    raise SystemExit(3)\n",
     resume: run_steps!(),
+    turn: snapshot::turn_export,
 };
 
 /// The runtime glue the interpreter runs: `runtime.py`, then `outbound.py`

@@ -5,12 +5,15 @@
 //! handlers; [`vm`] drives it with the runtime glue, `runtime.rb`, which
 //! behaves as AWS's Ruby runtime (aws_lambda_ric).
 
+mod interop;
 mod vm;
 
 use std::path::{Path, PathBuf};
 
 use wasmtime::{Engine, Module};
 
+use super::interpreter::prepare::{self, Scratch};
+use super::interpreter::snapshot::Preinit;
 use super::interpreter::{self, Language};
 use crate::errors::LambdaError;
 use crate::sandbox::Extras;
@@ -23,16 +26,45 @@ pub const RUBY: Language = Language {
     name: "Ruby",
     claims: is_ruby_handler,
     load: load_interpreter,
-    // ruby-init's 250 ms is the next to snapshot (BENCHMARKS.md, Ruby).
-    preinit: None,
+    preinit: Some(&PREINIT),
     run: vm::run,
 };
+
+/// Ruby's snapshots: after `ruby-init` and the glue's definitions (nothing
+/// that reads the environment or requires the handler), taken by
+/// `prepare-ruby`, or after the handler's `require`, taken in test mode;
+/// new environments resume with `LambdaWasm.start`.
+const PREINIT: Preinit = Preinit {
+    home: |settings| &settings.ruby_home,
+    interpreter_cwasm: INTERPRETER_CWASM,
+    snapshot_file: RUNTIME_SNAPSHOT,
+    glue_identity: vm::glue_identity,
+    load_runtime: vm::load_runtime_source,
+    set_environment: vm::set_environment_source,
+    import_handler: vm::LOAD_HANDLER_QUIETLY,
+    resume: vm::START,
+    turn: vm::turn,
+};
+
+/// The interpreter with the runtime glue loaded ([`PREINIT`]), in its home.
+pub const RUNTIME_SNAPSHOT: &str = "lambda-wasm-runtime.snapshot";
 
 /// The interpreter's file names inside its home, precompiled first (`make
 /// ruby` installs both).
 pub const INTERPRETER_FILES: [&str; 2] = [INTERPRETER_CWASM, INTERPRETER_WASM];
 const INTERPRETER_CWASM: &str = "ruby.cwasm";
 const INTERPRETER_WASM: &str = "ruby.wasm";
+
+/// `lambda-wasm prepare-ruby`: snapshots the interpreter in `home` with
+/// the glue loaded, in a sandbox laid out as the bootstrap's (the task root
+/// at `/var/task`), into `home` (`make ruby`, `package`); its path.
+pub async fn prepare_runtime(home: &Path) -> anyhow::Result<PathBuf> {
+    let scratch = Scratch::new("lambda_function.lambda_handler")?;
+    let mut settings = scratch.settings.clone();
+    settings.ruby_home = home.to_path_buf();
+    let engine = crate::engine::new_engine()?;
+    prepare::runtime_snapshot(&RUBY, &engine, &settings, scratch.tmp.clone()).await
+}
 
 /// Whether `file` is Ruby source.
 pub fn is_source(file: &Path) -> bool {

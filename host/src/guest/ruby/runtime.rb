@@ -218,12 +218,7 @@ module LambdaWasm
   class << self
     # Loads the handler as the client's LambdaRunner#run does; the N or I frame.
     def start
-      handler = ENV['_HANDLER']
-      app_root = ENV['LAMBDA_TASK_ROOT'] || Dir.pwd
-      Dir.chdir(app_root) rescue nil
-      $LOAD_PATH.unshift(app_root) unless $LOAD_PATH.include?(app_root)
-      @lambda_handler = LambdaHandler.new(env_handler: handler)
-      require @lambda_handler.handler_file_name
+      load_handler
       'N'
     rescue Exception => e
       ex = LambdaErrors::LambdaRuntimeInitError.new(e)
@@ -231,6 +226,28 @@ module LambdaWasm
       # sets: AWS's log line ends in "handler " (kept as it writes it).
       LambdaLogger.log_error(exception: ex, message: "Init error when loading handler #{@env_handler}")
       'I' + ex.to_lambda_response.to_json
+    end
+
+    # Requires the handler's file, once: a VM restored from a snapshot
+    # taken after this (host/src/guest/interpreter/snapshot.rs) has it.
+    def load_handler
+      return if @lambda_handler
+      handler = ENV['_HANDLER']
+      app_root = ENV['LAMBDA_TASK_ROOT'] || Dir.pwd
+      Dir.chdir(app_root) rescue nil
+      $LOAD_PATH.unshift(app_root) unless $LOAD_PATH.include?(app_root)
+      lambda_handler = LambdaHandler.new(env_handler: handler)
+      require lambda_handler.handler_file_name
+      @lambda_handler = lambda_handler
+    end
+
+    # What a VM restored from a snapshot runs first: ENV becomes the
+    # function's (the snapshot holds the one it was taken with) and the
+    # default Random is re-seeded from the OS, so that environments
+    # restored from one snapshot draw different numbers.
+    def restore(environment)
+      ENV.replace(environment)
+      Random.srand
     end
 
     # Runs one invocation (the client's wait_for_invocation and

@@ -12,206 +12,73 @@
 //! glue's writes to stdout, as AWS's Ruby runtime writes them when it has no
 //! telemetry pipe.
 //!
-//! The module imports the `js` extension's JavaScript interop; there is no
-//! JavaScript here, so each of those imports traps with a message saying so.
+//! The module imports the `js` extension's JavaScript interop ([`interop`]).
 
-use wasmtime::{
-    AsContextMut, Caller, FuncType, Instance, InstancePre, Linker, Memory, Store, TypedFunc,
-    ValType,
-};
+use wasmtime::{AsContextMut, Caller, Instance, InstancePre, Linker, Memory, Store, TypedFunc};
 
+use super::interop;
+use crate::engine::source;
 use crate::guest::interpreter::RunFuture;
 use crate::guest::interpreter::bridge::{self, InterpreterState};
-use crate::guest::interpreter::snapshot::Resume;
+use crate::guest::interpreter::snapshot::{self, Resume};
 use crate::store::GuestState;
 
-/// The glue, evaluated once per environment.
-const RUNTIME_RB: &str = include_str!("runtime.rb");
+/// The glue, evaluated once per environment: the runtime, then Net::HTTP
+/// through the host (outbound.rb).
+const RUNTIME_RB: &str = concat!(include_str!("runtime.rb"), include_str!("outbound.rb"));
 /// The file name the glue's frames carry: under /var/runtime/lib, where AWS's
 /// Ruby runtime cuts its own frames from a stack trace (as the glue does).
 const RUNTIME_FILE: &str = "/var/runtime/lib/lambda_wasm_runtime.rb";
+/// What describes the exception the glue raised, for the host's error.
+const DESCRIBE_ERROR: &str = "($!.full_message(highlight: false) rescue $!.inspect).to_s";
 /// `ruby`'s arguments, as the npm package's `RubyVM#initialize` passes them
 /// (each NUL-terminated: the guest reads them as C strings).
 const RUBY_ARGS: [&str; 3] = ["ruby.wasm\0", "-EUTF-8\0", "-e_=0\0"];
 
-/// The JavaScript-interop imports (module, name, parameters, results) of
-/// `ruby+stdlib.wasm` 2.10.x, all linked to a trap.
-const JS_INTEROP_IMPORTS: &[(&str, &str, &[ValType], &[ValType])] = {
-    use ValType::{F64, I32};
-    const H: &str = "rb-js-abi-host";
-    &[
-        (
-            H,
-            "rb_wasm_throw_prohibit_rewind_exception",
-            &[I32, I32],
-            &[],
-        ),
-        (
-            H,
-            "eval-js: func(code: string) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }",
-            &[I32, I32, I32],
-            &[],
-        ),
-        (
-            H,
-            "is-js: func(value: handle<js-abi-value>) -> bool",
-            &[I32],
-            &[I32],
-        ),
-        (
-            H,
-            "instance-of: func(value: handle<js-abi-value>, klass: handle<js-abi-value>) -> bool",
-            &[I32, I32],
-            &[I32],
-        ),
-        (
-            H,
-            "global-this: func() -> handle<js-abi-value>",
-            &[],
-            &[I32],
-        ),
-        (
-            H,
-            "int-to-js-number: func(value: s32) -> handle<js-abi-value>",
-            &[I32],
-            &[I32],
-        ),
-        (
-            H,
-            "float-to-js-number: func(value: float64) -> handle<js-abi-value>",
-            &[F64],
-            &[I32],
-        ),
-        (
-            H,
-            "string-to-js-string: func(value: string) -> handle<js-abi-value>",
-            &[I32, I32],
-            &[I32],
-        ),
-        (
-            H,
-            "bool-to-js-bool: func(value: bool) -> handle<js-abi-value>",
-            &[I32],
-            &[I32],
-        ),
-        (
-            H,
-            "proc-to-js-function: func(value: u32) -> handle<js-abi-value>",
-            &[I32],
-            &[I32],
-        ),
-        (
-            H,
-            "rb-object-to-js-rb-value: func(raw-rb-abi-value: u32) -> handle<js-abi-value>",
-            &[I32],
-            &[I32],
-        ),
-        (
-            H,
-            "js-value-to-string: func(value: handle<js-abi-value>) -> string",
-            &[I32, I32],
-            &[],
-        ),
-        (
-            H,
-            "js-value-to-integer: func(value: handle<js-abi-value>) -> variant { as-float(float64), bignum(string) }",
-            &[I32, I32],
-            &[],
-        ),
-        (
-            H,
-            "export-js-value-to-host: func(value: handle<js-abi-value>) -> ()",
-            &[I32],
-            &[],
-        ),
-        (
-            H,
-            "import-js-value-from-host: func() -> handle<js-abi-value>",
-            &[],
-            &[I32],
-        ),
-        (
-            H,
-            "js-value-typeof: func(value: handle<js-abi-value>) -> string",
-            &[I32, I32],
-            &[],
-        ),
-        (
-            H,
-            "js-value-equal: func(lhs: handle<js-abi-value>, rhs: handle<js-abi-value>) -> bool",
-            &[I32, I32],
-            &[I32],
-        ),
-        (
-            H,
-            "js-value-strictly-equal: func(lhs: handle<js-abi-value>, rhs: handle<js-abi-value>) -> bool",
-            &[I32, I32],
-            &[I32],
-        ),
-        (
-            H,
-            "reflect-apply: func(target: handle<js-abi-value>, this-argument: handle<js-abi-value>, arguments: list<handle<js-abi-value>>) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }",
-            &[I32, I32, I32, I32, I32],
-            &[],
-        ),
-        (
-            H,
-            "reflect-get: func(target: handle<js-abi-value>, property-key: string) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }",
-            &[I32, I32, I32, I32],
-            &[],
-        ),
-        (
-            H,
-            "reflect-set: func(target: handle<js-abi-value>, property-key: string, value: handle<js-abi-value>) -> variant { success(handle<js-abi-value>), failure(handle<js-abi-value>) }",
-            &[I32, I32, I32, I32, I32],
-            &[],
-        ),
-        ("canonical_abi", "resource_drop_js-abi-value", &[I32], &[]),
-    ]
-};
-
-/// Adds Ruby's imports beyond WASI: the JavaScript-interop traps and the
-/// handle table of Ruby values the host holds. A handle is the guest's own
-/// pointer (`resource_new` and `resource_get` are the identity): the host
-/// holds one value at a time and gives it back at once.
+/// Adds Ruby's imports beyond WASI: the JavaScript interop ([`interop`])
+/// and the handle table of Ruby values the host holds. A handle is the
+/// guest's own pointer (`resource_new` and `resource_get` are the
+/// identity): the host holds one value at a time and gives it back at once.
 pub fn add_to_linker(linker: &mut Linker<GuestState<InterpreterState>>) -> wasmtime::Result<()> {
-    let engine = linker.engine().clone();
-    for &(module, name, params, results) in JS_INTEROP_IMPORTS {
-        let ty = FuncType::new(&engine, params.iter().cloned(), results.iter().cloned());
-        let short = name.split(':').next().unwrap_or(name);
-        linker.func_new(module, name, ty, move |_, _, _| {
-            wasmtime::bail!(
-                "Ruby called JavaScript interop ({short}), which lambda-wasm does not provide: there is no JavaScript host; do not `require \"js\"` in a Lambda handler"
-            )
-        })?;
-    }
+    interop::add_to_linker(linker)?;
     let identity = |_: Caller<'_, GuestState<InterpreterState>>, value: i32| value;
     linker.func_wrap("canonical_abi", "resource_new_rb-abi-value", identity)?;
     linker.func_wrap("canonical_abi", "resource_get_rb-abi-value", identity)?;
     Ok(())
 }
 
-/// [`Language::run`](crate::guest::interpreter::Language) for Ruby, which
-/// is not pre-initialised (its `preinit` is `None`, so there is never a
-/// snapshot to resume).
+/// [`Language::run`](crate::guest::interpreter::Language) for Ruby: from
+/// `resume`'s snapshot when given, else from scratch.
 pub fn run<'a>(
     pre: &'a InstancePre<GuestState<InterpreterState>>,
     store: &'a mut Store<GuestState<InterpreterState>>,
-    _resume: Option<&'a Resume>,
+    resume: Option<&'a Resume>,
 ) -> RunFuture<'a> {
-    Box::pin(serve(pre, store))
+    Box::pin(serve(pre, store, resume))
 }
 
-/// Starts Ruby, evaluates the glue and carries its frames until the host
+/// Starts Ruby (restoring the snapshot, whose memory already holds an
+/// initialised VM with the glue, or initialising it and evaluating the
+/// glue), loads the handler and carries the glue's frames until the host
 /// has no more events.
 async fn serve(
     pre: &InstancePre<GuestState<InterpreterState>>,
     store: &mut Store<GuestState<InterpreterState>>,
+    resume: Option<&Resume>,
 ) -> wasmtime::Result<i32> {
     let instance = pre.instantiate_async(&mut *store).await?;
     let mut vm = RubyVm::new(&instance, &mut *store)?;
-    vm.initialize(&mut *store).await?;
-    let mut frame = vm.eval(&mut *store, &boot_source()).await?;
+    let mut frame = match resume {
+        Some(resume) => {
+            let code = resume.restore(&mut *store, &instance)?;
+            vm.eval(&mut *store, code.as_bytes()).await?
+        }
+        None => {
+            vm.initialize(&mut *store).await?;
+            let boot = load_runtime_source() + START;
+            vm.eval(&mut *store, boot.as_bytes()).await?
+        }
+    };
     loop {
         let max_response_bytes = store.data().abi.max_response_bytes();
         let message = bridge::message_of(&frame, max_response_bytes)?;
@@ -223,15 +90,83 @@ async fn serve(
     }
 }
 
-/// What starts the glue: its source evaluated under its runtime file name,
-/// then `LambdaWasm.start`, which loads the handler.
-fn boot_source() -> Vec<u8> {
-    let mut source = b"eval(".to_vec();
-    quote_into(&mut source, RUNTIME_RB.as_bytes());
-    source.extend_from_slice(b", TOPLEVEL_BINDING, ");
-    quote_into(&mut source, RUNTIME_FILE.as_bytes());
-    source.extend_from_slice(b", 1)\nLambdaWasm.start\n");
-    source
+/// [`Preinit::turn`](crate::guest::interpreter::snapshot::Preinit) for
+/// Ruby: evaluates `code` (after `ruby-init` when `fresh`); 0 when it
+/// returned the `N` frame.
+///
+/// Why a snapshot taken after this is sound although ruby.wasm is built
+/// with Asyncify (for setjmp/longjmp and the GC's stack scan): checked on
+/// `ruby+stdlib.wasm` 2.10.1 by exporting its globals and comparing them
+/// between a fresh instance and one after `ruby-init` and the glue, it has
+/// three mutable globals: the shadow stack pointer (back at its initial
+/// value, as every export returns with its frame popped), the Asyncify
+/// state (0, normal, once an export returned: checked below on every
+/// snapshot) and the Asyncify data pointer (which may hold the last
+/// unwind's buffer, but is only read while unwinding or rewinding, after
+/// `asyncify_start_*` set it again).
+pub fn turn<'a>(
+    store: &'a mut Store<GuestState<InterpreterState>>,
+    instance: &'a Instance,
+    code: &'a str,
+    fresh: bool,
+) -> RunFuture<'a> {
+    Box::pin(async move {
+        let mut vm = RubyVm::new(instance, &mut *store)?;
+        if fresh {
+            vm.initialize(&mut *store).await?;
+        }
+        let frame = vm.eval(&mut *store, code.as_bytes()).await?;
+        let asyncify_state = instance
+            .get_typed_func::<(), i32>(&mut *store, "asyncify_get_state")?
+            .call_async(&mut *store, ())
+            .await?;
+        if asyncify_state != 0 {
+            wasmtime::bail!(
+                "Ruby is mid-unwind (Asyncify state {asyncify_state}) between two calls: its memory cannot be snapshotted"
+            );
+        }
+        Ok(i32::from(frame != b"N"))
+    })
+}
+
+/// What loads the glue: its source evaluated under its runtime file name,
+/// answering `N`.
+pub fn load_runtime_source() -> String {
+    format!(
+        "eval({}, TOPLEVEL_BINDING, {}, 1)\n'N'\n",
+        quoted(RUNTIME_RB),
+        quoted(RUNTIME_FILE)
+    )
+}
+
+/// What loads the handler (once: in a restored handler snapshot it is
+/// loaded already); the `N` or `I` frame.
+pub const START: &str = "LambdaWasm.start\n";
+
+/// What loads the handler while a snapshot is taken: `I` on failure,
+/// without the error's log lines, which the function's own init writes.
+pub const LOAD_HANDLER_QUIETLY: &str =
+    "begin\n  LambdaWasm.load_handler\n  'N'\nrescue Exception\n  'I'\nend\n";
+
+/// Code that makes `ENV` these variables and re-seeds `Random`: a restored
+/// VM holds the snapshot's environment (and C library's `environ`) and
+/// seed. The variables travel as a JSON literal.
+pub fn set_environment_source(variables: &[(String, String)]) -> String {
+    let variables: serde_json::Map<String, serde_json::Value> = variables
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone().into()))
+        .collect();
+    let json = serde_json::Value::Object(variables).to_string();
+    format!("LambdaWasm.restore(JSON.parse({}))\n", quoted(&json))
+}
+
+/// The glue's identity for snapshot keys: a hash of what loads it.
+pub fn glue_identity() -> String {
+    source::hex(&snapshot::key(&[
+        RUNTIME_RB.as_bytes(),
+        RUNTIME_FILE.as_bytes(),
+        RUBY_ARGS.concat().as_bytes(),
+    ]))
 }
 
 /// The call of the glue for one invocation frame, as binary source so that
@@ -255,6 +190,13 @@ fn quote_into(source: &mut Vec<u8>, bytes: &[u8]) {
         source.push(byte);
     }
     source.push(b'\'');
+}
+
+/// `text` as a single-quoted Ruby literal ([`quote_into`]).
+fn quoted(text: &str) -> String {
+    let mut literal = Vec::with_capacity(text.len() + 2);
+    quote_into(&mut literal, text.as_bytes());
+    String::from_utf8(literal).expect("escaping with ASCII keeps UTF-8")
 }
 
 /// The exports the host calls, and the buffer it passes source in.
@@ -338,6 +280,31 @@ impl RubyVm {
         source: &[u8],
     ) -> wasmtime::Result<Vec<u8>> {
         let mut store = store.as_context_mut();
+        let [value, state] = self.eval_protected(&mut store, source).await?;
+        if state != 0 {
+            let [error, state] = self
+                .eval_protected(&mut store, DESCRIBE_ERROR.as_bytes())
+                .await?;
+            let error = match state {
+                0 => {
+                    String::from_utf8_lossy(&self.string_of(&mut store, error).await?).into_owned()
+                }
+                _ => format!("Ruby tag {state}"),
+            };
+            wasmtime::bail!(
+                "the Ruby runtime glue raised: an error in lambda-wasm's runtime.rb, not in the handler: {error}"
+            );
+        }
+        self.string_of(&mut store, value).await
+    }
+
+    /// Evaluates `source` at the top level; its value and Ruby's tag (0 when
+    /// nothing was raised).
+    async fn eval_protected(
+        &mut self,
+        store: &mut wasmtime::StoreContextMut<'_, impl Send>,
+        source: &[u8],
+    ) -> wasmtime::Result<[i32; 2]> {
         let len = i32::try_from(source.len()).map_err(|_| {
             wasmtime::format_err!("a {} byte source is too large for Ruby", source.len())
         })?;
@@ -345,29 +312,32 @@ impl RubyVm {
             let (old, old_len) = self.buffer;
             let ptr = self
                 .realloc
-                .call_async(&mut store, (old, old_len, 1, len))
+                .call_async(&mut *store, (old, old_len, 1, len))
                 .await?;
             self.buffer = (ptr, len);
         }
         self.memory
-            .write(&mut store, self.buffer.0 as usize, source)?;
+            .write(&mut *store, self.buffer.0 as usize, source)?;
         let ret = self
             .eval
-            .call_async(&mut store, (self.buffer.0, len))
+            .call_async(&mut *store, (self.buffer.0, len))
             .await?;
-        let [value, state] = self.read_pair(&store, ret)?;
-        if state != 0 {
-            wasmtime::bail!(
-                "the Ruby runtime glue raised (Ruby tag {state}): an error in lambda-wasm's runtime.rb, not in the handler"
-            );
-        }
-        let ret = self.rstring_ptr.call_async(&mut store, value).await?;
-        let [ptr, len] = self.read_pair(&store, ret)?;
-        let mut frame = vec![0; len as u32 as usize];
-        self.memory.read(&store, ptr as u32 as usize, &mut frame)?;
-        self.free_rstring.call_async(&mut store, ret).await?;
-        self.drop_value.call_async(&mut store, value).await?;
-        Ok(frame)
+        self.read_pair(&*store, ret)
+    }
+
+    /// The bytes of the String `value`, which is then dropped.
+    async fn string_of(
+        &mut self,
+        store: &mut wasmtime::StoreContextMut<'_, impl Send>,
+        value: i32,
+    ) -> wasmtime::Result<Vec<u8>> {
+        let ret = self.rstring_ptr.call_async(&mut *store, value).await?;
+        let [ptr, len] = self.read_pair(&*store, ret)?;
+        let mut bytes = vec![0; len as u32 as usize];
+        self.memory.read(&*store, ptr as u32 as usize, &mut bytes)?;
+        self.free_rstring.call_async(&mut *store, ret).await?;
+        self.drop_value.call_async(&mut *store, value).await?;
+        Ok(bytes)
     }
 
     async fn alloc(
