@@ -4,8 +4,9 @@
 //! task root's files, a `.cwasm` beside every `.wasm` compiled for the
 //! architecture's baseline CPU ([`Arch`]; no compile at cold start, on any
 //! Lambda host), the Python interpreter when the package has Python
-//! handlers (its runtime glue precompiled to bytecode, no parse at cold
-//! start either) and the JavaScript runner when it has JavaScript.
+//! handlers (its runtime glue and the task root's `.py` files precompiled
+//! to bytecode by that interpreter, no parse at cold start either) and the
+//! JavaScript runner when it has JavaScript.
 
 pub mod archive;
 
@@ -19,7 +20,7 @@ pub use self::archive::{DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT, megabytes};
 use crate::engine;
 use crate::engine::source::{self, Freshness, SourceRecord, WasmFile};
 use crate::engine::target::Arch;
-use crate::guest::python::{self, prepare::prepare_runtime};
+use crate::guest::python::{self, bytecode, prepare::prepare_runtime};
 use crate::guest::{javascript, ruby};
 use crate::settings::{JS_HOME_VARIABLE, RUBY_HOME_VARIABLE};
 
@@ -96,6 +97,11 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
             .strip_prefix(task_root)
             .expect("files_under yields paths under the root");
         let name = zip_name(relative)?;
+        // The guest's CPython uses only bytecode of its own version, which
+        // is compiled below; a task root's (pip's, the host Python's) is dead weight.
+        if relative.iter().any(|part| part == "__pycache__") {
+            continue;
+        }
         if is_compiled_output(&file) {
             require_compiled_for(&file, options.arch)?;
         }
@@ -112,6 +118,7 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
     contents.add_executable("bootstrap", &bootstrap)?;
     if report.with_python {
         add_python(&mut contents, &engine, options)?;
+        add_task_root_bytecode(&mut contents, options)?;
     }
     if report.with_javascript {
         let [cwasm, wasm] = javascript::RUNNER_FILES;
@@ -263,11 +270,7 @@ fn add_python(
     let home = &options.python_home;
     let pyc = python::runtime_pyc_path(home);
     if !pyc.is_file() {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start an async runtime to compile the Python runtime glue")?
-            .block_on(prepare_runtime(home))?;
+        block_on(prepare_runtime(home))?;
     }
     for file in files_under(home)? {
         let relative = file.strip_prefix(home).expect("under the home");
@@ -285,6 +288,38 @@ fn add_python(
     let [cwasm, wasm] = python::SNAPSHOT_FILES;
     add_interpreter(contents, engine, options.arch, home, "python", cwasm, wasm)
         .context("the task root has Python; run `make python` or set LAMBDA_WASM_PYTHON_HOME")
+}
+
+/// Adds bytecode for the task root's `.py` files, compiled by the package's
+/// Python interpreter, beside each source in `__pycache__`.
+fn add_task_root_bytecode(contents: &mut Contents, options: &PackageOptions) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
+    let compiled = block_on(bytecode::compile_task_root(
+        &options.python_home,
+        &options.task_root,
+        scratch.path(),
+    ))?;
+    if !compiled.is_dir() {
+        return Ok(());
+    }
+    for file in files_under(&compiled)? {
+        let relative = file.strip_prefix(&compiled).expect("under the folder");
+        let name = zip_name(&bytecode::pycache_path(relative))?;
+        // Read now: the scratch folder is gone when the zip is written.
+        let bytes =
+            std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        contents.add_bytes(&name, bytes);
+    }
+    Ok(())
+}
+
+/// Runs a build step that needs an async runtime (the interpreter's) to its end.
+fn block_on<T>(step: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start an async runtime to run the Python interpreter")?
+        .block_on(step)
 }
 
 /// Adds an interpreter's module, as `folder/cwasm_name`: the `.cwasm` in

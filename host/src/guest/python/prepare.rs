@@ -35,45 +35,79 @@ with open(sys.argv[1], "wb") as f:
 /// then writes the interpreter's snapshot; returns the files written.
 pub async fn prepare_runtime(home: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
-    let (task_root, tmp) = (scratch.path().join("task"), scratch.path().join("tmp"));
-    for dir in [&task_root, &tmp] {
-        std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let settings = FunctionSettings::local(&LocalOptions {
-        handler: "runtime.prepare".into(),
-        task_root,
-        timeout: INIT_TIMEOUT,
-        memory_mb: 1024,
-        max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-        python_home: Some(home.to_path_buf()),
-        ..LocalOptions::default()
-    })?;
-    let engine = crate::engine::new_engine()?;
-    let (module, mut extras) = load_interpreter_from(&engine, &settings, home)?;
-    extras.args = [
-        PYTHON_ARGV0,
-        "-c",
-        RUNTIME_COMPILER,
-        "/tmp/runtime.pyc",
-        RUNTIME_PY,
-    ]
-    .map(String::from)
-    .to_vec();
-    let template = interpreter_template(&module, settings, tmp.clone(), extras)?;
-    let mut store = template.new_store(Stdio::Reactor, &[])?;
-    store::begin_init(&mut store);
-    let status = run_interpreter(template.pre(), &mut store, None)
+    let task_root = scratch.path().join("task");
+    std::fs::create_dir(&task_root)
+        .with_context(|| format!("cannot create {}", task_root.display()))?;
+    let step = BuildStep::new(home, &task_root, scratch.path())?;
+    step.run(RUNTIME_COMPILER, &["/tmp/runtime.pyc", RUNTIME_PY])
         .await
-        .map_err(|e| anyhow::anyhow!("the interpreter failed: {}", crate::fault::describe(&e)))?;
-    let compiled = tmp.join("runtime.pyc");
-    if status != 0 || !compiled.is_file() {
-        anyhow::bail!(
-            "the interpreter could not compile the runtime glue (exit status {status}); see its output above"
-        );
+        .context("the interpreter could not compile the runtime glue")?;
+    let compiled = step.tmp.join("runtime.pyc");
+    if !compiled.is_file() {
+        anyhow::bail!("the interpreter wrote no runtime bytecode; see its output above");
     }
     let pyc = install_runtime_pyc(&compiled, &runtime_pyc_path(home))?;
-    let snapshot = take_snapshot(&engine, &template.settings, tmp).await?;
+    let snapshot = take_snapshot(&step.engine, &step.settings, step.tmp).await?;
     Ok(vec![pyc, snapshot])
+}
+
+/// The interpreter in a home, run as `python -c` for a build step over a
+/// task root (read-only, at `/var/task` as under the bootstrap), with a
+/// scratch `/tmp` for what the step writes.
+pub(super) struct BuildStep {
+    engine: wasmtime::Engine,
+    settings: FunctionSettings,
+    /// The host folder the guest sees as `/tmp`.
+    pub tmp: PathBuf,
+}
+
+impl BuildStep {
+    /// A step with the interpreter in `home` over `task_root`; its `/tmp`
+    /// is a new folder in `scratch`.
+    pub fn new(home: &Path, task_root: &Path, scratch: &Path) -> anyhow::Result<Self> {
+        let tmp = scratch.join("tmp");
+        std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut settings = FunctionSettings::local(&LocalOptions {
+            handler: "runtime.prepare".into(),
+            task_root: task_root.to_path_buf(),
+            timeout: INIT_TIMEOUT,
+            memory_mb: 1024,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            python_home: Some(home.to_path_buf()),
+            ..LocalOptions::default()
+        })?;
+        settings.guest_task_root = LAMBDA_TASK_ROOT.into();
+        Ok(Self {
+            engine: crate::engine::new_engine()?,
+            settings,
+            tmp,
+        })
+    }
+
+    /// Runs `script` with `args` (`sys.argv[1:]`) to its end; an error
+    /// unless it exits with status 0 (its output went to stderr).
+    pub async fn run(&self, script: &str, args: &[&str]) -> anyhow::Result<()> {
+        let home = &self.settings.python_home;
+        let (module, mut extras) = load_interpreter_from(&self.engine, &self.settings, home)?;
+        extras.args = [PYTHON_ARGV0, "-c", script]
+            .into_iter()
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        let template =
+            interpreter_template(&module, self.settings.clone(), self.tmp.clone(), extras)?;
+        let mut store = template.new_store(Stdio::Reactor, &[])?;
+        store::begin_init(&mut store);
+        let status = run_interpreter(template.pre(), &mut store, None)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("the interpreter failed: {}", crate::fault::describe(&e))
+            })?;
+        if status != 0 {
+            anyhow::bail!("the interpreter exited with status {status}; see its output above");
+        }
+        Ok(())
+    }
 }
 
 /// Snapshots the interpreter with the glue loaded, in a sandbox laid out as
