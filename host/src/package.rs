@@ -4,8 +4,9 @@
 //! task root's files, a `.cwasm` beside every `.wasm` compiled for the
 //! architecture's baseline CPU ([`Arch`]; no compile at cold start, on any
 //! Lambda host), the Python interpreter when the package has Python
-//! handlers (its runtime glue precompiled to bytecode, no parse at cold
-//! start either) and the JavaScript runner when it has JavaScript.
+//! handlers (its runtime glue and the task root's `.py` files precompiled
+//! to bytecode by that interpreter, no parse at cold start either) and the
+//! JavaScript runner when it has JavaScript.
 
 pub mod archive;
 
@@ -19,7 +20,7 @@ pub use self::archive::{DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT, megabytes};
 use crate::engine;
 use crate::engine::source::{self, Freshness, SourceRecord, WasmFile};
 use crate::engine::target::Arch;
-use crate::guest::python::{self, prepare::prepare_runtime};
+use crate::guest::python::{self, bytecode, prepare::prepare_runtime};
 use crate::guest::{javascript, ruby};
 use crate::settings::{JS_HOME_VARIABLE, RUBY_HOME_VARIABLE};
 
@@ -96,6 +97,11 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
             .strip_prefix(task_root)
             .expect("files_under yields paths under the root");
         let name = zip_name(relative)?;
+        // The guest's CPython uses only bytecode of its own version, which
+        // is compiled below; a task root's (pip's, the host Python's) is dead weight.
+        if relative.iter().any(|part| part == "__pycache__") {
+            continue;
+        }
         if is_compiled_output(&file) {
             require_compiled_for(&file, options.arch)?;
         }
@@ -112,6 +118,7 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
     contents.add_executable("bootstrap", &bootstrap)?;
     if report.with_python {
         add_python(&mut contents, &engine, options)?;
+        add_task_root_bytecode(&mut contents, options)?;
     }
     if report.with_javascript {
         add_javascript(&mut contents, &engine, options).with_context(|| {
@@ -289,7 +296,28 @@ fn add_javascript(
     contents.add_file(&format!("js/{cwasm}.source"), &record)
 }
 
-/// Runs an interpreter's build step (`prepare-*`) from this synchronous code.
+/// Adds bytecode for the task root's `.py` files, compiled by the package's
+/// Python interpreter, beside each source in `__pycache__`.
+fn add_task_root_bytecode(contents: &mut Contents, options: &PackageOptions) -> anyhow::Result<()> {
+    let compiled = block_on(bytecode::compile_task_root(
+        &options.python_home,
+        &options.task_root,
+    ))?;
+    if !compiled.folder.is_dir() {
+        return Ok(());
+    }
+    for file in files_under(&compiled.folder)? {
+        let relative = file.strip_prefix(&compiled.folder).expect("under the folder");
+        let name = zip_name(&bytecode::pycache_path(relative))?;
+        // Read now: the scratch folder is gone when the zip is written.
+        let bytes =
+            std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        contents.add_bytes(&name, bytes);
+    }
+    Ok(())
+}
+
+/// Runs a build step that needs an async runtime (the interpreter's) to its end.
 fn block_on<T>(step: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -78,11 +79,13 @@ def lambda_handler(event, context):
 // ---------------------------------------------------------------------------
 // A local HTTP server the guest calls
 
-/// A small HTTP/1.1 server on 127.0.0.1 (one thread per connection) that
-/// records the `Authorization` header of every request.
+/// A small keep-alive HTTP/1.1 server on 127.0.0.1 (one thread per
+/// connection) that records the `Authorization` header of every request
+/// and counts the connections it accepted.
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
     pub(crate) authorizations: Arc<Mutex<Vec<String>>>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl TestServer {
@@ -90,16 +93,22 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let authorizations = Arc::new(Mutex::new(Vec::new()));
-        let seen = authorizations.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (seen, accepted) = (authorizations.clone(), connections.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let seen = seen.clone();
-                std::thread::spawn(move || serve_one(stream, &seen));
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    while serve_one(&mut reader, &stream, &seen) {}
+                });
             }
         });
         TestServer {
             addr,
             authorizations,
+            connections,
         }
     }
 
@@ -114,14 +123,17 @@ impl TestServer {
 
 /// Answers one request: `/hello`, `/echo` (the body back), `/auth` (the
 /// Authorization header back), `/redirect?to=URL`, `/huge` (7 MiB),
-/// `/slow` (10 s), else 404.
-fn serve_one(stream: TcpStream, seen: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+/// `/slow` (10 s), else 404. Whether the connection stays open for another.
+fn serve_one(
+    reader: &mut BufReader<TcpStream>,
+    mut stream: &TcpStream,
+    seen: &Mutex<Vec<String>>,
+) -> bool {
     let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return false;
     }
-    let (mut length, mut authorization) = (0usize, String::new());
+    let (mut length, mut authorization, mut close) = (0usize, String::new(), false);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
@@ -131,6 +143,7 @@ fn serve_one(stream: TcpStream, seen: &Mutex<Vec<String>>) {
         match name.to_ascii_lowercase().as_str() {
             "content-length" => length = value.trim().parse().unwrap_or(0),
             "authorization" => authorization = value.trim().to_string(),
+            "connection" => close = value.trim().eq_ignore_ascii_case("close"),
             _ => {}
         }
     }
@@ -155,13 +168,15 @@ fn serve_one(stream: TcpStream, seen: &Mutex<Vec<String>>) {
         }
         _ => ("404 Not Found", String::new(), b"no such path".to_vec()),
     };
-    let mut stream = stream;
+    let connection = if close { "close" } else { "keep-alive" };
     let head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n",
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: {connection}\r\n{extra}\r\n",
         body.len()
     );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(&body);
+    // One write: a second small one would wait for the client's delayed ACK.
+    let mut response = head.into_bytes();
+    response.extend_from_slice(&body);
+    stream.write_all(&response).is_ok() && !close
 }
 
 // ---------------------------------------------------------------------------
@@ -207,11 +222,14 @@ fn assert_next_event_fine(server: &LocalServer, web: &TestServer) {
 }
 
 #[track_caller]
-fn assert_denied(answer: &Value, words: &[&str]) {
-    assert_eq!(answer["error"], "URLError", "{answer}");
+fn assert_denied(answer: &Value, what: &str, words: &[&str]) {
+    assert_eq!(answer["error"], "URLError", "{what}: {answer}");
     let reason = answer["reason"].as_str().unwrap_or_default();
     for word in words {
-        assert!(reason.contains(word), "{word:?} missing in {reason:?}");
+        assert!(
+            reason.contains(word),
+            "{what}: {word:?} missing in {reason:?}"
+        );
     }
 }
 
@@ -265,40 +283,102 @@ fn a_thousand_requests_in_one_invocation() {
     );
     assert_eq!(answer["count"], 1000, "{answer}");
     eprintln!("1,000 guest requests took {:?}", started.elapsed());
+    assert_eq!(
+        web.connections.load(Ordering::SeqCst),
+        1,
+        "the host keeps one connection alive for all of them (urllib asks for Connection: close; the host decides)"
+    );
     assert_next_event_fine(&server, &web);
 }
 
 // ---------------------------------------------------------------------------
 // Denials
 
-#[test]
-fn hosts_not_allowed_are_denied_naming_the_host_and_the_setting() {
-    let Some(home) = require_python() else { return };
-    let web = TestServer::start();
-    let other = TestServer::start();
-    let (_root, server) = serve_allowing(home, &web, &[]);
-    let answer = call(&server, json!({"op": "get", "url": "http://example.com/"}));
-    assert_denied(
-        &answer,
-        &[
+/// A request the host refuses: what it is, and from the allowed server
+/// `web` and the unlisted `other`, the URL and the words the guest's error says.
+type Refusal = (
+    &'static str,
+    fn(&TestServer, &TestServer) -> (String, Vec<String>),
+);
+
+/// Every refusal one function sees; it allows `web`, and lists the
+/// metadata addresses and `localhost` (without a port), which stay refused.
+const REFUSALS: &[Refusal] = &[
+    ("a host not in the list", |_, _| {
+        let says = [
             "example.com:80",
             "LAMBDA_WASM_ALLOWED_HOSTS",
             "--allow-host",
-        ],
+        ];
+        (
+            "http://example.com/".into(),
+            says.map(String::from).to_vec(),
+        )
+    }),
+    ("another local server", |_, other| {
+        (other.url("/hello"), vec![other.allow(), "denied".into()])
+    }),
+    ("a redirect to a host not in the list", |web, other| {
+        let url = web.url(&format!("/redirect?to={}", other.url("/hello")));
+        (url, vec![other.allow(), "denied".into()])
+    }),
+    ("the instance metadata endpoint, though listed", |_, _| {
+        let url = "http://169.254.169.254/latest/meta-data/";
+        (url.into(), vec!["may never reach".into()])
+    }),
+    (
+        "the container credentials endpoint, though listed",
+        |_, _| {
+            let url = "http://169.254.170.2/v2/credentials";
+            (url.into(), vec!["may never reach".into()])
+        },
+    ),
+    // The name is listed without a port, but it resolves to a loopback
+    // address, which needs an exact host:port entry.
+    ("a listed name that resolves to loopback", |web, _| {
+        let port = web.addr.port();
+        let says = [
+            "localhost resolves to".into(),
+            "loopback".into(),
+            format!("localhost:{port}"),
+        ];
+        (format!("http://localhost:{port}/hello"), says.to_vec())
+    }),
+    ("a response over the 6 MB cap", |web, _| {
+        let says = [
+            "larger than 6291456 bytes",
+            "LAMBDA_WASM_OUTBOUND_MAX_RESPONSE_BYTES",
+        ];
+        (web.url("/huge"), says.map(String::from).to_vec())
+    }),
+];
+
+#[test]
+fn refused_requests_say_why_and_the_next_event_is_fine() {
+    let Some(home) = require_python() else { return };
+    let (web, other) = (TestServer::start(), TestServer::start());
+    let root = handler_root();
+    let listed = [
+        web.allow(),
+        "169.254.169.254,169.254.170.2:80,localhost".into(),
+    ];
+    let server = serve(
+        home,
+        &root,
+        &["--allow-host", &listed[0], "--allow-host", &listed[1]],
+        &[],
     );
-    assert_next_event_fine(&server, &web);
-    let answer = call(&server, json!({"op": "get", "url": other.url("/hello")}));
-    assert_denied(&answer, &[&other.allow(), "denied"]);
-    assert_next_event_fine(&server, &web);
-    // A redirect to a host the list does not name is refused at that hop.
-    let redirect = web.url(&format!("/redirect?to={}", other.url("/hello")));
-    let answer = call(&server, json!({"op": "get", "url": redirect}));
-    assert_denied(&answer, &[&other.allow(), "denied"]);
+    for (what, case) in REFUSALS {
+        let (url, says) = case(&web, &other);
+        let answer = call(&server, json!({"op": "get", "url": url}));
+        let says: Vec<&str> = says.iter().map(String::as_str).collect();
+        assert_denied(&answer, what, &says);
+        assert_next_event_fine(&server, &web);
+    }
     assert!(
         other.authorizations.lock().unwrap().is_empty(),
-        "the denied host saw no request"
+        "the unlisted server saw no request"
     );
-    assert_next_event_fine(&server, &web);
 }
 
 #[test]
@@ -308,50 +388,12 @@ fn nothing_is_allowed_by_default() {
     let root = handler_root();
     let server = serve(home, &root, &[], &[]);
     let answer = call(&server, json!({"op": "get", "url": web.url("/hello")}));
-    assert_denied(&answer, &["denied", "LAMBDA_WASM_ALLOWED_HOSTS"]);
-    assert!(web.authorizations.lock().unwrap().is_empty());
-}
-
-#[test]
-fn metadata_and_loopback_names_are_denied_even_when_listed() {
-    let Some(home) = require_python() else { return };
-    let web = TestServer::start();
-    let root = handler_root();
-    let port = web.addr.port().to_string();
-    let server = serve(
-        home,
-        &root,
-        &[
-            "--allow-host",
-            &web.allow(),
-            "--allow-host",
-            "169.254.169.254,169.254.170.2:80,localhost",
-        ],
-        &[],
-    );
-    for url in [
-        "http://169.254.169.254/latest/meta-data/",
-        "http://169.254.170.2/v2/credentials",
-    ] {
-        let answer = call(&server, json!({"op": "get", "url": url}));
-        assert_denied(&answer, &["may never reach"]);
-        assert_next_event_fine(&server, &web);
-    }
-    // `localhost` is listed without a port: the name is allowed, but it
-    // resolves to a loopback address, which needs an exact host:port.
-    let answer = call(
-        &server,
-        json!({"op": "get", "url": format!("http://localhost:{port}/hello")}),
-    );
     assert_denied(
         &answer,
-        &[
-            "localhost resolves to",
-            "loopback",
-            &format!("localhost:{port}"),
-        ],
+        "by default",
+        &["denied", "LAMBDA_WASM_ALLOWED_HOSTS"],
     );
-    assert_next_event_fine(&server, &web);
+    assert!(web.authorizations.lock().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,7 +417,11 @@ async fn the_runtime_api_is_never_reachable() {
     let (_, outcome) = boot
         .call_json(&api, json!({"op": "get", "url": next}))
         .await;
-    assert_denied(&outcome.json(), &["Lambda Runtime API", "may never reach"]);
+    assert_denied(
+        &outcome.json(),
+        "the Runtime API",
+        &["Lambda Runtime API", "may never reach"],
+    );
     let (_, outcome) = boot
         .call_json(&api, json!({"op": "get", "url": web.url("/hello")}))
         .await;
@@ -384,22 +430,6 @@ async fn the_runtime_api_is_never_reachable() {
 
 // ---------------------------------------------------------------------------
 // Limits
-
-#[test]
-fn a_huge_response_is_refused_and_the_next_event_is_fine() {
-    let Some(home) = require_python() else { return };
-    let web = TestServer::start();
-    let (_root, server) = serve_allowing(home, &web, &[]);
-    let answer = call(&server, json!({"op": "get", "url": web.url("/huge")}));
-    assert_denied(
-        &answer,
-        &[
-            "larger than 6291456 bytes",
-            "LAMBDA_WASM_OUTBOUND_MAX_RESPONSE_BYTES",
-        ],
-    );
-    assert_next_event_fine(&server, &web);
-}
 
 #[test]
 fn a_slow_server_ends_at_the_deadline() {
@@ -763,25 +793,45 @@ fn micros_of(answer: &Value) -> Vec<f64> {
         .collect()
 }
 
+/// `count` GETs of `url` from native Rust: hyper's HTTP/1.1 client on one
+/// keep-alive connection, as the host's pool makes them; microseconds each.
+fn native_gets(addr: SocketAddr, path: &str, count: usize) -> Vec<f64> {
+    use http_body_util::{BodyExt, Empty};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let mut micros = Vec::with_capacity(count);
+        for _ in 0..count {
+            let started = Instant::now();
+            let request = http::Request::get(path)
+                .header(http::header::HOST, addr.to_string())
+                .body(Empty::<bytes::Bytes>::new())
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            response.into_body().collect().await.unwrap();
+            micros.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+        micros
+    })
+}
+
 #[test]
 #[ignore]
 fn measure_guest_get_against_native() {
     let Some(home) = require_python() else { return };
     let web = TestServer::start();
     let count = 2000;
-    let native: Vec<f64> = (0..count)
-        .map(|_| {
-            let started = Instant::now();
-            let mut stream = TcpStream::connect(web.addr).unwrap();
-            stream.set_nodelay(true).unwrap();
-            stream
-                .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-                .unwrap();
-            let mut response = Vec::new();
-            stream.read_to_end(&mut response).unwrap();
-            started.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
+    native_gets(web.addr, "/hello", 200);
+    let native = native_gets(web.addr, "/hello", count);
     let (_root, server) = serve_allowing(home, &web, &["--timeout", "120"]);
     call(
         &server,
@@ -794,20 +844,30 @@ fn measure_guest_get_against_native() {
     let (n50, n99) = percentiles(native);
     let (g50, g99) = percentiles(guest);
     println!(
-        "GET /hello x{count}, one connection each: native Rust (std::net) p50 {n50:.0} µs p99 {n99:.0} µs; Python guest urllib through the host p50 {g50:.0} µs p99 {g99:.0} µs"
+        "GET /hello x{count}: native Rust (hyper, keep-alive) p50 {n50:.0} µs p99 {n99:.0} µs; Python guest urllib through the host p50 {g50:.0} µs p99 {g99:.0} µs; connections the server accepted: {}",
+        web.connections.load(Ordering::SeqCst)
     );
 }
 
-#[test]
+/// boto3 `get_object` against one moto server, timed inside the same
+/// handler: in the Python guest (`serve`) and under awslambdaric 4.2.2 on
+/// native CPython (`.tools/ric-venv`, `make bench-tools`) as the function's
+/// bootstrap, both on the vendored boto3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
-fn measure_boto3_get_object() {
+async fn measure_boto3_get_object() {
     let Some(home) = require_python() else { return };
-    let (Some(vendored), Some(moto)) = (vendored_boto3(), start_moto()) else {
-        panic!("needs boto3 (pip) and moto (make tools)");
+    let ric = workspace_root().join(".tools/ric-venv/bin/python");
+    let (Some(vendored), Some(moto), true) = (vendored_boto3(), start_moto(), ric.is_file()) else {
+        panic!("needs boto3 (pip), moto (make tools) and awslambdaric (make bench-tools)");
     };
     let root = boto3_root(&vendored);
     let allow = moto.addr.to_string();
-    let endpoint = format!("AWS_ENDPOINT_URL=http://{allow}");
+    let endpoint = format!("http://{allow}");
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
+    ];
     let server = serve(
         home,
         &root,
@@ -815,14 +875,11 @@ fn measure_boto3_get_object() {
             "--allow-host",
             &allow,
             "--env",
-            &endpoint,
+            &format!("AWS_ENDPOINT_URL={endpoint}"),
             "--timeout",
             "120",
         ],
-        &[
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
-        ],
+        &credentials,
     );
     call(&server, json!({"op": "s3"}));
     let count = 300;
@@ -831,18 +888,105 @@ fn measure_boto3_get_object() {
         &server,
         json!({"op": "timed_get_object", "count": count}),
     ));
-    let script = format!(
-        "import boto3, time, json\ns3 = boto3.client('s3', endpoint_url='http://{allow}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing-secret')\nout = []\nfor i in range({}):\n    t = time.perf_counter()\n    s3.get_object(Bucket='lambda-wasm-test', Key='greeting.txt')['Body'].read()\n    out.append((time.perf_counter() - t) * 1e6)\nprint(json.dumps(out[30:]))\n",
-        count + 30
+    let bootstrap = root.path().join("ric-bootstrap");
+    std::fs::write(
+        &bootstrap,
+        format!(
+            "#!/bin/sh\nexec {} -m awslambdaric \"$_HANDLER\"\n",
+            ric.display()
+        ),
+    )
+    .unwrap();
+    let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&bootstrap, executable).unwrap();
+    let api = FakeRuntimeApi::start().await;
+    let mut env = vec![("AWS_ENDPOINT_URL", endpoint.as_str())];
+    env.extend_from_slice(&credentials);
+    let mut ric_boot = Bootstrap::spawn_program(
+        &bootstrap,
+        &api,
+        root.path(),
+        "lambda_function.lambda_handler",
+        &env,
+        Capture::All,
     );
-    let native = Command::new(workspace_root().join(".tools/venv/bin/python3"))
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    let native: Vec<f64> = serde_json::from_slice(&native.stdout).expect("native boto3 timings");
+    ric_boot
+        .call_json(&api, json!({"op": "timed_get_object", "count": 30}))
+        .await;
+    let (_, outcome) = ric_boot
+        .call_json(&api, json!({"op": "timed_get_object", "count": count}))
+        .await;
+    let native = micros_of(&outcome.json());
     let (n50, n99) = percentiles(native);
     let (g50, g99) = percentiles(guest);
     println!(
-        "boto3 get_object x{count} against moto: native CPython 3.11 p50 {n50:.0} µs p99 {n99:.0} µs; Python guest through the host p50 {g50:.0} µs p99 {g99:.0} µs"
+        "boto3 get_object x{count} against moto: awslambdaric 4.2.2 on native CPython p50 {n50:.0} µs p99 {n99:.0} µs; Python guest through the host p50 {g50:.0} µs p99 {g99:.0} µs"
+    );
+}
+
+/// Cold start of the boto3 handler under the bootstrap of an unzipped
+/// `package`, with its task-root bytecode and with the `__pycache__`
+/// folders removed (as packages were before): spawn to first response,
+/// median of 5 fresh processes each, alternating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_boto3_cold_start() {
+    let Some(home) = require_python() else { return };
+    let vendored = vendored_boto3().expect("needs boto3 (pip)");
+    let root = boto3_root(&vendored);
+    let out = tempfile::tempdir().unwrap();
+    let zip = out.path().join("function.zip");
+    let home_var = home.display().to_string();
+    crate::package::package(
+        &[
+            "--task-root",
+            root.path().to_str().unwrap(),
+            "--out",
+            zip.to_str().unwrap(),
+        ],
+        &[("LAMBDA_WASM_PYTHON_HOME", &home_var)],
+    );
+    let with = crate::package::unzip(&zip);
+    let without = crate::package::unzip(&zip);
+    let removed = Command::new("find")
+        .arg(without.path())
+        .args([
+            "-name",
+            "__pycache__",
+            "-prune",
+            "-exec",
+            "rm",
+            "-r",
+            "{}",
+            "+",
+        ])
+        .status();
+    assert!(removed.is_ok_and(|s| s.success()));
+    let (mut timed_with, mut timed_without) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        for (dir, times) in [(&with, &mut timed_with), (&without, &mut timed_without)] {
+            let api = FakeRuntimeApi::start().await;
+            let started = Instant::now();
+            let mut boot = Bootstrap::spawn_program(
+                &dir.path().join("bootstrap"),
+                &api,
+                dir.path(),
+                "lambda_function.lambda_handler",
+                &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "60")],
+                Capture::All,
+            );
+            let (_, outcome) = boot.call_json(&api, json!({"op": "version"})).await;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(outcome.json()["version"], "1.44.8", "{}", boot.stderr());
+        }
+    }
+    let median = |mut ms: Vec<f64>| {
+        ms.sort_by(f64::total_cmp);
+        ms[ms.len() / 2]
+    };
+    println!(
+        "boto3 handler, bootstrap spawn to first response, median of 5: with task-root bytecode {:.0} ms {timed_with:.0?}; without {:.0} ms {timed_without:.0?}",
+        median(timed_with.clone()),
+        median(timed_without.clone())
     );
 }

@@ -1,11 +1,10 @@
 //! One outbound exchange: resolve and check every hop with the
 //! [`Policy`], connect to exactly the address checked, speak TLS (rustls,
 //! webpki roots) for `https://`, cap both bodies, follow at most
-//! [`MAX_REDIRECTS`] redirects. Each exchange has its own connection:
-//! no pool can hand a later request a socket to an address checked for
-//! another name.
+//! [`MAX_REDIRECTS`] redirects. Connections are kept alive in a [`Pool`]
+//! keyed by the checked destination, so a later request reuses one only
+//! after its own check lands on the same name and address.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,6 +17,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, pki_types::ServerN
 
 use super::OutboundError;
 use super::policy::{Policy, Resolution};
+use super::pool::{Destination, Pool, Sender};
 use super::signing::Signer;
 use super::wire::{GuestRequest, GuestResponse};
 
@@ -30,6 +30,7 @@ pub struct Client {
     signer: Signer,
     max_response_bytes: usize,
     tls: TlsConnector,
+    pool: Pool,
 }
 
 impl Client {
@@ -49,6 +50,7 @@ impl Client {
             signer,
             max_response_bytes,
             tls: TlsConnector::from(Arc::new(config)),
+            pool: Pool::default(),
         }
     }
 
@@ -73,11 +75,11 @@ impl Client {
     /// Whether `uri`'s host and port may be reached: the policy and the
     /// address check of a hop, without connecting (a guest's `CONNECT`).
     pub async fn check(&self, uri: &Uri) -> Result<(), OutboundError> {
-        self.resolve(uri).await.map(|_| ())
+        self.resolve(uri).await.map(drop)
     }
 
-    /// The hop's host, port, whether it is `https`, and the checked address.
-    async fn resolve(&self, uri: &Uri) -> Result<(String, u16, bool, SocketAddr), OutboundError> {
+    /// The hop's destination: its scheme, host, port and the checked address.
+    async fn resolve(&self, uri: &Uri) -> Result<Destination, OutboundError> {
         let host = uri
             .host()
             .unwrap_or_default()
@@ -93,38 +95,22 @@ impl Client {
                 Resolution::Denied(why) => OutboundError::Denied(why),
                 Resolution::Failed(why) => OutboundError::Failed(why),
             })?;
-        Ok((host, port, https, address))
+        Ok(Destination {
+            https,
+            host,
+            port,
+            address,
+        })
     }
 
     async fn one_hop(&self, request: &GuestRequest) -> Result<GuestResponse, OutboundError> {
         let uri = &request.uri;
-        let (host, port, https, address) = self.resolve(uri).await?;
-        let failed = |what: &str, e: &dyn std::fmt::Display| {
-            OutboundError::Failed(format!(
-                "outbound request to {host}:{port} failed: {what}: {e}"
-            ))
-        };
-        let tcp = TcpStream::connect(address)
-            .await
-            .map_err(|e| failed(&format!("cannot connect to {address}"), &e))?;
-        let _ = tcp.set_nodelay(true);
-        let mut outgoing = build_request(request, &host)?;
+        let destination = self.resolve(uri).await?;
+        let mut outgoing = build_request(request, &destination.host)?;
         self.signer
             .resign(&request.method, uri, outgoing.headers_mut(), &request.body)
-            .map_err(|why| failed("signing", &why))?;
-        let response = if https {
-            let name = ServerName::try_from(host.clone())
-                .map_err(|e| failed("bad TLS server name", &e))?;
-            let tls = self
-                .tls
-                .connect(name, tcp)
-                .await
-                .map_err(|e| failed("TLS handshake", &e))?;
-            send(TokioIo::new(tls), outgoing).await
-        } else {
-            send(TokioIo::new(tcp), outgoing).await
-        }
-        .map_err(|e| failed("HTTP exchange", &e))?;
+            .map_err(|why| failed(&destination, "signing", &why))?;
+        let (response, sender) = self.send(&destination, outgoing).await?;
         let (parts, body) = response.into_parts();
         let body = Limited::new(body, self.max_response_bytes)
             .collect()
@@ -132,33 +118,93 @@ impl Client {
             .map_err(|e| {
                 if e.is::<http_body_util::LengthLimitError>() {
                     OutboundError::TooLarge(format!(
-                        "outbound request to {host}:{port} failed: the response body is larger than {} bytes (LAMBDA_WASM_OUTBOUND_MAX_RESPONSE_BYTES)",
-                        self.max_response_bytes
+                        "outbound request to {}:{} failed: the response body is larger than {} bytes (LAMBDA_WASM_OUTBOUND_MAX_RESPONSE_BYTES)",
+                        destination.host, destination.port, self.max_response_bytes
                     ))
                 } else {
-                    failed("reading the response body", &e)
+                    failed(&destination, "reading the response body", &e)
                 }
             })?
             .to_bytes();
+        // Read to its end, the connection can carry the next request.
+        self.pool.put(destination, sender);
         Ok(GuestResponse {
             status: parts.status.as_u16(),
             headers: parts.headers,
             body,
         })
     }
+
+    /// Sends `request` on an idle connection to `destination` or, when
+    /// none is left open, on a new one; the response and its connection.
+    async fn send(
+        &self,
+        destination: &Destination,
+        mut request: http::Request<Full<Bytes>>,
+    ) -> Result<(http::Response<hyper::body::Incoming>, Sender), OutboundError> {
+        while let Some(mut sender) = self.pool.take(destination) {
+            if sender.ready().await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok((response, sender)),
+                // The server closed the idle connection before the request
+                // went out: it is safe to send on another, whatever the method.
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(failed(destination, "HTTP exchange", error.error())),
+                },
+            }
+        }
+        let mut sender = self.connect(destination).await?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| failed(destination, "HTTP exchange", &e))?;
+        Ok((response, sender))
+    }
+
+    /// A new HTTP/1.1 connection to exactly the checked address, in TLS
+    /// for `https` (the certificate verified for the host name).
+    async fn connect(&self, destination: &Destination) -> Result<Sender, OutboundError> {
+        let address = destination.address;
+        let tcp = TcpStream::connect(address)
+            .await
+            .map_err(|e| failed(destination, &format!("cannot connect to {address}"), &e))?;
+        let _ = tcp.set_nodelay(true);
+        if destination.https {
+            let name = ServerName::try_from(destination.host.clone())
+                .map_err(|e| failed(destination, "bad TLS server name", &e))?;
+            let tls = self
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| failed(destination, "TLS handshake", &e))?;
+            handshake(TokioIo::new(tls)).await
+        } else {
+            handshake(TokioIo::new(tcp)).await
+        }
+        .map_err(|e| failed(destination, "HTTP handshake", &e))
+    }
 }
 
-/// Sends one request over a fresh HTTP/1.1 connection on `io`.
-async fn send<I>(
-    io: I,
-    request: http::Request<Full<Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
+/// A request's failure, naming where it went.
+fn failed(destination: &Destination, what: &str, error: &dyn std::fmt::Display) -> OutboundError {
+    OutboundError::Failed(format!(
+        "outbound request to {}:{} failed: {what}: {error}",
+        destination.host, destination.port
+    ))
+}
+
+/// Starts HTTP/1.1 on `io`; the connection's driver runs as its own task
+/// (the runtime's) until the sender is dropped or the server closes it.
+async fn handshake<I>(io: I) -> Result<Sender, hyper::Error>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(io).await?;
     tokio::spawn(connection);
-    sender.send_request(request).await
+    Ok(sender)
 }
 
 /// The request as it goes on the wire: `Host` and `Content-Length` set,
@@ -267,6 +313,98 @@ fn resolve_location(base: &Uri, location: &str) -> Result<Uri, OutboundError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::policy::AllowList;
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A keep-alive HTTP/1.1 server on 127.0.0.1 answering `ok` to every
+    /// request (closing after one when `close` is set); counts connections.
+    async fn server(close: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (addr, accepted) = (
+            listener.local_addr().unwrap(),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    loop {
+                        let mut line = String::new();
+                        while stream.read_line(&mut line).await.unwrap_or(0) > 0 && line != "\r\n" {
+                            line.clear();
+                        }
+                        if line.is_empty() {
+                            return;
+                        }
+                        let connection = if close { "close" } else { "keep-alive" };
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: {connection}\r\n\r\nok"
+                        );
+                        if stream.get_mut().write_all(head.as_bytes()).await.is_err() || close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    fn client_allowing(allow: &str) -> Client {
+        let policy = Policy::new(AllowList::parse(allow).unwrap(), None);
+        Client::new(policy, Signer::default(), 1024)
+    }
+
+    fn get(url: &str) -> GuestRequest {
+        GuestRequest {
+            method: Method::GET,
+            uri: url.parse().unwrap(),
+            headers: HeaderMap::from_iter([(
+                header::CONNECTION,
+                HeaderValue::from_static("close"),
+            )]),
+            body: Bytes::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_are_reused_until_the_server_closes_them() {
+        // (whether the server closes each connection, connections it sees
+        // for 5 requests): the guest's `Connection: close` is the host's choice.
+        for (close, connections) in [(false, 1), (true, 5)] {
+            let (addr, accepted) = server(close).await;
+            let client = client_allowing(&addr.to_string());
+            for _ in 0..5 {
+                let url = format!("http://{addr}/");
+                let response = client.exchange(get(&url)).await.unwrap();
+                assert_eq!((response.status, &response.body[..]), (200, &b"ok"[..]));
+            }
+            assert_eq!(
+                accepted.load(Ordering::SeqCst),
+                connections,
+                "close: {close}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pooled_destination_is_still_checked_on_every_request() {
+        let (addr, _) = server(false).await;
+        let client = client_allowing(&addr.to_string());
+        let url = format!("http://{addr}/");
+        client.exchange(get(&url)).await.unwrap();
+        let stricter = Client {
+            policy: Policy::new(AllowList::default(), None),
+            pool: std::mem::take(&mut { client }.pool),
+            ..client_allowing("")
+        };
+        let denied = stricter.exchange(get(&url)).await.unwrap_err();
+        assert!(matches!(denied, OutboundError::Denied(_)), "{denied:?}");
+    }
 
     #[test]
     fn locations_resolve_against_the_request() {

@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod policy;
+pub mod pool;
 pub mod signing;
 pub mod wire;
 

@@ -3,7 +3,7 @@
 //! the interpreter linked in it, and its runtime snapshot taken as the
 //! bootstrap will restore it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -32,12 +32,27 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// A scratch sandbox for a function whose handler is `handler`.
+    /// A scratch sandbox for a function whose handler is `handler`, over an
+    /// empty task root.
     pub fn new(handler: &str) -> anyhow::Result<Self> {
+        Self::build(handler, None)
+    }
+
+    /// A scratch sandbox for a function whose handler is `handler`, over
+    /// `task_root` (which the step only reads).
+    pub fn over(handler: &str, task_root: &Path) -> anyhow::Result<Self> {
+        Self::build(handler, Some(task_root.to_path_buf()))
+    }
+
+    fn build(handler: &str, task_root: Option<PathBuf>) -> anyhow::Result<Self> {
         let folder = tempfile::tempdir().context("cannot create a scratch folder")?;
-        let (task_root, tmp) = (folder.path().join("task"), folder.path().join("tmp"));
+        let tmp = folder.path().join("tmp");
+        let task_root = task_root.unwrap_or_else(|| folder.path().join("task"));
         for dir in [&task_root, &tmp] {
-            std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            if !dir.is_dir() {
+                std::fs::create_dir(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
         }
         let settings = FunctionSettings::local(&LocalOptions {
             handler: handler.into(),

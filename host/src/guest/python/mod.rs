@@ -8,6 +8,7 @@
 //! build time (`make python`, `package`) into the interpreter's home, so no
 //! cold start parses it; without that file it is compiled from source.
 
+pub mod bytecode;
 pub mod prepare;
 
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@ use super::{
 use crate::guest::interpreter::prepare::{self, Scratch};
 use crate::guest::interpreter::run_interpreter;
 use crate::sandbox::Stdio;
+use crate::settings::LAMBDA_TASK_ROOT;
 use crate::store;
 
 /// What the interpreter runs to compile `argv[2]` as `-c` would (file name
@@ -28,37 +29,75 @@ with open(sys.argv[1], "wb") as f:
 /// writes it to [`runtime_pyc_path`] (removing other hosts' bytecode there),
 /// then writes the interpreter's snapshot; returns the files written.
 pub async fn prepare_runtime(home: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let scratch = Scratch::new("runtime.prepare")?;
-    let mut settings = scratch.settings.clone();
-    settings.python_home = home.to_path_buf();
-    let engine = crate::engine::new_engine()?;
-    let (module, mut extras) = load_interpreter_from(&engine, &settings, home)?;
-    extras.args = [
-        PYTHON_ARGV0,
-        "-c",
-        RUNTIME_COMPILER,
-        "/tmp/runtime.pyc",
-        RUNTIME_PY,
-    ]
-    .map(String::from)
-    .to_vec();
-    let template = prepare::template(&module, settings, scratch.tmp.clone(), extras)?;
-    let mut store = template.new_store(Stdio::Reactor, &[])?;
-    store::begin_init(&mut store);
-    let status = run_interpreter(template.pre(), &mut store, None)
+    let step = BuildStep::new(home, None)?;
+    step.run(RUNTIME_COMPILER, &["/tmp/runtime.pyc", RUNTIME_PY])
         .await
-        .map_err(|e| anyhow::anyhow!("the interpreter failed: {}", crate::fault::describe(&e)))?;
-    let compiled = scratch.tmp.join("runtime.pyc");
-    if status != 0 || !compiled.is_file() {
-        anyhow::bail!(
-            "the interpreter could not compile the runtime glue (exit status {status}); see its output above"
-        );
+        .context("the interpreter could not compile the runtime glue")?;
+    let compiled = step.tmp().join("runtime.pyc");
+    if !compiled.is_file() {
+        anyhow::bail!("the interpreter wrote no runtime bytecode; see its output above");
     }
     let pyc = install_runtime_pyc(&compiled, &runtime_pyc_path(home))?;
-    let snapshot =
-        prepare::runtime_snapshot(&PYTHON, &engine, &template.settings, scratch.tmp.clone())
-            .await?;
+    let snapshot = prepare::runtime_snapshot(
+        &PYTHON,
+        &step.engine,
+        &step.scratch.settings,
+        step.scratch.tmp.clone(),
+    )
+    .await?;
     Ok(vec![pyc, snapshot])
+}
+
+/// The interpreter in a home, run as `python -c` for a build step over a
+/// task root (read-only, at `/var/task` as under the bootstrap), with a
+/// scratch `/tmp` for what the step writes (kept while the step lives).
+pub(super) struct BuildStep {
+    engine: wasmtime::Engine,
+    scratch: Scratch,
+}
+
+impl BuildStep {
+    /// A step with the interpreter in `home` over `task_root` (an empty
+    /// one when `None`).
+    pub fn new(home: &Path, task_root: Option<&Path>) -> anyhow::Result<Self> {
+        let mut scratch = match task_root {
+            Some(task_root) => Scratch::over("runtime.prepare", task_root)?,
+            None => Scratch::new("runtime.prepare")?,
+        };
+        scratch.settings.python_home = home.to_path_buf();
+        scratch.settings.guest_task_root = LAMBDA_TASK_ROOT.into();
+        Ok(Self {
+            engine: crate::engine::new_engine()?,
+            scratch,
+        })
+    }
+
+    /// The host folder the guest sees as `/tmp`.
+    pub fn tmp(&self) -> &Path {
+        &self.scratch.tmp
+    }
+
+    /// Runs `script` with `args` (`sys.argv[1:]`) to its end; an error
+    /// unless it exits with status 0 (its output went to stderr).
+    pub async fn run(&self, script: &str, args: &[&str]) -> anyhow::Result<()> {
+        let settings = &self.scratch.settings;
+        let (module, mut extras) = load_interpreter_from(&self.engine, settings, &settings.python_home)?;
+        extras.args = [PYTHON_ARGV0, "-c", script]
+            .into_iter()
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        let template = prepare::template(&module, settings.clone(), self.tmp().to_path_buf(), extras)?;
+        let mut store = template.new_store(Stdio::Reactor, &[])?;
+        store::begin_init(&mut store);
+        let status = run_interpreter(template.pre(), &mut store, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("the interpreter failed: {}", crate::fault::describe(&e)))?;
+        if status != 0 {
+            anyhow::bail!("the interpreter exited with status {status}; see its output above");
+        }
+        Ok(())
+    }
 }
 
 /// Moves `compiled` to `target` and removes other runtime bytecode beside it.
