@@ -415,18 +415,19 @@ impl Snapshot {
                 Contents::Captured(data) => {
                     target.copy_from_slice(&data[stored..stored + target.len()])
                 }
-                // SAFETY: `target` lies in the accessible part of a linear
-                // memory of this host's engine (its on-demand allocator: an
-                // mmap reservation of its own, unmapped whole when the
-                // instance is dropped, never reset in place as the pooling
-                // allocator's slots are), and no Wasm code runs in this
-                // fresh instance yet, so nothing holds references into it.
-                Contents::File { file, offset } => unsafe {
-                    map_private(file, offset + stored as u64, target)
+                Contents::File { file, offset } => {
+                    // SAFETY: `target` lies in the accessible part of a
+                    // linear memory of this host's engine (its on-demand
+                    // allocator: an mmap reservation of its own, unmapped
+                    // whole when the instance is dropped, never reset in
+                    // place as the pooling allocator's slots are), and no
+                    // Wasm code runs in this fresh instance yet, so nothing
+                    // holds references into it.
+                    let mapped = unsafe { map_private(file, offset + stored as u64, target) };
+                    mapped.map_err(|error| {
+                        wasmtime::format_err!("cannot map the interpreter's snapshot: {error}")
+                    })?
                 }
-                .map_err(|error| {
-                    wasmtime::format_err!("cannot map the interpreter's snapshot: {error}")
-                })?,
             }
         }
         Ok(())
@@ -686,7 +687,10 @@ mod tests {
             snapshot.restore(&mut store, memory).unwrap();
             let bytes = memory.data_mut(&mut store);
             assert_eq!(bytes.len(), 4 * PAGE);
-            assert_eq!((bytes[5], bytes[2 * PAGE + 6], bytes[3 * PAGE + 7]), (1, 2, 3));
+            assert_eq!(
+                (bytes[5], bytes[2 * PAGE + 6], bytes[3 * PAGE + 7]),
+                (1, 2, 3)
+            );
             bytes[5] = 42; // a private copy: the next restore sees the file's byte
         }
         assert_eq!(std::fs::read(&path).unwrap()[PAGE + 5], 1);
