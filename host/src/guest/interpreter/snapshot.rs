@@ -366,20 +366,37 @@ async fn turn<T: Send>(
     Ok(turn.call_async(&mut *store, (ptr, len)).await? & 0xff)
 }
 
-/// A Wasm page, the unit a snapshot stores.
+/// A Wasm page, the unit a snapshot stores; also the alignment of the pages
+/// in a snapshot file, so that they can be mapped (host pages are 4 KiB, or
+/// 16/64 KiB on some arm64 kernels: all divide it).
 const PAGE: usize = 64 * 1024;
-/// The first bytes of a snapshot file; bumped when its layout changes.
-const MAGIC: &[u8; 24] = b"lambda-wasm snapshot v1\n";
+/// The first bytes of a snapshot file; bumped when its layout changes (v2:
+/// the pages start at a `PAGE`-aligned offset, to be mapped).
+const MAGIC: &[u8; 24] = b"lambda-wasm snapshot v2\n";
+/// The header's fixed part: the magic, the key, the memory's size and the
+/// number of pages (their indices follow).
+const HEADER: usize = MAGIC.len() + 32 + 8 + 4;
 
 /// The pages of an interpreter's memory that differ from a fresh instance's.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Snapshot {
     /// The memory's size in bytes when it was taken.
     memory_bytes: u64,
     /// The indices of the stored pages, ascending.
     pages: Vec<u32>,
     /// Their contents, `PAGE` bytes each, in the same order.
-    data: Vec<u8>,
+    contents: Contents,
+}
+
+/// Where a snapshot's pages are.
+#[derive(Debug)]
+enum Contents {
+    /// Captured by this process.
+    Captured(Vec<u8>),
+    /// In a snapshot file from `offset` on: restores map them from there
+    /// copy-on-write, so a page costs memory only once the interpreter
+    /// touches it and the host keeps no copy of them for later restores.
+    File { file: std::fs::File, offset: u64 },
 }
 
 impl Snapshot {
@@ -403,17 +420,18 @@ impl Snapshot {
         Self {
             memory_bytes: memory.len() as u64,
             pages,
-            data,
+            contents: Contents::Captured(data),
         }
     }
 
     /// How many bytes of memory the snapshot writes at restore.
     pub fn stored_bytes(&self) -> usize {
-        self.data.len()
+        self.pages.len() * PAGE
     }
 
     /// Writes the snapshot into `memory` of a fresh instance of the same
-    /// module, growing it to the snapshot's size first.
+    /// module, growing it to the snapshot's size first. A loaded snapshot's
+    /// pages are mapped from its file rather than copied.
     pub fn restore(&self, mut store: impl AsContextMut, memory: Memory) -> wasmtime::Result<()> {
         let current = memory.data_size(&store) as u64;
         if current < self.memory_bytes {
@@ -425,17 +443,39 @@ impl Snapshot {
             })?;
         }
         let bytes = memory.data_mut(&mut store);
-        for (index, page) in self.pages.iter().zip(self.data.chunks(PAGE)) {
-            let start = *index as usize * PAGE;
-            bytes[start..start + PAGE].copy_from_slice(page);
+        for run in runs(&self.pages) {
+            let target = &mut bytes[run.first_page * PAGE..(run.first_page + run.pages) * PAGE];
+            let stored = run.position * PAGE;
+            match &self.contents {
+                Contents::Captured(data) => {
+                    target.copy_from_slice(&data[stored..stored + target.len()])
+                }
+                Contents::File { file, offset } => {
+                    // SAFETY: `target` lies in the accessible part of a
+                    // linear memory of this host's engine (its on-demand
+                    // allocator: an mmap reservation of its own, unmapped
+                    // whole when the instance is dropped, never reset in
+                    // place as the pooling allocator's slots are), and no
+                    // Wasm code runs in this fresh instance yet, so nothing
+                    // holds references into it.
+                    let mapped = unsafe { map_private(file, offset + stored as u64, target) };
+                    mapped.map_err(|error| {
+                        wasmtime::format_err!("cannot map the interpreter's snapshot: {error}")
+                    })?
+                }
+            }
         }
         Ok(())
     }
 
     /// Writes the snapshot to `path`, beside and renamed into place, marked
-    /// with `key` (what it was taken from).
+    /// with `key` (what it was taken from). Only a captured snapshot has its
+    /// pages at hand; one loaded from a file is already saved.
     pub fn save(&self, path: &Path, key: &[u8; 32]) -> anyhow::Result<()> {
-        let mut out = Vec::with_capacity(self.data.len() + self.pages.len() * 4 + 80);
+        let Contents::Captured(data) = &self.contents else {
+            anyhow::bail!("only a snapshot taken by this process can be saved");
+        };
+        let mut out = Vec::with_capacity(data_offset(self.pages.len()) + data.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(key);
         out.extend_from_slice(&self.memory_bytes.to_le_bytes());
@@ -443,7 +483,8 @@ impl Snapshot {
         for index in &self.pages {
             out.extend_from_slice(&index.to_le_bytes());
         }
-        out.extend_from_slice(&self.data);
+        out.resize(data_offset(self.pages.len()), 0);
+        out.extend_from_slice(data);
         let partial = path.with_extension("partial");
         std::fs::write(&partial, &out)
             .with_context(|| format!("cannot write {}", partial.display()))?;
@@ -452,7 +493,8 @@ impl Snapshot {
     }
 
     /// The snapshot in `path` if it was taken from what `key` names; `None`
-    /// when there is none or it is stale.
+    /// when there is none or it is stale. Reads its header only: the file
+    /// stays open and its pages are mapped at each restore.
     pub fn load(path: &Path, key: &[u8; 32]) -> anyhow::Result<Option<Self>> {
         let mut file = match std::fs::File::open(path) {
             Ok(file) => file,
@@ -461,45 +503,50 @@ impl Snapshot {
                 return Err(error).with_context(|| format!("cannot read {}", path.display()));
             }
         };
-        let header = MAGIC.len() + 32 + 8 + 4;
-        let mut bytes = vec![0; header];
-        if file.read_exact(&mut bytes).is_err() || &bytes[..MAGIC.len()] != MAGIC {
+        let mut header = [0; HEADER];
+        if file.read_exact(&mut header).is_err() || &header[..MAGIC.len()] != MAGIC {
             anyhow::bail!(
                 "{} is not a lambda-wasm snapshot (or one of another version)",
                 path.display()
             );
         }
-        if &bytes[MAGIC.len()..MAGIC.len() + 32] != key {
+        if &header[MAGIC.len()..MAGIC.len() + 32] != key {
             return Ok(None);
         }
-        file.read_to_end(&mut bytes)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let number = |at: usize, len: usize| {
-            let mut buf = [0; 8];
-            buf[..len].copy_from_slice(&bytes[at..at + len]);
-            u64::from_le_bytes(buf)
-        };
-        let memory_bytes = number(MAGIC.len() + 32, 8);
-        let count = number(MAGIC.len() + 40, 4) as usize;
-        let data_start = header + count * 4;
-        if bytes.len() != data_start + count * PAGE {
+        let at = MAGIC.len() + 32;
+        let memory_bytes = u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+        let count = u32::from_le_bytes(header[at + 8..].try_into().expect("4 bytes")) as usize;
+        let size = file
+            .metadata()
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        if size != (data_offset(count) + count * PAGE) as u64 {
             anyhow::bail!("{} is truncated or corrupt", path.display());
         }
-        let pages: Vec<u32> = bytes[header..data_start]
+        let mut indices = vec![0; count * 4];
+        file.read_exact(&mut indices)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let pages: Vec<u32> = indices
             .chunks(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        if pages
-            .iter()
-            .any(|&page| (page as u64 + 1) * PAGE as u64 > memory_bytes)
-        {
-            anyhow::bail!("{} names a page past its memory's size", path.display());
+        let ascending = pages.windows(2).all(|pair| pair[0] < pair[1]);
+        let past_end = pages
+            .last()
+            .is_some_and(|&page| (page as u64 + 1) * PAGE as u64 > memory_bytes);
+        if !ascending || past_end {
+            anyhow::bail!(
+                "{} names pages out of order or past its memory's size",
+                path.display()
+            );
         }
-        bytes.drain(..data_start);
         Ok(Some(Self {
             memory_bytes,
             pages,
-            data: bytes,
+            contents: Contents::File {
+                file,
+                offset: data_offset(count) as u64,
+            },
         }))
     }
 }
@@ -512,6 +559,66 @@ pub fn variables_object(variables: &[(String, String)]) -> serde_json::Value {
         .map(|(name, value)| (name.clone(), serde_json::Value::from(value.as_str())))
         .collect::<serde_json::Map<_, _>>()
         .into()
+}
+
+/// Where the pages start in a snapshot file of `count` pages: after the
+/// header and the indices, at the next `PAGE` boundary.
+fn data_offset(count: usize) -> usize {
+    (HEADER + count * 4).next_multiple_of(PAGE)
+}
+
+/// Consecutive stored pages, restored with one mapping (or copy) each.
+struct Run {
+    /// The first one's position among the stored pages.
+    position: usize,
+    /// Its index in memory.
+    first_page: usize,
+    /// How many pages.
+    pages: usize,
+}
+
+/// `pages` (ascending indices) as runs of consecutive ones.
+fn runs(pages: &[u32]) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (position, &page) in pages.iter().enumerate() {
+        let page = page as usize;
+        match runs.last_mut() {
+            Some(run) if run.first_page + run.pages == page => run.pages += 1,
+            _ => runs.push(Run {
+                position,
+                first_page: page,
+                pages: 1,
+            }),
+        }
+    }
+    runs
+}
+
+/// Maps `target.len()` bytes of `file` from `offset` over `target`,
+/// private and copy-on-write: reads see the file, writes stay in this
+/// process.
+///
+/// # Safety
+/// `target` must be page-aligned memory of a mapping the caller owns and may
+/// replace, which nothing else references while this runs.
+unsafe fn map_private(file: &std::fs::File, offset: u64, target: &mut [u8]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    let offset = libc::off_t::try_from(offset).map_err(std::io::Error::other)?;
+    // SAFETY: the caller's promise; MAP_FIXED replaces exactly `target`.
+    let mapped = unsafe {
+        libc::mmap(
+            target.as_mut_ptr().cast(),
+            target.len(),
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_FIXED,
+            file.as_raw_fd(),
+            offset,
+        )
+    };
+    if mapped == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The key a snapshot is filed under: SHA-256 of its parts, each
@@ -551,24 +658,86 @@ mod tests {
     }
 
     #[test]
-    fn a_saved_snapshot_loads_only_under_its_key() {
+    fn consecutive_pages_restore_as_one_run() {
+        let runs = runs(&[1, 2, 3, 7, 9, 10]);
+        let shape: Vec<_> = runs
+            .iter()
+            .map(|run| (run.position, run.first_page, run.pages))
+            .collect();
+        assert_eq!(shape, vec![(0, 1, 3), (3, 7, 1), (4, 9, 2)]);
+    }
+
+    #[test]
+    fn a_saved_snapshot_loads_only_under_its_key_with_aligned_pages() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.snapshot");
-        let mut memory = vec![0u8; 2 * PAGE];
+        let mut memory = vec![0u8; 3 * PAGE];
         memory[3] = 9;
-        let snapshot = Snapshot::capture(&[0; 2 * PAGE], &memory);
+        memory[2 * PAGE + 1] = 8;
+        let snapshot = Snapshot::capture(&[0; 3 * PAGE], &memory);
         let key_a = key(&[b"interpreter", b"glue a"]);
         snapshot.save(&path, &key_a).unwrap();
-        assert_eq!(Snapshot::load(&path, &key_a).unwrap(), Some(snapshot));
+        let loaded = Snapshot::load(&path, &key_a).unwrap().unwrap();
         assert_eq!(
-            Snapshot::load(&path, &key(&[b"interpreter", b"glue b"])).unwrap(),
-            None
+            (loaded.memory_bytes, &loaded.pages),
+            (snapshot.memory_bytes, &snapshot.pages)
         );
-        assert_eq!(
-            Snapshot::load(&dir.path().join("none"), &key_a).unwrap(),
-            None
+        let Contents::File { offset, .. } = loaded.contents else {
+            panic!("a loaded snapshot maps its file");
+        };
+        assert_eq!(offset % PAGE as u64, 0);
+        let file = std::fs::read(&path).unwrap();
+        let at = offset as usize;
+        assert_eq!((file[at + 3], file[at + PAGE + 1]), (9, 8));
+        assert!(loaded.save(&path, &key_a).is_err(), "nothing to save");
+        assert!(
+            Snapshot::load(&path, &key(&[b"interpreter", b"glue b"]))
+                .unwrap()
+                .is_none()
         );
+        assert!(
+            Snapshot::load(&dir.path().join("none"), &key_a)
+                .unwrap()
+                .is_none()
+        );
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() - 1]).unwrap();
+        let truncated = Snapshot::load(&path, &key_a).unwrap_err();
+        assert!(format!("{truncated}").contains("truncated"), "{truncated}");
         std::fs::write(&path, b"garbage").unwrap();
         assert!(Snapshot::load(&path, &key_a).is_err());
+    }
+
+    #[test]
+    fn a_loaded_snapshot_is_mapped_into_a_fresh_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.snapshot");
+        let mut memory = vec![0u8; 4 * PAGE];
+        memory[5] = 1;
+        memory[2 * PAGE + 6] = 2;
+        memory[3 * PAGE + 7] = 3;
+        let key = key(&[b"m"]);
+        Snapshot::capture(&[0; PAGE], &memory)
+            .save(&path, &key)
+            .unwrap();
+        let snapshot = Snapshot::load(&path, &key).unwrap().unwrap();
+
+        let engine = crate::engine::new_engine().unwrap();
+        let module =
+            wasmtime::Module::new(&engine, r#"(module (memory (export "memory") 1))"#).unwrap();
+        for _ in 0..2 {
+            let mut store = Store::new(&engine, ());
+            let instance = Instance::new(&mut store, &module, &[]).unwrap();
+            let memory = memory_of(&mut store, &instance).unwrap();
+            snapshot.restore(&mut store, memory).unwrap();
+            let bytes = memory.data_mut(&mut store);
+            assert_eq!(bytes.len(), 4 * PAGE);
+            assert_eq!(
+                (bytes[5], bytes[2 * PAGE + 6], bytes[3 * PAGE + 7]),
+                (1, 2, 3)
+            );
+            bytes[5] = 42; // a private copy: the next restore sees the file's byte
+        }
+        assert_eq!(std::fs::read(&path).unwrap()[PAGE + 5], 1);
     }
 }
