@@ -8,15 +8,22 @@
 /// The ABI version this crate describes; a reactor returns it from [`VERSION_EXPORT`].
 pub const ABI_VERSION: i32 = 1;
 
-/// The ABI's minor version: 1 adds [`imports::HTTP_REQUEST`]. A minor
-/// version only adds imports, so a module built for 1.0 runs unchanged and
+/// The ABI's minor version: 1 adds [`imports::HTTP_REQUEST`], 2 the
+/// optional export [`EVENT_BUFFER_EXPORT`]. A minor version only adds what
+/// a module may leave out, so a module built for 1.0 runs unchanged and
 /// still returns [`ABI_VERSION`] from [`VERSION_EXPORT`].
-pub const ABI_MINOR_VERSION: i32 = 1;
+pub const ABI_MINOR_VERSION: i32 = 2;
 
 /// `() -> i32`: the guest's ABI version; its presence marks a reactor guest.
 pub const VERSION_EXPORT: &str = "lambda_abi_version";
 /// `(size: i32) -> i32`: guest memory for the host to write the event and context into.
 pub const ALLOC_EXPORT: &str = "lambda_alloc";
+/// `(size: i32) -> i32` (ABI 1.2, optional): a buffer of at least `size`
+/// bytes that the guest keeps across invocations. A host that finds it
+/// writes every event and context there and asks again only when an
+/// invocation needs more; the handler does not free it. Without it the host
+/// calls [`ALLOC_EXPORT`] for every event.
+pub const EVENT_BUFFER_EXPORT: &str = "lambda_event_buffer";
 /// The handler a reactor runs when the handler string names no function.
 pub const DEFAULT_HANDLER_EXPORT: &str = "handler";
 

@@ -14,6 +14,7 @@
 use std::alloc::{Layout, alloc, dealloc};
 use std::any::Any;
 use std::ptr::{NonNull, null_mut};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 pub use lambda_wasm_abi::ABI_VERSION;
@@ -57,6 +58,10 @@ const _: () = assert!(same_name(
     "lambda_abi_version"
 ));
 const _: () = assert!(same_name(lambda_wasm_abi::ALLOC_EXPORT, "lambda_alloc"));
+const _: () = assert!(same_name(
+    lambda_wasm_abi::EVENT_BUFFER_EXPORT,
+    "lambda_event_buffer"
+));
 
 /// The host imports, exactly as docs/abi.md lists them. Pointers and `usize`
 /// are `i32` on wasm32, so these are the `(i32, ...)` signatures of the ABI.
@@ -148,13 +153,40 @@ pub extern "C" fn lambda_alloc(size: usize) -> *mut u8 {
     }
 }
 
-/// Frees a buffer returned by [`lambda_alloc`].
+/// The buffer [`lambda_event_buffer`] last handed out, and its size.
+/// Relaxed atomics: a Wasm instance runs one thread, and they compile to
+/// plain loads and stores there.
+static KEPT_BUFFER: (AtomicPtr<u8>, AtomicUsize) =
+    (AtomicPtr::new(null_mut()), AtomicUsize::new(0));
+
+/// ABI 1.2: returns a buffer of at least `size` bytes that this module
+/// keeps across invocations (null when it cannot be had). A host that finds
+/// this export writes every event and context there, and asks again only
+/// for a larger one: one guest call, malloc and free fewer per event than
+/// with [`lambda_alloc`]. The buffer it replaces is freed.
+#[cfg_attr(target_arch = "wasm32", unsafe(no_mangle))]
+pub extern "C" fn lambda_event_buffer(size: usize) -> *mut u8 {
+    let (kept, kept_size) = &KEPT_BUFFER;
+    let old = kept.swap(null_mut(), Ordering::Relaxed);
+    // SAFETY: the kept buffer came from lambda_alloc(kept_size) and no
+    // invocation is running (the host writes the next one after this).
+    unsafe { free_invocation_buffer(old, kept_size.swap(0, Ordering::Relaxed)) };
+    let new = lambda_alloc(size);
+    if !new.is_null() {
+        kept.store(new, Ordering::Relaxed);
+        kept_size.store(size, Ordering::Relaxed);
+    }
+    new
+}
+
+/// Frees a buffer returned by [`lambda_alloc`]; the buffer that
+/// [`lambda_event_buffer`] keeps is left alone.
 ///
 /// # Safety
-/// `ptr` must come from `lambda_alloc(size)` with this same `size`, and not
-/// have been freed yet.
+/// `ptr` must come from `lambda_alloc(size)` with this same `size`, or be
+/// the kept buffer, and not have been freed yet.
 pub unsafe fn free_invocation_buffer(ptr: *mut u8, size: usize) {
-    if size != 0 && !ptr.is_null() {
+    if size != 0 && !ptr.is_null() && ptr != KEPT_BUFFER.0.load(Ordering::Relaxed) {
         // SAFETY: same layout as in lambda_alloc, per the caller's contract.
         unsafe { dealloc(ptr, Layout::from_size_align_unchecked(size, 1)) }
     }
@@ -393,8 +425,9 @@ pub(crate) fn remaining_time_ms() -> i64 {
 ///
 /// # Safety
 /// `event_ptr` must be a buffer from `lambda_alloc(event_len + ctx_len)`,
-/// holding the event followed by the context at `ctx_ptr`
-/// (`= event_ptr + event_len`). It is freed here.
+/// or the one `lambda_event_buffer` keeps, holding the event followed by
+/// the context at `ctx_ptr` (`= event_ptr + event_len`). The first is
+/// freed here, the kept one is not.
 #[doc(hidden)]
 pub unsafe fn run_handler<F, E, R, Er>(
     handler: F,
@@ -494,8 +527,8 @@ unsafe fn take_invocation<E: DeserializeOwned>(
         context.reparse(&context_text(ctx_bytes));
         serde_json::from_slice::<E>(event_bytes).map_err(Diagnostic::unmarshal)
     };
-    // SAFETY: the buffer of lambda_alloc(event_len + ctx_len); the slices
-    // into it are gone.
+    // SAFETY: the buffer of lambda_alloc(event_len + ctx_len) or the kept
+    // one (left alone); the slices into it are gone.
     unsafe { free_invocation_buffer(event_ptr, event_len + ctx_len) };
     event
 }
@@ -586,6 +619,41 @@ mod tests {
         assert_eq!(slot.init(|| Ok::<u32, Diagnostic>(7)), Ok(()));
         let again = slot.get_or_init(|| -> Result<u32, Diagnostic> { unreachable!("init ran") });
         assert_eq!(again, Ok(&7));
+    }
+
+    /// Writes `event` and `context` into `buffer` and runs an echo handler on them.
+    fn echo_from(buffer: *mut u8, event: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+        fn echo(event: serde_json::Value, _: &Context) -> Result<serde_json::Value, Diagnostic> {
+            Ok(event)
+        }
+        // SAFETY: the caller's buffer holds at least both texts.
+        let status = unsafe {
+            buffer.copy_from_nonoverlapping(event.as_ptr(), event.len());
+            let ctx = buffer.add(event.len());
+            ctx.copy_from_nonoverlapping(context.as_ptr(), context.len());
+            run_handler(echo, buffer, event.len(), ctx, context.len())
+        };
+        assert_eq!(status, 0);
+        recorder::take().response
+    }
+
+    #[test]
+    fn the_kept_event_buffer_serves_invocations_until_a_larger_one_replaces_it() {
+        let (event, context) = (&br#"{"n":1}"#[..], &b"aws_request_id=r-1\n"[..]);
+        let first = lambda_event_buffer(64);
+        assert!(!first.is_null());
+        // Not freed by the invocations (Miri would see a use after free).
+        for _ in 0..3 {
+            assert_eq!(echo_from(first, event, context).as_deref(), Some(event));
+        }
+        // The larger one replaces it (Miri: the first is freed, once).
+        let second = lambda_event_buffer(4096);
+        assert_eq!(echo_from(second, event, context).as_deref(), Some(event));
+        // A per-event buffer from lambda_alloc is still freed by the handler.
+        let per_event = lambda_alloc(event.len() + context.len());
+        assert_eq!(echo_from(per_event, event, context).as_deref(), Some(event));
+        // Give the kept buffer back (a zero-sized one needs no memory).
+        lambda_event_buffer(0);
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::response::GuestResponse;
 use crate::settings::FunctionSettings;
 
 pub use lambda_wasm_abi::{
-    ABI_MINOR_VERSION, ABI_VERSION, ALLOC_EXPORT, DEFAULT_HANDLER_EXPORT, VERSION_EXPORT,
-    context as key, imports,
+    ABI_MINOR_VERSION, ABI_VERSION, ALLOC_EXPORT, DEFAULT_HANDLER_EXPORT, EVENT_BUFFER_EXPORT,
+    VERSION_EXPORT, context as key, imports,
 };
 
 /// Error texts and stack frames are cut to this many bytes each.

@@ -1,12 +1,13 @@
 //! Reactor guests (guest ABI v1, docs/abi.md): one live instance per
 //! execution environment whose module-level state (globals, caches, /tmp)
 //! persists across warm invocations; each event calls the handler export
-//! with the event and context written into memory from `lambda_alloc`.
+//! with the event and context written into the guest's event buffer (ABI
+//! 1.2, kept across invocations) or into memory from `lambda_alloc`.
 
 use wasmtime::{Instance, Memory, Store, TypedFunc};
 
 use super::{GuestEnvironment, GuestReply};
-use crate::abi::{ABI_VERSION, ALLOC_EXPORT, ContextEncoder, VERSION_EXPORT};
+use crate::abi::{ABI_VERSION, ALLOC_EXPORT, ContextEncoder, EVENT_BUFFER_EXPORT, VERSION_EXPORT};
 use crate::errors::LambdaError;
 use crate::fault::{self, Fault};
 use crate::invocation::Call;
@@ -20,7 +21,7 @@ type HandlerFunc = TypedFunc<(i32, i32, i32, i32), i32>;
 pub struct ReactorEnvironment {
     store: Store<GuestState<()>>,
     memory: Memory,
-    alloc: TypedFunc<i32, i32>,
+    buffer: EventBuffer,
     handler: HandlerFunc,
     context: ContextEncoder,
 }
@@ -63,16 +64,14 @@ impl GuestEnvironment for ReactorEnvironment {
             .get_memory(&mut store, "memory")
             .ok_or_else(|| init_error("the module exports no memory named \"memory\"".into()))?;
         store.data_mut().abi.set_memory(memory);
-        let alloc = instance
-            .get_typed_func::<i32, i32>(&mut store, ALLOC_EXPORT)
-            .map_err(|e| init_error(format!("{e:#}")))?;
+        let buffer = EventBuffer::of(&mut store, &instance).map_err(init_error)?;
         let handler = instance
             .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, export)
             .map_err(|_| LambdaError::handler_not_found(export, module_name))?;
         Ok(Self {
             store,
             memory,
-            alloc,
+            buffer,
             handler,
             context: ContextEncoder::new(&template.settings),
         })
@@ -92,12 +91,7 @@ impl GuestEnvironment for ReactorEnvironment {
             let total = i32::try_from(event_len + context_len).map_err(|_| {
                 wasmtime::format_err!("the event of {event_len} bytes does not fit a 32-bit guest")
             })?;
-            let ptr = self.alloc.call_async(&mut self.store, total).await?;
-            if ptr == 0 {
-                wasmtime::bail!(
-                    "lambda_alloc({total}) returned 0: the guest could not allocate the event"
-                );
-            }
+            let ptr = self.buffer.place(&mut self.store, total).await?;
             let base = ptr as u32 as usize;
             let memory = self.memory;
             memory
@@ -107,7 +101,8 @@ impl GuestEnvironment for ReactorEnvironment {
                 })
                 .map_err(|_| {
                     wasmtime::format_err!(
-                        "lambda_alloc({total}) returned {ptr:#x}, but {total} bytes there run past the guest's {} bytes of memory",
+                        "{} returned {ptr:#x}, but the invocation's {total} bytes there run past the guest's {} bytes of memory",
+                        self.buffer.export(),
                         memory.data_size(&self.store)
                     )
                 })?;
@@ -145,6 +140,78 @@ impl GuestEnvironment for ReactorEnvironment {
 
     fn peak_memory_bytes(&self) -> usize {
         self.store.data().limiter.peak_bytes()
+    }
+}
+
+/// Where each invocation's event and context are written.
+enum EventBuffer {
+    /// ABI 1.0 and 1.1: a new buffer from `lambda_alloc` for every event,
+    /// which the guest's handler frees.
+    PerEvent { alloc: TypedFunc<i32, i32> },
+    /// ABI 1.2: the buffer the guest keeps (`lambda_event_buffer`), asked
+    /// for again only when an invocation needs more than `capacity` bytes.
+    /// It saves a guest call, and the guest a malloc and free, per event.
+    Kept {
+        reserve: TypedFunc<i32, i32>,
+        ptr: i32,
+        capacity: i32,
+    },
+}
+
+/// The least a kept event buffer is asked for: most events and their
+/// context fit, so the guest is asked once per environment.
+const MIN_KEPT_BUFFER_BYTES: i32 = 64 * 1024;
+
+impl EventBuffer {
+    /// The module's kept buffer when it exports one, else `lambda_alloc`.
+    fn of(store: &mut Store<GuestState<()>>, instance: &Instance) -> Result<Self, String> {
+        if let Ok(reserve) = instance.get_typed_func::<i32, i32>(&mut *store, EVENT_BUFFER_EXPORT) {
+            return Ok(Self::Kept {
+                reserve,
+                ptr: 0,
+                capacity: 0,
+            });
+        }
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut *store, ALLOC_EXPORT)
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(Self::PerEvent { alloc })
+    }
+
+    /// The export that hands out the buffer, for error messages.
+    fn export(&self) -> &'static str {
+        match self {
+            Self::PerEvent { .. } => ALLOC_EXPORT,
+            Self::Kept { .. } => EVENT_BUFFER_EXPORT,
+        }
+    }
+
+    /// A guest pointer to `total` bytes for this invocation's event and
+    /// context (checked against memory when they are written).
+    async fn place(
+        &mut self,
+        store: &mut Store<GuestState<()>>,
+        total: i32,
+    ) -> wasmtime::Result<i32> {
+        let export = self.export();
+        let (func, asked) = match &*self {
+            Self::Kept { ptr, capacity, .. } if total <= *capacity => return Ok(*ptr),
+            Self::Kept { reserve, .. } => (reserve, total.max(MIN_KEPT_BUFFER_BYTES)),
+            Self::PerEvent { alloc } => (alloc, total),
+        };
+        let ptr = func.call_async(&mut *store, asked).await?;
+        if ptr == 0 {
+            wasmtime::bail!("{export}({asked}) returned 0: the guest could not allocate the event");
+        }
+        if let Self::Kept {
+            ptr: kept,
+            capacity,
+            ..
+        } = self
+        {
+            (*kept, *capacity) = (ptr, asked);
+        }
+        Ok(ptr)
     }
 }
 
@@ -202,5 +269,94 @@ fn init_result<R>(
             guest_error: store.data_mut().take_evidence().guest_error,
         }),
         None => Err(InitFailure::reason(limits::init_timed_out())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use crate::engine::HostEngine;
+    use crate::function::Function;
+    use crate::invocation::{Invocation, InvocationContext, Outcome};
+    use crate::logs::{LogConfig, Logger};
+    use crate::settings::{FunctionSettings, LocalOptions};
+
+    /// A reactor whose answer is how often the host called `export` (one
+    /// digit), which it counts; `extra` adds exports.
+    fn counting(export: &str, extra: &str) -> String {
+        format!(
+            r#"(module
+            (import "lambda_wasm" "set_response" (func $set_response (param i32 i32)))
+            (memory (export "memory") 2)
+            (global $asked (mut i32) (i32.const 0))
+            (func (export "lambda_abi_version") (result i32) i32.const 1)
+            (func (export "{export}") (param i32) (result i32)
+                (global.set $asked (i32.add (global.get $asked) (i32.const 1)))
+                i32.const 1024)
+            {extra}
+            (func (export "handler") (param i32 i32 i32 i32) (result i32)
+                (i32.store8 (i32.const 16) (i32.add (i32.const 48) (global.get $asked)))
+                (call $set_response (i32.const 16) (i32.const 1))
+                i32.const 0))"#
+        )
+    }
+
+    /// The answers to events of these sizes, in order, from one environment.
+    async fn answers(wat: &str, event_sizes: &[usize]) -> Vec<String> {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("m.wasm"), wat::parse_str(wat).unwrap()).unwrap();
+        let settings = FunctionSettings::local(&LocalOptions {
+            handler: "m.handler".into(),
+            task_root: root.path().to_path_buf(),
+            timeout: Duration::from_secs(3),
+            memory_mb: 128,
+            max_response_bytes: 1024,
+            ..LocalOptions::default()
+        })
+        .unwrap();
+        let logger = Logger::to_writer(LogConfig::default(), Box::new(std::io::sink()));
+        let engine = HostEngine::new().unwrap();
+        let mut function = Function::load_with_engine(&engine, settings, logger)
+            .await
+            .unwrap();
+        let mut answers = Vec::new();
+        for &size in event_sizes {
+            let event = serde_json::to_vec(&"x".repeat(size - 2)).unwrap();
+            let invocation = Invocation {
+                event: event.into(),
+                context: InvocationContext {
+                    request_id: "req-1".into(),
+                    deadline: SystemTime::now() + Duration::from_secs(3),
+                    invoked_function_arn: String::new(),
+                    trace_id: None,
+                    client_context: None,
+                    cognito_identity: None,
+                    tenant_id: None,
+                },
+            };
+            match function.invoke(&invocation).await {
+                Outcome::Response(json) => answers.push(json.get().to_string()),
+                Outcome::Error(error) => panic!("{error:?}"),
+            }
+        }
+        answers
+    }
+
+    /// A module of ABI 1.0/1.1 shape gets a new `lambda_alloc` buffer per event.
+    #[tokio::test(flavor = "current_thread")]
+    async fn without_a_kept_buffer_every_event_calls_lambda_alloc() {
+        let wat = counting("lambda_alloc", "");
+        assert_eq!(answers(&wat, &[10, 10, 10]).await, ["1", "2", "3"]);
+    }
+
+    /// ABI 1.2: the kept buffer is asked for once (at least 64 KiB), and
+    /// again only for an event that does not fit; `lambda_alloc` is not called.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_kept_buffer_is_asked_for_again_only_when_an_event_does_not_fit() {
+        let never_called = r#"(func (export "lambda_alloc") (param i32) (result i32) unreachable)"#;
+        let wat = counting("lambda_event_buffer", never_called);
+        let sizes = [10, 60_000, 10, 70_000, 70_000, 10];
+        assert_eq!(answers(&wat, &sizes).await, ["1", "1", "1", "2", "2", "2"]);
     }
 }

@@ -7,7 +7,7 @@
 //! The guests: the purpose-built test guest (`tests/guest`, one action per
 //! misbehaviour), and, for what no toolchain emits, small modules in WAT
 //! (`tests/e2e/hostile/guests/`): import calls with ranges outside memory, a
-//! `lambda_alloc` that lies, malformed ABI version exports.
+//! `lambda_alloc` and a kept event buffer that lie, malformed ABI version exports.
 //!
 //! Run: `cargo test -p lambda-wasm --test e2e hostile::` (after `make guests`).
 
@@ -268,6 +268,43 @@ fn lying_alloc_cases() -> Vec<Case> {
     ]
 }
 
+/// The guest of `lying_event_buffer.wat`: its normal event comes back as
+/// the answer, read from the kept buffer.
+fn lying_event_buffer() -> Guest {
+    Guest {
+        normal_event: |n| serde_json::to_vec(&json!({"marker": n})).unwrap(),
+        is_normal_answer: |v, n| v == &json!({"marker": n}),
+        ..wat_guest(
+            "lying_event_buffer",
+            include_str!("guests/lying_event_buffer.wat"),
+        )
+    }
+}
+
+/// A kept event buffer (ABI 1.2) that is not what the guest said it is.
+fn lying_event_buffer_cases() -> Vec<Case> {
+    let event_of = |bytes: usize| serde_json::to_vec(&"x".repeat(bytes)).unwrap();
+    vec![
+        Case {
+            name: "lambda_event_buffer runs past the end of memory",
+            event: event_of(70_000),
+            timeout: None,
+            expect: Expect::Error("Runtime.WasmTrap", "lambda_event_buffer returned 0x1ffb8"),
+            bounded_memory: false,
+        },
+        Case {
+            name: "lambda_event_buffer cannot allocate",
+            event: event_of(120_000),
+            timeout: None,
+            expect: Expect::Error(
+                "Runtime.WasmTrap",
+                "returned 0: the guest could not allocate",
+            ),
+            bounded_memory: false,
+        },
+    ]
+}
+
 /// Checks one answer: `Ok` a response, `Err` an error body.
 #[track_caller]
 fn check(case: &Case, request_id: &str, answer: Result<Value, Value>) {
@@ -364,6 +401,11 @@ async fn lying_alloc_in_runtime_mode() {
     runtime_mode(guest, lying_alloc_cases()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lying_event_buffer_in_runtime_mode() {
+    runtime_mode(lying_event_buffer(), lying_event_buffer_cases()).await;
+}
+
 // ---------------------------------------------------------------------------
 // Test mode: `lambda-wasm serve`, one server per deadline, each case followed
 // by a normal event.
@@ -427,6 +469,11 @@ fn abused_imports_in_test_mode() {
 fn lying_alloc_in_test_mode() {
     let guest = wat_guest("lying_alloc", include_str!("guests/lying_alloc.wat"));
     test_mode(guest, lying_alloc_cases());
+}
+
+#[test]
+fn lying_event_buffer_in_test_mode() {
+    test_mode(lying_event_buffer(), lying_event_buffer_cases());
 }
 
 // ---------------------------------------------------------------------------
