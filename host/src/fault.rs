@@ -81,9 +81,9 @@ fn describe_frame(frame: &FrameInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invocation::{Invocation, InvocationContext};
+    use crate::invocation::Invocation;
     use crate::settings::FunctionSettings;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
     use wasmtime::{Engine, Instance, Module, Store};
 
     fn fail(wat: &str) -> wasmtime::Error {
@@ -100,18 +100,7 @@ mod tests {
     fn classify_with(error: &wasmtime::Error, evidence: Evidence) -> LambdaError {
         let settings =
             FunctionSettings::from_lambda_env(&[("_HANDLER".into(), "m.handler".into())]).unwrap();
-        let invocation = Invocation {
-            event: bytes::Bytes::from_static(b"{}"),
-            context: InvocationContext {
-                request_id: "req-1".into(),
-                deadline: SystemTime::now() + Duration::from_secs(3),
-                invoked_function_arn: String::new(),
-                trace_id: None,
-                client_context: None,
-                cognito_identity: None,
-                tenant_id: None,
-            },
-        };
+        let invocation = Invocation::for_test(b"{}", Duration::from_secs(3));
         classify(error, &Call::new(&invocation, &settings), evidence)
     }
 

@@ -125,10 +125,8 @@ impl Function {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invocation::InvocationContext;
     use crate::logs::LogConfig;
-    use crate::settings::LocalOptions;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     /// An ABI v1 reactor whose handler never returns.
     const SPIN: &str = r#"(module
@@ -140,15 +138,7 @@ mod tests {
             i32.const 0))"#;
 
     async fn spinner(engine: &HostEngine, root: &std::path::Path) -> Function {
-        let settings = FunctionSettings::local(&LocalOptions {
-            handler: "spin.handler".into(),
-            task_root: root.to_path_buf(),
-            timeout: Duration::from_secs(3),
-            memory_mb: 128,
-            max_response_bytes: 1024,
-            ..LocalOptions::default()
-        })
-        .unwrap();
+        let settings = FunctionSettings::for_test("spin.handler", root);
         let logger = Logger::to_writer(LogConfig::default(), Box::new(std::io::sink()));
         Function::load_with_engine(engine, settings, logger)
             .await
@@ -156,18 +146,7 @@ mod tests {
     }
 
     fn invocation_with(timeout: Duration) -> Invocation {
-        Invocation {
-            event: bytes::Bytes::from_static(b"{}"),
-            context: InvocationContext {
-                request_id: "req-1".into(),
-                deadline: SystemTime::now() + timeout,
-                invoked_function_arn: String::new(),
-                trace_id: None,
-                client_context: None,
-                cognito_identity: None,
-                tenant_id: None,
-            },
-        }
+        Invocation::for_test(b"{}", timeout)
     }
 
     /// Two functions on one engine share its one epoch ticker: with a ticker

@@ -54,6 +54,26 @@ pub struct Invocation {
     pub context: InvocationContext,
 }
 
+#[cfg(test)]
+impl Invocation {
+    /// An invocation of `event` with request id `req-1` and `timeout` left,
+    /// the rest of its context empty (the unit tests' common case).
+    pub(crate) fn for_test(event: &'static [u8], timeout: Duration) -> Self {
+        Self {
+            event: Bytes::from_static(event),
+            context: InvocationContext {
+                request_id: "req-1".into(),
+                deadline: SystemTime::now() + timeout,
+                invoked_function_arn: String::new(),
+                trace_id: None,
+                client_context: None,
+                cognito_identity: None,
+                tenant_id: None,
+            },
+        }
+    }
+}
+
 /// One invocation as a guest kind runs it: the invocation, the time it had
 /// when it started, and the function's limits.
 #[derive(Debug, Clone, Copy)]

@@ -129,7 +129,6 @@ async fn prepare_js(args: &cli::PrepareJsArgs) -> ExitCode {
     report_prepared(prepare_runner(&home).await.map(|snapshot| vec![snapshot]))
 }
 
-
 async fn prepare_ruby(args: &cli::PrepareRubyArgs) -> ExitCode {
     let home = args
         .home

@@ -307,7 +307,9 @@ fn add_task_root_bytecode(contents: &mut Contents, options: &PackageOptions) -> 
         return Ok(());
     }
     for file in files_under(&compiled.folder)? {
-        let relative = file.strip_prefix(&compiled.folder).expect("under the folder");
+        let relative = file
+            .strip_prefix(&compiled.folder)
+            .expect("under the folder");
         let name = zip_name(&bytecode::pycache_path(relative))?;
         // Read now: the scratch folder is gone when the zip is written.
         let bytes =

@@ -242,6 +242,21 @@ impl FunctionSettings {
         })
     }
 
+    /// Test-mode settings for `handler` in `task_root` with small limits (3 s,
+    /// 128 MB, 1 KiB responses): the unit tests' common function.
+    #[cfg(test)]
+    pub(crate) fn for_test(handler: &str, task_root: &std::path::Path) -> Self {
+        Self::local(&LocalOptions {
+            handler: handler.into(),
+            task_root: task_root.to_path_buf(),
+            timeout: Duration::from_secs(3),
+            memory_mb: 128,
+            max_response_bytes: 1024,
+            ..LocalOptions::default()
+        })
+        .expect("valid test settings")
+    }
+
     /// Settings for test mode: a Lambda-like environment made up from `options`,
     /// with no variable of the host's leaking in except those named.
     pub fn local(options: &LocalOptions) -> Result<Self, LambdaError> {

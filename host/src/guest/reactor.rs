@@ -274,13 +274,13 @@ fn init_result<R>(
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     use crate::engine::HostEngine;
     use crate::function::Function;
-    use crate::invocation::{Invocation, InvocationContext, Outcome};
+    use crate::invocation::{Invocation, Outcome};
     use crate::logs::{LogConfig, Logger};
-    use crate::settings::{FunctionSettings, LocalOptions};
+    use crate::settings::FunctionSettings;
 
     /// A reactor whose answer is how often the host called `export` (one
     /// digit), which it counts; `extra` adds exports.
@@ -306,15 +306,7 @@ mod tests {
     async fn answers(wat: &str, event_sizes: &[usize]) -> Vec<String> {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("m.wasm"), wat::parse_str(wat).unwrap()).unwrap();
-        let settings = FunctionSettings::local(&LocalOptions {
-            handler: "m.handler".into(),
-            task_root: root.path().to_path_buf(),
-            timeout: Duration::from_secs(3),
-            memory_mb: 128,
-            max_response_bytes: 1024,
-            ..LocalOptions::default()
-        })
-        .unwrap();
+        let settings = FunctionSettings::for_test("m.handler", root.path());
         let logger = Logger::to_writer(LogConfig::default(), Box::new(std::io::sink()));
         let engine = HostEngine::new().unwrap();
         let mut function = Function::load_with_engine(&engine, settings, logger)
@@ -325,15 +317,7 @@ mod tests {
             let event = serde_json::to_vec(&"x".repeat(size - 2)).unwrap();
             let invocation = Invocation {
                 event: event.into(),
-                context: InvocationContext {
-                    request_id: "req-1".into(),
-                    deadline: SystemTime::now() + Duration::from_secs(3),
-                    invoked_function_arn: String::new(),
-                    trace_id: None,
-                    client_context: None,
-                    cognito_identity: None,
-                    tenant_id: None,
-                },
+                ..Invocation::for_test(b"", Duration::from_secs(3))
             };
             match function.invoke(&invocation).await {
                 Outcome::Response(json) => answers.push(json.get().to_string()),

@@ -13,12 +13,12 @@ use wasmtime::{Engine, Module};
 use super::bridge::InterpreterState;
 use super::{InterpreterEnvironment, Language};
 use crate::errors::LambdaError;
+use crate::guest::GuestEnvironment as _;
 use crate::limits::INIT_TIMEOUT;
 use crate::logs::Logger;
 use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::sandbox::Extras;
 use crate::settings::{FunctionSettings, LAMBDA_TASK_ROOT, LocalOptions};
-use crate::guest::GuestEnvironment as _;
 use crate::store::InstanceTemplate;
 
 /// A build step's sandbox: an empty task root and `/tmp` in a scratch

@@ -81,18 +81,22 @@ impl BuildStep {
     /// unless it exits with status 0 (its output went to stderr).
     pub async fn run(&self, script: &str, args: &[&str]) -> anyhow::Result<()> {
         let settings = &self.scratch.settings;
-        let (module, mut extras) = load_interpreter_from(&self.engine, settings, &settings.python_home)?;
+        let (module, mut extras) =
+            load_interpreter_from(&self.engine, settings, &settings.python_home)?;
         extras.args = [PYTHON_ARGV0, "-c", script]
             .into_iter()
             .chain(args.iter().copied())
             .map(String::from)
             .collect();
-        let template = prepare::template(&module, settings.clone(), self.tmp().to_path_buf(), extras)?;
+        let template =
+            prepare::template(&module, settings.clone(), self.tmp().to_path_buf(), extras)?;
         let mut store = template.new_store(Stdio::Reactor, &[])?;
         store::begin_init(&mut store);
         let status = run_interpreter(template.pre(), &mut store, None)
             .await
-            .map_err(|e| anyhow::anyhow!("the interpreter failed: {}", crate::fault::describe(&e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!("the interpreter failed: {}", crate::fault::describe(&e))
+            })?;
         if status != 0 {
             anyhow::bail!("the interpreter exited with status {status}; see its output above");
         }
