@@ -99,6 +99,14 @@ impl<E: GuestEnvironment> Guest<E> {
     ) -> Result<Self, LambdaError> {
         let template =
             InstanceTemplate::new(module, E::add_imports, settings, logger, tmp, extras)?;
+        Self::start_on(template, entry).await
+    }
+
+    /// Starts an environment on `template` (Lambda's init phase).
+    async fn start_on(
+        template: InstanceTemplate<E::State>,
+        entry: E::Entry,
+    ) -> Result<Self, LambdaError> {
         let environment = E::start(&template, &entry).await?;
         Ok(Self {
             template,
@@ -114,16 +122,7 @@ impl<E: GuestEnvironment> Guest<E> {
     fn replica(&self, logger: Logger) -> impl Future<Output = Result<Self, LambdaError>> + use<E> {
         let template = self.template.with_logger(logger);
         let entry = self.entry.clone();
-        async move {
-            let template = template?;
-            let environment = E::start(&template, &entry).await?;
-            Ok(Self {
-                template,
-                entry,
-                environment: Some(environment),
-                discarded_peak_bytes: 0,
-            })
-        }
+        async move { Self::start_on(template?, entry).await }
     }
 
     /// Runs `call` in the environment, starting one first if the last was
