@@ -80,13 +80,21 @@ impl Function {
 
     /// Another execution environment of the same compiled function, logging
     /// to `logger`, for serving invocations concurrently: it shares the
-    /// module, settings and /tmp, and runs its own init.
-    pub async fn replica(&self, logger: Logger) -> Result<Self, LambdaError> {
-        Ok(Self {
-            guest: self.guest.replica(logger).await?,
-            _tmp: self._tmp.clone(),
-            _engine: self._engine.clone(),
-        })
+    /// module, settings and /tmp, and runs its own init. The future borrows
+    /// nothing from `self`, so the init need not hold a lock on it (`serve`).
+    pub fn replica(
+        &self,
+        logger: Logger,
+    ) -> impl Future<Output = Result<Self, LambdaError>> + Send + use<> {
+        let guest = self.guest.replica(logger);
+        let (tmp, engine) = (self._tmp.clone(), self._engine.clone());
+        async move {
+            Ok(Self {
+                guest: guest.await?,
+                _tmp: tmp,
+                _engine: engine,
+            })
+        }
     }
 
     /// The function's settings.

@@ -1,10 +1,8 @@
 //! Bad input to the command line and to the local server: each mistake gets
 //! a one-line error on stderr that says what to do, the documented exit code
 //! (2 for a usage or init error, 1 for a function error), and never a panic.
-//! `serve` answers bad requests with an HTTP error and keeps serving.
+//! (`serve`'s bad requests and command lines: serve.rs.)
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 
 use crate::support::*;
@@ -25,7 +23,11 @@ fn assert_no_panic(out: &CliOutput) {
 /// Exit status `code`, exactly one non-empty line on stderr, containing every
 /// one of `needles`, and no panic. Returns that line.
 #[track_caller]
-fn assert_one_line_error<'a>(out: &'a CliOutput, code: i32, needles: &[&str]) -> &'a str {
+pub(crate) fn assert_one_line_error<'a>(
+    out: &'a CliOutput,
+    code: i32,
+    needles: &[&str],
+) -> &'a str {
     assert_eq!(out.code(), Some(code), "exit status: {out:#?}");
     assert_no_panic(out);
     let lines: Vec<&str> = out
@@ -323,138 +325,4 @@ fn package_onto_a_folder() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, ["keep.txt"], "package wrote into the folder");
-}
-
-// ---------------------------------------------------------------------------
-// serve
-
-#[track_caller]
-fn assert_hello(server: &LocalServer) {
-    let r = server.invoke(HELLO_EVENT);
-    assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.header("x-amz-function-error"), None, "{r:?}");
-    assert_eq!(r.json(), json!({"message": "Hello John Smith!"}));
-}
-
-#[test]
-fn serve_answers_bad_requests_and_keeps_serving() {
-    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
-    let mut server = LocalServer::start("hello.handler", &root, &[], &[]);
-    assert_hello(&server);
-
-    // A function error: the event does not fit the handler's type.
-    let r = server.invoke(br#"{"first_name": 1}"#);
-    assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.header("x-amz-function-error"), Some("Unhandled"), "{r:?}");
-    let v = r.json();
-    let request_id = r
-        .header("x-amzn-requestid")
-        .expect("x-amzn-requestid")
-        .to_string();
-    assert_error_body(&v, v["errorType"].as_str().unwrap(), &request_id);
-    assert_hello(&server);
-
-    // An event that is not JSON: Lambda's API refuses it before it runs.
-    let r = server.invoke(b"{oops");
-    assert_eq!(r.status, 400, "{r:?}");
-    assert_eq!(
-        r.header("x-amzn-errortype"),
-        Some("InvalidRequestContentException"),
-        "{r:?}"
-    );
-    assert_hello(&server);
-
-    // Over the 6 MB payload limit.
-    let big =
-        serde_json::to_vec(&json!({"first_name": "x".repeat(7 * 1024 * 1024), "last_name": "y"}))
-            .unwrap();
-    let r = server.invoke(&big);
-    assert_eq!(r.status, 413, "{r:?}");
-    assert_eq!(
-        r.header("x-amzn-errortype"),
-        Some("RequestTooLargeException"),
-        "{r:?}"
-    );
-    assert_hello(&server);
-
-    // Wrong paths and methods.
-    for (method, path) in [
-        ("POST", "/2015-03-31/functions/function/nope"),
-        ("POST", "/"),
-        ("GET", "/2015-03-31/functions/function/invocations"),
-    ] {
-        let r = http(server.addr, method, path, b"{}");
-        assert_eq!(r.status, 404, "{method} {path}: {r:?}");
-        assert_eq!(
-            r.header("x-amzn-errortype"),
-            Some("ResourceNotFoundException"),
-            "{r:?}"
-        );
-        assert_hello(&server);
-    }
-
-    // Not HTTP at all.
-    let mut garbage = TcpStream::connect(server.addr).unwrap();
-    garbage.write_all(b"\x00\x01 not http\r\n\r\n").unwrap();
-    garbage.set_read_timeout(Some(WAIT)).unwrap();
-    let _ = garbage.read_to_end(&mut Vec::new());
-    assert_hello(&server);
-
-    assert!(server.is_running(), "serve exited: {}", server.stderr());
-    let stderr = server.stderr();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
-
-#[test]
-fn serve_on_a_port_in_use() {
-    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let out = invoke_cli(
-        &[
-            "serve",
-            "hello.handler",
-            "--task-root",
-            root.path().to_str().unwrap(),
-            "--listen",
-            &addr,
-        ],
-        None,
-    );
-    assert_one_line_error(&out, 2, &[&addr, "--listen"]);
-    drop(taken);
-}
-
-#[test]
-fn serve_with_a_bad_handler_or_task_root() {
-    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
-    let out = invoke_cli(
-        &[
-            "serve",
-            "a.",
-            "--task-root",
-            root.path().to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        None,
-    );
-    assert_one_line_error(
-        &out,
-        2,
-        &["Runtime.MalformedHandlerName", "Bad handler 'a.'"],
-    );
-    let missing = root.path().join("nope");
-    let out = invoke_cli(
-        &[
-            "serve",
-            "hello.handler",
-            "--task-root",
-            missing.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        None,
-    );
-    assert_one_line_error(&out, 2, &["Runtime.ImportModuleError", "nope"]);
 }

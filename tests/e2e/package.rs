@@ -85,7 +85,8 @@ fn hello_root() -> TaskRoot {
         .build()
 }
 
-/// The zip for this machine: the bootstrap at its root, executable; a
+/// The zip for this machine: the bootstrap at its root, executable, needing
+/// no glibc newer than Amazon Linux 2023's; a
 /// `.cwasm` beside the `.wasm`; the same bytes from the same input; and,
 /// unzipped into a fresh folder, its bootstrap answers the seed's hello
 /// from the precompiled module.
@@ -125,6 +126,9 @@ async fn the_zip_runs_its_own_bootstrap() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o755, "the bootstrap's mode");
+    if require_readelf() {
+        assert_runs_on_al2023(&dir.join("bootstrap"));
+    }
     let (outcome, stderr) = run_unzipped(
         dir,
         "hello.handler",
@@ -146,6 +150,15 @@ fn arm64_bootstrap() -> PathBuf {
     )
 }
 
+/// Whether binutils' `readelf` is here ([`require`]).
+fn require_readelf() -> bool {
+    let readelf = std::process::Command::new("readelf")
+        .arg("--version")
+        .output()
+        .is_ok();
+    require("readelf", readelf, "apt-get install binutils")
+}
+
 /// `readelf -h`'s machine line for `file`.
 fn elf_machine(file: &Path) -> String {
     let out = std::process::Command::new("readelf")
@@ -161,21 +174,59 @@ fn elf_machine(file: &Path) -> String {
         .to_string()
 }
 
-/// The arm64 package: its bootstrap and `.cwasm` are AArch64 code. Needs the
+/// Amazon Linux 2023's glibc: a `bootstrap` may need no newer symbol version.
+const AL2023_GLIBC: (u32, u32) = (2, 34);
+
+/// The newest `GLIBC_x.y` symbol version `file` needs (`readelf -V`);
+/// `None` for a static executable.
+fn newest_glibc(file: &Path) -> Option<(u32, u32)> {
+    let out = std::process::Command::new("readelf")
+        .args(["-V", "--wide"])
+        .arg(file)
+        .output()
+        .expect("readelf runs");
+    let versions = String::from_utf8_lossy(&out.stdout).into_owned();
+    versions
+        .split("GLIBC_")
+        .skip(1)
+        .filter_map(|rest| {
+            let version: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let mut parts = version.split('.').map(|part| part.parse::<u32>().ok());
+            Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+        })
+        .max()
+}
+
+/// Checks that `bootstrap` runs on Amazon Linux 2023: static, or needing
+/// glibc 2.34 at most.
+#[track_caller]
+fn assert_runs_on_al2023(bootstrap: &Path) {
+    if let Some(newest) = newest_glibc(bootstrap) {
+        assert!(
+            newest <= AL2023_GLIBC,
+            "{} needs glibc {}.{}, newer than Amazon Linux 2023's 2.34",
+            bootstrap.display(),
+            newest.0,
+            newest.1
+        );
+    }
+}
+
+/// The arm64 package: its bootstrap and `.cwasm` are AArch64 code, the
+/// bootstrap static or needing glibc 2.34 at most. Needs the
 /// arm64 bootstrap (minutes to cross-build): `make package-test` runs it.
 #[test]
 #[ignore = "needs the arm64 bootstrap: make package-test"]
 fn the_arm64_zip_holds_aarch64_code() {
     let bootstrap = arm64_bootstrap();
-    let readelf = std::process::Command::new("readelf")
-        .arg("--version")
-        .output()
-        .is_ok();
     if !require(
         "the arm64 bootstrap",
         bootstrap.is_file(),
         "run `make bootstrap ARCH=arm64`",
-    ) || !require("readelf", readelf, "apt-get install binutils")
+    ) || !require_readelf()
     {
         return;
     }
@@ -204,6 +255,7 @@ fn the_arm64_zip_holds_aarch64_code() {
         let machine = elf_machine(&unzipped.path().join(file));
         assert!(machine.contains("AArch64"), "{file}: {machine}");
     }
+    assert_runs_on_al2023(&unzipped.path().join("bootstrap"));
     let file = std::process::Command::new("file")
         .arg(unzipped.path().join("bootstrap"))
         .output();

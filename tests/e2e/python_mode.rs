@@ -1523,37 +1523,6 @@ fn invoke_ends_busy_loops_at_the_deadline() {
     }
 }
 
-/// `serve`: the seed's increment handler behind the local Invoke API, warm
-/// across requests (its module code runs once), a bad action logged and
-/// answered `{"result": null}`.
-#[test]
-fn serve_runs_the_seed_example() {
-    let Some(home) = require_python() else {
-        return;
-    };
-    let root = seed_root("increment");
-    let (name, value) = home_env(home);
-    let server = LocalServer::start(
-        "lambda_function.lambda_handler",
-        &root,
-        &[],
-        &[(name, value.as_str())],
-    );
-    for number in [3, 41] {
-        let event = json!({"action": "increment", "number": number}).to_string();
-        let response = server.invoke(event.as_bytes());
-        assert_eq!(response.status, 200, "{response:?}");
-        assert_eq!(response.json(), json!({"result": number + 1}));
-    }
-    let response = server.invoke(br#"{"action": "nope", "number": 1}"#);
-    assert_eq!(
-        response.header("x-amz-function-error"),
-        None,
-        "{response:?}"
-    );
-    assert_eq!(response.json(), json!({"result": null}));
-}
-
 #[test]
 fn invoke_seed_examples() {
     if require_python().is_none() {

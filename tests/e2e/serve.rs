@@ -4,7 +4,9 @@
 //! semantic; then several functions in two languages at once (concurrency,
 //! throttling, hot reload, and a bounded load test).
 
-use std::path::PathBuf;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -12,8 +14,15 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::cli_errors::assert_one_line_error;
 use crate::python_mode::{home_env, require_python};
-use crate::support::{LocalServer, TaskRoot, WAIT, guest, http, require, workspace_root};
+use crate::support::{
+    LocalServer, TaskRoot, WAIT, assert_error_body, guest, http, invoke_cli, require,
+    seed_port_root, workspace_root,
+};
+
+/// The only version `serve` has.
+const LATEST: &str = "$LATEST";
 
 /// `aws` and the Python with boto3, from `make tools`; `None` (the test
 /// returns) after [`require`] reported them missing.
@@ -60,11 +69,12 @@ struct Fleet {
     _roots: Vec<TaskRoot>,
     rust_root: PathBuf,
     python_root: PathBuf,
+    sleeper_root: PathBuf,
 }
 
 /// `hello` (Rust), `pyhello` (Python's seed hello), `sleeper` (Python,
 /// one environment, 2 s timeout) and `pyecho` (the same code, defaults).
-fn fleet(home: &std::path::Path) -> Fleet {
+fn fleet(home: &Path) -> Fleet {
     // The .wasm alone: a .cwasm without a record of its source would be
     // used for a replaced .wasm (with a warning), hiding the reload.
     let rust = TaskRoot::with_guest_wasm_only("hello.wasm", "hello.wasm");
@@ -94,6 +104,7 @@ fn fleet(home: &std::path::Path) -> Fleet {
         server,
         rust_root: rust.path().to_path_buf(),
         python_root: python.path().to_path_buf(),
+        sleeper_root: sleeper.path().to_path_buf(),
         _roots: vec![rust, python, sleeper, file],
     }
 }
@@ -136,35 +147,231 @@ fn aws_lambda(aws: &PathBuf, server: &LocalServer, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// What one `aws lambda invoke` must end with.
+enum Expected {
+    /// Success: the `StatusCode` and `FunctionError` the CLI prints, and a
+    /// check of the payload it wrote (JSON; `Null` when there is none).
+    Answer {
+        status: u64,
+        function_error: Option<&'static str>,
+        payload: fn(&Value) -> bool,
+    },
+    /// Failure with this exception, as the CLI names it on stderr.
+    Exception(&'static str),
+}
+
+/// One `aws lambda invoke` of the case table: its name (for the failure
+/// message), its arguments and what it must end with.
+struct CliCase {
+    name: &'static str,
+    args: Vec<String>,
+    expected: Expected,
+}
+
+/// `aws lambda invoke` of `name` with `payload` and `extra` arguments.
+fn cli_case(
+    name: &'static str,
+    function: &str,
+    payload: &str,
+    extra: &[&str],
+    expected: Expected,
+) -> CliCase {
+    let mut args = vec![
+        "--function-name".to_string(),
+        function.to_string(),
+        "--payload".to_string(),
+        payload.to_string(),
+    ];
+    args.extend(extra.iter().map(|arg| arg.to_string()));
+    CliCase {
+        name,
+        args,
+        expected,
+    }
+}
+
+/// A 200 answer whose payload passes `payload`.
+fn answered(payload: fn(&Value) -> bool) -> Expected {
+    Expected::Answer {
+        status: 200,
+        function_error: None,
+        payload,
+    }
+}
+
+/// The Rust hello's whole answer to Ada Lovelace.
+fn is_hellos_greeting(payload: &Value) -> bool {
+    *payload == json!({"message": "Hello Ada Lovelace!"})
+}
+
+/// The seed hello's greeting of Ada Lovelace (the Python port's message).
+fn greets_ada(payload: &Value) -> bool {
+    payload["message"] == "Hello Ada Lovelace!"
+}
+
+/// Runs `case` and checks what it ended with; the CLI's printed output.
+fn check_cli_case(aws: &PathBuf, server: &LocalServer, case: &CliCase) -> Value {
+    let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+    let (out, printed, body) = aws_invoke(aws, server, &args);
+    let name = case.name;
+    match &case.expected {
+        Expected::Answer {
+            status,
+            function_error,
+            payload,
+        } => {
+            assert!(out.status.success(), "{name}: {out:?}");
+            assert_eq!(printed["StatusCode"], *status, "{name}: {printed}");
+            assert_eq!(
+                printed["FunctionError"].as_str(),
+                *function_error,
+                "{name}: {printed}"
+            );
+            if *status == 200 {
+                assert_eq!(printed["ExecutedVersion"], LATEST, "{name}: {printed}");
+            }
+            let body = serde_json::from_str(&body).unwrap_or(Value::Null);
+            assert!(payload(&body), "{name}: payload {body}");
+        }
+        Expected::Exception(exception) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !out.status.success() && stderr.contains(exception),
+                "{name}: {exception} not in {stderr}"
+            );
+        }
+    }
+    printed
+}
+
 #[test]
 fn the_aws_cli_sees_each_invoke_semantic() {
     let (Some((aws, _)), Some(home)) = (require_aws_clients(), require_python()) else {
         return;
     };
     let mut fleet = fleet(home);
-    let server = &fleet.server;
-    let payload = r#"{"first_name": "Ada", "last_name": "Lovelace"}"#;
-
-    // RequestResponse, with the log's tail: START/END/REPORT of this request.
-    let (out, printed, body) = aws_invoke(
-        &aws,
-        server,
-        &[
-            "--function-name",
+    let ada = r#"{"first_name": "Ada", "last_name": "Lovelace"}"#;
+    let big = tempfile::tempdir().unwrap();
+    let big_file = big.path().join("big.json");
+    std::fs::write(
+        &big_file,
+        json!({"first_name": "x".repeat(7 << 20)}).to_string(),
+    )
+    .unwrap();
+    let big_payload = format!("file://{}", big_file.display());
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:pyhello";
+    let arn_latest = format!("{arn}:$LATEST");
+    let cases = [
+        cli_case(
+            "RequestResponse",
             "hello",
-            "--payload",
-            payload,
-            "--log-type",
-            "Tail",
-        ],
+            ada,
+            &[],
+            answered(is_hellos_greeting),
+        ),
+        cli_case(
+            "Python, the qualifier in the name",
+            "pyhello:$LATEST",
+            ada,
+            &[],
+            answered(greets_ada),
+        ),
+        cli_case("Python, by ARN", arn, ada, &[], answered(greets_ada)),
+        cli_case(
+            "Python, by ARN with a qualifier",
+            &arn_latest,
+            ada,
+            &[],
+            answered(greets_ada),
+        ),
+        cli_case(
+            "--qualifier, seen in the context's ARN",
+            "sleeper",
+            r#"{"id": 7}"#,
+            &["--qualifier", "$LATEST"],
+            answered(|payload| {
+                payload["id"] == 7
+                    && payload["arn"]
+                        == "arn:aws:lambda:us-east-1:000000000000:function:sleeper:$LATEST"
+            }),
+        ),
+        cli_case(
+            "a function error: Unhandled, the error as the payload",
+            "hello",
+            r#"{"first_name": 1}"#,
+            &[],
+            Expected::Answer {
+                status: 200,
+                function_error: Some("Unhandled"),
+                payload: |error| {
+                    error["errorType"].is_string() && error["errorMessage"].is_string()
+                },
+            },
+        ),
+        cli_case(
+            "DryRun runs nothing",
+            "hello",
+            ada,
+            &["--invocation-type", "DryRun"],
+            Expected::Answer {
+                status: 204,
+                function_error: None,
+                payload: Value::is_null,
+            },
+        ),
+        cli_case(
+            "Event answers at once",
+            "pyhello",
+            ada,
+            &["--invocation-type", "Event"],
+            Expected::Answer {
+                status: 202,
+                function_error: None,
+                payload: Value::is_null,
+            },
+        ),
+        cli_case(
+            "an unknown function",
+            "nope",
+            "{}",
+            &[],
+            Expected::Exception("ResourceNotFoundException"),
+        ),
+        cli_case(
+            "an unknown qualifier",
+            "hello:7",
+            "{}",
+            &[],
+            Expected::Exception("ResourceNotFoundException"),
+        ),
+        cli_case(
+            "a payload that is not JSON",
+            "hello",
+            "{not json",
+            &[],
+            Expected::Exception("InvalidRequestContentException"),
+        ),
+        cli_case(
+            "a payload over 6 MB",
+            "hello",
+            &big_payload,
+            &[],
+            Expected::Exception("RequestTooLargeException"),
+        ),
+    ];
+    for case in &cases {
+        check_cli_case(&aws, &fleet.server, case);
+    }
+
+    // The log's tail: START/END/REPORT of this request, base64.
+    let tail = cli_case(
+        "Tail",
+        "hello",
+        ada,
+        &["--log-type", "Tail"],
+        answered(is_hellos_greeting),
     );
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(printed["StatusCode"], 200, "{printed}");
-    assert_eq!(printed["ExecutedVersion"], "$LATEST", "{printed}");
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap(),
-        json!({"message": "Hello Ada Lovelace!"})
-    );
+    let printed = check_cli_case(&aws, &fleet.server, &tail);
     let log = base64::engine::general_purpose::STANDARD
         .decode(printed["LogResult"].as_str().expect("LogResult"))
         .unwrap();
@@ -173,90 +380,7 @@ fn the_aws_cli_sees_each_invoke_semantic() {
         assert!(log.contains(line), "{line} missing in {log}");
     }
 
-    // The Python function, by qualifier in the name, by --qualifier, by ARN.
-    for name in [
-        "pyhello:$LATEST",
-        "arn:aws:lambda:us-east-1:000000000000:function:pyhello",
-        "arn:aws:lambda:us-east-1:000000000000:function:pyhello:$LATEST",
-    ] {
-        let (out, printed, body) = aws_invoke(
-            &aws,
-            server,
-            &["--function-name", name, "--payload", payload],
-        );
-        assert!(out.status.success(), "{name}: {out:?}");
-        assert_eq!(printed["StatusCode"], 200, "{name}: {printed}");
-        assert_eq!(
-            serde_json::from_str::<Value>(&body).unwrap()["message"],
-            "Hello Ada Lovelace!"
-        );
-    }
-    let (out, _, body) = aws_invoke(
-        &aws,
-        server,
-        &[
-            "--function-name",
-            "sleeper",
-            "--qualifier",
-            "$LATEST",
-            "--payload",
-            r#"{"id": 7}"#,
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let body: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(body["id"], 7);
-    assert_eq!(
-        body["arn"],
-        "arn:aws:lambda:us-east-1:000000000000:function:sleeper:$LATEST"
-    );
-
-    // A function error: FunctionError Unhandled, the error as the payload.
-    let (out, printed, body) = aws_invoke(
-        &aws,
-        server,
-        &[
-            "--function-name",
-            "hello",
-            "--payload",
-            r#"{"first_name": 1}"#,
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(printed["FunctionError"], "Unhandled", "{printed}");
-    let error: Value = serde_json::from_str(&body).unwrap();
-    assert!(
-        error["errorType"].is_string() && error["errorMessage"].is_string(),
-        "{error}"
-    );
-
-    // DryRun runs nothing; Event answers at once and runs in the background.
-    let (_, printed, _) = aws_invoke(
-        &aws,
-        server,
-        &[
-            "--function-name",
-            "hello",
-            "--invocation-type",
-            "DryRun",
-            "--payload",
-            payload,
-        ],
-    );
-    assert_eq!(printed["StatusCode"], 204, "{printed}");
-    let (_, printed, _) = aws_invoke(
-        &aws,
-        server,
-        &[
-            "--function-name",
-            "pyhello",
-            "--invocation-type",
-            "Event",
-            "--payload",
-            payload,
-        ],
-    );
-    assert_eq!(printed["StatusCode"], 202, "{printed}");
+    // The Event invocation ran in the background, its result logged.
     let until = Instant::now() + WAIT;
     while !fleet.server.stderr().contains("pyhello: Event invocation") && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(20));
@@ -267,48 +391,6 @@ fn the_aws_cli_sees_each_invoke_semantic() {
         fleet.server.stderr()
     );
     let server = &fleet.server;
-
-    // AWS's exceptions, by the names the CLI prints.
-    for (args, exception) in [
-        (
-            vec!["--function-name", "nope", "--payload", "{}"],
-            "ResourceNotFoundException",
-        ),
-        (
-            vec!["--function-name", "hello:7", "--payload", "{}"],
-            "ResourceNotFoundException",
-        ),
-        (
-            vec!["--function-name", "hello", "--payload", "{not json"],
-            "InvalidRequestContentException",
-        ),
-    ] {
-        let (out, _, _) = aws_invoke(&aws, server, &args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && stderr.contains(exception),
-            "{args:?}: {stderr}"
-        );
-    }
-    let big = tempfile::tempdir().unwrap();
-    let big_file = big.path().join("big.json");
-    std::fs::write(
-        &big_file,
-        json!({"first_name": "x".repeat(7 << 20)}).to_string(),
-    )
-    .unwrap();
-    let (out, _, _) = aws_invoke(
-        &aws,
-        server,
-        &[
-            "--function-name",
-            "hello",
-            "--payload",
-            &format!("file://{}", big_file.display()),
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("RequestTooLargeException"), "{stderr}");
 
     // list-functions and get-function show what is served.
     let out = aws_lambda(&aws, server, &["list-functions"]);
@@ -485,8 +567,63 @@ fn a_busy_function_queues_then_throttles_and_never_blocks_another() {
     assert_eq!(sleep(6, 0.0).join().unwrap().json()["id"], 6);
 }
 
-/// Edited code is served by the next invocation; code that no longer loads
-/// leaves the old code serving, with the error logged.
+/// A handler whose module code (its init) takes 3 s.
+const SLOW_INIT: &str = r#"import time
+time.sleep(3)
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"id": event.get("id")}
+"#;
+
+/// A new environment's init runs outside its function's lock: while one
+/// request waits for a second environment's 3 s init, another gets the
+/// first, warm environment at once.
+#[test]
+fn a_slow_init_never_holds_up_a_warm_environment() {
+    let Some(home) = require_python() else {
+        return;
+    };
+    let root = TaskRoot::builder().file("slow_init.py", SLOW_INIT).build();
+    let (name, value) = home_env(home);
+    let server = LocalServer::start(
+        "slow_init.handler",
+        &root,
+        &["--concurrency", "2"],
+        &[(name, value.as_str())],
+    );
+    let addr = server.addr;
+    let invoke = |id: u32, secs: f64| {
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let body = json!({"id": id, "sleep": secs}).to_string();
+            let r = http(addr, "POST", INVOCATIONS, body.as_bytes());
+            assert_eq!(r.json()["id"], id, "{r:?}");
+            started.elapsed()
+        })
+    };
+    // The first environment, warm.
+    invoke(0, 0.0).join().unwrap();
+    // It is busy for 0.5 s, so the next request starts a second one (3 s).
+    let busy = invoke(1, 0.5);
+    std::thread::sleep(Duration::from_millis(100));
+    let initializing = invoke(2, 0.0);
+    busy.join().unwrap();
+    let waited = invoke(3, 0.0).join().unwrap();
+    assert!(
+        waited < Duration::from_millis(1500),
+        "a request waited {waited:?} for another environment's init"
+    );
+    let init = initializing.join().unwrap();
+    assert!(
+        init >= Duration::from_millis(2500),
+        "the second environment's init took only {init:?}: did it run?"
+    );
+}
+
+/// Edited code is served by the next invocation, after the running one
+/// finishes on the old; code that no longer loads leaves the old code
+/// serving, with the error logged.
 #[test]
 fn changed_code_is_reloaded_and_broken_code_keeps_the_old() {
     let Some(home) = require_python() else {
@@ -511,6 +648,24 @@ fn changed_code_is_reloaded_and_broken_code_keeps_the_old() {
     )
     .unwrap();
     assert_eq!(invoke("pyhello").json(), json!({"message": "edited"}));
+
+    // An edit during an invocation (in a warm environment): that invocation
+    // finishes on the old code, the next runs the new.
+    let sleeper = "/2015-03-31/functions/sleeper/invocations";
+    assert_eq!(fleet.server.post(sleeper, br#"{"id": 0}"#).json()["id"], 0);
+    let addr = fleet.server.addr;
+    let running =
+        std::thread::spawn(move || http(addr, "POST", sleeper, br#"{"id": 1, "sleep": 1.0}"#));
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(
+        fleet.sleeper_root.join("sleeper.py"),
+        "def handler(event, context):\n    return {'edited': event.get('id')}\n",
+    )
+    .unwrap();
+    let finished = running.join().unwrap();
+    assert_eq!(finished.json()["id"], 1, "not the old code: {finished:?}");
+    let r = fleet.server.post(sleeper, br#"{"id": 2}"#);
+    assert_eq!(r.json(), json!({"edited": 2}), "{r:?}");
 
     // A Rust module replaced by garbage, then by another handler's module.
     let module = fleet.rust_root.join("hello.wasm");
@@ -585,4 +740,206 @@ fn load_2000_requests_from_64_threads_each_get_their_own_answer() {
         elapsed.as_secs_f64(),
         REQUESTS as f64 / elapsed.as_secs_f64()
     );
+}
+
+// ---------------------------------------------------------------------------
+// One handler from the command line: `serve HANDLER --task-root DIR`, which
+// any function name reaches.
+
+const HELLO_EVENT: &[u8] = br#"{"first_name": "John", "last_name": "Smith"}"#;
+
+#[track_caller]
+fn assert_hello(server: &LocalServer) {
+    let r = server.invoke(HELLO_EVENT);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("x-amz-function-error"), None, "{r:?}");
+    assert_eq!(r.json(), json!({"message": "Hello John Smith!"}));
+}
+
+/// One bad request of the case table, and what it must get.
+struct BadRequest {
+    name: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: Vec<u8>,
+    status: u16,
+    /// `x-amzn-ErrorType` of an API error; `None`: a function error
+    /// (`X-Amz-Function-Error: Unhandled` and the error as the body).
+    error_type: Option<&'static str>,
+}
+
+const INVOCATIONS: &str = "/2015-03-31/functions/function/invocations";
+
+#[test]
+fn serve_answers_bad_requests_and_keeps_serving() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    let mut server = LocalServer::start("hello.handler", &root, &[], &[]);
+    assert_hello(&server);
+    let over_6_mb =
+        serde_json::to_vec(&json!({"first_name": "x".repeat(7 * 1024 * 1024), "last_name": "y"}))
+            .unwrap();
+    let not_found = |name, method, path| BadRequest {
+        name,
+        method,
+        path,
+        body: b"{}".to_vec(),
+        status: 404,
+        error_type: Some("ResourceNotFoundException"),
+    };
+    let cases = [
+        BadRequest {
+            name: "an event that does not fit the handler's type",
+            method: "POST",
+            path: INVOCATIONS,
+            body: br#"{"first_name": 1}"#.to_vec(),
+            status: 200,
+            error_type: None,
+        },
+        BadRequest {
+            name: "an event that is not JSON",
+            method: "POST",
+            path: INVOCATIONS,
+            body: b"{oops".to_vec(),
+            status: 400,
+            error_type: Some("InvalidRequestContentException"),
+        },
+        BadRequest {
+            name: "an event over the 6 MB payload limit",
+            method: "POST",
+            path: INVOCATIONS,
+            body: over_6_mb,
+            status: 413,
+            error_type: Some("RequestTooLargeException"),
+        },
+        not_found(
+            "an unknown operation",
+            "POST",
+            "/2015-03-31/functions/function/nope",
+        ),
+        not_found("not the Lambda API", "POST", "/"),
+        not_found("GET of invocations", "GET", INVOCATIONS),
+    ];
+    for case in &cases {
+        let name = case.name;
+        let r = http(server.addr, case.method, case.path, &case.body);
+        assert_eq!(r.status, case.status, "{name}: {r:?}");
+        match case.error_type {
+            Some(error_type) => {
+                assert_eq!(
+                    r.header("x-amzn-errortype"),
+                    Some(error_type),
+                    "{name}: {r:?}"
+                )
+            }
+            None => {
+                assert_eq!(
+                    r.header("x-amz-function-error"),
+                    Some("Unhandled"),
+                    "{name}: {r:?}"
+                );
+                let request_id = r.header("x-amzn-requestid").expect("x-amzn-requestid");
+                let error = r.json();
+                let error_type = error["errorType"].as_str().expect("errorType");
+                assert_error_body(&error, error_type, request_id);
+            }
+        }
+        assert_hello(&server);
+    }
+
+    // Not HTTP at all.
+    let mut garbage = TcpStream::connect(server.addr).unwrap();
+    garbage.write_all(b"\x00\x01 not http\r\n\r\n").unwrap();
+    garbage.set_read_timeout(Some(WAIT)).unwrap();
+    let _ = garbage.read_to_end(&mut Vec::new());
+    assert_hello(&server);
+
+    assert!(server.is_running(), "serve exited: {}", server.stderr());
+    let stderr = server.stderr();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn serve_on_a_port_in_use() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = invoke_cli(
+        &[
+            "serve",
+            "hello.handler",
+            "--task-root",
+            root.path().to_str().unwrap(),
+            "--listen",
+            &addr,
+        ],
+        None,
+    );
+    assert_one_line_error(&out, 2, &[&addr, "--listen"]);
+    drop(taken);
+}
+
+#[test]
+fn serve_with_a_bad_handler_or_task_root() {
+    let root = TaskRoot::with_guest("hello.wasm", "hello.wasm");
+    let missing = root.path().join("nope");
+    let cases: [(&str, &str, &Path, &[&str]); 2] = [
+        (
+            "a malformed handler",
+            "a.",
+            root.path(),
+            &["Runtime.MalformedHandlerName", "Bad handler 'a.'"],
+        ),
+        (
+            "a missing task root",
+            "hello.handler",
+            &missing,
+            &["Runtime.ImportModuleError", "nope"],
+        ),
+    ];
+    for (name, handler, task_root, needles) in cases {
+        let out = invoke_cli(
+            &[
+                "serve",
+                handler,
+                "--task-root",
+                task_root.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            None,
+        );
+        assert_eq!(out.code(), Some(2), "{name}: {out:#?}");
+        assert_one_line_error(&out, 2, needles);
+    }
+}
+
+/// The seed's Python increment handler behind the local Invoke API, warm
+/// across requests (its module code runs once), a bad action logged and
+/// answered `{"result": null}`.
+#[test]
+fn serve_runs_the_python_seed_example() {
+    let Some(home) = require_python() else {
+        return;
+    };
+    let root = seed_port_root("python", "increment", "lambda_function.py");
+    let (name, value) = home_env(home);
+    let server = LocalServer::start(
+        "lambda_function.lambda_handler",
+        &root,
+        &[],
+        &[(name, value.as_str())],
+    );
+    for number in [3, 41] {
+        let event = json!({"action": "increment", "number": number}).to_string();
+        let response = server.invoke(event.as_bytes());
+        assert_eq!(response.status, 200, "{response:?}");
+        assert_eq!(response.json(), json!({"result": number + 1}));
+    }
+    let response = server.invoke(br#"{"action": "nope", "number": 1}"#);
+    assert_eq!(
+        response.header("x-amz-function-error"),
+        None,
+        "{response:?}"
+    );
+    assert_eq!(response.json(), json!({"result": null}));
 }

@@ -99,6 +99,14 @@ impl<E: GuestEnvironment> Guest<E> {
     ) -> Result<Self, LambdaError> {
         let template =
             InstanceTemplate::new(module, E::add_imports, settings, logger, tmp, extras)?;
+        Self::start_on(template, entry).await
+    }
+
+    /// Starts an environment on `template` (Lambda's init phase).
+    async fn start_on(
+        template: InstanceTemplate<E::State>,
+        entry: E::Entry,
+    ) -> Result<Self, LambdaError> {
         let environment = E::start(&template, &entry).await?;
         Ok(Self {
             template,
@@ -108,16 +116,13 @@ impl<E: GuestEnvironment> Guest<E> {
         })
     }
 
-    /// Another environment of the same compiled function, logging to `logger`.
-    async fn replica(&self, logger: Logger) -> Result<Self, LambdaError> {
-        let template = self.template.with_logger(logger)?;
-        let environment = E::start(&template, &self.entry).await?;
-        Ok(Self {
-            template,
-            entry: self.entry.clone(),
-            environment: Some(environment),
-            discarded_peak_bytes: 0,
-        })
+    /// Another environment of the same compiled function, logging to
+    /// `logger`. The future borrows nothing from `self`: a caller may let go
+    /// of a lock on this guest while the new environment's init runs.
+    fn replica(&self, logger: Logger) -> impl Future<Output = Result<Self, LambdaError>> + use<E> {
+        let template = self.template.with_logger(logger);
+        let entry = self.entry.clone();
+        async move { Self::start_on(template?, entry).await }
     }
 
     /// Runs `call` in the environment, starting one first if the last was
@@ -160,6 +165,10 @@ impl<E: GuestEnvironment> Guest<E> {
         )
     }
 }
+
+/// The init of a new environment ([`AnyGuest::replica`]), of whichever kind.
+pub type ReplicaStart =
+    std::pin::Pin<Box<dyn Future<Output = Result<AnyGuest, LambdaError>> + Send>>;
 
 /// A loaded function of whichever kind its module or source is.
 pub enum AnyGuest {
@@ -240,15 +249,23 @@ impl AnyGuest {
         })
     }
 
-    /// Another environment of the same function (see [`Guest::replica`]).
-    pub async fn replica(&self, logger: Logger) -> Result<Self, LambdaError> {
-        Ok(match self {
-            Self::Reactor(guest) => Self::Reactor(guest.replica(logger).await?),
-            Self::Command(guest) => Self::Command(guest.replica(logger).await?),
-            Self::Interpreter(guest) => {
-                Self::Interpreter(guest.replica(logger.with_raw_lines()).await?)
+    /// Another environment of the same function (see [`Guest::replica`]:
+    /// the future borrows nothing from `self`).
+    pub fn replica(&self, logger: Logger) -> ReplicaStart {
+        match self {
+            Self::Reactor(guest) => {
+                let start = guest.replica(logger);
+                Box::pin(async move { Ok(Self::Reactor(start.await?)) })
             }
-        })
+            Self::Command(guest) => {
+                let start = guest.replica(logger);
+                Box::pin(async move { Ok(Self::Command(start.await?)) })
+            }
+            Self::Interpreter(guest) => {
+                let start = guest.replica(logger.with_raw_lines());
+                Box::pin(async move { Ok(Self::Interpreter(start.await?)) })
+            }
+        }
     }
 
     /// Runs one invocation to its outcome.

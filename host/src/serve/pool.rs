@@ -148,20 +148,26 @@ impl Pool {
     }
 
     /// A warm environment of the current code, else a new one (its init runs).
+    /// The new one's init runs after the code's lock is let go, so that it
+    /// never holds up a request that a warm environment could serve.
     async fn warm_or_new_environment(&self) -> Result<Environment, LambdaError> {
-        let code = self.code.lock().await;
-        let generation = code.generation;
-        let warm = {
-            let mut idle = self.lock_idle();
-            idle.retain(|environment| environment.generation == generation);
-            idle.pop()
-        };
-        if let Some(environment) = warm {
-            return Ok(environment);
-        }
-        let started = Instant::now();
         let log = LogTail::default();
-        let function = code.template.replica(log.logger(self.settings.log)).await?;
+        let (start, started, generation) = {
+            let code = self.code.lock().await;
+            let generation = code.generation;
+            let warm = {
+                let mut idle = self.lock_idle();
+                idle.retain(|environment| environment.generation == generation);
+                idle.pop()
+            };
+            if let Some(environment) = warm {
+                return Ok(environment);
+            }
+            let started = Instant::now();
+            let start = code.template.replica(log.logger(self.settings.log));
+            (start, started, generation)
+        };
+        let function = start.await?;
         Ok(Environment {
             function,
             log,

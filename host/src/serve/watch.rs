@@ -1,5 +1,6 @@
 //! Whether a function's code changed on disk: a fingerprint of the `.wasm`,
-//! `.cwasm` and handler source files under its task root (their paths,
+//! `.cwasm` and handler source files (Python, JavaScript, Ruby) under its
+//! task root (their paths,
 //! sizes and modification times), taken at the start of each invocation so
 //! an edit is served by the next one without a restart.
 
@@ -7,9 +8,16 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 
-/// The files whose change means new code: modules, and sources the
-/// interpreter guests load (`.py`, `.mjs`, `.js`, `.cjs`).
-const CODE_EXTENSIONS: &[&str] = &["wasm", "cwasm", "py", "mjs", "js", "cjs"];
+use crate::guest::{javascript, ruby};
+
+/// Whether a change of `file` means new code: a module, or source an
+/// interpreter guest loads.
+fn is_code(file: &Path) -> bool {
+    file.extension()
+        .is_some_and(|ext| ext == "wasm" || ext == "cwasm" || ext == "py")
+        || javascript::is_source(file)
+        || ruby::is_source(file)
+}
 
 /// At most this many entries are looked at, so a huge task root cannot make
 /// every invocation slow; changes past them are not seen.
@@ -53,11 +61,7 @@ fn visit(dir: &Path, hasher: &mut DefaultHasher, budget: &mut usize) {
             }
             continue;
         }
-        let is_code = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| CODE_EXTENSIONS.contains(&e));
-        if !is_code {
+        if !is_code(&path) {
             continue;
         }
         path.hash(hasher);
@@ -86,6 +90,9 @@ mod tests {
         let edited = fingerprint(root.path());
         assert_ne!(edited, first);
         std::fs::write(root.path().join("hello.wasm"), b"\0asm").unwrap();
-        assert_ne!(fingerprint(root.path()), edited);
+        let with_module = fingerprint(root.path());
+        assert_ne!(with_module, edited);
+        std::fs::write(root.path().join("handler.rb"), "def handler; end\n").unwrap();
+        assert_ne!(fingerprint(root.path()), with_module, "Ruby source is code");
     }
 }
