@@ -20,6 +20,7 @@ pub use self::archive::{DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT, megabytes};
 use crate::engine;
 use crate::engine::source::{self, Freshness, SourceRecord, WasmFile};
 use crate::engine::target::Arch;
+use crate::guest::interpreter::Language;
 use crate::guest::python::{self, bytecode, prepare::prepare_runtime};
 use crate::guest::{javascript, ruby};
 use crate::settings::{JS_HOME_VARIABLE, RUBY_HOME_VARIABLE};
@@ -126,18 +127,7 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
         })?;
     }
     if report.with_ruby {
-        let [cwasm, wasm] = ruby::INTERPRETER_FILES;
-        let home = &options.ruby_home;
-        add_interpreter(
-            &mut contents,
-            &engine,
-            options.arch,
-            home,
-            "ruby",
-            cwasm,
-            wasm,
-        )
-        .with_context(|| {
+        add_ruby(&mut contents, &engine, options).with_context(|| {
             format!("the task root has Ruby; run `make ruby` or set {RUBY_HOME_VARIABLE}")
         })?;
     }
@@ -258,7 +248,7 @@ fn add_python(
 ) -> anyhow::Result<()> {
     let home = &options.python_home;
     let pyc = python::runtime_pyc_path(home);
-    if !pyc.is_file() {
+    if !pyc.is_file() || !home.join(python_snapshot_name()).is_file() {
         block_on(prepare_runtime(home))?;
     }
     for file in files_under(home)? {
@@ -267,8 +257,10 @@ fn add_python(
             file.extension().and_then(|ext| ext.to_str()),
             Some("wasm" | "cwasm" | "zst" | "source")
         );
-        // Bytecode is included only if it is this host's (added below).
-        if !is_module && !python::is_runtime_pyc(&file) {
+        // Bytecode is included only if it is this host's, the snapshot
+        // with its key's record (both added below).
+        let is_snapshot = file.file_name() == Some(python_snapshot_name());
+        if !is_module && !is_snapshot && !python::is_runtime_pyc(&file) {
             contents.add_file(&format!("python/{}", zip_name(relative)?), &file)?;
         }
     }
@@ -276,7 +268,14 @@ fn add_python(
     contents.add_file(&format!("python/{pyc_name}"), &pyc)?;
     let [cwasm, wasm] = python::SNAPSHOT_FILES;
     add_interpreter(contents, engine, options.arch, home, "python", cwasm, wasm)
-        .context("the task root has Python; run `make python` or set LAMBDA_WASM_PYTHON_HOME")
+        .context("the task root has Python; run `make python` or set LAMBDA_WASM_PYTHON_HOME")?;
+    add_runtime_snapshot(contents, &python::PYTHON, home, "python")
+}
+
+/// The file name of Python's runtime snapshot in its home.
+fn python_snapshot_name() -> &'static std::ffi::OsStr {
+    let preinit = python::PYTHON.preinit.expect("Python is pre-initialised");
+    std::ffi::OsStr::new(preinit.snapshot_file)
 }
 
 /// Adds the JavaScript runner precompiled for the architecture, with its
@@ -290,10 +289,42 @@ fn add_javascript(
     let home = &options.js_home;
     let [cwasm, wasm] = javascript::RUNNER_FILES;
     add_interpreter(contents, engine, options.arch, home, "js", cwasm, wasm)?;
-    let snapshot = block_on(javascript::prepare_runner(home))?;
-    contents.add_file(&format!("js/{}", javascript::RUNTIME_SNAPSHOT), &snapshot)?;
+    block_on(javascript::prepare_runner(home))?;
+    add_runtime_snapshot(contents, &javascript::JAVASCRIPT, home, "js")
+}
+
+/// Adds the Ruby interpreter precompiled for the architecture, with its
+/// runtime snapshot (taken now in `ruby_home`).
+fn add_ruby(
+    contents: &mut Contents,
+    engine: &Engine,
+    options: &PackageOptions,
+) -> anyhow::Result<()> {
+    let home = &options.ruby_home;
+    let [cwasm, wasm] = ruby::INTERPRETER_FILES;
+    add_interpreter(contents, engine, options.arch, home, "ruby", cwasm, wasm)?;
+    block_on(ruby::prepare_runtime(home))?;
+    add_runtime_snapshot(contents, &ruby::RUBY, home, "ruby")
+}
+
+/// Adds what restores `language`'s runtime snapshot in the package: the
+/// snapshot in `home` and the record of the `.wasm` the interpreter's
+/// `.cwasm` came from, which the bootstrap keys the snapshot by (without
+/// that record a deployed snapshot is never restored).
+fn add_runtime_snapshot(
+    contents: &mut Contents,
+    language: &Language,
+    home: &Path,
+    folder: &str,
+) -> anyhow::Result<()> {
+    let Some(preinit) = language.preinit else {
+        return Ok(());
+    };
+    let snapshot = home.join(preinit.snapshot_file);
+    contents.add_file(&format!("{folder}/{}", preinit.snapshot_file), &snapshot)?;
+    let cwasm = preinit.interpreter_cwasm;
     let record = source::sidecar_path(&home.join(cwasm));
-    contents.add_file(&format!("js/{cwasm}.source"), &record)
+    contents.add_file(&format!("{folder}/{cwasm}.source"), &record)
 }
 
 /// Adds bytecode for the task root's `.py` files, compiled by the package's

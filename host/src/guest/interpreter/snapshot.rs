@@ -33,7 +33,7 @@ use wasmtime::{AsContextMut, Extern, Instance, Memory, Store};
 
 use super::RunFuture;
 use super::bridge::InterpreterState;
-use crate::engine::source;
+use crate::engine::{compressed, source};
 use crate::errors::LambdaError;
 use crate::sandbox::Stdio;
 use crate::settings::{FunctionSettings, PreinitLevel};
@@ -92,7 +92,10 @@ impl Preinit {
     /// `.cwasm` has no source record.
     fn runtime_key(&self, settings: &FunctionSettings) -> Option<[u8; 32]> {
         let cwasm = (self.home)(settings).join(self.interpreter_cwasm);
-        let interpreter = source::recorded_sha256(&cwasm)?;
+        // A package may hold the interpreter compressed, its record beside.
+        let interpreter = [cwasm.with_extension(compressed::EXTENSION), cwasm]
+            .iter()
+            .find_map(|module| source::recorded_sha256(module))?;
         Some(key(&[
             interpreter.as_bytes(),
             (self.glue_identity)().as_bytes(),
@@ -137,7 +140,17 @@ impl Preinit {
         if settings.preinit == PreinitLevel::Off {
             return None;
         }
-        let runtime_key = self.runtime_key(settings)?;
+        let Some(runtime_key) = self.runtime_key(settings) else {
+            let in_home = (self.home)(settings).join(self.snapshot_file);
+            if in_home.is_file() {
+                tracing::warn!(
+                    "not using {}: the interpreter's {} has no .source record to check the snapshot against; starting from scratch (`lambda-wasm package` ships both)",
+                    in_home.display(),
+                    self.interpreter_cwasm
+                );
+            }
+            return None;
+        };
         let variables: Vec<_> = settings.guest_env.iter().chain(env).cloned().collect();
         let set_environment = (self.set_environment)(&variables);
         let cache = settings

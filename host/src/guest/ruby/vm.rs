@@ -23,9 +23,8 @@ use crate::guest::interpreter::bridge::{self, InterpreterState};
 use crate::guest::interpreter::snapshot::{self, Resume};
 use crate::store::GuestState;
 
-/// The glue, evaluated once per environment: the runtime, then Net::HTTP
-/// through the host (outbound.rb).
-const RUNTIME_RB: &str = concat!(include_str!("runtime.rb"), include_str!("outbound.rb"));
+/// The glue, evaluated once per environment.
+const RUNTIME_RB: &str = include_str!("runtime.rb");
 /// The file name the glue's frames carry: under /var/runtime/lib, where AWS's
 /// Ruby runtime cuts its own frames from a stack trace (as the glue does).
 const RUNTIME_FILE: &str = "/var/runtime/lib/lambda_wasm_runtime.rb";
