@@ -314,45 +314,9 @@ fn resolve_location(base: &Uri, location: &str) -> Result<Uri, OutboundError> {
 mod tests {
     use super::*;
     use crate::outbound::policy::AllowList;
+    use crate::outbound::testing::{self, ok};
     use std::net::SocketAddr;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-    /// A keep-alive HTTP/1.1 server on 127.0.0.1 answering `ok` to every
-    /// request (closing after one when `close` is set); counts connections.
-    async fn server(close: bool) -> (SocketAddr, Arc<AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (addr, accepted) = (
-            listener.local_addr().unwrap(),
-            Arc::new(AtomicUsize::new(0)),
-        );
-        let counter = accepted.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut stream = BufReader::new(stream);
-                    loop {
-                        let mut line = String::new();
-                        while stream.read_line(&mut line).await.unwrap_or(0) > 0 && line != "\r\n" {
-                            line.clear();
-                        }
-                        if line.is_empty() {
-                            return;
-                        }
-                        let connection = if close { "close" } else { "keep-alive" };
-                        let head = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: {connection}\r\n\r\nok"
-                        );
-                        if stream.get_mut().write_all(head.as_bytes()).await.is_err() || close {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        (addr, accepted)
-    }
+    use std::sync::atomic::Ordering;
 
     fn client_allowing(allow: &str) -> Client {
         let policy = Policy::new(AllowList::parse(allow).unwrap(), None);
@@ -376,7 +340,8 @@ mod tests {
         // (whether the server closes each connection, connections it sees
         // for 5 requests): the guest's `Connection: close` is the host's choice.
         for (close, connections) in [(false, 1), (true, 5)] {
-            let (addr, accepted) = server(close).await;
+            let server = testing::serve(close, move |_| async move { ok("ok", close) }).await;
+            let (addr, accepted) = (server.addr, server.accepted);
             let client = client_allowing(&addr.to_string());
             for _ in 0..5 {
                 let url = format!("http://{addr}/");
@@ -393,7 +358,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_pooled_destination_is_still_checked_on_every_request() {
-        let (addr, _) = server(false).await;
+        let addr = testing::serve(false, |_| async { ok("ok", false) })
+            .await
+            .addr;
         let client = client_allowing(&addr.to_string());
         let url = format!("http://{addr}/");
         client.exchange(get(&url)).await.unwrap();
@@ -404,6 +371,77 @@ mod tests {
         };
         let denied = stricter.exchange(get(&url)).await.unwrap_err();
         assert!(matches!(denied, OutboundError::Denied(_)), "{denied:?}");
+    }
+
+    /// A server where `/hop/N` redirects to `/hop/N-1` and `/hop/0`
+    /// answers `ok`; `/away` redirects to `location`.
+    async fn redirecting_server(location: &'static str) -> SocketAddr {
+        let server = testing::serve(false, move |line| async move {
+            let path = line.split(' ').nth(1).unwrap_or_default().to_string();
+            let to = match path
+                .strip_prefix("/hop/")
+                .map(|n| n.parse::<usize>().unwrap())
+            {
+                Some(0) => return ok("ok", false),
+                Some(n) => format!("/hop/{}", n - 1),
+                None => location.to_string(),
+            };
+            format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n")
+        })
+        .await;
+        server.addr
+    }
+
+    #[tokio::test]
+    async fn redirects_are_followed_at_most_max_redirects_hops() {
+        let addr = redirecting_server("/hop/0").await;
+        let client = client_allowing(&addr.to_string());
+        let url = |hops: usize| format!("http://{addr}/hop/{hops}");
+        let response = client.exchange(get(&url(MAX_REDIRECTS))).await.unwrap();
+        assert_eq!((response.status, &response.body[..]), (200, &b"ok"[..]));
+        let error = client
+            .exchange(get(&url(MAX_REDIRECTS + 1)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, OutboundError::Failed(m) if m.contains("more than 5 redirects")),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_redirect_hop_is_checked_against_the_policy() {
+        // (where the allowed server redirects to): each is refused as a
+        // request made there directly would be.
+        for location in [
+            "http://127.0.0.1:9/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://not-allowed.example/",
+        ] {
+            let addr = redirecting_server(location).await;
+            let client = client_allowing(&addr.to_string());
+            let error = client
+                .exchange(get(&format!("http://{addr}/away")))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, OutboundError::Denied(_)),
+                "{location}: {error:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_certificate_is_an_error_that_says_so() {
+        let server = testing::serve_self_signed_tls().await;
+        let client = client_allowing(&server.addr.to_string());
+        let url = format!("https://{}/", server.addr);
+        let error = client.exchange(get(&url)).await.unwrap_err();
+        let OutboundError::Failed(message) = &error else {
+            panic!("{error:?}");
+        };
+        assert!(message.contains("certificate"), "{message}");
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
     }
 
     #[test]
