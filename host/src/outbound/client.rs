@@ -67,7 +67,7 @@ impl Client {
             }
         }
         Err(OutboundError::Failed(format!(
-            "outbound request to {} failed: more than {MAX_REDIRECTS} redirects",
+            "outbound request to {} failed: more than {MAX_REDIRECTS} redirects (the host follows at most {MAX_REDIRECTS}; request the final URL directly)",
             request.uri
         )))
     }
@@ -179,7 +179,7 @@ impl Client {
                 .tls
                 .connect(name, tcp)
                 .await
-                .map_err(|e| failed(destination, "TLS handshake", &e))?;
+                .map_err(|e| tls_failed(destination, &e))?;
             handshake(TokioIo::new(tls)).await
         } else {
             handshake(TokioIo::new(tcp)).await
@@ -194,6 +194,23 @@ fn failed(destination: &Destination, what: &str, error: &dyn std::fmt::Display) 
         "outbound request to {}:{} failed: {what}: {error}",
         destination.host, destination.port
     ))
+}
+
+/// A failed TLS handshake; a certificate the host does not accept says so,
+/// and which certificates it does accept.
+fn tls_failed(destination: &Destination, error: &std::io::Error) -> OutboundError {
+    let refused = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
+    if refused {
+        let what = "TLS certificate not accepted (the host trusts certificates \
+            that chain to a public web PKI root and name the URL's host; a \
+            self-signed or private-CA certificate is refused)";
+        failed(destination, what, error)
+    } else {
+        failed(destination, "TLS handshake", error)
+    }
 }
 
 /// Starts HTTP/1.1 on `io`; the connection's driver runs as its own task
@@ -440,7 +457,10 @@ mod tests {
         let OutboundError::Failed(message) = &error else {
             panic!("{error:?}");
         };
-        assert!(message.contains("certificate"), "{message}");
+        assert!(
+            message.contains("TLS certificate not accepted"),
+            "{message}"
+        );
         assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
     }
 
