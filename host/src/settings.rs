@@ -519,6 +519,47 @@ mod tests {
     }
 
     #[test]
+    fn outbound_caps_come_from_the_variables() {
+        let read = |pairs: &[(&str, &str)]| {
+            let pairs = vars(pairs);
+            let get = |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            outbound_settings(&get, AllowList::default(), Signer::default())
+        };
+        let defaults = read(&[]).unwrap();
+        assert_eq!(
+            (defaults.max_request_bytes, defaults.max_response_bytes),
+            (DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES)
+        );
+        assert_eq!(defaults.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+        let set = read(&[
+            ("LAMBDA_WASM_OUTBOUND_MAX_REQUEST_BYTES", "1024"),
+            ("LAMBDA_WASM_OUTBOUND_MAX_RESPONSE_BYTES", "2048"),
+            ("LAMBDA_WASM_OUTBOUND_MAX_IN_FLIGHT", "3"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                set.max_request_bytes,
+                set.max_response_bytes,
+                set.max_in_flight
+            ),
+            (1024, 2048, 3)
+        );
+        let bad = read(&[("LAMBDA_WASM_OUTBOUND_MAX_REQUEST_BYTES", "6MB")]).unwrap_err();
+        assert!(
+            bad.error_message
+                .contains("LAMBDA_WASM_OUTBOUND_MAX_REQUEST_BYTES is \"6MB\""),
+            "{}",
+            bad.error_message
+        );
+    }
+
+    #[test]
     fn withholds_credentials_and_plumbing() {
         let host = vars(&[
             ("AWS_REGION", "us-east-1"),

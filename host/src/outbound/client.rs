@@ -67,7 +67,7 @@ impl Client {
             }
         }
         Err(OutboundError::Failed(format!(
-            "outbound request to {} failed: more than {MAX_REDIRECTS} redirects",
+            "outbound request to {} failed: more than {MAX_REDIRECTS} redirects (the host follows at most {MAX_REDIRECTS}; request the final URL directly)",
             request.uri
         )))
     }
@@ -179,7 +179,7 @@ impl Client {
                 .tls
                 .connect(name, tcp)
                 .await
-                .map_err(|e| failed(destination, "TLS handshake", &e))?;
+                .map_err(|e| tls_failed(destination, &e))?;
             handshake(TokioIo::new(tls)).await
         } else {
             handshake(TokioIo::new(tcp)).await
@@ -194,6 +194,23 @@ fn failed(destination: &Destination, what: &str, error: &dyn std::fmt::Display) 
         "outbound request to {}:{} failed: {what}: {error}",
         destination.host, destination.port
     ))
+}
+
+/// A failed TLS handshake; a certificate the host does not accept says so,
+/// and which certificates it does accept.
+fn tls_failed(destination: &Destination, error: &std::io::Error) -> OutboundError {
+    let refused = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
+    if refused {
+        let what = "TLS certificate not accepted (the host trusts certificates \
+            that chain to a public web PKI root and name the URL's host; a \
+            self-signed or private-CA certificate is refused)";
+        failed(destination, what, error)
+    } else {
+        failed(destination, "TLS handshake", error)
+    }
 }
 
 /// Starts HTTP/1.1 on `io`; the connection's driver runs as its own task
@@ -314,45 +331,9 @@ fn resolve_location(base: &Uri, location: &str) -> Result<Uri, OutboundError> {
 mod tests {
     use super::*;
     use crate::outbound::policy::AllowList;
+    use crate::outbound::testing::{self, ok};
     use std::net::SocketAddr;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-    /// A keep-alive HTTP/1.1 server on 127.0.0.1 answering `ok` to every
-    /// request (closing after one when `close` is set); counts connections.
-    async fn server(close: bool) -> (SocketAddr, Arc<AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (addr, accepted) = (
-            listener.local_addr().unwrap(),
-            Arc::new(AtomicUsize::new(0)),
-        );
-        let counter = accepted.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut stream = BufReader::new(stream);
-                    loop {
-                        let mut line = String::new();
-                        while stream.read_line(&mut line).await.unwrap_or(0) > 0 && line != "\r\n" {
-                            line.clear();
-                        }
-                        if line.is_empty() {
-                            return;
-                        }
-                        let connection = if close { "close" } else { "keep-alive" };
-                        let head = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: {connection}\r\n\r\nok"
-                        );
-                        if stream.get_mut().write_all(head.as_bytes()).await.is_err() || close {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        (addr, accepted)
-    }
+    use std::sync::atomic::Ordering;
 
     fn client_allowing(allow: &str) -> Client {
         let policy = Policy::new(AllowList::parse(allow).unwrap(), None);
@@ -376,7 +357,8 @@ mod tests {
         // (whether the server closes each connection, connections it sees
         // for 5 requests): the guest's `Connection: close` is the host's choice.
         for (close, connections) in [(false, 1), (true, 5)] {
-            let (addr, accepted) = server(close).await;
+            let server = testing::serve(close, move |_| async move { ok("ok", close) }).await;
+            let (addr, accepted) = (server.addr, server.accepted);
             let client = client_allowing(&addr.to_string());
             for _ in 0..5 {
                 let url = format!("http://{addr}/");
@@ -393,7 +375,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_pooled_destination_is_still_checked_on_every_request() {
-        let (addr, _) = server(false).await;
+        let addr = testing::serve(false, |_| async { ok("ok", false) })
+            .await
+            .addr;
         let client = client_allowing(&addr.to_string());
         let url = format!("http://{addr}/");
         client.exchange(get(&url)).await.unwrap();
@@ -404,6 +388,80 @@ mod tests {
         };
         let denied = stricter.exchange(get(&url)).await.unwrap_err();
         assert!(matches!(denied, OutboundError::Denied(_)), "{denied:?}");
+    }
+
+    /// A server where `/hop/N` redirects to `/hop/N-1` and `/hop/0`
+    /// answers `ok`; `/away` redirects to `location`.
+    async fn redirecting_server(location: &'static str) -> SocketAddr {
+        let server = testing::serve(false, move |line| async move {
+            let path = line.split(' ').nth(1).unwrap_or_default().to_string();
+            let to = match path
+                .strip_prefix("/hop/")
+                .map(|n| n.parse::<usize>().unwrap())
+            {
+                Some(0) => return ok("ok", false),
+                Some(n) => format!("/hop/{}", n - 1),
+                None => location.to_string(),
+            };
+            format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n")
+        })
+        .await;
+        server.addr
+    }
+
+    #[tokio::test]
+    async fn redirects_are_followed_at_most_max_redirects_hops() {
+        let addr = redirecting_server("/hop/0").await;
+        let client = client_allowing(&addr.to_string());
+        let url = |hops: usize| format!("http://{addr}/hop/{hops}");
+        let response = client.exchange(get(&url(MAX_REDIRECTS))).await.unwrap();
+        assert_eq!((response.status, &response.body[..]), (200, &b"ok"[..]));
+        let error = client
+            .exchange(get(&url(MAX_REDIRECTS + 1)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, OutboundError::Failed(m) if m.contains("more than 5 redirects")),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_redirect_hop_is_checked_against_the_policy() {
+        // (where the allowed server redirects to): each is refused as a
+        // request made there directly would be.
+        for location in [
+            "http://127.0.0.1:9/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://not-allowed.example/",
+        ] {
+            let addr = redirecting_server(location).await;
+            let client = client_allowing(&addr.to_string());
+            let error = client
+                .exchange(get(&format!("http://{addr}/away")))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, OutboundError::Denied(_)),
+                "{location}: {error:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_certificate_is_an_error_that_says_so() {
+        let server = testing::serve_self_signed_tls().await;
+        let client = client_allowing(&server.addr.to_string());
+        let url = format!("https://{}/", server.addr);
+        let error = client.exchange(get(&url)).await.unwrap_err();
+        let OutboundError::Failed(message) = &error else {
+            panic!("{error:?}");
+        };
+        assert!(
+            message.contains("TLS certificate not accepted"),
+            "{message}"
+        );
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
     }
 
     #[test]

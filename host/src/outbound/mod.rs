@@ -15,6 +15,8 @@ pub mod client;
 pub mod policy;
 pub mod pool;
 pub mod signing;
+#[cfg(test)]
+mod testing;
 pub mod wire;
 
 use std::sync::Arc;
@@ -183,5 +185,206 @@ impl Outbound {
             ),
         }
         result.map(|response| wire::encode_response(&response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    use testing::ok;
+
+    /// The service for a test server at `addr` (the only host allowed).
+    fn outbound_for(addr: std::net::SocketAddr, settings: OutboundSettings) -> Arc<Outbound> {
+        Outbound::new(&OutboundSettings {
+            allowed: AllowList::parse(&addr.to_string()).unwrap(),
+            ..settings
+        })
+    }
+
+    fn in_seconds(seconds: u64) -> SystemTime {
+        SystemTime::now() + Duration::from_secs(seconds)
+    }
+
+    #[tokio::test]
+    async fn a_request_body_over_the_cap_is_refused_before_anything_is_sent() {
+        assert_eq!(
+            OutboundSettings::default().max_request_bytes,
+            6 * 1024 * 1024
+        );
+        let server = testing::serve(true, |_| async { ok("ok", true) }).await;
+        let settings = OutboundSettings {
+            max_request_bytes: 10,
+            ..OutboundSettings::default()
+        };
+        let outbound = outbound_for(server.addr, settings);
+        let post = |body: &str| format!("POST http://{}/\n\n{body}", server.addr).into_bytes();
+        let error = outbound
+            .send(&post("12345678901"), in_seconds(5), "req-1")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, OutboundError::TooLarge(_)), "{error:?}");
+        assert!(
+            error.message().contains("11 bytes is larger than 10 bytes")
+                && error
+                    .message()
+                    .contains("LAMBDA_WASM_OUTBOUND_MAX_REQUEST_BYTES"),
+            "{error:?}"
+        );
+        assert_eq!(
+            server.accepted.load(Ordering::SeqCst),
+            0,
+            "nothing was sent"
+        );
+        // The cap is inclusive, and the service goes on serving.
+        let response = outbound
+            .send(&post("1234567890"), in_seconds(5), "req-2")
+            .await;
+        assert!(response.unwrap().starts_with(b"200\n"));
+    }
+
+    /// The service for a test server at `addr`, `limit` requests in flight at most.
+    fn in_flight_limited(addr: std::net::SocketAddr, limit: usize) -> Arc<Outbound> {
+        let settings = OutboundSettings {
+            max_in_flight: limit,
+            ..OutboundSettings::default()
+        };
+        outbound_for(addr, settings)
+    }
+
+    fn get(addr: std::net::SocketAddr) -> Vec<u8> {
+        format!("GET http://{addr}/\n\n").into_bytes()
+    }
+
+    /// Sends `request` as its own task, with 10 s to go.
+    fn spawn_send(
+        outbound: &Arc<Outbound>,
+        request: &[u8],
+    ) -> tokio::task::JoinHandle<Result<Vec<u8>, OutboundError>> {
+        let (outbound, request) = (outbound.clone(), request.to_vec());
+        tokio::spawn(async move { outbound.send(&request, in_seconds(10), "req").await })
+    }
+
+    #[tokio::test]
+    async fn requests_beyond_the_in_flight_limit_wait_for_a_slot() {
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (counting, highest) = (now.clone(), most.clone());
+        let server = testing::serve(true, move |_| {
+            let (now, most) = (counting.clone(), highest.clone());
+            async move {
+                most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                ok("ok", true)
+            }
+        })
+        .await;
+        let (outbound, get) = (in_flight_limited(server.addr, 2), get(server.addr));
+        let requests: Vec<_> = (0..6).map(|_| spawn_send(&outbound, &get)).collect();
+        for request in requests {
+            assert!(request.await.unwrap().unwrap().starts_with(b"200\n"));
+        }
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            2,
+            "at most 2 at once, and 2 used"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_for_a_slot_still_ends_by_its_deadline() {
+        let server = testing::serve(true, |_| async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            ok("ok", true)
+        })
+        .await;
+        let (outbound, get) = (in_flight_limited(server.addr, 1), get(server.addr));
+        let holder = spawn_send(&outbound, &get);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let deadline = SystemTime::now() + Duration::from_millis(200);
+        let waiter = outbound.send(&get, deadline, "req-2").await.unwrap_err();
+        assert!(matches!(waiter, OutboundError::TimedOut(_)), "{waiter:?}");
+        assert!(holder.await.unwrap().is_ok());
+        assert_eq!(
+            server.accepted.load(Ordering::SeqCst),
+            1,
+            "the waiter sent nothing"
+        );
+    }
+
+    /// A `tracing` writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn every_request_is_logged_at_debug_without_headers_or_bodies() {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _logging = tracing::subscriber::set_default(subscriber);
+        let server = testing::serve(true, |_| async { ok("response-body-secret", true) }).await;
+        let outbound = outbound_for(server.addr, OutboundSettings::default());
+        let put = format!(
+            "PUT http://{}/object\nAuthorization: Bearer header-secret\nX-Api-Key: key-secret\n\nrequest-body-secret",
+            server.addr
+        );
+        outbound
+            .send(put.as_bytes(), in_seconds(5), "req-ok")
+            .await
+            .unwrap();
+        let denied = b"GET http://denied.example/\nAuthorization: Bearer header-secret\n\n";
+        outbound
+            .send(denied, in_seconds(5), "req-denied")
+            .await
+            .unwrap_err();
+
+        let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let line = |id: &str| {
+            log.lines()
+                .find(|l| l.contains(id))
+                .unwrap_or_default()
+                .to_string()
+        };
+        // Each request's line is found by its request id, then its fields.
+        let host = format!("host={}", server.addr.ip());
+        for (id, fields) in [
+            (
+                "req-ok",
+                ["method=PUT", &host, "status=200", "bytes=20"].as_slice(),
+            ),
+            (
+                "req-denied",
+                ["method=GET", "host=denied.example"].as_slice(),
+            ),
+        ] {
+            let line = line(id);
+            for field in [" DEBUG ", "duration_ms="].iter().chain(fields) {
+                assert!(line.contains(field), "{field} missing from {line:?}");
+            }
+        }
+        for secret in [
+            "header-secret",
+            "key-secret",
+            "request-body-secret",
+            "response-body-secret",
+        ] {
+            assert!(!log.contains(secret), "{secret} logged:\n{log}");
+        }
     }
 }
