@@ -50,6 +50,27 @@ pub fn unzipped_size(dir: &Path) -> u64 {
     total
 }
 
+/// Runs the unzipped package in `dir` on the seed hello's event: the seed's
+/// answer, and no warning that an interpreter was not precompiled for this
+/// machine or its snapshot not used.
+pub async fn assert_seed_hello_answers(dir: &Path) {
+    let (outcome, stderr) = run_unzipped(
+        dir,
+        "lambda_function.lambda_handler",
+        json!({"first_name": "Ada", "last_name": "Lovelace"}),
+    )
+    .await;
+    assert_eq!(
+        outcome.json(),
+        json!({"message": "Hello Ada Lovelace!"}),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("not using") && !stderr.contains("not precompiled"),
+        "{stderr}"
+    );
+}
+
 /// Runs the unzipped package's own `bootstrap` on `event` twice (the same
 /// answer each time) and returns its answer and stderr.
 pub async fn run_unzipped(

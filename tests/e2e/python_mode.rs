@@ -1672,21 +1672,7 @@ async fn the_packaged_interpreter_fits_and_runs() {
         })
         .collect();
     assert_eq!(bytecode.len(), 1, "one runtime bytecode file");
-    let (outcome, stderr) = package::run_unzipped(
-        dir,
-        "lambda_function.lambda_handler",
-        json!({"first_name": "Ada", "last_name": "Lovelace"}),
-    )
-    .await;
-    assert_eq!(
-        outcome.json(),
-        json!({"message": "Hello Ada Lovelace!"}),
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains("not using") && !stderr.contains("not precompiled"),
-        "{stderr}"
-    );
+    package::assert_seed_hello_answers(dir).await;
 }
 
 // ---------------------------------------------------------------------------

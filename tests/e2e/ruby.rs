@@ -743,19 +743,5 @@ async fn the_package_restores_the_runtime_snapshot() {
     ] {
         assert!(dir.join(file).is_file(), "no {file} in the package: {said}");
     }
-    let (outcome, stderr) = crate::package::run_unzipped(
-        dir,
-        "lambda_function.lambda_handler",
-        json!({"first_name": "Ada", "last_name": "Lovelace"}),
-    )
-    .await;
-    assert_eq!(
-        outcome.json(),
-        json!({"message": "Hello Ada Lovelace!"}),
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains("not using") && !stderr.contains("not precompiled"),
-        "{stderr}"
-    );
+    crate::package::assert_seed_hello_answers(dir).await;
 }
