@@ -136,7 +136,10 @@ struct Args {
     events: usize,
     warmup: usize,
     cold_starts: usize,
-    report: PathBuf,
+    /// Where the report goes: BENCHMARKS.md, unless `--only` ran part of
+    /// the rows (then target/bench/BENCHMARKS.partial.md, so a partial run
+    /// never drops the other rows from the committed table).
+    report: Option<PathBuf>,
     only: Option<Vec<String>>,
     skip_emulator: bool,
 }
@@ -154,17 +157,18 @@ usage: lambda-wasm-bench [--events N] [--warmup N] [--cold-starts K]
                     wasm-as (each also -nocwasm), wasm-js, node
                     (comma-separated)
   --no-emulator     skip the cargo-lambda cross-check rows
-  --report FILE     the file whose generated part is rewritten (BENCHMARKS.md)
+  --report FILE     the file whose generated part is rewritten (BENCHMARKS.md;
+                    with --only, target/bench/BENCHMARKS.partial.md)
 
 Environment: CARGO_TARGET_DIR, LAMBDA_WASM_PYTHON_HOME, BENCH_LAMBDA_WASM,
 BENCH_NATIVE_HELLO, BENCH_GUEST_DIR, BENCH_RIC_PYTHON, BENCH_CARGO_LAMBDA.";
 
-fn parse_args(paths: &Paths) -> anyhow::Result<Args> {
+fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
         events: 10_000,
         warmup: 1_000,
         cold_starts: 7,
-        report: paths.root.join("BENCHMARKS.md"),
+        report: None,
         only: None,
         skip_emulator: false,
     };
@@ -175,7 +179,7 @@ fn parse_args(paths: &Paths) -> anyhow::Result<Args> {
             "--events" => args.events = value()?.parse()?,
             "--warmup" => args.warmup = value()?.parse()?,
             "--cold-starts" => args.cold_starts = value()?.parse::<usize>()?.max(1),
-            "--report" => args.report = PathBuf::from(value()?),
+            "--report" => args.report = Some(PathBuf::from(value()?)),
             "--only" => args.only = Some(value()?.split(',').map(str::to_owned).collect()),
             "--no-emulator" => args.skip_emulator = true,
             "--help" | "-h" => {
@@ -190,7 +194,7 @@ fn parse_args(paths: &Paths) -> anyhow::Result<Args> {
 
 fn main() -> anyhow::Result<()> {
     let paths = Paths::from_env();
-    let args = parse_args(&paths)?;
+    let args = parse_args()?;
     // One thread for the endpoint and the driver: no cross-thread wake-ups
     // in the endpoint's own cost per event.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -199,18 +203,26 @@ fn main() -> anyhow::Result<()> {
     let results = rt.block_on(run_all(&paths, &args))?;
     let json = serde_json::to_string_pretty(&results)?;
     std::fs::write(paths.work.join("e2e.json"), json)?;
+    let (report, chart) = match (&args.report, &args.only) {
+        (Some(report), _) => (report.clone(), report.with_file_name("latency.svg")),
+        (None, None) => (
+            paths.root.join("BENCHMARKS.md"),
+            paths.root.join("bench/latency.svg"),
+        ),
+        (None, Some(_)) => (
+            paths.work.join("BENCHMARKS.partial.md"),
+            paths.work.join("latency.svg"),
+        ),
+    };
     report::write(
         &paths,
-        &args.report,
+        &report,
+        &chart,
         &results,
         args.events,
         args.cold_starts,
     )?;
-    println!(
-        "wrote {} and {}",
-        args.report.display(),
-        paths.root.join("bench/latency.svg").display()
-    );
+    println!("wrote {} and {}", report.display(), chart.display());
     Ok(())
 }
 

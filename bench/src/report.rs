@@ -1,5 +1,5 @@
 //! BENCHMARKS.md (the part between the `bench:begin`/`bench:end` markers;
-//! the notes around it are kept) and bench/latency.svg.
+//! the notes around it are kept) and its chart, bench/latency.svg.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -104,6 +104,7 @@ fn machine() -> String {
 pub fn write(
     paths: &Paths,
     report: &Path,
+    chart_file: &Path,
     rows: &[RowResult],
     events: usize,
     cold_starts: usize,
@@ -163,7 +164,11 @@ pub fn write(
             r.endpoint_cpu_us
         )?;
     }
-    writeln!(s, "\n![latency per row](bench/latency.svg)\n")?;
+    let chart_link = report
+        .parent()
+        .and_then(|dir| chart_file.strip_prefix(dir).ok())
+        .unwrap_or(chart_file);
+    writeln!(s, "\n![latency per row]({})\n", chart_link.display())?;
 
     writeln!(s, "### Targets\n")?;
     let fake = |id: &str| rows.iter().find(|r| r.id == id && r.events > 0);
@@ -243,7 +248,7 @@ pub fn write(
         _ => format!("# Benchmarks\n\n{s}\n"),
     };
     std::fs::write(report, text)?;
-    chart(&paths.root.join("bench/latency.svg"), rows)?;
+    chart(chart_file, rows)?;
     Ok(())
 }
 
