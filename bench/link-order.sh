@@ -24,12 +24,9 @@ wait
 WRAPPER
 chmod +x "$work/lambda-wasm"
 
-# The harness also redraws bench/latency.svg: keep the committed one.
-cp "$root/bench/latency.svg" "$work/latency.svg"
 BENCH_LAMBDA_WASM="$work/lambda-wasm" "$target/release/lambda-wasm-bench" \
   --events 300 --warmup 50 --cold-starts 1 --only wasm-rust --no-emulator \
   --report "$work/report.md" >/dev/null
-cp "$work/latency.svg" "$root/bench/latency.svg"
 sleep 2 # the background valgrinds write their profiles after the harness ends
 
 profiles=$(grep -l "^cmd: *$binary *\$" "$work"/callgrind.* || true)
