@@ -412,7 +412,15 @@ bootstrap:
 
 ## package-test: the deployment package end to end (tests/e2e/package.rs):
 ## the arm64 bootstrap cross-built, then every package test, the arm64 one
-## (ignored by `make test`) included: its bootstrap and .cwasm are AArch64
+## (ignored by `make test`) included: its bootstrap and .cwasm are AArch64,
+## and run under qemu-aarch64 (Debian's qemu-user, against libc6-arm64-cross)
+## they answer the seed's hello through the Runtime API
+QEMU_DEBS := qemu-user libc6-arm64-cross
 package-test: host guests python
+	@missing=; for p in $(QEMU_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  { apt-get update -qq && apt-get install -y -qq $$missing; } </dev/null >&2 || \
+	  echo "warning: cannot install$$missing (Debian packages); the arm64 test will say what is missing" >&2; \
+	fi
 	$(MAKE) --no-print-directory bootstrap ARCH=arm64
 	$(CARGO) test --release -p lambda-wasm --test e2e package:: -- --include-ignored

@@ -1,8 +1,9 @@
 //! `lambda-wasm package`: the zip a user deploys, unzipped into a fresh
 //! folder and its `bootstrap` run against the fake Runtime API, as Lambda
 //! would; its determinism and executable bit (the Python package is
-//! python_mode's); the arm64 package's architecture (`make package-test`,
-//! which builds the arm64 bootstrap); bad inputs.
+//! python_mode's); the arm64 package's architecture, and its bootstrap run
+//! under qemu-aarch64 (`make package-test`, which builds the arm64
+//! bootstrap and installs qemu); bad inputs.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -78,11 +79,22 @@ pub async fn run_unzipped(
     handler: &str,
     event: serde_json::Value,
 ) -> (Outcome, String) {
+    run_bootstrap(&root.join("bootstrap"), root, handler, event).await
+}
+
+/// Runs `bootstrap` (the package's own, or a program that runs it) with
+/// the unzipped package `root` as its task root, as [`run_unzipped`].
+async fn run_bootstrap(
+    bootstrap: &Path,
+    root: &Path,
+    handler: &str,
+    event: serde_json::Value,
+) -> (Outcome, String) {
     let api = FakeRuntimeApi::start().await;
     // Its own /tmp, where a compressed module is unpacked, removed after.
     let tmp = tempfile::tempdir().unwrap();
     let mut boot = Bootstrap::spawn_program(
-        &root.join("bootstrap"),
+        bootstrap,
         &api,
         root,
         handler,
@@ -236,18 +248,39 @@ fn assert_runs_on_al2023(bootstrap: &Path) {
     }
 }
 
+/// Debian's AArch64 C library (package libc6-arm64-cross), which
+/// qemu-aarch64 runs the arm64 bootstrap against.
+const AARCH64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
+
+/// Whether qemu's user-mode AArch64 emulator and the AArch64 C library are
+/// here ([`require`]).
+fn require_qemu_aarch64() -> bool {
+    let qemu = std::process::Command::new("qemu-aarch64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    require(
+        "qemu-aarch64 and the AArch64 C library",
+        qemu && Path::new(AARCH64_SYSROOT).join("lib/ld-linux-aarch64.so.1").exists(),
+        "apt-get install qemu-user libc6-arm64-cross (make package-test does)",
+    )
+}
+
 /// The arm64 package: its bootstrap and `.cwasm` are AArch64 code, the
-/// bootstrap static or needing glibc 2.34 at most. Needs the
-/// arm64 bootstrap (minutes to cross-build): `make package-test` runs it.
-#[test]
-#[ignore = "needs the arm64 bootstrap: make package-test"]
-fn the_arm64_zip_holds_aarch64_code() {
+/// bootstrap static or needing glibc 2.34 at most, and, run under
+/// qemu-aarch64 through the Runtime API, it answers the seed's hello from
+/// the AArch64 `.cwasm`. Needs the arm64 bootstrap (minutes to
+/// cross-build) and qemu: `make package-test` runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the arm64 bootstrap and qemu-aarch64: make package-test"]
+async fn the_arm64_zip_holds_aarch64_code() {
     let bootstrap = arm64_bootstrap();
     if !require(
         "the arm64 bootstrap",
         bootstrap.is_file(),
         "run `make bootstrap ARCH=arm64`",
     ) || !require_readelf()
+        || !require_qemu_aarch64()
     {
         return;
     }
@@ -287,6 +320,40 @@ fn the_arm64_zip_holds_aarch64_code() {
             "{said}"
         );
     }
+    assert_answers_under_qemu(unzipped.path()).await;
+}
+
+/// Runs the unzipped arm64 package's bootstrap under qemu-aarch64 on the
+/// seed hello's event: the seed's answer, from its AArch64 `.cwasm` (no
+/// warning that it was refused and the `.wasm` compiled instead).
+async fn assert_answers_under_qemu(root: &Path) {
+    let emulated = tempfile::tempdir().unwrap();
+    let program = emulated.path().join("bootstrap");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\nexec qemu-aarch64 -L {AARCH64_SYSROOT} '{}' \"$@\"\n",
+            root.join("bootstrap").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (outcome, stderr) = run_bootstrap(
+        &program,
+        root,
+        "hello.handler",
+        json!({"first_name": "Ada", "last_name": "Lovelace"}),
+    )
+    .await;
+    assert_eq!(
+        outcome.json(),
+        json!({"message": "Hello Ada Lovelace!"}),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("not using"),
+        "the AArch64 .cwasm was refused:\n{stderr}"
+    );
 }
 
 /// Bad inputs get one clear line and no zip: an arm64 package without an
