@@ -66,6 +66,21 @@ def lambda_handler(event, context):
                 r.read()
             micros.append((time.perf_counter() - started) * 1e6)
         return {"micros": micros}
+    if op == "tls":
+        import ssl
+        try:
+            urllib.request.urlopen(event["url"], timeout=30)
+        except urllib.error.URLError as e:
+            r = e.reason
+            kinds = {"ssl_error": ssl.SSLError, "value_error": ValueError, "os_error": OSError}
+            out = {name: isinstance(r, kind) for name, kind in kinds.items()}
+            out.update(type=type(r).__name__, reason=str(r), verify_code=r.verify_code, verify_message=r.verify_message)
+        conn = http.client.HTTPSConnection(event["host"], event["port"])
+        try:
+            conn.connect()
+        except ssl.SSLCertVerificationError as e:
+            out["at_connect"] = e.verify_message
+        return out
     if op == "many":
         n = 0
         for _ in range(event["count"]):
@@ -396,6 +411,60 @@ fn nothing_is_allowed_by_default() {
     assert!(web.authorizations.lock().unwrap().is_empty());
 }
 
+/// A TLS server on 127.0.0.1 whose certificate, made now, is self-signed:
+/// no public root vouches for it, so the host refuses it at the handshake.
+fn start_self_signed_tls() -> SocketAddr {
+    use tokio_rustls::rustls::{ServerConfig, ServerConnection, crypto, pki_types};
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+    let config = ServerConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![made.cert.der().clone()], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            // The handshake ends when the client rejects the certificate.
+            let mut tls = ServerConnection::new(config.clone()).unwrap();
+            let _ = tls.complete_io(&mut stream);
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_refused_certificate_is_ssl_cert_verification_error_at_connect() {
+    let Some(home) = require_python() else { return };
+    let (web, tls) = (TestServer::start(), start_self_signed_tls());
+    let (_root, server) = serve_allowing(home, &web, &["--allow-host", &tls.to_string()]);
+    let event = json!({"op": "tls", "url": format!("https://{tls}/"), "host": "127.0.0.1", "port": tls.port()});
+    let answer = call(&server, event);
+    assert_eq!(answer["type"], "SSLCertVerificationError", "{answer}");
+    for kind in ["ssl_error", "value_error", "os_error"] {
+        assert_eq!(answer[kind], true, "{kind}: {answer}");
+    }
+    assert_eq!(
+        (answer["verify_code"].as_i64(), answer["verify_message"].as_str()),
+        (Some(20), Some("unable to get local issuer certificate")),
+        "{answer}"
+    );
+    let reason = answer["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: ")
+            && reason.contains("invalid peer certificate: UnknownIssuer"),
+        "CPython's text and rustls's reason: {reason}"
+    );
+    assert_eq!(
+        answer["at_connect"], "unable to get local issuer certificate",
+        "http.client raises it at connect(): {answer}"
+    );
+    assert_next_event_fine(&server, &web);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_api_is_never_reachable() {
     let Some(home) = require_python() else { return };
@@ -555,6 +624,7 @@ const BOTO3: &str = "boto3==1.44.8";
 /// The boto3 handler: clients made at import, used in the handler.
 const BOTO3_HANDLER: &str = r#"
 import boto3
+import botocore.config
 import botocore.exceptions
 
 # One client at import, as the best practice says; the second is made in
@@ -589,6 +659,12 @@ def lambda_handler(event, context):
             s3.get_object(Bucket="lambda-wasm-test", Key="greeting.txt")["Body"].read()
             micros.append((time.perf_counter() - started) * 1e6)
         return {"micros": micros}
+    if op == "tls":
+        config = botocore.config.Config(retries={"total_max_attempts": 1})
+        try:
+            boto3.client("s3", endpoint_url=event["url"], config=config).list_buckets()
+        except botocore.exceptions.SSLError as e:
+            return {"error": type(e).__name__, "message": str(e), "cause": type(e.kwargs["error"]).__name__}
     if op == "denied":
         try:
             boto3.client("s3", endpoint_url="http://example.com").list_buckets()
@@ -772,6 +848,35 @@ fn boto3_imports_without_any_network() {
     assert_eq!(answer["version"], "1.44.8", "{answer}");
 }
 
+#[test]
+fn boto3_reports_a_refused_certificate_as_botocore_ssl_error() {
+    let Some(home) = require_python() else { return };
+    let vendored = vendored_boto3();
+    if !require(
+        BOTO3,
+        vendored.is_some(),
+        "`python3 -m pip install -t` needs pip and PyPI",
+    ) {
+        return;
+    }
+    let root = boto3_root(&vendored.unwrap());
+    let tls = start_self_signed_tls().to_string();
+    let server = serve(home, &root, &["--allow-host", &tls, "--timeout", "30"], &[]);
+    let answer = call(&server, json!({"op": "tls", "url": format!("https://{tls}")}));
+    assert_eq!(
+        (answer["error"].as_str(), answer["cause"].as_str()),
+        (Some("SSLError"), Some("SSLError")),
+        "botocore's SSLError from urllib3's: {answer}"
+    );
+    let message = answer["message"].as_str().unwrap_or_default();
+    let expected = format!(
+        "SSL validation failed for https://{tls}/ [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate ("
+    );
+    assert!(message.starts_with(&expected), "{message}");
+    let answer = call(&server, json!({"op": "version"}));
+    assert_eq!(answer["version"], "1.44.8", "the next event is fine: {answer}");
+}
+
 // ---------------------------------------------------------------------------
 // Measurements for BENCHMARKS.md (ignored: run them by name, never timed in tests)
 //
@@ -868,6 +973,10 @@ async fn measure_boto3_get_object() {
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
     ];
+    // Test mode's bytecode cache, as in a user's shell: boto3's init then
+    // imports bytecode, not source, within its 10 s on a loaded machine.
+    let cache = tempfile::tempdir().unwrap();
+    let server_env = [&credentials[..], &[("XDG_CACHE_HOME", cache.path().to_str().unwrap())]].concat();
     let server = serve(
         home,
         &root,
@@ -879,7 +988,7 @@ async fn measure_boto3_get_object() {
             "--timeout",
             "120",
         ],
-        &credentials,
+        &server_env,
     );
     call(&server, json!({"op": "s3"}));
     let count = 300;
