@@ -331,9 +331,8 @@ fn add_runtime_snapshot(
 /// Adds bytecode for the task root's `.py` files, compiled by the package's
 /// Python interpreter, beside each source in `__pycache__`.
 fn add_task_root_bytecode(contents: &mut Contents, options: &PackageOptions) -> anyhow::Result<()> {
-    let compiled = block_on(|| {
-        bytecode::compile_task_root(&options.python_home, &options.task_root, None)
-    })?;
+    let compiled =
+        block_on(|| bytecode::compile_task_root(&options.python_home, &options.task_root, None))?;
     if !compiled.folder.is_dir() {
         return Ok(());
     }

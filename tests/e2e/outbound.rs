@@ -448,7 +448,10 @@ fn a_refused_certificate_is_ssl_cert_verification_error_at_connect() {
         assert_eq!(answer[kind], true, "{kind}: {answer}");
     }
     assert_eq!(
-        (answer["verify_code"].as_i64(), answer["verify_message"].as_str()),
+        (
+            answer["verify_code"].as_i64(),
+            answer["verify_message"].as_str()
+        ),
         (Some(20), Some("unable to get local issuer certificate")),
         "{answer}"
     );
@@ -726,6 +729,24 @@ fn boto3_root(vendored: &Path) -> TaskRoot {
     root
 }
 
+/// The host's credentials for the boto3 tests (the guest gets placeholders).
+const CREDENTIALS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
+];
+
+/// `serve` of a boto3 task root with `args`, the host holding [`CREDENTIALS`],
+/// and test mode's caches in a folder of their own (as a user's shell has
+/// `$XDG_CACHE_HOME`), kept while the server runs: boto3 is compiled to
+/// bytecode at load, so its import stays well within init's 10 s on a
+/// loaded machine.
+fn serve_boto3(home: &Path, root: &TaskRoot, args: &[&str]) -> (LocalServer, tempfile::TempDir) {
+    let cache = tempfile::tempdir().unwrap();
+    let cache_home = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let server = serve(home, root, args, &[&CREDENTIALS[..], &cache_home].concat());
+    (server, cache)
+}
+
 /// `moto_server` on 127.0.0.1 at a free port, killed on drop.
 struct Moto {
     child: Child,
@@ -797,22 +818,15 @@ fn boto3_puts_and_gets_through_the_host_against_moto() {
     let root = boto3_root(&vendored.unwrap());
     let allow = moto.addr.to_string();
     let endpoint = format!("AWS_ENDPOINT_URL=http://{allow}");
-    let server = serve(
-        home,
-        &root,
-        &[
-            "--allow-host",
-            &allow,
-            "--env",
-            &endpoint,
-            "--timeout",
-            "60",
-        ],
-        &[
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
-        ],
-    );
+    let args = [
+        "--allow-host",
+        &allow,
+        "--env",
+        &endpoint,
+        "--timeout",
+        "60",
+    ];
+    let (server, _cache) = serve_boto3(home, &root, &args);
     let answer = call(&server, json!({"op": "s3"}));
     assert_eq!(answer["body"], "hello from s3", "{answer}");
     let answer = call(&server, json!({"op": "dynamodb"}));
@@ -843,7 +857,7 @@ fn boto3_imports_without_any_network() {
         return;
     }
     let root = boto3_root(&vendored.unwrap());
-    let server = serve(home, &root, &["--timeout", "30"], &[]);
+    let (server, _cache) = serve_boto3(home, &root, &["--timeout", "30"]);
     let answer = call(&server, json!({"op": "version"}));
     assert_eq!(answer["version"], "1.44.8", "{answer}");
 }
@@ -861,8 +875,11 @@ fn boto3_reports_a_refused_certificate_as_botocore_ssl_error() {
     }
     let root = boto3_root(&vendored.unwrap());
     let tls = start_self_signed_tls().to_string();
-    let server = serve(home, &root, &["--allow-host", &tls, "--timeout", "30"], &[]);
-    let answer = call(&server, json!({"op": "tls", "url": format!("https://{tls}")}));
+    let (server, _cache) = serve_boto3(home, &root, &["--allow-host", &tls, "--timeout", "30"]);
+    let answer = call(
+        &server,
+        json!({"op": "tls", "url": format!("https://{tls}")}),
+    );
     assert_eq!(
         (answer["error"].as_str(), answer["cause"].as_str()),
         (Some("SSLError"), Some("SSLError")),
@@ -874,7 +891,10 @@ fn boto3_reports_a_refused_certificate_as_botocore_ssl_error() {
     );
     assert!(message.starts_with(&expected), "{message}");
     let answer = call(&server, json!({"op": "version"}));
-    assert_eq!(answer["version"], "1.44.8", "the next event is fine: {answer}");
+    assert_eq!(
+        answer["version"], "1.44.8",
+        "the next event is fine: {answer}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -969,27 +989,16 @@ async fn measure_boto3_get_object() {
     let root = boto3_root(&vendored);
     let allow = moto.addr.to_string();
     let endpoint = format!("http://{allow}");
-    let credentials = [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
+    let endpoint_env = format!("AWS_ENDPOINT_URL={endpoint}");
+    let args = [
+        "--allow-host",
+        &allow,
+        "--env",
+        &endpoint_env,
+        "--timeout",
+        "120",
     ];
-    // Test mode's bytecode cache, as in a user's shell: boto3's init then
-    // imports bytecode, not source, within its 10 s on a loaded machine.
-    let cache = tempfile::tempdir().unwrap();
-    let server_env = [&credentials[..], &[("XDG_CACHE_HOME", cache.path().to_str().unwrap())]].concat();
-    let server = serve(
-        home,
-        &root,
-        &[
-            "--allow-host",
-            &allow,
-            "--env",
-            &format!("AWS_ENDPOINT_URL={endpoint}"),
-            "--timeout",
-            "120",
-        ],
-        &server_env,
-    );
+    let (server, _cache) = serve_boto3(home, &root, &args);
     call(&server, json!({"op": "s3"}));
     let count = 300;
     call(&server, json!({"op": "timed_get_object", "count": 30}));
@@ -1010,7 +1019,7 @@ async fn measure_boto3_get_object() {
     std::fs::set_permissions(&bootstrap, executable).unwrap();
     let api = FakeRuntimeApi::start().await;
     let mut env = vec![("AWS_ENDPOINT_URL", endpoint.as_str())];
-    env.extend_from_slice(&credentials);
+    env.extend_from_slice(&CREDENTIALS);
     let mut ric_boot = Bootstrap::spawn_program(
         &bootstrap,
         &api,

@@ -1672,15 +1672,28 @@ fn invoke_keeps_the_task_roots_bytecode_in_the_cache() {
     ];
     let task_root = root.path().to_str().unwrap();
     let run = || {
-        let args = ["invoke", "lambda_function.lambda_handler", "--task-root", task_root, "--event", "-"];
+        let args = [
+            "invoke",
+            "lambda_function.lambda_handler",
+            "--task-root",
+            task_root,
+            "--event",
+            "-",
+        ];
         let out = invoke_cli_env(&args, Some(b"{}"), &env);
         assert_eq!(out.code(), Some(0), "{out:#?}");
         out.json()
     };
     let pyc = || {
         let folders = cache.path().join("lambda-wasm/python-bytecode");
-        let folder = std::fs::read_dir(&folders).unwrap().flatten().find(|e| e.path().is_dir());
-        let file = folder.expect("a task root's bytecode folder").path().join("vendored_mod.cpython-315.pyc");
+        let folder = std::fs::read_dir(&folders)
+            .unwrap()
+            .flatten()
+            .find(|e| e.path().is_dir());
+        let file = folder
+            .expect("a task root's bytecode folder")
+            .path()
+            .join("vendored_mod.cpython-315.pyc");
         std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
     };
     let answer = run();

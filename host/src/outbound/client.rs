@@ -503,9 +503,15 @@ mod tests {
             error.message().contains(CERTIFICATE_NOT_ACCEPTED),
             "{error:?}"
         );
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let client = client_allowing(&closed.to_string());
-        let error = client.check(&format!("http://{closed}/").parse().unwrap()).await.unwrap_err();
+        let error = client
+            .check(&format!("http://{closed}/").parse().unwrap())
+            .await
+            .unwrap_err();
         assert!(error.message().contains("cannot connect to"), "{error:?}");
     }
 

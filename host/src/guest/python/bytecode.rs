@@ -23,8 +23,8 @@ use std::time::UNIX_EPOCH;
 use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
-use super::prepare::BuildStep;
 use super::SNAPSHOT_FILES;
+use super::prepare::BuildStep;
 use crate::engine::source::hex;
 use crate::guest::interpreter::prepare::block_on;
 use crate::package::files_under;
@@ -131,9 +131,8 @@ pub fn cached_task_root_bytecode(
         std::fs::remove_dir_all(&folder)
             .with_context(|| format!("cannot remove {}", folder.display()))?;
     }
-    std::fs::rename(&partial, &folder).with_context(|| {
-        format!("cannot move {} to {}", partial.display(), folder.display())
-    })?;
+    std::fs::rename(&partial, &folder)
+        .with_context(|| format!("cannot move {} to {}", partial.display(), folder.display()))?;
     std::fs::write(&stamp_file, stamp)
         .with_context(|| format!("cannot write {}", stamp_file.display()))?;
     Ok(folder)
@@ -147,10 +146,17 @@ fn sources_stamp(home: &Path, task_root: &Path) -> anyhow::Result<Vec<u8>> {
     let sources = files_under(task_root)?
         .into_iter()
         .filter(|file| file.extension().is_some_and(|ext| ext == "py"));
-    for file in interpreter.into_iter().filter(|file| file.is_file()).chain(sources) {
-        let metadata = std::fs::metadata(&file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let modified = metadata.modified()?.duration_since(UNIX_EPOCH).unwrap_or_default();
+    for file in interpreter
+        .into_iter()
+        .filter(|file| file.is_file())
+        .chain(sources)
+    {
+        let metadata =
+            std::fs::metadata(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let modified = metadata
+            .modified()?
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         hasher.update(file.as_os_str().as_encoded_bytes());
         hasher.update(metadata.len().to_le_bytes());
         hasher.update(modified.as_nanos().to_le_bytes());
