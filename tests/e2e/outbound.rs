@@ -729,6 +729,17 @@ fn boto3_root(vendored: &Path) -> TaskRoot {
     root
 }
 
+/// A task root with the boto3 handler and boto3 vendored, or `None` when
+/// pip cannot install it (SKIPPED, as [`require`] says).
+fn require_boto3_root() -> Option<TaskRoot> {
+    let vendored = vendored_boto3();
+    let how = "`python3 -m pip install -t` needs pip and PyPI";
+    if !require(BOTO3, vendored.is_some(), how) {
+        return None;
+    }
+    Some(boto3_root(&vendored?))
+}
+
 /// The host's credentials for the boto3 tests (the guest gets placeholders).
 const CREDENTIALS: [(&str, &str); 2] = [
     ("AWS_ACCESS_KEY_ID", "testing"),
@@ -798,14 +809,9 @@ fn start_moto() -> Option<Moto> {
 #[test]
 fn boto3_puts_and_gets_through_the_host_against_moto() {
     let Some(home) = require_python() else { return };
-    let vendored = vendored_boto3();
-    if !require(
-        BOTO3,
-        vendored.is_some(),
-        "`python3 -m pip install -t` needs pip and PyPI",
-    ) {
+    let Some(root) = require_boto3_root() else {
         return;
-    }
+    };
     let moto = start_moto();
     if !require(
         "moto[server] 5.2.5",
@@ -815,7 +821,6 @@ fn boto3_puts_and_gets_through_the_host_against_moto() {
         return;
     }
     let moto = moto.unwrap();
-    let root = boto3_root(&vendored.unwrap());
     let allow = moto.addr.to_string();
     let endpoint = format!("AWS_ENDPOINT_URL=http://{allow}");
     let args = [
@@ -848,15 +853,9 @@ fn boto3_puts_and_gets_through_the_host_against_moto() {
 #[test]
 fn boto3_imports_without_any_network() {
     let Some(home) = require_python() else { return };
-    let vendored = vendored_boto3();
-    if !require(
-        BOTO3,
-        vendored.is_some(),
-        "`python3 -m pip install -t` needs pip and PyPI",
-    ) {
+    let Some(root) = require_boto3_root() else {
         return;
-    }
-    let root = boto3_root(&vendored.unwrap());
+    };
     let (server, _cache) = serve_boto3(home, &root, &["--timeout", "30"]);
     let answer = call(&server, json!({"op": "version"}));
     assert_eq!(answer["version"], "1.44.8", "{answer}");
@@ -865,15 +864,9 @@ fn boto3_imports_without_any_network() {
 #[test]
 fn boto3_reports_a_refused_certificate_as_botocore_ssl_error() {
     let Some(home) = require_python() else { return };
-    let vendored = vendored_boto3();
-    if !require(
-        BOTO3,
-        vendored.is_some(),
-        "`python3 -m pip install -t` needs pip and PyPI",
-    ) {
+    let Some(root) = require_boto3_root() else {
         return;
-    }
-    let root = boto3_root(&vendored.unwrap());
+    };
     let tls = start_self_signed_tls().to_string();
     let (server, _cache) = serve_boto3(home, &root, &["--allow-host", &tls, "--timeout", "30"]);
     let answer = call(
