@@ -213,7 +213,7 @@ $(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm Cargo.
 # reads is named by its hash, and the interpreter's snapshot
 # (lambda-wasm-runtime.snapshot) is keyed by it (the stamp is outside the
 # home, which `package` copies whole).
-$(PYTHON_HOME).runtime-prepared: host/src/guest/python/runtime.py host/src/guest/interpreter/snapshot.rs $(PYTHON_HOME)/python-snapshot.cwasm | host
+$(PYTHON_HOME).runtime-prepared: host/src/guest/python/runtime.py host/src/guest/python/outbound.py host/src/guest/interpreter/snapshot.rs $(PYTHON_HOME)/python-snapshot.cwasm | host
 	$(HOST) prepare-python --home $(PYTHON_HOME)
 	touch $@
 

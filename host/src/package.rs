@@ -21,6 +21,7 @@ use crate::engine;
 use crate::engine::source::{self, Freshness, SourceRecord, WasmFile};
 use crate::engine::target::Arch;
 use crate::guest::interpreter::Language;
+use crate::guest::interpreter::prepare::block_on;
 use crate::guest::python::{self, bytecode, prepare::prepare_runtime};
 use crate::guest::{javascript, ruby};
 use crate::settings::{JS_HOME_VARIABLE, RUBY_HOME_VARIABLE};
@@ -249,7 +250,7 @@ fn add_python(
     let home = &options.python_home;
     let pyc = python::runtime_pyc_path(home);
     if !pyc.is_file() || !home.join(python_snapshot_name()).is_file() {
-        block_on(prepare_runtime(home))?;
+        block_on(|| prepare_runtime(home))?;
     }
     for file in files_under(home)? {
         let relative = file.strip_prefix(home).expect("under the home");
@@ -289,7 +290,7 @@ fn add_javascript(
     let home = &options.js_home;
     let [cwasm, wasm] = javascript::RUNNER_FILES;
     add_interpreter(contents, engine, options.arch, home, "js", cwasm, wasm)?;
-    block_on(javascript::prepare_runner(home))?;
+    block_on(|| javascript::prepare_runner(home))?;
     add_runtime_snapshot(contents, &javascript::JAVASCRIPT, home, "js")
 }
 
@@ -303,7 +304,7 @@ fn add_ruby(
     let home = &options.ruby_home;
     let [cwasm, wasm] = ruby::INTERPRETER_FILES;
     add_interpreter(contents, engine, options.arch, home, "ruby", cwasm, wasm)?;
-    block_on(ruby::prepare_runtime(home))?;
+    block_on(|| ruby::prepare_runtime(home))?;
     add_runtime_snapshot(contents, &ruby::RUBY, home, "ruby")
 }
 
@@ -330,10 +331,8 @@ fn add_runtime_snapshot(
 /// Adds bytecode for the task root's `.py` files, compiled by the package's
 /// Python interpreter, beside each source in `__pycache__`.
 fn add_task_root_bytecode(contents: &mut Contents, options: &PackageOptions) -> anyhow::Result<()> {
-    let compiled = block_on(bytecode::compile_task_root(
-        &options.python_home,
-        &options.task_root,
-    ))?;
+    let compiled =
+        block_on(|| bytecode::compile_task_root(&options.python_home, &options.task_root, None))?;
     if !compiled.folder.is_dir() {
         return Ok(());
     }
@@ -348,15 +347,6 @@ fn add_task_root_bytecode(contents: &mut Contents, options: &PackageOptions) -> 
         contents.add_bytes(&name, bytes);
     }
     Ok(())
-}
-
-/// Runs a build step that needs an async runtime (the interpreter's) to its end.
-fn block_on<T>(step: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start an async runtime for an interpreter's build step")?
-        .block_on(step)
 }
 
 /// Adds an interpreter's module, as `folder/cwasm_name`: the `.cwasm` in
@@ -413,7 +403,7 @@ fn is_portable(cwasm: &Path, wasm: &Path, arch: Arch) -> bool {
 }
 
 /// Every regular file under `root`, following no symbolic links out of it.
-fn files_under(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn files_under(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut folders = vec![root.to_path_buf()];
     while let Some(folder) = folders.pop() {

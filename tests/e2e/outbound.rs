@@ -66,6 +66,21 @@ def lambda_handler(event, context):
                 r.read()
             micros.append((time.perf_counter() - started) * 1e6)
         return {"micros": micros}
+    if op == "tls":
+        import ssl
+        try:
+            urllib.request.urlopen(event["url"], timeout=30)
+        except urllib.error.URLError as e:
+            r = e.reason
+            kinds = {"ssl_error": ssl.SSLError, "value_error": ValueError, "os_error": OSError}
+            out = {name: isinstance(r, kind) for name, kind in kinds.items()}
+            out.update(type=type(r).__name__, reason=str(r), verify_code=r.verify_code, verify_message=r.verify_message)
+        conn = http.client.HTTPSConnection(event["host"], event["port"])
+        try:
+            conn.connect()
+        except ssl.SSLCertVerificationError as e:
+            out["at_connect"] = e.verify_message
+        return out
     if op == "many":
         n = 0
         for _ in range(event["count"]):
@@ -396,6 +411,63 @@ fn nothing_is_allowed_by_default() {
     assert!(web.authorizations.lock().unwrap().is_empty());
 }
 
+/// A TLS server on 127.0.0.1 whose certificate, made now, is self-signed:
+/// no public root vouches for it, so the host refuses it at the handshake.
+fn start_self_signed_tls() -> SocketAddr {
+    use tokio_rustls::rustls::{ServerConfig, ServerConnection, crypto, pki_types};
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+    let config = ServerConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![made.cert.der().clone()], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            // The handshake ends when the client rejects the certificate.
+            let mut tls = ServerConnection::new(config.clone()).unwrap();
+            let _ = tls.complete_io(&mut stream);
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_refused_certificate_is_ssl_cert_verification_error_at_connect() {
+    let Some(home) = require_python() else { return };
+    let (web, tls) = (TestServer::start(), start_self_signed_tls());
+    let (_root, server) = serve_allowing(home, &web, &["--allow-host", &tls.to_string()]);
+    let event = json!({"op": "tls", "url": format!("https://{tls}/"), "host": "127.0.0.1", "port": tls.port()});
+    let answer = call(&server, event);
+    assert_eq!(answer["type"], "SSLCertVerificationError", "{answer}");
+    for kind in ["ssl_error", "value_error", "os_error"] {
+        assert_eq!(answer[kind], true, "{kind}: {answer}");
+    }
+    assert_eq!(
+        (
+            answer["verify_code"].as_i64(),
+            answer["verify_message"].as_str()
+        ),
+        (Some(20), Some("unable to get local issuer certificate")),
+        "{answer}"
+    );
+    let reason = answer["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: ")
+            && reason.contains("invalid peer certificate: UnknownIssuer"),
+        "CPython's text and rustls's reason: {reason}"
+    );
+    assert_eq!(
+        answer["at_connect"], "unable to get local issuer certificate",
+        "http.client raises it at connect(): {answer}"
+    );
+    assert_next_event_fine(&server, &web);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_api_is_never_reachable() {
     let Some(home) = require_python() else { return };
@@ -555,6 +627,7 @@ const BOTO3: &str = "boto3==1.44.8";
 /// The boto3 handler: clients made at import, used in the handler.
 const BOTO3_HANDLER: &str = r#"
 import boto3
+import botocore.config
 import botocore.exceptions
 
 # One client at import, as the best practice says; the second is made in
@@ -589,6 +662,12 @@ def lambda_handler(event, context):
             s3.get_object(Bucket="lambda-wasm-test", Key="greeting.txt")["Body"].read()
             micros.append((time.perf_counter() - started) * 1e6)
         return {"micros": micros}
+    if op == "tls":
+        config = botocore.config.Config(retries={"total_max_attempts": 1})
+        try:
+            boto3.client("s3", endpoint_url=event["url"], config=config).list_buckets()
+        except botocore.exceptions.SSLError as e:
+            return {"error": type(e).__name__, "message": str(e), "cause": type(e.kwargs["error"]).__name__}
     if op == "denied":
         try:
             boto3.client("s3", endpoint_url="http://example.com").list_buckets()
@@ -650,6 +729,35 @@ fn boto3_root(vendored: &Path) -> TaskRoot {
     root
 }
 
+/// A task root with the boto3 handler and boto3 vendored, or `None` when
+/// pip cannot install it (SKIPPED, as [`require`] says).
+fn require_boto3_root() -> Option<TaskRoot> {
+    let vendored = vendored_boto3();
+    let how = "`python3 -m pip install -t` needs pip and PyPI";
+    if !require(BOTO3, vendored.is_some(), how) {
+        return None;
+    }
+    Some(boto3_root(&vendored?))
+}
+
+/// The host's credentials for the boto3 tests (the guest gets placeholders).
+const CREDENTIALS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
+];
+
+/// `serve` of a boto3 task root with `args`, the host holding [`CREDENTIALS`],
+/// and test mode's caches in a folder of their own (as a user's shell has
+/// `$XDG_CACHE_HOME`), kept while the server runs: boto3 is compiled to
+/// bytecode at load, so its import stays well within init's 10 s on a
+/// loaded machine.
+fn serve_boto3(home: &Path, root: &TaskRoot, args: &[&str]) -> (LocalServer, tempfile::TempDir) {
+    let cache = tempfile::tempdir().unwrap();
+    let cache_home = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let server = serve(home, root, args, &[&CREDENTIALS[..], &cache_home].concat());
+    (server, cache)
+}
+
 /// `moto_server` on 127.0.0.1 at a free port, killed on drop.
 struct Moto {
     child: Child,
@@ -701,14 +809,9 @@ fn start_moto() -> Option<Moto> {
 #[test]
 fn boto3_puts_and_gets_through_the_host_against_moto() {
     let Some(home) = require_python() else { return };
-    let vendored = vendored_boto3();
-    if !require(
-        BOTO3,
-        vendored.is_some(),
-        "`python3 -m pip install -t` needs pip and PyPI",
-    ) {
+    let Some(root) = require_boto3_root() else {
         return;
-    }
+    };
     let moto = start_moto();
     if !require(
         "moto[server] 5.2.5",
@@ -718,25 +821,17 @@ fn boto3_puts_and_gets_through_the_host_against_moto() {
         return;
     }
     let moto = moto.unwrap();
-    let root = boto3_root(&vendored.unwrap());
     let allow = moto.addr.to_string();
     let endpoint = format!("AWS_ENDPOINT_URL=http://{allow}");
-    let server = serve(
-        home,
-        &root,
-        &[
-            "--allow-host",
-            &allow,
-            "--env",
-            &endpoint,
-            "--timeout",
-            "60",
-        ],
-        &[
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
-        ],
-    );
+    let args = [
+        "--allow-host",
+        &allow,
+        "--env",
+        &endpoint,
+        "--timeout",
+        "60",
+    ];
+    let (server, _cache) = serve_boto3(home, &root, &args);
     let answer = call(&server, json!({"op": "s3"}));
     assert_eq!(answer["body"], "hello from s3", "{answer}");
     let answer = call(&server, json!({"op": "dynamodb"}));
@@ -758,18 +853,41 @@ fn boto3_puts_and_gets_through_the_host_against_moto() {
 #[test]
 fn boto3_imports_without_any_network() {
     let Some(home) = require_python() else { return };
-    let vendored = vendored_boto3();
-    if !require(
-        BOTO3,
-        vendored.is_some(),
-        "`python3 -m pip install -t` needs pip and PyPI",
-    ) {
+    let Some(root) = require_boto3_root() else {
         return;
-    }
-    let root = boto3_root(&vendored.unwrap());
-    let server = serve(home, &root, &["--timeout", "30"], &[]);
+    };
+    let (server, _cache) = serve_boto3(home, &root, &["--timeout", "30"]);
     let answer = call(&server, json!({"op": "version"}));
     assert_eq!(answer["version"], "1.44.8", "{answer}");
+}
+
+#[test]
+fn boto3_reports_a_refused_certificate_as_botocore_ssl_error() {
+    let Some(home) = require_python() else { return };
+    let Some(root) = require_boto3_root() else {
+        return;
+    };
+    let tls = start_self_signed_tls().to_string();
+    let (server, _cache) = serve_boto3(home, &root, &["--allow-host", &tls, "--timeout", "30"]);
+    let answer = call(
+        &server,
+        json!({"op": "tls", "url": format!("https://{tls}")}),
+    );
+    assert_eq!(
+        (answer["error"].as_str(), answer["cause"].as_str()),
+        (Some("SSLError"), Some("SSLError")),
+        "botocore's SSLError from urllib3's: {answer}"
+    );
+    let message = answer["message"].as_str().unwrap_or_default();
+    let expected = format!(
+        "SSL validation failed for https://{tls}/ [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate ("
+    );
+    assert!(message.starts_with(&expected), "{message}");
+    let answer = call(&server, json!({"op": "version"}));
+    assert_eq!(
+        answer["version"], "1.44.8",
+        "the next event is fine: {answer}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -864,23 +982,16 @@ async fn measure_boto3_get_object() {
     let root = boto3_root(&vendored);
     let allow = moto.addr.to_string();
     let endpoint = format!("http://{allow}");
-    let credentials = [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
+    let endpoint_env = format!("AWS_ENDPOINT_URL={endpoint}");
+    let args = [
+        "--allow-host",
+        &allow,
+        "--env",
+        &endpoint_env,
+        "--timeout",
+        "120",
     ];
-    let server = serve(
-        home,
-        &root,
-        &[
-            "--allow-host",
-            &allow,
-            "--env",
-            &format!("AWS_ENDPOINT_URL={endpoint}"),
-            "--timeout",
-            "120",
-        ],
-        &credentials,
-    );
+    let (server, _cache) = serve_boto3(home, &root, &args);
     call(&server, json!({"op": "s3"}));
     let count = 300;
     call(&server, json!({"op": "timed_get_object", "count": 30}));
@@ -901,7 +1012,7 @@ async fn measure_boto3_get_object() {
     std::fs::set_permissions(&bootstrap, executable).unwrap();
     let api = FakeRuntimeApi::start().await;
     let mut env = vec![("AWS_ENDPOINT_URL", endpoint.as_str())];
-    env.extend_from_slice(&credentials);
+    env.extend_from_slice(&CREDENTIALS);
     let mut ric_boot = Bootstrap::spawn_program(
         &bootstrap,
         &api,

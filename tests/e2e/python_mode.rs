@@ -1633,6 +1633,83 @@ fn invoke_errors() {
     );
 }
 
+/// A handler importing a vendored module, saying where its bytecode is
+/// looked for and whether the guest may write there.
+const CACHED_IMPORT: &str = r#"import os, sys
+import vendored_mod
+
+
+def lambda_handler(event, context):
+    try:
+        open(vendored_mod.__spec__.cached, "ab").close()
+        writable = True
+    except OSError:
+        writable = False
+    seen = os.path.isfile(vendored_mod.__spec__.cached)
+    return {"value": vendored_mod.VALUE, "prefix": sys.pycache_prefix, "seen": seen, "writable": writable}
+"#;
+
+/// Test mode keeps the task root's bytecode in the module cache: the first
+/// `invoke` compiles it with the guest's CPython, later ones read it (the
+/// guest sees it read-only through `sys.pycache_prefix`), and an edited
+/// source is compiled again, never run stale.
+#[test]
+fn invoke_keeps_the_task_roots_bytecode_in_the_cache() {
+    let Some(home) = require_python() else {
+        return;
+    };
+    let root = TaskRoot::builder()
+        .file("lambda_function.py", CACHED_IMPORT)
+        .file("vendored_mod.py", "VALUE = 'first'\n")
+        .build();
+    let cache = tempfile::tempdir().unwrap();
+    let (k, v) = home_env(home);
+    let env = [
+        (k, v.as_str()),
+        ("XDG_CACHE_HOME", cache.path().to_str().unwrap()),
+        // Each invoke imports the handler (no snapshot taken after it).
+        ("LAMBDA_WASM_PREINIT", "runtime"),
+    ];
+    let task_root = root.path().to_str().unwrap();
+    let run = || {
+        let args = [
+            "invoke",
+            "lambda_function.lambda_handler",
+            "--task-root",
+            task_root,
+            "--event",
+            "-",
+        ];
+        let out = invoke_cli_env(&args, Some(b"{}"), &env);
+        assert_eq!(out.code(), Some(0), "{out:#?}");
+        out.json()
+    };
+    let pyc = || {
+        let folders = cache.path().join("lambda-wasm/python-bytecode");
+        let folder = std::fs::read_dir(&folders)
+            .unwrap()
+            .flatten()
+            .find(|e| e.path().is_dir());
+        let file = folder
+            .expect("a task root's bytecode folder")
+            .path()
+            .join("vendored_mod.cpython-315.pyc");
+        std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+    };
+    let answer = run();
+    assert_eq!(
+        answer,
+        json!({"value": "first", "prefix": "/var/cache/pycache", "seen": true, "writable": false})
+    );
+    let first = pyc();
+    assert_eq!(&first[4..8], &[3, 0, 0, 0], "a checked-hash pyc");
+    assert_eq!(run()["value"], "first");
+    assert_eq!(pyc(), first, "an unchanged source is not compiled again");
+    root.write("vendored_mod.py", b"VALUE = 'edited'\n");
+    assert_eq!(run()["value"], "edited", "an edited source is picked up");
+    assert_ne!(pyc(), first, "and compiled again");
+}
+
 /// `package` ships the interpreter, precompiled and compressed to fit
 /// Lambda's 250 MB, with the runtime glue as bytecode; unzipped into a fresh
 /// folder, its own bootstrap answers the seed's hello.

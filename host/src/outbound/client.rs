@@ -72,10 +72,19 @@ impl Client {
         )))
     }
 
-    /// Whether `uri`'s host and port may be reached: the policy and the
-    /// address check of a hop, without connecting (a guest's `CONNECT`).
+    /// A guest's `CONNECT`: the policy and address check of a hop, then a
+    /// connection to it (TCP, and TLS with the certificate verified for
+    /// `https`) unless one is idle in the pool, kept there for the request
+    /// that follows. So a refused port or a bad certificate is reported
+    /// when the guest connects, where a socket library reports it.
     pub async fn check(&self, uri: &Uri) -> Result<(), OutboundError> {
-        self.resolve(uri).await.map(drop)
+        let destination = self.resolve(uri).await?;
+        let sender = match self.pool.take(&destination) {
+            Some(idle) => idle,
+            None => self.connect(&destination).await?,
+        };
+        self.pool.put(destination, sender);
+        Ok(())
     }
 
     /// The hop's destination: its scheme, host, port and the checked address.
@@ -196,6 +205,11 @@ fn failed(destination: &Destination, what: &str, error: &dyn std::fmt::Display) 
     ))
 }
 
+/// What the message of a refused certificate says, followed by rustls's
+/// reason after `: ` (docs/abi.md, section 12); the Python runtime raises
+/// `ssl.SSLCertVerificationError` for it (outbound.py).
+pub const CERTIFICATE_NOT_ACCEPTED: &str = "TLS certificate not accepted";
+
 /// A failed TLS handshake; a certificate the host does not accept says so,
 /// and which certificates it does accept.
 fn tls_failed(destination: &Destination, error: &std::io::Error) -> OutboundError {
@@ -204,10 +218,12 @@ fn tls_failed(destination: &Destination, error: &std::io::Error) -> OutboundErro
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
     if refused {
-        let what = "TLS certificate not accepted (the host trusts certificates \
+        let what = format!(
+            "{CERTIFICATE_NOT_ACCEPTED} (the host trusts certificates \
             that chain to a public web PKI root and name the URL's host; a \
-            self-signed or private-CA certificate is refused)";
-        failed(destination, what, error)
+            self-signed or private-CA certificate is refused)"
+        );
+        failed(destination, &what, error)
     } else {
         failed(destination, "TLS handshake", error)
     }
@@ -458,10 +474,45 @@ mod tests {
             panic!("{error:?}");
         };
         assert!(
-            message.contains("TLS certificate not accepted"),
+            message.contains("TLS certificate not accepted")
+                && message.ends_with("invalid peer certificate: UnknownIssuer"),
             "{message}"
         );
         assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_check_connects_and_leaves_the_connection_for_the_request() {
+        let server = testing::serve(false, |_| async { ok("ok", false) }).await;
+        let client = client_allowing(&server.addr.to_string());
+        let url = format!("http://{}/", server.addr);
+        client.check(&url.parse().unwrap()).await.unwrap();
+        client.check(&url.parse().unwrap()).await.unwrap();
+        let response = client.exchange(get(&url)).await.unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_check_reports_a_bad_certificate_or_a_closed_port() {
+        let server = testing::serve_self_signed_tls().await;
+        let client = client_allowing(&server.addr.to_string());
+        let uri = format!("https://{}/", server.addr).parse().unwrap();
+        let error = client.check(&uri).await.unwrap_err();
+        assert!(
+            error.message().contains(CERTIFICATE_NOT_ACCEPTED),
+            "{error:?}"
+        );
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let client = client_allowing(&closed.to_string());
+        let error = client
+            .check(&format!("http://{closed}/").parse().unwrap())
+            .await
+            .unwrap_err();
+        assert!(error.message().contains("cannot connect to"), "{error:?}");
     }
 
     #[test]

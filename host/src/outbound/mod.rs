@@ -151,8 +151,13 @@ impl Outbound {
             .duration_since(SystemTime::now())
             .unwrap_or_default();
         let exchange = async {
+            let _slot = self
+                .slots
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
             if parsed.method == http::Method::CONNECT {
-                // Only the question "may this host be reached?" (docs/abi.md).
+                // Only a connection, kept for the request to come (docs/abi.md).
                 self.client.check(&parsed.uri).await?;
                 return Ok(wire::GuestResponse {
                     status: 200,
@@ -160,11 +165,6 @@ impl Outbound {
                     body: bytes::Bytes::new(),
                 });
             }
-            let _slot = self
-                .slots
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
             self.client.exchange(parsed).await
         };
         let result = match tokio::time::timeout(remaining, exchange).await {

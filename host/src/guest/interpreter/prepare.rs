@@ -21,6 +21,28 @@ use crate::sandbox::Extras;
 use crate::settings::{FunctionSettings, LAMBDA_TASK_ROOT, LocalOptions};
 use crate::store::InstanceTemplate;
 
+/// Runs a build step (which needs an async runtime: the interpreter's) to
+/// its end on a thread of its own with a runtime of its own, so that sync
+/// code can wait for it whether or not it runs inside a runtime.
+pub fn block_on<T, F>(step: impl FnOnce() -> F + Send) -> anyhow::Result<T>
+where
+    T: Send,
+    F: Future<Output = anyhow::Result<T>>,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("cannot start an async runtime for an interpreter's build step")?
+                    .block_on(step())
+            })
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("an interpreter's build step panicked")))
+    })
+}
+
 /// A build step's sandbox: an empty task root and `/tmp` in a scratch
 /// folder (removed when this is dropped), and settings naming them.
 pub struct Scratch {

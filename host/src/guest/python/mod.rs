@@ -93,6 +93,8 @@ const RUNTIME_SNAPSHOT: &str = "lambda-wasm-runtime.snapshot";
 const STDLIB_DIR: &str = "lib";
 /// Where the guest sees that folder: where the interpreter looks for its stdlib.
 const GUEST_STDLIB_DIR: &str = "/usr/local/lib";
+/// Where the guest sees test mode's bytecode cache (`sys.pycache_prefix`).
+const GUEST_PYCACHE_PREFIX: &str = "/var/cache/pycache";
 /// The interpreter's `argv[0]`.
 const PYTHON_ARGV0: &str = "/usr/local/bin/python.wasm";
 
@@ -163,11 +165,35 @@ fn load_interpreter(
             home.display()
         );
     }
+    if let Some(cache) = &settings.module_cache_dir {
+        add_bytecode_cache(&mut extras, settings, cache);
+    }
     let pyc = format!("{GUEST_STDLIB_DIR}/{}", runtime_pyc_name());
     extras.args = [PYTHON_ARGV0, "-c", RUNTIME_LOADER, &pyc, RUNTIME_PY]
         .map(String::from)
         .to_vec();
     Ok((module, extras))
+}
+
+/// Test mode: gives the guest the task root's bytecode from the module
+/// `cache` (compiled now if stale), read-only under [`GUEST_PYCACHE_PREFIX`],
+/// which the runtime makes `sys.pycache_prefix`. Without it (a warning says
+/// why) imports compile from source.
+fn add_bytecode_cache(extras: &mut Extras, settings: &FunctionSettings, cache: &Path) {
+    let home = &settings.python_home;
+    match bytecode::cached_task_root_bytecode(home, &settings.task_root, cache) {
+        Ok(folder) => {
+            // The import system looks for `<prefix><source path>` minus `.py`.
+            let guest = format!("{GUEST_PYCACHE_PREFIX}{}", settings.guest_task_root);
+            extras.read_only_dirs.push((folder, guest));
+            extras
+                .env
+                .push(("PYTHONPYCACHEPREFIX".into(), GUEST_PYCACHE_PREFIX.into()));
+        }
+        Err(error) => tracing::warn!(
+            "no bytecode cache for the task root's Python files: {error:#}; each cold start compiles them from source"
+        ),
+    }
 }
 
 /// The interpreter in `home` and its sandbox additions, without arguments.

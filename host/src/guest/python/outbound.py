@@ -19,6 +19,11 @@
 #   urllib3's NewConnectionError, hence botocore's EndpointConnectionError);
 #   the request bytes http.client writes are collected, and when it reads the
 #   response they go to the host as one request.
+# - The host connects at that `CONNECT` (TCP, and TLS for https, keeping the
+#   connection for the request), so a certificate it refuses is raised at
+#   connect() as CPython's ssl raises it: ssl.SSLCertVerificationError with
+#   OpenSSL's verify code and message (urllib's URLError reason, urllib3's
+#   and botocore's SSLError).
 # - botocore's `Expect: 100-continue` is dropped: the host sends the body
 #   with the request anyway, and waiting for an interim response would need
 #   select() on a socket the guest does not have.
@@ -122,7 +127,9 @@ SSL_ERROR_EOF = 8
 
 
 class SSLError(OSError):
-    pass
+    # As CPython's: the message alone when there is one.
+    def __str__(self):
+        return self.strerror if isinstance(self.strerror, str) else super().__str__()
 
 
 class SSLZeroReturnError(SSLError):
@@ -275,12 +282,31 @@ def RAND_status():
 '''
 
 # Status digits of the host's reply (docs/abi.md, `http_request`).
-DENIED, TIMED_OUT = 1, 3
+DENIED, FAILED, TIMED_OUT = 1, 2, 3
+# What a failure's message says of a certificate the host refused, before
+# rustls's reason (CERTIFICATE_NOT_ACCEPTED in host/src/outbound/client.rs).
+CERTIFICATE_NOT_ACCEPTED = "TLS certificate not accepted"
+RUSTLS_REASON = "invalid peer certificate: "
+
+# rustls's reasons (their starts) as OpenSSL's X509 verify code and message,
+# which CPython's SSLCertVerificationError carries. rustls does not tell a
+# self-signed certificate from one of an unknown issuer: both are 20.
+VERIFY_RESULTS = (
+    (("UnknownIssuer",), 20, "unable to get local issuer certificate"),
+    (("Expired", "certificate expired"), 10, "certificate has expired"),
+    (("NotValidYet", "certificate not valid yet"), 9, "certificate is not yet valid"),
+    (("NotValidForName", "certificate not valid for name"), 62, "Hostname mismatch, certificate is not valid for '%s'."),
+    (("Revoked",), 23, "certificate revoked"),
+    (("BadSignature",), 7, "certificate signature failure"),
+    (("InvalidPurpose", "certificate does not allow"), 26, "unsupported certificate purpose"),
+)
+# OpenSSL's X509_V_ERR_UNSPECIFIED, for the other reasons (their text is rustls's).
+VERIFY_UNSPECIFIED = 1
 
 
-def host_exchange(wire):
-    '''The host's response to one wire request: (status, headers, body), or
-    an OSError carrying the host's message.'''
+def host_exchange(wire, host):
+    '''The host's response to one wire request for `host`: (status, headers,
+    body), or an OSError carrying the host's message.'''
     reply = call(b"H" + wire)
     status = reply[0] - 48
     if status != 0:
@@ -289,15 +315,38 @@ def host_exchange(wire):
             raise PermissionError(message)
         if status == TIMED_OUT:
             raise TimeoutError(message)
+        if status == FAILED and CERTIFICATE_NOT_ACCEPTED in message:
+            raise certificate_error(message, host)
         raise ConnectionError(message)
     head, _, body = reply[1:].partition(b"\n\n")
     lines = head.split(b"\n")
     return int(lines[0]), lines[1:], body
 
 
+def certificate_error(message, host):
+    '''ssl.SSLCertVerificationError as CPython raises it, the host's message
+    (with rustls's reason) where CPython names its source line.'''
+    import ssl
+    reason = message.rpartition(RUSTLS_REASON)[2]
+    code, verify_message = VERIFY_UNSPECIFIED, reason
+    for starts, known_code, text in VERIFY_RESULTS:
+        if reason.startswith(starts):
+            code, verify_message = known_code, text.replace("%s", host)
+            break
+    error = ssl.SSLCertVerificationError(
+        ssl.SSL_ERROR_SSL,
+        "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: %s (%s)" % (verify_message, message),
+    )
+    error.library, error.reason = "SSL", "CERTIFICATE_VERIFY_FAILED"
+    error.verify_code, error.verify_message = code, verify_message
+    return error
+
+
 def check_reachable(scheme, host, port):
-    '''Asks the host whether scheme://host:port may be reached (no connection is made).'''
-    host_exchange(b"CONNECT %s://%s:%d\n\n" % (scheme.encode(), authority_host(host).encode("idna"), port))
+    '''Has the host check scheme://host:port and connect to it (docs/abi.md,
+    `CONNECT`); the connection waits in the host for the request.'''
+    wire = b"CONNECT %s://%s:%d\n\n" % (scheme.encode(), authority_host(host).encode("idna"), port)
+    host_exchange(wire, host)
 
 
 def authority_host(host):
@@ -354,7 +403,7 @@ class HostSocket:
         absolute = target.startswith(b"http://") or target.startswith(b"https://")
         url = target if absolute else b"%s://%s%s" % (self.scheme.encode(), authority.encode("idna"), target)
         wire = b"%s %s\n%s\n\n%s" % (method, url, b"\n".join(headers), body) if headers else b"%s %s\n\n%s" % (method, url, body)
-        status, response_headers, response_body = host_exchange(wire)
+        status, response_headers, response_body = host_exchange(wire, self.host)
         keep_length = method == b"HEAD" or status in (204, 304)
         out = [b"HTTP/1.1 %d %s" % (status, modules["http.client"].responses.get(status, "").encode())]
         for line in response_headers:
@@ -423,11 +472,14 @@ def patch_http_client(module):
 
 def patch_urllib3(module):
     new_connection_error = modules["urllib3.exceptions"].NewConnectionError
+    ssl_error = modules["ssl"].SSLError  # urllib3 imported it
 
     def connect(self):
         scheme = "https" if self.default_port == 443 else "http"
         try:
             check_reachable(scheme, self.host, self.port)
+        except ssl_error:
+            raise  # urllib3 makes it its SSLError
         except OSError as e:
             raise new_connection_error(self, str(e)) from e
         self.sock = HostSocket(scheme, self.host, self.port, self.timeout)

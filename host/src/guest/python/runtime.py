@@ -269,6 +269,10 @@ def _lambda_runtime():
             outbound("PATCHES")[name](modules[name])
     sys.meta_path.insert(0, OutboundImportHook)
 
+    # CPython reads PYTHONPYCACHEPREFIX at startup, before a snapshot's
+    # restore; test mode sets it to its read-only bytecode cache.
+    sys.pycache_prefix = environ.get("PYTHONPYCACHEPREFIX") or None
+
     # --- init: sys.path, then the handler (awslambdaric's _get_handler) ------
 
     for p in ("/opt/python", "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2]):
