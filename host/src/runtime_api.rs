@@ -17,11 +17,12 @@ use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use http::header::{CONTENT_TYPE, HOST, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use lambda_runtime_api_client::body::Body;
-use lambda_runtime_api_client::{BoxError, PooledClient, build_request};
+use lambda_runtime_api_client::{BoxError, PooledClient};
 
 use crate::errors::LambdaError;
 use crate::invocation::{Invocation, InvocationContext, compact_json};
@@ -84,6 +85,21 @@ pub trait IntoRequest {
     fn into_request(self) -> Result<Request<Body>, BoxError>;
 }
 
+/// A request with the client's `User-Agent`, as
+/// `lambda_runtime_api_client::build_request` makes it, whose value is
+/// taken from there once: that function looks the header's name up from
+/// text and checks the value for every request (~860 instructions).
+fn request() -> http::request::Builder {
+    static CLIENT_USER_AGENT: LazyLock<HeaderValue> = LazyLock::new(|| {
+        let request = lambda_runtime_api_client::build_request().body(());
+        request
+            .expect("the client's own request is valid")
+            .headers()[USER_AGENT]
+            .clone()
+    });
+    Request::builder().header(USER_AGENT, CLIENT_USER_AGENT.clone())
+}
+
 /// `GET /runtime/invocation/next`: blocks until Lambda has an event.
 pub struct NextEventRequest;
 
@@ -93,7 +109,7 @@ impl IntoRequest for NextEventRequest {
         // instructions per event), a clone of this one shares its bytes.
         static NEXT: LazyLock<Uri> =
             LazyLock::new(|| Uri::from_static("/2018-06-01/runtime/invocation/next"));
-        Ok(build_request()
+        Ok(request()
             .method(Method::GET)
             .uri(NEXT.clone())
             .body(Body::empty())?)
@@ -113,7 +129,7 @@ pub struct EventCompletionRequest<'a> {
 
 impl IntoRequest for EventCompletionRequest<'_> {
     fn into_request(self) -> Result<Request<Body>, BoxError> {
-        Ok(build_request()
+        Ok(request()
             .method(Method::POST)
             .uri(invocation_path(self.request_id, "response"))
             .header(CONTENT_TYPE, JSON_CONTENT)
@@ -160,7 +176,7 @@ fn error_request(
 ) -> Result<Request<Body>, BoxError> {
     let error_type =
         HeaderValue::from_str(&error.error_type).unwrap_or(HeaderValue::from_static("Unhandled"));
-    Ok(build_request()
+    Ok(request()
         .method(Method::POST)
         .uri(path)
         .header(CONTENT_TYPE, JSON_CONTENT)
@@ -275,6 +291,8 @@ fn header_text(bytes: &[u8]) -> Cow<'_, str> {
 #[derive(Debug)]
 pub struct RuntimeApi {
     client: PooledClient,
+    /// The `Host` of every request, made once (see [`host_header`]).
+    host: HeaderValue,
 }
 
 impl RuntimeApi {
@@ -290,9 +308,25 @@ impl RuntimeApi {
                     "AWS_LAMBDA_RUNTIME_API={address:?} is not a host:port or a URL (with a path, write it as http://host:port/path)"
                 ))
             })?;
+        let host = host_header(&uri).ok_or_else(|| {
+            LambdaError::configuration(format!(
+                "AWS_LAMBDA_RUNTIME_API={address:?}: its host is not a valid Host header"
+            ))
+        })?;
         Ok(Self {
             client: PooledClient::builder().with_endpoint(uri).build(),
+            host,
         })
+    }
+
+    /// Sends `request` with its `Host` set: hyper_util's client would
+    /// otherwise `format!` it for every request (~1,000 instructions).
+    fn call(
+        &self,
+        mut request: Request<Body>,
+    ) -> impl Future<Output = Result<Response<Incoming>, BoxError>> + use<> {
+        request.headers_mut().insert(HOST, self.host.clone());
+        self.client.call(request)
     }
 
     /// Waits for the next event.
@@ -300,7 +334,7 @@ impl RuntimeApi {
         &self,
         settings_timeout: std::time::Duration,
     ) -> Result<NextEvent, BoxError> {
-        let response = self.client.call(NextEventRequest.into_request()?).await?;
+        let response = self.call(NextEventRequest.into_request()?).await?;
         let status = response.status();
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
@@ -325,7 +359,7 @@ impl RuntimeApi {
     pub async fn send(&self, request: impl IntoRequest) -> Result<(), BoxError> {
         let request = request.into_request()?;
         let path = request.uri().path().to_string();
-        let response = self.client.call(request).await?;
+        let response = self.call(request).await?;
         let status = response.status();
         // Read the body so the connection goes back to the pool.
         let body = response.into_body().collect().await?.to_bytes();
@@ -340,6 +374,24 @@ impl RuntimeApi {
             )
             .into()),
         }
+    }
+}
+
+/// The `Host` header hyper_util's client writes for requests to `api` (the
+/// host, and the port unless it is the scheme's default); `None` when the
+/// address has no authority or the host is not a header value.
+fn host_header(api: &Uri) -> Option<HeaderValue> {
+    let authority = api.authority()?;
+    let default_port = if api.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        443
+    } else {
+        80
+    };
+    match authority.port() {
+        Some(port) if port.as_u16() != default_port => {
+            HeaderValue::from_str(&format!("{}:{port}", authority.host())).ok()
+        }
+        _ => HeaderValue::from_str(authority.host()).ok(),
     }
 }
 
@@ -549,25 +601,58 @@ mod tests {
     }
 
     /// A Runtime API that answers each request on its own connection with
-    /// the next of `responses` (raw HTTP), and the address it listens on.
-    async fn scripted_api(responses: Vec<&'static str>) -> String {
+    /// the next of `responses` (raw HTTP): its address, and the requests'
+    /// heads as it received them.
+    async fn scripted_api(
+        responses: Vec<&'static str>,
+    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
+        let (received, requests) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             for response in responses {
                 let (mut stream, _) = listener.accept().await.unwrap();
                 let mut request = [0u8; 4096];
-                let _ = stream.read(&mut request).await;
+                let len = stream.read(&mut request).await.unwrap_or(0);
+                let _ = received.send(String::from_utf8_lossy(&request[..len]).into_owned());
                 stream.write_all(response.as_bytes()).await.unwrap();
             }
         });
-        address
+        (address, requests)
+    }
+
+    /// The `Host` and `User-Agent` the host sets itself are the ones the
+    /// client would have written.
+    #[tokio::test]
+    async fn requests_name_the_api_host_and_the_client() {
+        let (address, mut requests) = scripted_api(vec![
+            "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ])
+        .await;
+        let api = RuntimeApi::new(&address).unwrap();
+        let answer = EventCompletionRequest {
+            request_id: ID,
+            body: "{}".into(),
+        };
+        api.send(answer).await.unwrap();
+        let head = requests.recv().await.unwrap().to_ascii_lowercase();
+        assert!(head.contains(&format!("\r\nhost: {address}\r\n")), "{head}");
+        assert!(head.contains("\r\nuser-agent: aws-lambda-rust/"), "{head}");
+    }
+
+    #[test]
+    fn host_header_leaves_out_the_default_port() {
+        let host = |api: &str| host_header(&api.parse().unwrap()).unwrap();
+        assert_eq!(host("127.0.0.1:9001"), "127.0.0.1:9001");
+        assert_eq!(host("http://localhost:80/prefix"), "localhost");
+        assert_eq!(host("https://api.example:443"), "api.example");
+        assert_eq!(host("https://api.example:80"), "api.example:80");
     }
 
     #[tokio::test]
     async fn next_event_over_http() {
-        let address = scripted_api(vec![
+        let (address, _requests) = scripted_api(vec![
             "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
             "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: req-1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\ngone",
