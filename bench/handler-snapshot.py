@@ -61,6 +61,9 @@ class RuntimeApi(http.server.ThreadingHTTPServer):
         self.given = False
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
+    def handle_error(self, request, client_address):
+        """A bootstrap killed while waiting on `next` resets its connection."""
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

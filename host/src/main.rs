@@ -19,10 +19,10 @@ use lambda_wasm::engine::target::Arch;
 use lambda_wasm::guest::javascript::prepare_runner;
 use lambda_wasm::guest::python::prepare::prepare_runtime;
 use lambda_wasm::guest::ruby;
+use lambda_wasm::package::handler_snapshot::Outcome;
 use lambda_wasm::settings::{
     JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, RUBY_HOME_VARIABLE, js_home, python_home, ruby_home,
 };
-use lambda_wasm::package::handler_snapshot::Outcome;
 use lambda_wasm::{bootstrap, engine, local, package, serve};
 
 fn main() -> ExitCode {

@@ -18,8 +18,8 @@ use anyhow::{Context as _, bail};
 use wasmtime::Engine;
 
 use self::archive::{Contents, ENTRY_TIME_UNIX_SECS};
-use self::handler_snapshot::{Outcome, Plan};
 pub use self::archive::{DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT, megabytes};
+use self::handler_snapshot::{Outcome, Plan};
 use crate::engine;
 use crate::engine::source::{self, Freshness, SourceRecord, WasmFile};
 use crate::engine::target::Arch;

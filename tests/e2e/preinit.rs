@@ -283,13 +283,19 @@ end
 "#,
         handler: "lambda_function.lambda_handler",
         folder: "ruby",
-        home: || require_ruby().then(|| ("LAMBDA_WASM_RUBY_HOME", ruby_home().display().to_string())),
+        home: || {
+            require_ruby().then(|| ("LAMBDA_WASM_RUBY_HOME", ruby_home().display().to_string()))
+        },
     },
 ];
 
 /// `package` of `root` (extra arguments `args`) with the interpreter's
 /// `home` variable: the unzipped package and what `package` said.
-fn package_probe(root: &TaskRoot, home: &(&str, String), args: &[&str]) -> (tempfile::TempDir, String) {
+fn package_probe(
+    root: &TaskRoot,
+    home: &(&str, String),
+    args: &[&str],
+) -> (tempfile::TempDir, String) {
     let out = tempfile::tempdir().unwrap();
     let zip = out.path().join("function.zip");
     let task_root = root.path().to_str().unwrap();
@@ -316,26 +322,46 @@ async fn packaged_handler_snapshots_restore_while_the_variables_read_at_import_h
         let (unzipped, said) = package_probe(&root, &home, &["--env", "MY_VAR=one"]);
         let language = probe.language;
         assert!(
-            said.contains(MARKER) && said.contains(&format!("with a snapshot of {}", probe.handler)),
+            said.contains(MARKER)
+                && said.contains(&format!("with a snapshot of {}", probe.handler)),
             "{language}: {said}"
         );
         let dir = unzipped.path();
         let snapshot = dir.join(probe.folder).join("lambda-wasm-handler.snapshot");
         assert!(snapshot.is_file(), "{language}: no {}", snapshot.display());
-        let record = std::fs::read_to_string(dir.join(probe.folder).join("lambda-wasm-handler.json")).unwrap();
-        assert!(record.contains("\"MY_VAR\"") && !record.contains("\"one\""), "{language}: {record}");
+        let record =
+            std::fs::read_to_string(dir.join(probe.folder).join("lambda-wasm-handler.json"))
+                .unwrap();
+        assert!(
+            record.contains("\"MY_VAR\"") && !record.contains("\"one\""),
+            "{language}: {record}"
+        );
 
         let (restored, output) =
             run_unzipped_with(dir, probe.handler, json!({}), &[("MY_VAR", "one")]).await;
-        assert_eq!(restored.json(), json!({"at_import": "one", "at_invoke": "one"}), "{language}: {output}");
-        assert!(!output.contains(MARKER) && !output.contains("not using"), "{language}: {output}");
+        assert_eq!(
+            restored.json(),
+            json!({"at_import": "one", "at_invoke": "one"}),
+            "{language}: {output}"
+        );
+        assert!(
+            !output.contains(MARKER) && !output.contains("not using"),
+            "{language}: {output}"
+        );
 
         let (imported, output) =
             run_unzipped_with(dir, probe.handler, json!({}), &[("MY_VAR", "two")]).await;
-        assert_eq!(imported.json(), json!({"at_import": "two", "at_invoke": "two"}), "{language}: {output}");
+        assert_eq!(
+            imported.json(),
+            json!({"at_import": "two", "at_invoke": "two"}),
+            "{language}: {output}"
+        );
         let reason = "not using the handler snapshot: MY_VAR differs from package time (read at import); importing the handler at init";
         assert_eq!(output.matches(reason).count(), 1, "{language}: {output}");
-        assert!(output.contains(MARKER), "{language}: the import ran at init: {output}");
+        assert!(
+            output.contains(MARKER),
+            "{language}: the import ran at init: {output}"
+        );
     }
 }
 
@@ -350,8 +376,16 @@ fn an_opt_out_or_a_failing_import_ships_no_handler_snapshot() {
     };
     let root = TaskRoot::builder().file(probe.file, probe.source).build();
     let (unzipped, said) = package_probe(&root, &home, &["--no-handler-snapshot"]);
-    assert!(!said.contains(MARKER) && !said.contains("snapshot of"), "{said}");
-    assert!(!unzipped.path().join("python/lambda-wasm-handler.snapshot").exists());
+    assert!(
+        !said.contains(MARKER) && !said.contains("snapshot of"),
+        "{said}"
+    );
+    assert!(
+        !unzipped
+            .path()
+            .join("python/lambda-wasm-handler.snapshot")
+            .exists()
+    );
 
     let broken = TaskRoot::builder()
         .file("lambda_function.py", "import no_such_module\n")
@@ -363,6 +397,11 @@ fn an_opt_out_or_a_failing_import_ships_no_handler_snapshot() {
             && said.contains("No module named 'no_such_module'"),
         "{said}"
     );
-    assert!(!unzipped.path().join("python/lambda-wasm-handler.snapshot").exists());
+    assert!(
+        !unzipped
+            .path()
+            .join("python/lambda-wasm-handler.snapshot")
+            .exists()
+    );
     assert!(unzipped.path().join("lambda_function.py").is_file());
 }

@@ -11,7 +11,9 @@ use anyhow::Context as _;
 
 use super::PackageOptions;
 use crate::guest::AnyGuest;
-use crate::guest::interpreter::handler_snapshot::{FileRecord, Location, RECORD_FILE, SNAPSHOT_FILE};
+use crate::guest::interpreter::handler_snapshot::{
+    FileRecord, Location, RECORD_FILE, SNAPSHOT_FILE,
+};
 use crate::guest::interpreter::prepare::{self, Scratch};
 use crate::guest::interpreter::{self, Language};
 use crate::logs::Logger;
@@ -41,6 +43,9 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Zip entries: names and contents.
+pub type Entries = Vec<(String, Vec<u8>)>;
+
 /// A handler snapshot to take: the function as it will run on Lambda.
 pub struct Plan {
     scratch: Scratch,
@@ -55,7 +60,10 @@ impl Plan {
         if options.no_handler_snapshot {
             return Ok(Err(Outcome::None));
         }
-        let Some(handler) = options.handler.clone().or_else(|| default_handler(&options.task_root))
+        let Some(handler) = options
+            .handler
+            .clone()
+            .or_else(|| default_handler(&options.task_root))
         else {
             return Ok(Err(Outcome::NoHandler));
         };
@@ -90,7 +98,7 @@ impl Plan {
     /// Takes the snapshot (the handler's import runs now) and gives its two
     /// files' entries under `folder`, or why there is none: the import's
     /// error, as the function would report it at init.
-    pub fn take(&self, folder: &str) -> anyhow::Result<Result<Vec<(String, Vec<u8>)>, Outcome>> {
+    pub fn take(&self, folder: &str) -> anyhow::Result<Result<Entries, Outcome>> {
         let out = tempfile::tempdir().context("cannot create a scratch folder")?;
         let location = Location::in_home(out.path());
         let settings = &self.scratch.settings;
@@ -98,18 +106,29 @@ impl Plan {
             let preinit = self.language.preinit.expect("checked by Plan::new");
             let engine = crate::engine::new_engine()?;
             let (module, extras) = (self.language.load)(&engine, settings)?;
-            let template =
-                prepare::template(&module, settings.clone(), self.scratch.tmp.clone(), extras.clone())?;
+            let template = prepare::template(
+                &module,
+                settings.clone(),
+                self.scratch.tmp.clone(),
+                extras.clone(),
+            )?;
             preinit
                 .prepare_handler(&template, &extras.env, self.files.clone(), &location)
                 .await
         });
         if let Err(error) = taken {
-            return Ok(Err(Outcome::Failed(self.import_error().unwrap_or(format!("{error:#}")))));
+            return Ok(Err(Outcome::Failed(
+                self.import_error().unwrap_or(format!("{error:#}")),
+            )));
         }
-        let read = |path: &PathBuf| std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
+        let read = |path: &PathBuf| {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+        };
         Ok(Ok(vec![
-            (format!("{folder}/{SNAPSHOT_FILE}"), read(&location.snapshot)?),
+            (
+                format!("{folder}/{SNAPSHOT_FILE}"),
+                read(&location.snapshot)?,
+            ),
             (format!("{folder}/{RECORD_FILE}"), read(&location.record)?),
         ]))
     }
@@ -222,7 +241,13 @@ mod tests {
             .collect();
         assert_eq!(
             pairs,
-            [("A", "1"), ("B", "two words"), ("C", "quoted = x"), ("D", "single"), ("E", "")]
+            [
+                ("A", "1"),
+                ("B", "two words"),
+                ("C", "quoted = x"),
+                ("D", "single"),
+                ("E", "")
+            ]
         );
         for (text, expected) in [
             ("A=1\nno equals\n", ":2: \"no equals\" is not NAME=value"),
@@ -234,7 +259,9 @@ mod tests {
             let error = read_env_file(&file).unwrap_err().to_string();
             assert!(error.contains(expected), "{text:?}: {error}");
         }
-        let error = read_env_file(&dir.path().join("missing")).unwrap_err().to_string();
+        let error = read_env_file(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("cannot read the --env-file"), "{error}");
     }
 
@@ -243,7 +270,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(default_handler(dir.path()), None);
         std::fs::write(dir.path().join("index.mjs"), "").unwrap();
-        assert_eq!(default_handler(dir.path()).as_deref(), Some("index.handler"));
+        assert_eq!(
+            default_handler(dir.path()).as_deref(),
+            Some("index.handler")
+        );
         std::fs::write(dir.path().join("lambda_function.py"), "").unwrap();
         assert_eq!(
             default_handler(dir.path()).as_deref(),
@@ -253,9 +283,17 @@ mod tests {
 
     #[test]
     fn package_time_variables_are_lambdas_and_the_given_ones() {
-        let env = [("TZ".to_string(), "Europe/Paris".to_string()), ("A".into(), "1".into())];
+        let env = [
+            ("TZ".to_string(), "Europe/Paris".to_string()),
+            ("A".into(), "1".into()),
+        ];
         let variables = lambda_variables("m.h", &env);
-        let get = |name: &str| variables.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            variables
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("_HANDLER"), Some("m.h"));
         assert_eq!(get("LAMBDA_TASK_ROOT"), Some("/var/task"));
         assert_eq!(get("TZ"), Some("Europe/Paris"));

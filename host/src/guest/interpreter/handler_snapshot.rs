@@ -43,7 +43,8 @@ pub struct ImportReads {
 impl ImportReads {
     /// The `V` frame's body.
     pub fn parse(body: &[u8]) -> anyhow::Result<Self> {
-        serde_json::from_slice(body).context("the runtime glue's record of the variables read at import is not valid JSON")
+        serde_json::from_slice(body)
+            .context("the runtime glue's record of the variables read at import is not valid JSON")
     }
 }
 
@@ -78,7 +79,8 @@ impl FileRecord {
     /// The record of `file`, `path` under the task root; `modified_secs`
     /// overrides its time (a package's files get the zip's entry time).
     pub fn of(file: &Path, path: String, modified_secs: Option<u64>) -> anyhow::Result<Self> {
-        let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         Ok(Self {
             path,
             size: bytes.len() as u64,
@@ -104,7 +106,11 @@ impl FileRecord {
 impl ImportRecord {
     /// The record of an import that read `reads`, taken with `variables`
     /// over a task root of `files`.
-    pub fn new(reads: &ImportReads, variables: &[(String, String)], files: Vec<FileRecord>) -> Self {
+    pub fn new(
+        reads: &ImportReads,
+        variables: &[(String, String)],
+        files: Vec<FileRecord>,
+    ) -> Self {
         let mut names: Vec<&str> = reads.names.iter().map(String::as_str).collect();
         names.extend(ALWAYS_READ);
         if reads.all {
@@ -128,7 +134,9 @@ impl ImportRecord {
             .iter()
             .find(|(name, hash)| value_hash(variables, name) != **hash)
         {
-            return Some(format!("{name} differs from when it was taken (read at import)"));
+            return Some(format!(
+                "{name} differs from when it was taken (read at import)"
+            ));
         }
         let appeared = variables
             .iter()
@@ -187,9 +195,17 @@ impl Location {
             let metadata = std::fs::metadata(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let modified = metadata.modified().ok();
-            stamps.push(format!("{}\0{}\0{modified:?}", file.display(), metadata.len()));
+            stamps.push(format!(
+                "{}\0{}\0{modified:?}",
+                file.display(),
+                metadata.len()
+            ));
         }
-        let name = source::hex(&key(&[runtime_key, handler.as_bytes(), stamps.join("\n").as_bytes()]));
+        let name = source::hex(&key(&[
+            runtime_key,
+            handler.as_bytes(),
+            stamps.join("\n").as_bytes(),
+        ]));
         Ok(Self {
             snapshot: cache.join(format!("{name}.snapshot")),
             record: cache.join(format!("{name}.json")),
@@ -203,17 +219,23 @@ impl Location {
             Ok(json) => json,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => {
-                return Err(error).with_context(|| format!("cannot read {}", self.record.display()));
+                return Err(error)
+                    .with_context(|| format!("cannot read {}", self.record.display()));
             }
         };
-        let record: ImportRecord = serde_json::from_slice(&json)
-            .with_context(|| format!("{} is not a handler snapshot's record", self.record.display()))?;
-        let snapshot = Snapshot::load(&self.snapshot, &record.key(runtime_key))?.with_context(|| {
+        let record: ImportRecord = serde_json::from_slice(&json).with_context(|| {
             format!(
-                "{} was taken with another interpreter, runtime glue or record than this one's",
-                self.snapshot.display()
+                "{} is not a handler snapshot's record",
+                self.record.display()
             )
         })?;
+        let snapshot =
+            Snapshot::load(&self.snapshot, &record.key(runtime_key))?.with_context(|| {
+                format!(
+                    "{} was taken with another interpreter, runtime glue or record than this one's",
+                    self.snapshot.display()
+                )
+            })?;
         Ok(Some((snapshot, record)))
     }
 
@@ -243,9 +265,7 @@ pub fn packaged(
     variables: &[(String, String)],
 ) -> Option<Snapshot> {
     let refuse = |reason: String| {
-        tracing::warn!(
-            "not using the handler snapshot: {reason}; importing the handler at init"
-        );
+        tracing::warn!("not using the handler snapshot: {reason}; importing the handler at init");
     };
     match Location::in_home(home).load(runtime_key) {
         Ok(None) => None,
@@ -327,9 +347,18 @@ mod tests {
         let cases = [
             (vars(&[("_HANDLER", "m.h"), ("FOO", "2")]), "FOO differs"),
             (vars(&[("_HANDLER", "m.h")]), "FOO differs"),
-            (vars(&[("_HANDLER", "m.h"), ("FOO", "1"), ("BAR", "")]), "BAR differs"),
-            (vars(&[("_HANDLER", "n.h"), ("FOO", "1")]), "_HANDLER differs"),
-            (vars(&[("_HANDLER", "m.h"), ("FOO", "1"), ("TZ", ":UTC")]), "TZ differs"),
+            (
+                vars(&[("_HANDLER", "m.h"), ("FOO", "1"), ("BAR", "")]),
+                "BAR differs",
+            ),
+            (
+                vars(&[("_HANDLER", "n.h"), ("FOO", "1")]),
+                "_HANDLER differs",
+            ),
+            (
+                vars(&[("_HANDLER", "m.h"), ("FOO", "1"), ("TZ", ":UTC")]),
+                "TZ differs",
+            ),
         ];
         for (env, expected) in cases {
             let reason = record.mismatch(root.path(), &env).unwrap();
@@ -363,9 +392,17 @@ mod tests {
         let (_, loaded) = location.load(&runtime).unwrap().unwrap();
         assert_eq!(loaded, record);
         let error = location.load(&key(&[b"another"])).unwrap_err();
-        assert!(format!("{error:#}").contains("another interpreter"), "{error:#}");
-        let tampered = String::from_utf8(record.to_json()).unwrap().replace("\"A\"", "\"B\"");
+        assert!(
+            format!("{error:#}").contains("another interpreter"),
+            "{error:#}"
+        );
+        let tampered = String::from_utf8(record.to_json())
+            .unwrap()
+            .replace("\"A\"", "\"B\"");
         std::fs::write(&location.record, tampered).unwrap();
-        assert!(location.load(&runtime).is_err(), "a record edited after the snapshot");
+        assert!(
+            location.load(&runtime).is_err(),
+            "a record edited after the snapshot"
+        );
     }
 }

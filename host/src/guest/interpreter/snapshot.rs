@@ -159,8 +159,14 @@ impl Preinit {
         if settings.preinit == PreinitLevel::Handler {
             snapshot = match &cache {
                 Some(cache) => {
-                    self.cached_handler_snapshot(cache, runtime_key, settings, &variables, &template)
-                        .await
+                    self.cached_handler_snapshot(
+                        cache,
+                        runtime_key,
+                        settings,
+                        &variables,
+                        &template,
+                    )
+                    .await
                 }
                 None => handler_snapshot::packaged(
                     (self.home)(settings),
@@ -216,10 +222,9 @@ impl Preinit {
         template: impl Fn() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
     ) -> Option<Snapshot> {
         let task_root = &settings.task_root;
-        let location =
-            Location::in_cache(cache, &runtime_key, &settings.handler.raw, task_root)
-                .inspect_err(|error| tracing::info!("no handler snapshot: {error:#}"))
-                .ok()?;
+        let location = Location::in_cache(cache, &runtime_key, &settings.handler.raw, task_root)
+            .inspect_err(|error| tracing::info!("no handler snapshot: {error:#}"))
+            .ok()?;
         match location.load(&runtime_key) {
             Ok(Some((snapshot, record))) => match record.mismatch(task_root, variables) {
                 None => return Some(snapshot),
@@ -306,7 +311,10 @@ impl Preinit {
     }
 
     /// The runtime's snapshot, taken in a store of `template`.
-    async fn take(&self, template: &InstanceTemplate<InterpreterState>) -> anyhow::Result<Snapshot> {
+    async fn take(
+        &self,
+        template: &InstanceTemplate<InterpreterState>,
+    ) -> anyhow::Result<Snapshot> {
         let (mut store, instance, fresh) = self.load_glue(template).await?;
         let memory = memory_of(&mut store, &instance)?;
         Ok(Snapshot::capture(&fresh, memory.data(&store)))
@@ -321,16 +329,20 @@ impl Preinit {
         files: Vec<FileRecord>,
     ) -> anyhow::Result<(Snapshot, ImportRecord)> {
         let (mut store, instance, fresh) = self.load_glue(template).await?;
-        let code = format!("{}{}", (self.set_environment)(variables), self.import_handler);
+        let code = format!(
+            "{}{}",
+            (self.set_environment)(variables),
+            self.import_handler
+        );
         if (self.turn)(&mut store, &instance, &code, false).await? != 0 {
             anyhow::bail!("the handler's module did not import; the function imports it at init");
         }
         if (self.turn)(&mut store, &instance, self.report_reads, false).await? != 0 {
             anyhow::bail!("the runtime glue could not report the variables the import read");
         }
-        let reads = store.data_mut().kind.import_reads.take().with_context(|| {
-            "the runtime glue did not report the variables the handler's import read"
-        })?;
+        let reads = store.data_mut().kind.import_reads.take().with_context(
+            || "the runtime glue did not report the variables the handler's import read",
+        )?;
         let record = ImportRecord::new(&ImportReads::parse(&reads)?, variables, files);
         let memory = memory_of(&mut store, &instance)?;
         Ok((Snapshot::capture(&fresh, memory.data(&store)), record))
