@@ -19,7 +19,9 @@
 //! or the environment read) and the code that resumes it in a fresh
 //! instance. The snapshot file names what it was taken from (the
 //! interpreter's `.wasm` hash and the glue's identity); a file taken from
-//! anything else is stale and never restored.
+//! anything else is stale and never restored. A second level, the
+//! interpreter after the handler's import, is keyed also by what that
+//! import depended on ([`handler_snapshot`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
