@@ -203,6 +203,23 @@ pub struct PackageArgs {
     /// architecture.
     #[arg(long, value_name = "FILE")]
     pub bootstrap: Option<PathBuf>,
+    /// The handler whose interpreter is snapshotted after its import (its
+    /// module-level code runs now, not at each cold start). Default: the
+    /// Lambda console's, lambda_function.lambda_handler or index.handler,
+    /// for the task root's lambda_function.py/.rb or index.mjs/.js/.cjs.
+    #[arg(long, value_name = "HANDLER")]
+    pub handler: Option<String>,
+    /// A function variable the handler's import sees (repeatable; after
+    /// --env-file's). A cold start restores the snapshot only when the
+    /// variables the import read have the same values.
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env_pair)]
+    pub env: Vec<(String, String)>,
+    /// Function variables from a dotenv-style file (NAME=value lines).
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Ship no handler snapshot: the handler is imported at each cold start.
+    #[arg(long)]
+    pub no_handler_snapshot: bool,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ use lambda_wasm::engine::target::Arch;
 use lambda_wasm::guest::javascript::prepare_runner;
 use lambda_wasm::guest::python::prepare::prepare_runtime;
 use lambda_wasm::guest::ruby;
+use lambda_wasm::package::handler_snapshot::Outcome;
 use lambda_wasm::settings::{
     JS_HOME_VARIABLE, PYTHON_HOME_VARIABLE, RUBY_HOME_VARIABLE, js_home, python_home, ruby_home,
 };
@@ -161,7 +162,21 @@ fn package(args: &cli::PackageArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    let mut env = match &args.env_file {
+        Some(file) => match package::handler_snapshot::read_env_file(file) {
+            Ok(env) => env,
+            Err(error) => {
+                eprintln!("lambda-wasm: {error:#}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Vec::new(),
+    };
+    env.extend(args.env.iter().cloned());
     let options = package::PackageOptions {
+        handler: args.handler.clone(),
+        env,
+        no_handler_snapshot: args.no_handler_snapshot,
         task_root: args.task_root.clone(),
         out: args.out.clone(),
         arch,
@@ -202,6 +217,20 @@ fn package(args: &cli::PackageArgs) -> ExitCode {
         report.compiled.len(),
         arch.baseline_name(),
     );
+    match &report.handler_snapshot {
+        Outcome::Shipped(handler) => eprintln!(
+            "lambda-wasm: with a snapshot of {handler} after its import: its module-level code ran now and cold starts restore it (docs/abi.md, \"Pre-initialisation\"; --no-handler-snapshot to opt out)"
+        ),
+        Outcome::Failed(error) => eprintln!(
+            "lambda-wasm: warning: no handler snapshot: the handler's module did not import at package time ({error}); the function imports it at each cold start and reports that error there"
+        ),
+        Outcome::NoHandler if report.with_python || report.with_javascript || report.with_ruby => {
+            eprintln!(
+                "lambda-wasm: note: no handler snapshot: give --handler to have the handler's import run at package time rather than at each cold start"
+            )
+        }
+        Outcome::NoHandler | Outcome::None => {}
+    }
     if report.zipped_bytes > package::DIRECT_UPLOAD_LIMIT {
         eprintln!(
             "lambda-wasm: the zip is over the {} Lambda takes in a request (--zip-file); upload it to S3 and create the function with --code S3Bucket=...,S3Key=...",

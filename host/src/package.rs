@@ -6,9 +6,11 @@
 //! Lambda host), the Python interpreter when the package has Python
 //! handlers (its runtime glue and the task root's `.py` files precompiled
 //! to bytecode by that interpreter, no parse at cold start either) and the
-//! JavaScript runner when it has JavaScript.
+//! JavaScript runner when it has JavaScript, and for an interpreted
+//! handler the interpreter's snapshot after its import ([`handler_snapshot`]).
 
 pub mod archive;
+pub mod handler_snapshot;
 
 use std::path::{Path, PathBuf};
 
@@ -17,10 +19,12 @@ use wasmtime::Engine;
 
 use self::archive::{Contents, ENTRY_TIME_UNIX_SECS};
 pub use self::archive::{DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT, megabytes};
+use self::handler_snapshot::{Outcome, Plan};
 use crate::engine;
 use crate::engine::source::{self, Freshness, SourceRecord, WasmFile};
 use crate::engine::target::Arch;
 use crate::guest::interpreter::Language;
+use crate::guest::interpreter::handler_snapshot::FileRecord;
 use crate::guest::interpreter::prepare::block_on;
 use crate::guest::python::{self, bytecode, prepare::prepare_runtime};
 use crate::guest::{javascript, ruby};
@@ -43,6 +47,13 @@ pub struct PackageOptions {
     pub js_home: PathBuf,
     /// The Ruby interpreter's home.
     pub ruby_home: PathBuf,
+    /// The handler whose snapshot to ship (default: the Lambda console's
+    /// for the task root's `lambda_function` or `index` file).
+    pub handler: Option<String>,
+    /// The function's variables the handler snapshot is taken with.
+    pub env: Vec<(String, String)>,
+    /// Ship no handler snapshot.
+    pub no_handler_snapshot: bool,
 }
 
 /// What was packaged.
@@ -62,7 +73,16 @@ pub struct PackageReport {
     pub with_javascript: bool,
     /// Whether the Ruby interpreter was included.
     pub with_ruby: bool,
+    /// The handler snapshot.
+    pub handler_snapshot: Outcome,
 }
+
+/// Each interpreter and its folder in a package.
+const INTERPRETER_FOLDERS: [(&Language, &str); 3] = [
+    (&python::PYTHON, "python"),
+    (&javascript::JAVASCRIPT, "js"),
+    (&ruby::RUBY, "ruby"),
+];
 
 /// Builds the package `options` describe and writes its zip.
 pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
@@ -89,6 +109,14 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
         with_python: false,
         with_javascript: false,
         with_ruby: false,
+        handler_snapshot: Outcome::None,
+    };
+    let mut plan = match Plan::new(options)? {
+        Ok(plan) => Some(plan),
+        Err(outcome) => {
+            report.handler_snapshot = outcome;
+            None
+        }
     };
     let out = std::path::absolute(&options.out).unwrap_or_else(|_| options.out.clone());
     for file in files_under(task_root)? {
@@ -108,6 +136,10 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
             require_compiled_for(&file, options.arch)?;
         }
         contents.add_file(&name, &file)?;
+        if let Some(plan) = &mut plan {
+            let record = FileRecord::of(&file, name.clone(), Some(ENTRY_TIME_UNIX_SECS))?;
+            plan.files.push(record);
+        }
         if file.extension().is_some_and(|ext| ext == "wasm") {
             add_compiled(&mut contents, &engine, &file, &name)?;
             report.compiled.push(relative.to_path_buf());
@@ -131,6 +163,9 @@ pub fn package(options: &PackageOptions) -> anyhow::Result<PackageReport> {
         add_ruby(&mut contents, &engine, options).with_context(|| {
             format!("the task root has Ruby; run `make ruby` or set {RUBY_HOME_VARIABLE}")
         })?;
+    }
+    if let Some(plan) = &plan {
+        report.handler_snapshot = add_handler_snapshot(&mut contents, plan)?;
     }
     report.compressed = contents.fit_lambda_limit()?;
     report.unzipped_bytes = contents.unzipped_bytes();
@@ -328,6 +363,23 @@ fn add_runtime_snapshot(
     contents.add_file(&format!("{folder}/{cwasm}.source"), &record)
 }
 
+/// Adds the handler snapshot `plan` takes now, in its interpreter's folder.
+fn add_handler_snapshot(contents: &mut Contents, plan: &Plan) -> anyhow::Result<Outcome> {
+    let (_, folder) = INTERPRETER_FOLDERS
+        .iter()
+        .find(|(language, _)| plan.is_for(language))
+        .expect("every interpreted language has a folder");
+    Ok(match plan.take(folder)? {
+        Ok(entries) => {
+            for (name, bytes) in entries {
+                contents.add_bytes(&name, bytes);
+            }
+            Outcome::Shipped(plan.handler().to_string())
+        }
+        Err(outcome) => outcome,
+    })
+}
+
 /// Adds bytecode for the task root's `.py` files, compiled by the package's
 /// Python interpreter, beside each source in `__pycache__`.
 fn add_task_root_bytecode(contents: &mut Contents, options: &PackageOptions) -> anyhow::Result<()> {
@@ -437,6 +489,9 @@ mod tests {
             python_home: PathBuf::from("/nonexistent"),
             js_home: PathBuf::from("/nonexistent"),
             ruby_home: PathBuf::from("/nonexistent"),
+            handler: None,
+            env: Vec::new(),
+            no_handler_snapshot: false,
         }
     }
 

@@ -73,32 +73,45 @@ pub async fn assert_seed_hello_answers(dir: &Path) {
 }
 
 /// Runs the unzipped package's own `bootstrap` on `event` twice (the same
-/// answer each time) and returns its answer and stderr.
+/// answer each time) and returns its answer and output (stderr, then stdout).
 pub async fn run_unzipped(
     root: &Path,
     handler: &str,
     event: serde_json::Value,
 ) -> (Outcome, String) {
-    run_bootstrap(&root.join("bootstrap"), root, handler, event).await
+    run_unzipped_with(root, handler, event, &[]).await
+}
+
+/// [`run_unzipped`] with the function's variables `env` besides Lambda's.
+pub async fn run_unzipped_with(
+    root: &Path,
+    handler: &str,
+    event: serde_json::Value,
+    env: &[(&str, &str)],
+) -> (Outcome, String) {
+    run_bootstrap(&root.join("bootstrap"), root, handler, event, env).await
 }
 
 /// Runs `bootstrap` (the package's own, or a program that runs it) with
-/// the unzipped package `root` as its task root, as [`run_unzipped`].
+/// the unzipped package `root` as its task root, as [`run_unzipped_with`].
 async fn run_bootstrap(
     bootstrap: &Path,
     root: &Path,
     handler: &str,
     event: serde_json::Value,
+    env: &[(&str, &str)],
 ) -> (Outcome, String) {
     let api = FakeRuntimeApi::start().await;
     // Its own /tmp, where a compressed module is unpacked, removed after.
     let tmp = tempfile::tempdir().unwrap();
+    let mut boot_env = vec![("TMPDIR", tmp.path().to_str().unwrap())];
+    boot_env.extend_from_slice(env);
     let mut boot = Bootstrap::spawn_program(
         bootstrap,
         &api,
         root,
         handler,
-        &[("TMPDIR", tmp.path().to_str().unwrap())],
+        &boot_env,
         Capture::All,
     );
     let (_, first) = boot.call_json(&api, event.clone()).await;
@@ -108,7 +121,7 @@ async fn run_bootstrap(
         second.json(),
         "the next event is answered too"
     );
-    (first, boot.stderr())
+    (first, boot.stderr() + &boot.stdout())
 }
 
 fn hello_root() -> TaskRoot {
@@ -343,6 +356,7 @@ async fn assert_answers_under_qemu(root: &Path) {
         root,
         "hello.handler",
         json!({"first_name": "Ada", "last_name": "Lovelace"}),
+        &[],
     )
     .await;
     assert_eq!(
@@ -358,8 +372,9 @@ async fn assert_answers_under_qemu(root: &Path) {
 
 /// Bad inputs get one clear line and no zip: an arm64 package without an
 /// arm64 bootstrap, a bootstrap of the other architecture or not an
-/// executable, an unknown architecture, a module that is not Wasm (a
-/// folder as --out: cli_errors).
+/// executable, an unknown architecture, an --env-file with a bad line (named
+/// file:line) or none, a module that is not Wasm (a folder as --out:
+/// cli_errors).
 #[test]
 fn bad_inputs_are_refused_clearly() {
     let root = hello_root();
@@ -378,6 +393,9 @@ fn bad_inputs_are_refused_clearly() {
     };
     let text = out.path().join("not-elf");
     std::fs::write(&text, "#!/bin/sh\n").unwrap();
+    let bad_env = out.path().join("bad.env");
+    let no_env = out.path().join("none.env");
+    std::fs::write(&bad_env, "A=1\nno-equals\n").unwrap();
     let me = bin();
     let cases: Vec<(Vec<&str>, &[&str])> = vec![
         (
@@ -393,6 +411,14 @@ fn bad_inputs_are_refused_clearly() {
             &["not a Linux executable"],
         ),
         (vec!["--arch", "riscv64"], &["use x86_64 or arm64"]),
+        (
+            vec!["--env-file", bad_env.to_str().unwrap()],
+            &["bad.env:2: \"no-equals\" is not NAME=value"],
+        ),
+        (
+            vec!["--env-file", no_env.to_str().unwrap()],
+            &["cannot read the --env-file", "none.env"],
+        ),
     ];
     for (extra, expected) in cases {
         let args = [

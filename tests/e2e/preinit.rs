@@ -1,15 +1,21 @@
-//! End-to-end tests of the Python interpreter's pre-initialisation
-//! (host/src/guest/interpreter/snapshot.rs, docs/abi.md "Pre-initialisation"):
-//! `invoke` with a module cache snapshots the interpreter after the
-//! handler's import and later cold starts restore it. What a snapshot may
-//! not change: the outputs, the environment and the randomness the handler
-//! sees, init errors; and a snapshot of other sources is never used.
+//! End-to-end tests of the interpreters' pre-initialisation
+//! (host/src/guest/interpreter/snapshot.rs, handler_snapshot.rs, docs/abi.md
+//! "Pre-initialisation"): `invoke` with a module cache snapshots the Python
+//! interpreter after the handler's import and later cold starts restore it;
+//! `package` ships such a snapshot for Python, JavaScript and Ruby, which the
+//! unzipped bootstrap restores only while the variables the import read
+//! keep their values. What a snapshot may not change: the outputs, the
+//! environment and the randomness the handler sees, init errors; and a
+//! snapshot of other sources is never used.
 
 use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::javascript::require_js;
+use crate::package::{package, run_unzipped_with, unzip};
 use crate::python_mode::{home_env, require_python};
+use crate::ruby::{require_ruby, ruby_home};
 use crate::support::*;
 
 /// A handler that reports what module-level code and the handler saw.
@@ -217,4 +223,185 @@ fn a_corrupt_cached_snapshot_is_replaced() {
         let run = invoke(root.path(), cache.path(), &[]);
         assert_eq!(run.json()["calls"], 1, "{run:#?}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Handler snapshots shipped by `package`
+
+/// What each probe's module-level code prints: seen where the import ran.
+const MARKER: &str = "probe: module code ran";
+
+/// A handler in one interpreted language whose module-level code prints
+/// [`MARKER`] and keeps `MY_VAR` as it was at import.
+struct Probe {
+    language: &'static str,
+    file: &'static str,
+    source: &'static str,
+    handler: &'static str,
+    /// The interpreter's folder in a package.
+    folder: &'static str,
+    /// The host variable naming the interpreter's home, when installed
+    /// (else [`require`] reported it).
+    home: fn() -> Option<(&'static str, String)>,
+}
+
+const PROBES: [Probe; 3] = [
+    Probe {
+        language: "Python",
+        file: "lambda_function.py",
+        source: r#"import os
+print("probe: module code ran")
+AT_IMPORT = os.environ.get("MY_VAR")
+
+def lambda_handler(event, context):
+    return {"at_import": AT_IMPORT, "at_invoke": os.environ.get("MY_VAR")}
+"#,
+        handler: "lambda_function.lambda_handler",
+        folder: "python",
+        home: || require_python().map(home_env),
+    },
+    Probe {
+        language: "JavaScript",
+        file: "index.mjs",
+        source: r#"console.log("probe: module code ran");
+const AT_IMPORT = process.env.MY_VAR ?? null;
+export const handler = async () => ({ at_import: AT_IMPORT, at_invoke: process.env.MY_VAR ?? null });
+"#,
+        handler: "index.handler",
+        folder: "js",
+        home: || require_js().map(|home| ("LAMBDA_WASM_JS_HOME", home.display().to_string())),
+    },
+    Probe {
+        language: "Ruby",
+        file: "lambda_function.rb",
+        source: r#"puts "probe: module code ran"
+AT_IMPORT = ENV['MY_VAR']
+
+def lambda_handler(event:, context:)
+  { at_import: AT_IMPORT, at_invoke: ENV['MY_VAR'] }
+end
+"#,
+        handler: "lambda_function.lambda_handler",
+        folder: "ruby",
+        home: || {
+            require_ruby().then(|| ("LAMBDA_WASM_RUBY_HOME", ruby_home().display().to_string()))
+        },
+    },
+];
+
+/// `package` of `root` (extra arguments `args`) with the interpreter's
+/// `home` variable: the unzipped package and what `package` said.
+fn package_probe(
+    root: &TaskRoot,
+    home: &(&str, String),
+    args: &[&str],
+) -> (tempfile::TempDir, String) {
+    let out = tempfile::tempdir().unwrap();
+    let zip = out.path().join("function.zip");
+    let task_root = root.path().to_str().unwrap();
+    let zip_arg = zip.to_str().unwrap();
+    let said = package(
+        &[&["--task-root", task_root, "--out", zip_arg], args].concat(),
+        &[(home.0, home.1.as_str())],
+    );
+    (unzip(&zip), said)
+}
+
+/// For each language: `package` runs the handler's import (its output is
+/// package's) and ships the snapshot; the unzipped bootstrap restores it
+/// (module-level code does not run again) while `MY_VAR`, read at import,
+/// has its package-time value, and otherwise says so in one line and
+/// imports the handler at init, answering with the value it has now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packaged_handler_snapshots_restore_while_the_variables_read_at_import_hold() {
+    for probe in &PROBES {
+        let Some(home) = (probe.home)() else {
+            continue;
+        };
+        let root = TaskRoot::builder().file(probe.file, probe.source).build();
+        let (unzipped, said) = package_probe(&root, &home, &["--env", "MY_VAR=one"]);
+        let language = probe.language;
+        assert!(
+            said.contains(MARKER)
+                && said.contains(&format!("with a snapshot of {}", probe.handler)),
+            "{language}: {said}"
+        );
+        let dir = unzipped.path();
+        let snapshot = dir.join(probe.folder).join("lambda-wasm-handler.snapshot");
+        assert!(snapshot.is_file(), "{language}: no {}", snapshot.display());
+        let record =
+            std::fs::read_to_string(dir.join(probe.folder).join("lambda-wasm-handler.json"))
+                .unwrap();
+        assert!(
+            record.contains("\"MY_VAR\"") && !record.contains("\"one\""),
+            "{language}: {record}"
+        );
+
+        let (restored, output) =
+            run_unzipped_with(dir, probe.handler, json!({}), &[("MY_VAR", "one")]).await;
+        assert_eq!(
+            restored.json(),
+            json!({"at_import": "one", "at_invoke": "one"}),
+            "{language}: {output}"
+        );
+        assert!(
+            !output.contains(MARKER) && !output.contains("not using"),
+            "{language}: {output}"
+        );
+
+        let (imported, output) =
+            run_unzipped_with(dir, probe.handler, json!({}), &[("MY_VAR", "two")]).await;
+        assert_eq!(
+            imported.json(),
+            json!({"at_import": "two", "at_invoke": "two"}),
+            "{language}: {output}"
+        );
+        let reason = "not using the handler snapshot: MY_VAR differs from package time (read at import); importing the handler at init";
+        assert_eq!(output.matches(reason).count(), 1, "{language}: {output}");
+        assert!(
+            output.contains(MARKER),
+            "{language}: the import ran at init: {output}"
+        );
+    }
+}
+
+/// `--no-handler-snapshot` ships none; nor does a handler whose import
+/// fails at package time, which `package` warns of, naming the error, and
+/// still writes the zip (the bootstrap reports the error at init).
+#[test]
+fn an_opt_out_or_a_failing_import_ships_no_handler_snapshot() {
+    let probe = &PROBES[0];
+    let Some(home) = (probe.home)() else {
+        return;
+    };
+    let root = TaskRoot::builder().file(probe.file, probe.source).build();
+    let (unzipped, said) = package_probe(&root, &home, &["--no-handler-snapshot"]);
+    assert!(
+        !said.contains(MARKER) && !said.contains("snapshot of"),
+        "{said}"
+    );
+    assert!(
+        !unzipped
+            .path()
+            .join("python/lambda-wasm-handler.snapshot")
+            .exists()
+    );
+
+    let broken = TaskRoot::builder()
+        .file("lambda_function.py", "import no_such_module\n")
+        .build();
+    let (unzipped, said) = package_probe(&broken, &home, &[]);
+    assert!(
+        said.contains("warning: no handler snapshot")
+            && said.contains("Runtime.ImportModuleError")
+            && said.contains("No module named 'no_such_module'"),
+        "{said}"
+    );
+    assert!(
+        !unzipped
+            .path()
+            .join("python/lambda-wasm-handler.snapshot")
+            .exists()
+    );
+    assert!(unzipped.path().join("lambda_function.py").is_file());
 }

@@ -519,9 +519,19 @@ fn invoke_cached(root: &Path, cache: &Path, my_var: &str, preinit: Option<&str>)
     invoke_cli_env(&args, Some(event), &env)
 }
 
-/// The handler snapshots in `cache`.
+/// The handler snapshots in `cache` (each has its record beside it).
 fn cached_snapshots(cache: &Path) -> usize {
-    std::fs::read_dir(cache.join("lambda-wasm/snapshots")).map_or(0, |dir| dir.count())
+    std::fs::read_dir(cache.join("lambda-wasm/snapshots")).map_or(0, |dir| {
+        dir.filter(|entry| {
+            entry.as_ref().is_ok_and(|entry| {
+                entry
+                    .path()
+                    .extension()
+                    .is_some_and(|ext| ext == "snapshot")
+            })
+        })
+        .count()
+    })
 }
 
 #[test]

@@ -18,6 +18,10 @@
 //   resolve(base, specifier)     an ES import's resolved name (a file:// URL)
 //   load(name)                   the ES module source for a resolved name
 //   rejection(promise, reason, handled)   QuickJS's rejection tracker
+//   recordReads()                process.env records the variables read
+//                                (while a handler snapshot is taken)
+//   reportReads()                process.env plain again; sends the V frame
+//                                of the names read
 //
 // Evaluating this script reads nothing from the environment or the task
 // root, so the host can snapshot the runner right after it (level (a) of
@@ -37,6 +41,8 @@
 //   I + error JSON     init failed; the answer is "" and the runner ends
 //   L + digit + line   one log line, level 0 TRACE .. 5 FATAL, as the Node
 //                      runtime writes it; answer: ""
+//   V + JSON           {names, all}: the variables the handler's import
+//                      read (reportReads); answer: ""
 // An invocation is 8 NUL-separated fields: request id, deadline (epoch ms),
 // invoked function ARN, trace id, client context JSON, Cognito identity
 // JSON, tenant id, event JSON. "" means no more events.
@@ -2306,5 +2312,42 @@
     randomNext = randomPool.length;
   }
 
-  return { environ: environHook, init: initHook, step, resolve: resolveHook, load: loadHook, rejection: rejectionHook };
+  // Which variables the handler's import reads, for a handler snapshot's
+  // record (docs/abi.md "Pre-initialisation"): process.env is a Proxy of
+  // env meanwhile; one a module kept goes on passing reads through.
+  let reads = null;
+
+  function recordReadsHook() {
+    reads = { names: new Set(), all: false };
+    const read = (name) => {
+      if (reads && typeof name === "string") reads.names.add(name);
+    };
+    process.env = new Proxy(env, {
+      get: (target, name) => (read(name), Reflect.get(target, name)),
+      has: (target, name) => (read(name), Reflect.has(target, name)),
+      getOwnPropertyDescriptor: (target, name) => (read(name), Reflect.getOwnPropertyDescriptor(target, name)),
+      ownKeys: (target) => {
+        if (reads) reads.all = true;
+        return Reflect.ownKeys(target);
+      },
+    });
+  }
+
+  function reportReadsHook() {
+    process.env = env;
+    const names = reads ? [...reads.names].sort() : [];
+    native.call("V" + JSON.stringify({ names, all: reads ? reads.all : false }));
+    reads = null;
+  }
+
+  return {
+    environ: environHook,
+    init: initHook,
+    step,
+    resolve: resolveHook,
+    load: loadHook,
+    rejection: rejectionHook,
+    recordReads: recordReadsHook,
+    reportReads: reportReadsHook,
+  };
 });

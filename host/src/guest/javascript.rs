@@ -30,7 +30,9 @@ pub const JAVASCRIPT: Language = Language {
 /// runtime.js's hooks (guest-sdk/js/src/lib.rs): an empty one just
 /// evaluates the glue (definitions only), which `prepare-js` snapshots;
 /// `init(true)` then imports the handler and pauses once it settled (top-level
-/// `await` included), which test mode snapshots; `init(false)` goes on to
+/// `await` included; `recordReads` and `reportReads` around it tell the host
+/// which `process.env` variables it read), which `package` and test mode
+/// snapshot; `init(false)` goes on to
 /// the events. The glue is compiled into the runner, so the runner's hash
 /// in the key covers it.
 pub const PREINIT: Preinit = Preinit {
@@ -40,7 +42,8 @@ pub const PREINIT: Preinit = Preinit {
     glue_identity: || "runtime.js, inside the runner".into(),
     load_runtime: String::new,
     set_environment: set_environment_code,
-    import_handler: "hooks.init(true);\n",
+    import_handler: "hooks.recordReads();\nhooks.init(true);\n",
+    report_reads: "hooks.reportReads();\n",
     resume: "hooks.init(false);\n",
     turn: snapshot::turn_export,
 };

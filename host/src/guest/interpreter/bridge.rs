@@ -17,9 +17,22 @@ use crate::logs::Level;
 use crate::response::GuestResponse;
 use crate::store::{self, GuestState};
 
-/// What an interpreter instance keeps in its store: its link to the host,
-/// set when its environment starts.
-pub type InterpreterState = Option<Bridge>;
+/// What an interpreter instance keeps in its store.
+#[derive(Default)]
+pub struct InterpreterState {
+    /// Its link to the host, set when its environment starts.
+    pub(super) bridge: Option<Bridge>,
+    /// The body of the last `V` frame: which environment variables the
+    /// handler's import read, reported while a handler snapshot is taken.
+    pub(super) import_reads: Option<Vec<u8>>,
+}
+
+impl InterpreterState {
+    /// Keeps a `V` frame's body (see [`Self::import_reads`]).
+    pub(crate) fn keep_import_reads(&mut self, body: &[u8]) {
+        self.import_reads = Some(body.to_vec());
+    }
+}
 
 /// The store-side end of the link between the interpreter and the host.
 pub struct Bridge {
@@ -108,6 +121,11 @@ async fn answer(
             return Ok(Vec::new());
         }
         b'H' => return Ok(http_request(caller, memory, body).await),
+        b'V' => {
+            let (bytes, state) = memory.data_and_store_mut(&mut *caller);
+            state.kind.keep_import_reads(&bytes[body]);
+            return Ok(Vec::new());
+        }
         _ => {}
     }
     let max_response_bytes = caller.data().abi.max_response_bytes();
@@ -115,7 +133,7 @@ async fn answer(
     hand_over(caller, message).await
 }
 
-/// The message of a frame other than `L` and `H`.
+/// The message of a frame other than `L`, `H` and `V`.
 pub(crate) fn message_of(
     frame: &[u8],
     max_response_bytes: usize,
@@ -147,7 +165,7 @@ pub(crate) async fn hand_over(
     );
     let mut context = store.as_context_mut();
     let peak = context.data().limiter.peak_bytes();
-    let Some(bridge) = context.data_mut().kind.as_mut() else {
+    let Some(bridge) = context.data_mut().kind.bridge.as_mut() else {
         wasmtime::bail!("host::call: this interpreter has no host to answer it");
     };
     bridge.peak_memory.store(peak, Ordering::Relaxed);

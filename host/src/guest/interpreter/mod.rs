@@ -10,7 +10,9 @@
 //! ready for the first event, `R` + JSON a response, `E` + JSON an error,
 //! `I` + JSON an init error, `X` + JSON an error after which the runtime
 //! ends (the environment is discarded), `L` + level digit + a record
-//! formatted as the language's AWS runtime writes it. The host answers `N`, `R` and `E` with
+//! formatted as the language's AWS runtime writes it, `V` + JSON the
+//! environment variables the handler's import read (while a handler
+//! snapshot is taken, [`handler_snapshot`]). The host answers `N`, `R` and `E` with
 //! the next invocation: request id, deadline (ms), function ARN, trace id,
 //! client context, Cognito identity, tenant id and the event, separated by
 //! NUL bytes; an empty answer ends the interpreter.
@@ -21,6 +23,7 @@
 //! one frame per call ([`super::ruby`]).
 
 pub mod bridge;
+pub mod handler_snapshot;
 pub mod prepare;
 pub mod snapshot;
 
@@ -159,7 +162,7 @@ impl GuestEnvironment for InterpreterEnvironment {
         let (messages_tx, mut messages_rx) = mpsc::unbounded_channel();
         let mut store = template.new_store(Stdio::Reactor, &[])?;
         let peak_memory = Arc::new(AtomicUsize::new(0));
-        store.data_mut().kind = Some(Bridge {
+        store.data_mut().kind.bridge = Some(Bridge {
             invocations: invocations_rx,
             messages: messages_tx,
             peak_memory: peak_memory.clone(),

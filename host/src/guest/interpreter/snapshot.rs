@@ -19,9 +19,10 @@
 //! or the environment read) and the code that resumes it in a fresh
 //! instance. The snapshot file names what it was taken from (the
 //! interpreter's `.wasm` hash and the glue's identity); a file taken from
-//! anything else is stale and never restored.
+//! anything else is stale and never restored. A second level, the
+//! interpreter after the handler's import, is keyed also by what that
+//! import depended on ([`handler_snapshot`]).
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use wasmtime::{AsContextMut, Extern, Instance, Memory, Store};
 
 use super::RunFuture;
 use super::bridge::InterpreterState;
+use super::handler_snapshot::{self, FileRecord, ImportReads, ImportRecord, Location};
 use crate::engine::{compressed, source};
 use crate::errors::LambdaError;
 use crate::sandbox::Stdio;
@@ -58,9 +60,13 @@ pub struct Preinit {
     /// C library keeps the ones it read before the snapshot, and `turn`
     /// does not read them again.
     pub set_environment: fn(&[(String, String)]) -> String,
-    /// What `turn` runs next to import the handler and stop; its status is
-    /// 0 when the import succeeded.
+    /// What `turn` runs next to import the handler, recording which
+    /// environment variables the import reads, and stop; its status is 0
+    /// when the import succeeded.
     pub import_handler: &'static str,
+    /// What `turn` runs after that to stop recording (the environment a
+    /// plain mapping again) and report the variables read in a `V` frame.
+    pub report_reads: &'static str,
     /// What `turn` runs in a restored instance: the rest of the glue (the
     /// handler's import unless done, then every event).
     pub resume: &'static str,
@@ -77,12 +83,6 @@ pub type Turn = for<'a> fn(
     &'a str,
     bool,
 ) -> RunFuture<'a>;
-
-/// A snapshot's key and where it is kept.
-struct Filed {
-    key: [u8; 32],
-    path: PathBuf,
-}
 
 impl Preinit {
     /// The key of the runtime's snapshot for this function: its interpreter
@@ -118,19 +118,19 @@ impl Preinit {
                 home.join(self.interpreter_cwasm).display()
             )
         })?;
-        let snapshot = self.take(template, None).await?;
+        let snapshot = self.take(template).await?;
         let path = home.join(self.snapshot_file);
         snapshot.save(&path, &key)?;
         Ok(path)
     }
 
-    /// How a new environment of this function starts from a snapshot. In
-    /// test mode (which has a module cache) first the handler's: taken
-    /// after its import, with the function's variables, keyed by them and
-    /// by every file of the task root, and made now with `template()` when
-    /// missing. Else the runtime's: the home's, or for another task root the
-    /// cache's. `None` (start from scratch) when snapshots are off or none
-    /// can be had. `env` is what the sandbox adds to the function's variables.
+    /// How a new environment of this function starts from a snapshot: the
+    /// handler's ([`handler_snapshot`]) when one can serve it (in test mode,
+    /// which has a module cache, taken now with `template()` when missing;
+    /// else the one a package ships), else the runtime's (the home's, or
+    /// for another task root the cache's). `None` (start from scratch) when
+    /// snapshots are off or none can be had. `env` is what the sandbox adds
+    /// to the function's variables.
     pub async fn resume_for(
         &self,
         settings: &FunctionSettings,
@@ -158,13 +158,25 @@ impl Preinit {
             .as_ref()
             .map(|dir| dir.join("snapshots"));
         let mut snapshot = None;
-        if let (Some(cache), PreinitLevel::Handler) = (&cache, settings.preinit) {
-            let filed = handler_filed(cache, &runtime_key, &set_environment, &settings.task_root);
-            if let Some(filed) = filed {
-                snapshot = self
-                    .cached(&filed, self.take_with(&template, Some(&set_environment)))
-                    .await;
-            }
+        if settings.preinit == PreinitLevel::Handler {
+            snapshot = match &cache {
+                Some(cache) => {
+                    self.cached_handler_snapshot(
+                        cache,
+                        runtime_key,
+                        settings,
+                        &variables,
+                        &template,
+                    )
+                    .await
+                }
+                None => handler_snapshot::packaged(
+                    (self.home)(settings),
+                    &runtime_key,
+                    &settings.task_root,
+                    &variables,
+                ),
+            };
         }
         if snapshot.is_none() {
             snapshot = self
@@ -175,6 +187,68 @@ impl Preinit {
             snapshot: snapshot?,
             code: set_environment + self.resume,
         }))
+    }
+
+    /// Takes the handler's snapshot with `template` (whose settings hold
+    /// the function's variables, task root and homes) and saves it and its
+    /// record at `location`; `files` are the task root's as the function
+    /// will see them. An error when the handler's module does not import.
+    pub async fn prepare_handler(
+        &self,
+        template: &InstanceTemplate<InterpreterState>,
+        env: &[(String, String)],
+        files: Vec<FileRecord>,
+        location: &Location,
+    ) -> anyhow::Result<()> {
+        let settings = &template.settings;
+        let runtime_key = self.runtime_key(settings).with_context(|| {
+            format!(
+                "{} has no source record; compile the interpreter with `lambda-wasm compile` first",
+                (self.home)(settings).join(self.interpreter_cwasm).display()
+            )
+        })?;
+        let variables: Vec<_> = settings.guest_env.iter().chain(env).cloned().collect();
+        let (snapshot, record) = self.take_handler(template, &variables, files).await?;
+        location.save(&snapshot, &record, &runtime_key)
+    }
+
+    /// Test mode's handler snapshot: the cache's when its record matches
+    /// the function now, else taken now and filed there (replacing one
+    /// whose variables differ).
+    async fn cached_handler_snapshot(
+        &self,
+        cache: &Path,
+        runtime_key: [u8; 32],
+        settings: &FunctionSettings,
+        variables: &[(String, String)],
+        template: impl Fn() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
+    ) -> Option<Snapshot> {
+        let task_root = &settings.task_root;
+        let location = Location::in_cache(cache, &runtime_key, &settings.handler.raw, task_root)
+            .inspect_err(|error| tracing::info!("no handler snapshot: {error:#}"))
+            .ok()?;
+        match location.load(&runtime_key) {
+            Ok(Some((snapshot, record))) => match record.mismatch(task_root, variables) {
+                None => return Some(snapshot),
+                Some(reason) => tracing::info!("taking the handler snapshot again: {reason}"),
+            },
+            Ok(None) => {}
+            Err(error) => tracing::warn!("replacing the cached handler snapshot: {error:#}"),
+        }
+        let taken = async {
+            let template =
+                template().map_err(|error| anyhow::anyhow!("{}", error.error_message))?;
+            let files = test_mode_files(task_root)?;
+            self.take_handler(&template, variables, files).await
+        };
+        let (snapshot, record) = taken
+            .await
+            .inspect_err(|error| tracing::info!("no handler snapshot: {error:#}"))
+            .ok()?;
+        if let Err(error) = location.save(&snapshot, &record, &runtime_key) {
+            tracing::warn!("cannot cache the handler snapshot: {error:#}");
+        }
+        Some(snapshot)
     }
 
     /// The runtime's snapshot: the home's when it was taken for this task
@@ -198,126 +272,94 @@ impl Preinit {
             }
         }
         let path = cache?.join(format!("{}.snapshot", source::hex(&key)));
-        self.cached(&Filed { key, path }, self.take_with(&template, None))
-            .await
-    }
-
-    /// The snapshot filed in the cache, else the one `take` makes (a future
-    /// not polled on a hit), stored
-    /// there; `None` when `take` fails (the function then starts from
-    /// scratch, where the same failure is reported as its init error).
-    async fn cached<F: Future<Output = anyhow::Result<Snapshot>>>(
-        &self,
-        filed: &Filed,
-        take: F,
-    ) -> Option<Snapshot> {
-        match Snapshot::load(&filed.path, &filed.key) {
+        match Snapshot::load(&path, &key) {
             Ok(Some(snapshot)) => return Some(snapshot),
             Ok(None) => {}
             Err(error) => tracing::warn!("replacing the cached snapshot: {error:#}"),
         }
-        let snapshot = take
+        let taken = async {
+            let template =
+                template().map_err(|error| anyhow::anyhow!("{}", error.error_message))?;
+            self.take(&template).await
+        };
+        let snapshot = taken
             .await
             .inspect_err(|error| tracing::info!("no snapshot: {error:#}; starting from scratch"))
             .ok()?;
-        let saved = filed
-            .path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| snapshot.save(&filed.path, &filed.key));
-        if let Err(error) = saved {
+        if let Err(error) = snapshot.save(&path, &key) {
             tracing::warn!("cannot cache the interpreter's snapshot: {error:#}");
         }
         Some(snapshot)
     }
 
-    /// [`Self::take`] with a template made by `template()`.
-    async fn take_with(
-        &self,
-        template: impl Fn() -> Result<InstanceTemplate<InterpreterState>, LambdaError>,
-        set_environment: Option<&str>,
-    ) -> anyhow::Result<Snapshot> {
-        let template = template().map_err(|error| anyhow::anyhow!("{}", error.error_message))?;
-        self.take(&template, set_environment).await
-    }
-
-    /// Instantiates the interpreter in a store of `template`, loads the glue
-    /// with `turn`, with `set_environment` also imports the handler, and
-    /// takes the snapshot.
-    async fn take(
+    /// Instantiates the interpreter in a store of `template` and loads the
+    /// glue with `turn`: the store and instance, and the memory of a fresh
+    /// instance (what a snapshot is the difference from).
+    async fn load_glue(
         &self,
         template: &InstanceTemplate<InterpreterState>,
-        set_environment: Option<&str>,
-    ) -> anyhow::Result<Snapshot> {
+    ) -> anyhow::Result<(Store<GuestState<InterpreterState>>, Instance, Vec<u8>)> {
         let mut store = template.new_store(Stdio::Reactor, &[])?;
         store::begin_init(&mut store);
         let instance = template.pre().instantiate_async(&mut store).await?;
-        let memory = memory_of(&mut store, &instance)?;
-        let fresh = memory.data(&store).to_vec();
+        let fresh = memory_of(&mut store, &instance)?.data(&store).to_vec();
         let status = (self.turn)(&mut store, &instance, &(self.load_runtime)(), true).await?;
         if status != 0 {
             anyhow::bail!(
                 "the interpreter could not load its runtime glue (status {status}); see its output above"
             );
         }
-        if let Some(set_environment) = set_environment {
-            let code = format!("{set_environment}{}", self.import_handler);
-            if (self.turn)(&mut store, &instance, &code, false).await? != 0 {
-                anyhow::bail!(
-                    "the handler's module did not import; the function imports it at init"
-                );
-            }
-        }
+        Ok((store, instance, fresh))
+    }
+
+    /// The runtime's snapshot, taken in a store of `template`.
+    async fn take(
+        &self,
+        template: &InstanceTemplate<InterpreterState>,
+    ) -> anyhow::Result<Snapshot> {
+        let (mut store, instance, fresh) = self.load_glue(template).await?;
+        let memory = memory_of(&mut store, &instance)?;
         Ok(Snapshot::capture(&fresh, memory.data(&store)))
     }
-}
 
-/// Where the handler's snapshot is kept in `cache`: keyed by the runtime's
-/// key, the environment and every file of the task root (`None`, no
-/// snapshot, when the task root cannot be read).
-fn handler_filed(
-    cache: &Path,
-    runtime_key: &[u8; 32],
-    set_environment: &str,
-    task_root: &Path,
-) -> Option<Filed> {
-    let sources = sources_digest(task_root)
-        .inspect_err(|error| {
-            tracing::info!("no handler snapshot: cannot read the task root: {error}")
-        })
-        .ok()?;
-    let key = key(&[runtime_key, set_environment.as_bytes(), &sources]);
-    let path = cache.join(format!("{}.snapshot", source::hex(&key)));
-    Some(Filed { key, path })
-}
-
-/// SHA-256 over every file under `root`: its relative path and contents,
-/// in a fixed order, so any change to the code (or data) an import may read
-/// makes a new key.
-fn sources_digest(root: &Path) -> std::io::Result<[u8; 32]> {
-    let mut files = Vec::new();
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                files.push(path);
-            }
+    /// The handler's snapshot, taken in a store of `template` with the
+    /// function's `variables`, and the record of what its import read.
+    async fn take_handler(
+        &self,
+        template: &InstanceTemplate<InterpreterState>,
+        variables: &[(String, String)],
+        files: Vec<FileRecord>,
+    ) -> anyhow::Result<(Snapshot, ImportRecord)> {
+        let (mut store, instance, fresh) = self.load_glue(template).await?;
+        let code = format!(
+            "{}{}",
+            (self.set_environment)(variables),
+            self.import_handler
+        );
+        if (self.turn)(&mut store, &instance, &code, false).await? != 0 {
+            anyhow::bail!("the handler's module did not import; the function imports it at init");
         }
+        if (self.turn)(&mut store, &instance, self.report_reads, false).await? != 0 {
+            anyhow::bail!("the runtime glue could not report the variables the import read");
+        }
+        let reads = store.data_mut().kind.import_reads.take().with_context(
+            || "the runtime glue did not report the variables the handler's import read",
+        )?;
+        let record = ImportRecord::new(&ImportReads::parse(&reads)?, variables, files);
+        let memory = memory_of(&mut store, &instance)?;
+        Ok((Snapshot::capture(&fresh, memory.data(&store)), record))
     }
-    files.sort();
-    let mut hasher = Sha256::new();
-    for file in files {
-        let relative = file.strip_prefix(root).unwrap_or(&file);
-        let contents = std::fs::read(&file)?;
-        hasher.update(relative.as_os_str().as_encoded_bytes());
-        hasher.update((contents.len() as u64).to_le_bytes());
-        hasher.update(&contents);
-    }
-    Ok(hasher.finalize().into())
+}
+
+/// Test mode's record of the task root's files: every file, with its time.
+fn test_mode_files(task_root: &Path) -> anyhow::Result<Vec<FileRecord>> {
+    crate::package::files_under(task_root)?
+        .iter()
+        .map(|file| {
+            let relative = file.strip_prefix(task_root).unwrap_or(file);
+            FileRecord::of(file, relative.to_string_lossy().into_owned(), None)
+        })
+        .collect()
 }
 
 /// A snapshot and the code that resumes the interpreter from it.

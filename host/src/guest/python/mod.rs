@@ -42,8 +42,9 @@ pub const PYTHON: Language = Language {
 
 /// CPython's snapshots: after the glue's first step (its imports and
 /// definitions, nothing that reads the environment), taken by
-/// `prepare-python`, or after its second (the handler's import), taken in
-/// test mode; new environments resume at the glue's next step.
+/// `prepare-python`, or after its second (the handler's import, with the
+/// variables it reads through `os.environ` recorded), taken by `package`
+/// and in test mode; new environments resume at the glue's next step.
 const PREINIT: Preinit = Preinit {
     home: |settings| &settings.python_home,
     interpreter_cwasm: SNAPSHOT_CWASM,
@@ -51,7 +52,8 @@ const PREINIT: Preinit = Preinit {
     glue_identity: runtime_pyc_name,
     load_runtime: load_runtime_turn,
     set_environment: set_environment_turn,
-    import_handler: "if not next(_lambda_wasm_steps):\n    raise SystemExit(3)\n",
+    import_handler: "_lambda_wasm_record_reads()\nif not next(_lambda_wasm_steps):\n    raise SystemExit(3)\n",
+    report_reads: "_lambda_wasm_report_reads()\n",
     resume: run_steps!(),
     turn: snapshot::turn_export,
 };

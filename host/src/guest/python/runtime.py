@@ -17,6 +17,8 @@
 #   I + error JSON     init failed; the answer is b"" and the script ends
 #   L + digit + text   one log record, level 0 TRACE .. 5 FATAL, formatted
 #                      as awslambdaric writes it (text or JSON); answer: b""
+#   V + JSON           the variables the handler's import read, while a
+#                      handler snapshot is taken; answer: b""
 #
 # An invocation is 8 NUL-separated fields: request id, deadline (epoch ms),
 # invoked function ARN, trace id, client context JSON, Cognito identity JSON,
@@ -924,3 +926,47 @@ def _lambda_wasm_environ(variables):
 
     os.environ.clear()
     os.environ.update(variables)
+
+
+# The names of the environment variables read while recording (None: the
+# whole environment was listed), for a handler snapshot's record.
+_lambda_wasm_reads = set()
+
+
+def _lambda_wasm_record_reads():
+    """Records the variables read from os.environ and os.environb from now
+    on (the handler's import, while a handler snapshot is taken) until
+    _lambda_wasm_report_reads; every reference to the two mappings records,
+    as their class is swapped, not the objects."""
+    import os
+
+    plain = os._Environ
+    reads = _lambda_wasm_reads
+
+    class Recording(plain):
+        def __getitem__(self, key):
+            reads.add(key.decode("utf-8", "surrogateescape") if isinstance(key, bytes) else key)
+            return plain.__getitem__(self, key)
+
+        def __iter__(self):
+            reads.add(None)
+            return plain.__iter__(self)
+
+    for mapping in (os.environ, getattr(os, "environb", None)):
+        if mapping is not None:
+            mapping.__class__ = Recording
+
+
+def _lambda_wasm_report_reads():
+    """Makes the mappings plain again and tells the host what was read."""
+    import os
+    import json
+    import _host
+
+    for mapping in (os.environ, getattr(os, "environb", None)):
+        if mapping is not None:
+            mapping.__class__ = os._Environ
+    reads = _lambda_wasm_reads
+    names = sorted(name for name in reads if name is not None)
+    _host.call(b"V" + json.dumps({"names": names, "all": None in reads}).encode())
+    reads.clear()

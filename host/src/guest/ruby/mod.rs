@@ -32,7 +32,8 @@ pub const RUBY: Language = Language {
 
 /// Ruby's snapshots: after `ruby-init` and the glue's definitions (nothing
 /// that reads the environment or requires the handler), taken by
-/// `prepare-ruby`, or after the handler's `require`, taken in test mode;
+/// `prepare-ruby`, or after the handler's `require` (with the variables it
+/// reads through `ENV` recorded), taken by `package` and in test mode;
 /// new environments resume with `LambdaWasm.start`.
 const PREINIT: Preinit = Preinit {
     home: |settings| &settings.ruby_home,
@@ -42,6 +43,7 @@ const PREINIT: Preinit = Preinit {
     load_runtime: vm::load_runtime_source,
     set_environment: vm::set_environment_source,
     import_handler: vm::LOAD_HANDLER_QUIETLY,
+    report_reads: vm::REPORT_READS,
     resume: vm::START,
     turn: vm::turn,
 };

@@ -9,6 +9,8 @@
 #   R + JSON           the invocation's response
 #   E + error JSON     the invocation's error
 #   X + error JSON     the invocation's error, after which the runtime exits
+#   V + JSON           the variables the handler's require read, while a
+#                      handler snapshot is taken (LambdaWasm.report_reads)
 #
 # An invocation frame is 8 NUL-separated fields: request id, deadline (epoch
 # ms), invoked function ARN, trace id, client context JSON, Cognito identity
@@ -214,8 +216,47 @@ module LoggerPatch
 end
 Logger.prepend(LoggerPatch)
 
+# Records which variables are read through ENV while a handler snapshot is
+# taken (LambdaWasm.record_reads): prepended to ENV's singleton class, and a
+# plain pass-through again once `reads` is nil.
+module LambdaWasmEnvReads
+  class << self
+    attr_accessor :reads # names read => true, :all => true when listed whole
+  end
+
+  %i[[] fetch key? has_key? include? member? assoc values_at slice].each do |method|
+    many = %i[values_at slice].include?(method)
+    define_method(method) do |*args, &block|
+      reads = LambdaWasmEnvReads.reads
+      (many ? args : args.first(1)).each { |name| reads[name.to_s] = true } if reads
+      super(*args, &block)
+    end
+  end
+
+  %i[each each_pair each_key each_value keys values to_h to_hash to_a select filter reject].each do |method|
+    define_method(method) do |*args, &block|
+      reads = LambdaWasmEnvReads.reads
+      reads[:all] = true if reads
+      super(*args, &block)
+    end
+  end
+end
+
 module LambdaWasm
   class << self
+    # Starts recording the variables read through ENV.
+    def record_reads
+      ENV.singleton_class.prepend(LambdaWasmEnvReads)
+      LambdaWasmEnvReads.reads = {}
+    end
+
+    # Stops recording; the V frame of what was read.
+    def report_reads
+      reads = LambdaWasmEnvReads.reads || {}
+      LambdaWasmEnvReads.reads = nil
+      'V' + { 'names' => reads.keys.grep(String).sort, 'all' => reads.key?(:all) }.to_json
+    end
+
     # Loads the handler as the client's LambdaRunner#run does; the N or I frame.
     def start
       load_handler

@@ -91,7 +91,8 @@ async fn serve(
 
 /// [`Preinit::turn`](crate::guest::interpreter::snapshot::Preinit) for
 /// Ruby: evaluates `code` (after `ruby-init` when `fresh`); 0 when it
-/// returned the `N` frame.
+/// returned the `N` frame, or a `V` frame, which is kept as `host.call`
+/// keeps it for the other interpreters.
 ///
 /// Why a snapshot taken after this is sound although ruby.wasm is built
 /// with Asyncify (for setjmp/longjmp and the GC's stack scan): checked on
@@ -124,6 +125,10 @@ pub fn turn<'a>(
                 "Ruby is mid-unwind (Asyncify state {asyncify_state}) between two calls: its memory cannot be snapshotted"
             );
         }
+        if let Some(reads) = frame.strip_prefix(b"V") {
+            store.data_mut().kind.keep_import_reads(reads);
+            return Ok(0);
+        }
         Ok(i32::from(frame != b"N"))
     })
 }
@@ -142,10 +147,13 @@ pub fn load_runtime_source() -> String {
 /// loaded already); the `N` or `I` frame.
 pub const START: &str = "LambdaWasm.start\n";
 
-/// What loads the handler while a snapshot is taken: `I` on failure,
-/// without the error's log lines, which the function's own init writes.
-pub const LOAD_HANDLER_QUIETLY: &str =
-    "begin\n  LambdaWasm.load_handler\n  'N'\nrescue Exception\n  'I'\nend\n";
+/// What loads the handler while a snapshot is taken, recording the
+/// variables it reads: `I` on failure, without the error's log lines, which
+/// the function's own init writes.
+pub const LOAD_HANDLER_QUIETLY: &str = "LambdaWasm.record_reads\nbegin\n  LambdaWasm.load_handler\n  'N'\nrescue Exception\n  'I'\nend\n";
+
+/// What stops recording and answers the `V` frame of the variables read.
+pub const REPORT_READS: &str = "LambdaWasm.report_reads\n";
 
 /// Code that makes `ENV` these variables and re-seeds `Random`: a restored
 /// VM holds the snapshot's environment (and C library's `environ`) and
