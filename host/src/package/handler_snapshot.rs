@@ -14,7 +14,7 @@ use crate::guest::AnyGuest;
 use crate::guest::interpreter::handler_snapshot::{
     FileRecord, Location, RECORD_FILE, SNAPSHOT_FILE,
 };
-use crate::guest::interpreter::prepare::{self, Scratch};
+use crate::guest::interpreter::prepare::{self, Scratch, block_on};
 use crate::guest::interpreter::{self, Language};
 use crate::logs::Logger;
 use crate::settings::{self, LAMBDA_TASK_ROOT, PreinitLevel};
@@ -101,8 +101,8 @@ impl Plan {
     pub fn take(&self, folder: &str) -> anyhow::Result<Result<Entries, Outcome>> {
         let out = tempfile::tempdir().context("cannot create a scratch folder")?;
         let location = Location::in_home(out.path());
-        let settings = &self.scratch.settings;
-        let taken = super::block_on(async {
+        let (settings, location_ref) = (&self.scratch.settings, &location);
+        let taken = block_on(move || async move {
             let preinit = self.language.preinit.expect("checked by Plan::new");
             let engine = crate::engine::new_engine()?;
             let (module, extras) = (self.language.load)(&engine, settings)?;
@@ -113,7 +113,7 @@ impl Plan {
                 extras.clone(),
             )?;
             preinit
-                .prepare_handler(&template, &extras.env, self.files.clone(), &location)
+                .prepare_handler(&template, &extras.env, self.files.clone(), location_ref)
                 .await
         });
         if let Err(error) = taken {
@@ -139,7 +139,7 @@ impl Plan {
         let mut settings = self.scratch.settings.clone();
         settings.preinit = PreinitLevel::Runtime;
         let tmp = self.scratch.tmp.clone();
-        let loaded = super::block_on(async {
+        let loaded = block_on(move || async move {
             let engine = crate::engine::new_engine()?;
             let logger = Logger::to_stderr(settings.log);
             Ok(AnyGuest::load(&engine, Arc::new(settings), logger, tmp).await)
