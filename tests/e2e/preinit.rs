@@ -307,6 +307,20 @@ fn package_probe(
     (unzip(&zip), said)
 }
 
+/// Runs the unzipped `probe` package in `dir` with `MY_VAR=value`: module
+/// code and the handler both saw `value`; the bootstrap's output.
+async fn answers_with_my_var(dir: &Path, probe: &Probe, value: &str) -> String {
+    let (outcome, output) =
+        run_unzipped_with(dir, probe.handler, json!({}), &[("MY_VAR", value)]).await;
+    assert_eq!(
+        outcome.json(),
+        json!({"at_import": value, "at_invoke": value}),
+        "{}: {output}",
+        probe.language
+    );
+    output
+}
+
 /// For each language: `package` runs the handler's import (its output is
 /// package's) and ships the snapshot; the unzipped bootstrap restores it
 /// (module-level code does not run again) while `MY_VAR`, read at import,
@@ -337,25 +351,12 @@ async fn packaged_handler_snapshots_restore_while_the_variables_read_at_import_h
             "{language}: {record}"
         );
 
-        let (restored, output) =
-            run_unzipped_with(dir, probe.handler, json!({}), &[("MY_VAR", "one")]).await;
-        assert_eq!(
-            restored.json(),
-            json!({"at_import": "one", "at_invoke": "one"}),
-            "{language}: {output}"
-        );
+        let output = answers_with_my_var(dir, probe, "one").await;
         assert!(
             !output.contains(MARKER) && !output.contains("not using"),
             "{language}: {output}"
         );
-
-        let (imported, output) =
-            run_unzipped_with(dir, probe.handler, json!({}), &[("MY_VAR", "two")]).await;
-        assert_eq!(
-            imported.json(),
-            json!({"at_import": "two", "at_invoke": "two"}),
-            "{language}: {output}"
-        );
+        let output = answers_with_my_var(dir, probe, "two").await;
         let reason = "not using the handler snapshot: MY_VAR differs from package time (read at import); importing the handler at init";
         assert_eq!(output.matches(reason).count(), 1, "{language}: {output}");
         assert!(
