@@ -307,6 +307,20 @@ fn package_probe(
     (unzip(&zip), said)
 }
 
+/// Runs the unzipped `probe` package in `dir` with `MY_VAR=value`: module
+/// code and the handler both saw `value`; the bootstrap's output.
+async fn answers_with_my_var(dir: &Path, probe: &Probe, value: &str) -> String {
+    let (outcome, output) =
+        run_unzipped_with(dir, probe.handler, json!({}), &[("MY_VAR", value)]).await;
+    assert_eq!(
+        outcome.json(),
+        json!({"at_import": value, "at_invoke": value}),
+        "{}: {output}",
+        probe.language
+    );
+    output
+}
+
 /// For each language: `package` runs the handler's import (its output is
 /// package's) and ships the snapshot; the unzipped bootstrap restores it
 /// (module-level code does not run again) while `MY_VAR`, read at import,
@@ -337,25 +351,12 @@ async fn packaged_handler_snapshots_restore_while_the_variables_read_at_import_h
             "{language}: {record}"
         );
 
-        let (restored, output) =
-            run_unzipped_with(dir, probe.handler, json!({}), &[("MY_VAR", "one")]).await;
-        assert_eq!(
-            restored.json(),
-            json!({"at_import": "one", "at_invoke": "one"}),
-            "{language}: {output}"
-        );
+        let output = answers_with_my_var(dir, probe, "one").await;
         assert!(
             !output.contains(MARKER) && !output.contains("not using"),
             "{language}: {output}"
         );
-
-        let (imported, output) =
-            run_unzipped_with(dir, probe.handler, json!({}), &[("MY_VAR", "two")]).await;
-        assert_eq!(
-            imported.json(),
-            json!({"at_import": "two", "at_invoke": "two"}),
-            "{language}: {output}"
-        );
+        let output = answers_with_my_var(dir, probe, "two").await;
         let reason = "not using the handler snapshot: MY_VAR differs from package time (read at import); importing the handler at init";
         assert_eq!(output.matches(reason).count(), 1, "{language}: {output}");
         assert!(
@@ -375,33 +376,27 @@ fn an_opt_out_or_a_failing_import_ships_no_handler_snapshot() {
         return;
     };
     let root = TaskRoot::builder().file(probe.file, probe.source).build();
-    let (unzipped, said) = package_probe(&root, &home, &["--no-handler-snapshot"]);
-    assert!(
-        !said.contains(MARKER) && !said.contains("snapshot of"),
-        "{said}"
-    );
-    assert!(
-        !unzipped
-            .path()
-            .join("python/lambda-wasm-handler.snapshot")
-            .exists()
-    );
-
     let broken = TaskRoot::builder()
         .file("lambda_function.py", "import no_such_module\n")
         .build();
-    let (unzipped, said) = package_probe(&broken, &home, &[]);
-    assert!(
-        said.contains("warning: no handler snapshot")
-            && said.contains("Runtime.ImportModuleError")
-            && said.contains("No module named 'no_such_module'"),
-        "{said}"
-    );
-    assert!(
-        !unzipped
-            .path()
-            .join("python/lambda-wasm-handler.snapshot")
-            .exists()
-    );
-    assert!(unzipped.path().join("lambda_function.py").is_file());
+    let cases: [(&TaskRoot, &[&str], fn(&str) -> bool); 2] = [
+        (&root, &["--no-handler-snapshot"], |said| {
+            !said.contains(MARKER) && !said.contains("snapshot of")
+        }),
+        (&broken, &[], |said| {
+            said.contains("warning: no handler snapshot")
+                && said.contains("Runtime.ImportModuleError")
+                && said.contains("No module named 'no_such_module'")
+        }),
+    ];
+    for (root, args, said_as_expected) in cases {
+        let (unzipped, said) = package_probe(root, &home, args);
+        assert!(said_as_expected(&said), "{said}");
+        let dir = unzipped.path();
+        assert!(
+            !dir.join("python/lambda-wasm-handler.snapshot").exists()
+                && dir.join("lambda_function.py").is_file(),
+            "{said}"
+        );
+    }
 }
