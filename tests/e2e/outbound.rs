@@ -495,7 +495,13 @@ pub(crate) fn assert_slow_server_times_out(server: &LocalServer, web: &TestServe
         "took {:?}",
         started.elapsed()
     );
-    let body = response.json();
+    assert_timed_out(&response.json());
+    assert_next_event_fine(server, web);
+}
+
+/// An invocation's error body says `Task timed out`.
+#[track_caller]
+pub(crate) fn assert_timed_out(body: &Value) {
     assert!(
         body["errorMessage"]
             .as_str()
@@ -503,7 +509,6 @@ pub(crate) fn assert_slow_server_times_out(server: &LocalServer, web: &TestServe
             .contains("Task timed out"),
         "{body}"
     );
-    assert_next_event_fine(server, web);
 }
 
 // ---------------------------------------------------------------------------
