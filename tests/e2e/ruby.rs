@@ -853,7 +853,7 @@ async fn a_slow_server_ends_at_the_deadline() {
             Invocation::json(&slow).timeout(Duration::from_secs(2)),
         )
         .await;
-    outbound::assert_timed_out(&o.error().1);
+    outbound::assert_timed_out(o.error().1);
     let (_, o) = boot.call_json(&api, hello).await;
     assert_eq!(o.json()["body"], "hello from the server");
 }
