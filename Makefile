@@ -268,7 +268,7 @@ $(RUBY_HOME)/ruby.cwasm: $(RUBY_HOME)/ruby.wasm Cargo.lock host/src/engine.rs | 
 
 # Redone when the glue, how it is loaded or the snapshot's format changes
 # (the snapshot is keyed by them and by the .wasm: a stale one is never used).
-$(RUBY_HOME)/lambda-wasm-runtime.snapshot: $(RUBY_HOME)/ruby.cwasm host/src/guest/ruby/runtime.rb host/src/guest/ruby/vm.rs host/src/guest/interpreter/snapshot.rs | host
+$(RUBY_HOME)/lambda-wasm-runtime.snapshot: $(RUBY_HOME)/ruby.cwasm host/src/guest/ruby/runtime.rb host/src/guest/ruby/outbound.rb host/src/guest/ruby/vm.rs host/src/guest/interpreter/snapshot.rs | host
 	$(HOST) prepare-ruby --home $(RUBY_HOME)
 
 clean:

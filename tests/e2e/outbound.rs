@@ -225,20 +225,28 @@ fn serve_allowing(home: &Path, web: &TestServer, extra: &[&str]) -> (TaskRoot, L
     (root, server)
 }
 
-fn call(server: &LocalServer, event: Value) -> Value {
+pub(crate) fn call(server: &LocalServer, event: Value) -> Value {
     server.invoke(event.to_string().as_bytes()).json()
 }
 
 /// The event after a failure: a GET that works.
 #[track_caller]
-fn assert_next_event_fine(server: &LocalServer, web: &TestServer) {
+pub(crate) fn assert_next_event_fine(server: &LocalServer, web: &TestServer) {
     let answer = call(server, json!({"op": "get", "url": web.url("/hello")}));
     assert_eq!(answer["body"], "hello from the server", "{answer}");
 }
 
+/// The Python handler's answer to a refused request.
 #[track_caller]
 fn assert_denied(answer: &Value, what: &str, words: &[&str]) {
-    assert_eq!(answer["error"], "URLError", "{what}: {answer}");
+    assert_refused(answer, "URLError", what, words);
+}
+
+/// A handler's answer to a refused request: `{"error": <the class it
+/// caught>, "reason": <its message>}`, the message holding `words`.
+#[track_caller]
+pub(crate) fn assert_refused(answer: &Value, error: &str, what: &str, words: &[&str]) {
+    assert_eq!(answer["error"], error, "{what}: {answer}");
     let reason = answer["reason"].as_str().unwrap_or_default();
     for word in words {
         assert!(
@@ -256,17 +264,27 @@ fn urllib_and_http_client_reach_an_allowed_host() {
     let Some(home) = require_python() else { return };
     let web = TestServer::start();
     let (_root, server) = serve_allowing(home, &web, &[]);
-    let answer = call(&server, json!({"op": "get", "url": web.url("/hello")}));
+    assert_requests_work(&server, &web);
+}
+
+/// A handler serving `web` (allowed) answers the events `{"op": "get",
+/// "url": URL}` with the response's `status`, `body` and content `type`, and
+/// `{"op": "post", "host", "port", "body"}` (a POST to `/echo`) with its
+/// `status`, `body` and `method` (the one the server saw): a GET, a 404 (a
+/// response, not an error), a POST and a followed redirect.
+#[track_caller]
+pub(crate) fn assert_requests_work(server: &LocalServer, web: &TestServer) {
+    let answer = call(server, json!({"op": "get", "url": web.url("/hello")}));
     assert_eq!(answer["status"], 200, "{answer}");
     assert_eq!(answer["type"], "text/plain");
-    let answer = call(&server, json!({"op": "get", "url": web.url("/missing")}));
+    let answer = call(server, json!({"op": "get", "url": web.url("/missing")}));
     assert_eq!(
         answer["status"], 404,
         "an HTTP error is a response: {answer}"
     );
     let port = web.addr.port();
     let answer = call(
-        &server,
+        server,
         json!({"op": "post", "host": "127.0.0.1", "port": port, "body": "ping"}),
     );
     assert_eq!(
@@ -279,7 +297,7 @@ fn urllib_and_http_client_reach_an_allowed_host() {
         "{answer}"
     );
     let redirect = web.url(&format!("/redirect?to={}", web.url("/hello")));
-    let answer = call(&server, json!({"op": "get", "url": redirect}));
+    let answer = call(server, json!({"op": "get", "url": redirect}));
     assert_eq!(
         answer["body"], "hello from the server",
         "a redirect to an allowed host is followed: {answer}"
@@ -317,7 +335,8 @@ type Refusal = (
 );
 
 /// Every refusal one function sees; it allows `web`, and lists the
-/// metadata addresses and `localhost` (without a port), which stay refused.
+/// metadata addresses and `localhost` (without a port), which stay refused
+/// ([`refusals_allow_list`]).
 const REFUSALS: &[Refusal] = &[
     ("a host not in the list", |_, _| {
         let says = [
@@ -368,32 +387,51 @@ const REFUSALS: &[Refusal] = &[
     }),
 ];
 
-#[test]
-fn refused_requests_say_why_and_the_next_event_is_fine() {
-    let Some(home) = require_python() else { return };
-    let (web, other) = (TestServer::start(), TestServer::start());
-    let root = handler_root();
-    let listed = [
-        web.allow(),
-        "169.254.169.254,169.254.170.2:80,localhost".into(),
-    ];
-    let server = serve(
-        home,
-        &root,
-        &["--allow-host", &listed[0], "--allow-host", &listed[1]],
-        &[],
-    );
+/// The `--allow-host` arguments of the function [`REFUSALS`] are seen by.
+pub(crate) fn refusals_allow_list(web: &TestServer) -> Vec<String> {
+    let listed = "169.254.169.254,169.254.170.2:80,localhost";
+    ["--allow-host", &web.allow(), "--allow-host", listed]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Every one of [`REFUSALS`] through `get` (a handler's answer to the event
+/// `{"op": "get", "url": URL}`), which reports `error`, each followed by a
+/// GET of `web` that works; `other` saw no request.
+#[track_caller]
+pub(crate) fn assert_refusals(
+    web: &TestServer,
+    other: &TestServer,
+    error: &str,
+    get: impl Fn(&str) -> Value,
+) {
     for (what, case) in REFUSALS {
-        let (url, says) = case(&web, &other);
-        let answer = call(&server, json!({"op": "get", "url": url}));
+        let (url, says) = case(web, other);
         let says: Vec<&str> = says.iter().map(String::as_str).collect();
-        assert_denied(&answer, what, &says);
-        assert_next_event_fine(&server, &web);
+        assert_refused(&get(&url), error, what, &says);
+        let answer = get(&web.url("/hello"));
+        assert_eq!(
+            answer["body"], "hello from the server",
+            "after {what}: {answer}"
+        );
     }
     assert!(
         other.authorizations.lock().unwrap().is_empty(),
         "the unlisted server saw no request"
     );
+}
+
+#[test]
+fn refused_requests_say_why_and_the_next_event_is_fine() {
+    let Some(home) = require_python() else { return };
+    let (web, other) = (TestServer::start(), TestServer::start());
+    let root = handler_root();
+    let listed = refusals_allow_list(&web);
+    let args: Vec<&str> = listed.iter().map(String::as_str).collect();
+    let server = serve(home, &root, &args, &[]);
+    assert_refusals(&web, &other, "URLError", |url| {
+        call(&server, json!({"op": "get", "url": url}))
+    });
 }
 
 #[test]
@@ -508,6 +546,16 @@ fn a_slow_server_ends_at_the_deadline() {
     let Some(home) = require_python() else { return };
     let web = TestServer::start();
     let (_root, server) = serve_allowing(home, &web, &["--timeout", "2"]);
+    assert_slow_server_times_out(&server, &web);
+}
+
+/// A GET of `/slow` (10 s) from a handler serving `web` with a 2 s timeout
+/// ends in `Task timed out` well before the server answers; the next event
+/// is fine.
+#[track_caller]
+pub(crate) fn assert_slow_server_times_out(server: &LocalServer, web: &TestServer) {
+    // An event first, so that the environment's init is not timed.
+    assert_next_event_fine(server, web);
     let started = Instant::now();
     let response = server.invoke(
         json!({"op": "get", "url": web.url("/slow")})
@@ -519,7 +567,13 @@ fn a_slow_server_ends_at_the_deadline() {
         "took {:?}",
         started.elapsed()
     );
-    let body = response.json();
+    assert_timed_out(&response.json());
+    assert_next_event_fine(server, web);
+}
+
+/// An invocation's error body says `Task timed out`.
+#[track_caller]
+pub(crate) fn assert_timed_out(body: &Value) {
     assert!(
         body["errorMessage"]
             .as_str()
@@ -527,7 +581,6 @@ fn a_slow_server_ends_at_the_deadline() {
             .contains("Task timed out"),
         "{body}"
     );
-    assert_next_event_fine(&server, &web);
 }
 
 // ---------------------------------------------------------------------------
@@ -947,22 +1000,30 @@ fn native_gets(addr: SocketAddr, path: &str, count: usize) -> Vec<f64> {
 fn measure_guest_get_against_native() {
     let Some(home) = require_python() else { return };
     let web = TestServer::start();
+    let (_root, server) = serve_allowing(home, &web, &["--timeout", "120"]);
+    measure_gets_against_native(&server, &web, "Python guest urllib");
+}
+
+/// Prints p50 and p99 of 2,000 GETs of `web`'s `/hello` from native Rust
+/// and from `guest`, a handler `server` serves that answers `{"op":
+/// "timed", "url", "count"}` with the `micros` each request took, measured
+/// in the guest (after 200 of each to warm up).
+pub(crate) fn measure_gets_against_native(server: &LocalServer, web: &TestServer, guest: &str) {
     let count = 2000;
     native_gets(web.addr, "/hello", 200);
     let native = native_gets(web.addr, "/hello", count);
-    let (_root, server) = serve_allowing(home, &web, &["--timeout", "120"]);
     call(
-        &server,
+        server,
         json!({"op": "timed", "url": web.url("/hello"), "count": 200}),
     );
-    let guest = micros_of(&call(
-        &server,
+    let guest_micros = micros_of(&call(
+        server,
         json!({"op": "timed", "url": web.url("/hello"), "count": count}),
     ));
     let (n50, n99) = percentiles(native);
-    let (g50, g99) = percentiles(guest);
+    let (g50, g99) = percentiles(guest_micros);
     println!(
-        "GET /hello x{count}: native Rust (hyper, keep-alive) p50 {n50:.0} µs p99 {n99:.0} µs; Python guest urllib through the host p50 {g50:.0} µs p99 {g99:.0} µs; connections the server accepted: {}",
+        "GET /hello x{count}: native Rust (hyper, keep-alive) p50 {n50:.0} µs p99 {n99:.0} µs; {guest} through the host p50 {g50:.0} µs p99 {g99:.0} µs; connections the server accepted: {}",
         web.connections.load(Ordering::SeqCst)
     );
 }

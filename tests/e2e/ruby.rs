@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::outbound::{self, TestServer};
 use crate::support::*;
 use serde_json::{Value, json};
 
@@ -168,6 +169,9 @@ def lambda_handler(event:, context:)
   when 'js'
     require 'js'
     JS.global
+  when 'js_eval'
+    require 'js.so'
+    JS.eval('return 1 + 1')
   when 'logs'
     puts "puts line"
     $stderr.puts "stderr line"
@@ -448,23 +452,23 @@ async fn memory_cap_and_the_next_event_is_fine() {
 }
 
 /// The interpreter's JavaScript interop has no JavaScript behind it: using
-/// it fails the invocation with a message saying so, and the next event is
-/// fine.
+/// it (`require "js"`, or `JS.eval` of code that is not the outbound glue's
+/// request) fails the invocation with a message saying so, and the next
+/// event is fine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javascript_interop_fails_loudly() {
     require_ruby!();
     let (api, _root, mut boot) = start_probe().await;
-    let (_, o) = boot.call_json(&api, json!({"action": "js"})).await;
-    let (_, body) = o.error();
-    assert!(
-        body["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("do not `require \\\"js\\\"`")
-            || body.to_string().contains("JavaScript interop"),
-        "{body}"
-    );
-    assert_fresh_environment(&mut boot, &api).await;
+    for (action, import) in [("js", ""), ("js_eval", "(eval-js)")] {
+        let (_, o) = boot.call_json(&api, json!({"action": action})).await;
+        let (_, body) = o.error();
+        let text = body.to_string();
+        assert!(
+            text.contains("Ruby called JavaScript interop") && text.contains(import),
+            "{action}: {body}"
+        );
+        assert_fresh_environment(&mut boot, &api).await;
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -721,6 +725,147 @@ async fn the_bootstrap_restores_only_a_current_runtime_snapshot() {
         randoms.push(outputs[0]["random"].clone());
     }
     assert_ne!(randoms[0], randoms[1], "each environment re-seeds Random");
+}
+
+// ---------------------------------------------------------------------------
+// Outbound HTTP (docs/abi.md section 12): Net::HTTP through the host, against
+// tests/e2e/outbound.rs's local server, under the allow-list, with the same
+// events and checks as the Python handler's
+
+/// A handler making the request each event names with Net::HTTP (or
+/// open-uri), answering as outbound.rs's Python handler does.
+const NET_HTTP_HANDLER: &str = r#"require 'net/http'
+require 'open-uri'
+
+def lambda_handler(event:, context:)
+  case event['op']
+  when 'get'
+    res = Net::HTTP.get_response(URI(event['url']))
+    { 'status' => res.code.to_i, 'body' => res.body, 'type' => res['content-type'] }
+  when 'post'
+    Net::HTTP.start(event['host'], event['port']) do |http|
+      res = http.post('/echo', event['body'], 'Content-Type' => 'text/plain')
+      { 'status' => res.code.to_i, 'body' => res.body, 'method' => res['x-got-method'] }
+    end
+  when 'header'
+    uri = URI(event['url'])
+    req = Net::HTTP::Get.new(uri)
+    req['Authorization'] = 'Bearer from-ruby'
+    { 'body' => Net::HTTP.start(uri.host, uri.port) { |http| http.request(req) }.body }
+  when 'open_uri'
+    { 'body' => URI(event['url']).open(&:read) }
+  when 'https'
+    http = Net::HTTP.new(event['host'], 443)
+    http.use_ssl = true
+    { 'status' => http.get('/').code.to_i }
+  when 'timed'
+    uri = URI(event['url'])
+    micros = Array.new(event['count']) do
+      started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      Net::HTTP.get_response(uri).body
+      (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started) * 1e6
+    end
+    { 'micros' => micros }
+  end
+rescue SocketError => e
+  { 'error' => e.class.name, 'reason' => e.message }
+end
+"#;
+
+/// What the handler reports a refused request as.
+const OUTBOUND_ERROR: &str = "LambdaWasm::OutboundError";
+
+fn net_http_root() -> TaskRoot {
+    TaskRoot::builder()
+        .file("lambda_function.rb", NET_HTTP_HANDLER)
+        .build()
+}
+
+/// `serve` of [`NET_HTTP_HANDLER`] with `args` (`--allow-host`, ...) and a
+/// function timeout of `timeout` seconds: `serve`'s first event also waits
+/// for the environment's init (seconds on a loaded machine).
+fn serve_net_http(args: &[&str], timeout: &str) -> (TaskRoot, LocalServer) {
+    let root = net_http_root();
+    let home = ruby_home();
+    let env = [("LAMBDA_WASM_RUBY_HOME", home.to_str().unwrap())];
+    let args = [args, &["--timeout", timeout]].concat();
+    let server = LocalServer::start(HANDLER, &root, &args, &env);
+    (root, server)
+}
+
+/// GET, a 404, POST and a redirect the host follows, as the Python
+/// handler's; then a request header and open-uri.
+#[test]
+fn net_http_and_open_uri_reach_an_allowed_host() {
+    require_ruby!();
+    let web = TestServer::start();
+    let (_root, server) = serve_net_http(&["--allow-host", &web.allow()], "30");
+    outbound::assert_requests_work(&server, &web);
+    let answer = outbound::call(&server, json!({"op": "header", "url": web.url("/auth")}));
+    assert_eq!(answer["body"], "Bearer from-ruby", "{answer}");
+    let answer = outbound::call(&server, json!({"op": "open_uri", "url": web.url("/hello")}));
+    assert_eq!(answer["body"], "hello from the server", "{answer}");
+}
+
+/// Every refusal the Python handler sees (a host not on the list, the
+/// metadata endpoints, a redirect elsewhere, a response over the cap, ...)
+/// and HTTPS to a host not on the list: a SocketError the handler rescues,
+/// naming the host and the setting, each followed by a request that works.
+#[test]
+fn refused_requests_raise_a_socket_error_and_the_next_event_is_fine() {
+    require_ruby!();
+    let (web, other) = (TestServer::start(), TestServer::start());
+    let listed = outbound::refusals_allow_list(&web);
+    let args: Vec<&str> = listed.iter().map(String::as_str).collect();
+    let (_root, server) = serve_net_http(&args, "30");
+    outbound::assert_refusals(&web, &other, OUTBOUND_ERROR, |url| {
+        outbound::call(&server, json!({"op": "get", "url": url}))
+    });
+    let answer = outbound::call(&server, json!({"op": "https", "host": "example.com"}));
+    let says = ["example.com:443", "LAMBDA_WASM_ALLOWED_HOSTS"];
+    outbound::assert_refused(&answer, OUTBOUND_ERROR, "HTTPS", &says);
+    outbound::assert_next_event_fine(&server, &web);
+}
+
+/// Net::HTTP GETs from the guest beside native ones (BENCHMARKS.md).
+#[test]
+#[ignore]
+fn measure_net_http_get_against_native() {
+    require_ruby!();
+    let web = TestServer::start();
+    let (_root, server) = serve_net_http(&["--allow-host", &web.allow()], "120");
+    outbound::measure_gets_against_native(&server, &web, "Ruby guest Net::HTTP");
+}
+
+/// A request to a server slower than the invocation's timeout: `Task timed
+/// out`, and the next event is fine. Under the Runtime API, so that the
+/// environment's init is not part of the invocation's time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_server_ends_at_the_deadline() {
+    require_ruby!();
+    let web = TestServer::start();
+    let api = FakeRuntimeApi::start().await;
+    let root = net_http_root();
+    let allow = web.allow();
+    let mut boot = spawn(
+        &api,
+        &root,
+        HANDLER,
+        &[("LAMBDA_WASM_ALLOWED_HOSTS", &allow)],
+    );
+    let hello = json!({"op": "get", "url": web.url("/hello")});
+    let (_, o) = boot.call_json(&api, hello.clone()).await;
+    assert_eq!(o.json()["body"], "hello from the server");
+    let slow = json!({"op": "get", "url": web.url("/slow")});
+    let (_, o) = boot
+        .call(
+            &api,
+            Invocation::json(&slow).timeout(Duration::from_secs(2)),
+        )
+        .await;
+    outbound::assert_timed_out(o.error().1);
+    let (_, o) = boot.call_json(&api, hello).await;
+    assert_eq!(o.json()["body"], "hello from the server");
 }
 
 // ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use wasmtime::{AsContextMut, Caller, Extern, Linker, Memory};
 
+use crate::abi::AbiState;
 use crate::errors::{ErrorShape, LambdaError};
 use crate::invocation::Invocation;
 use crate::logs::Level;
@@ -183,21 +184,31 @@ pub(crate) async fn hand_over(
     Ok(next.frame)
 }
 
-/// An `H` frame: an outbound request in the ABI's wire format, made by the
-/// same code as a reactor's `http_request`. The reply is the status digit
-/// (`0` and the response, or `1`..`5` and the error message).
+/// An `H` frame: an outbound request in the ABI's wire format.
 async fn http_request(
     caller: &mut Caller<'_, GuestState<InterpreterState>>,
     memory: Memory,
     body: Range<usize>,
 ) -> Vec<u8> {
     let request = memory.data(&*caller)[body].to_vec();
-    let exchange = caller.data().abi.http_request(request);
-    let (status, bytes) = exchange.await;
-    let mut reply = Vec::with_capacity(bytes.len() + 1);
-    reply.push(b'0' + status as u8);
-    reply.extend_from_slice(&bytes);
-    reply
+    outbound_reply(&caller.data().abi, request).await
+}
+
+/// The reply to an `H` frame's `request`, made by the same code as a
+/// reactor's `http_request`: the status digit (`0` and the response, or
+/// `1`..`5` and the error message). Also Ruby's outbound channel's answer.
+pub(crate) fn outbound_reply(
+    abi: &AbiState,
+    request: Vec<u8>,
+) -> impl Future<Output = Vec<u8>> + Send + 'static {
+    let exchange = abi.http_request(request);
+    async move {
+        let (status, bytes) = exchange.await;
+        let mut reply = Vec::with_capacity(bytes.len() + 1);
+        reply.push(b'0' + status as u8);
+        reply.extend_from_slice(&bytes);
+        reply
+    }
 }
 
 /// The frame's bytes, which must lie in memory and hold at least the kind byte.

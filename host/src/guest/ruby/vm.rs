@@ -12,7 +12,8 @@
 //! glue's writes to stdout, as AWS's Ruby runtime writes them when it has no
 //! telemetry pipe.
 //!
-//! The module imports the `js` extension's JavaScript interop ([`interop`]).
+//! The module imports the `js` extension's JavaScript interop ([`interop`]),
+//! which carries the glue's outbound requests (outbound.rb).
 
 use wasmtime::{AsContextMut, Caller, Instance, InstancePre, Linker, Memory, Store, TypedFunc};
 
@@ -23,8 +24,9 @@ use crate::guest::interpreter::bridge::{self, InterpreterState};
 use crate::guest::interpreter::snapshot::{self, Resume};
 use crate::store::GuestState;
 
-/// The glue, evaluated once per environment.
-const RUNTIME_RB: &str = include_str!("runtime.rb");
+/// The glue, evaluated once per environment: the runtime, then Net::HTTP
+/// through the host (outbound.rb).
+const RUNTIME_RB: &str = concat!(include_str!("runtime.rb"), include_str!("outbound.rb"));
 /// The file name the glue's frames carry: under /var/runtime/lib, where AWS's
 /// Ruby runtime cuts its own frames from a stack trace (as the glue does).
 const RUNTIME_FILE: &str = "/var/runtime/lib/lambda_wasm_runtime.rb";
