@@ -21,7 +21,7 @@ use self::archive::{Contents, ENTRY_TIME_UNIX_SECS};
 pub use self::archive::{DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT, megabytes};
 use self::handler_snapshot::{Outcome, Plan};
 use crate::engine;
-use crate::engine::source::{self, Freshness, SourceRecord, WasmFile};
+use crate::engine::source::{self, Freshness, SourceRecord, WasmFile, files_under};
 use crate::engine::target::Arch;
 use crate::guest::interpreter::Language;
 use crate::guest::interpreter::handler_snapshot::FileRecord;
@@ -452,28 +452,6 @@ fn is_portable(cwasm: &Path, wasm: &Path, arch: Arch) -> bool {
         && arch
             .baseline_host_engine()
             .is_ok_and(|engine| engine::loads(&engine, cwasm))
-}
-
-/// Every regular file under `root`, following no symbolic links out of it.
-pub(crate) fn files_under(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder)
-            .with_context(|| format!("cannot list {}", folder.display()))?
-        {
-            let path = entry?.path();
-            let metadata = std::fs::metadata(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            if metadata.is_dir() {
-                folders.push(path);
-            } else if metadata.is_file() {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 #[cfg(test)]

@@ -7,12 +7,16 @@
 //! At load the size and time are compared first (one `stat`); the `.wasm` is
 //! hashed only when its size matches but its time does not (a copy, a
 //! checkout), so an unchanged module costs no hashing at cold start.
+//!
+//! Also [`files_under`], the listing of a task root that `package`, the
+//! Python bytecode step and the handler snapshots' records share.
 
 use std::fs::Metadata;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -149,6 +153,28 @@ pub fn newer_than(wasm: &Path, cwasm: &Path) -> bool {
         (Some(wasm), Some(cwasm)) => wasm > cwasm,
         _ => false,
     }
+}
+
+/// Every regular file under `root`, following no symbolic links out of it.
+pub fn files_under(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)
+            .with_context(|| format!("cannot list {}", folder.display()))?
+        {
+            let path = entry?.path();
+            let metadata = std::fs::metadata(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if metadata.is_dir() {
+                folders.push(path);
+            } else if metadata.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 #[cfg(test)]

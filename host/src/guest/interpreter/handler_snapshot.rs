@@ -191,7 +191,7 @@ impl Location {
         task_root: &Path,
     ) -> anyhow::Result<Self> {
         let mut stamps = Vec::new();
-        for file in crate::package::files_under(task_root)? {
+        for file in source::files_under(task_root)? {
             let metadata = std::fs::metadata(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let modified = metadata.modified().ok();

@@ -353,7 +353,7 @@ impl Preinit {
 
 /// Test mode's record of the task root's files: every file, with its time.
 fn test_mode_files(task_root: &Path) -> anyhow::Result<Vec<FileRecord>> {
-    crate::package::files_under(task_root)?
+    source::files_under(task_root)?
         .iter()
         .map(|file| {
             let relative = file.strip_prefix(task_root).unwrap_or(file);

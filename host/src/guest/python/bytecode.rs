@@ -25,9 +25,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::SNAPSHOT_FILES;
 use super::prepare::BuildStep;
+use crate::engine::source::files_under;
 use crate::engine::source::hex;
 use crate::guest::interpreter::prepare::block_on;
-use crate::package::files_under;
 use crate::settings::LAMBDA_TASK_ROOT;
 
 /// What the interpreter runs: compiles every `.py` under `argv[2]` (but in
