@@ -621,6 +621,39 @@ fn a_slow_init_never_holds_up_a_warm_environment() {
     );
 }
 
+/// A new environment's init (3 s here) runs under its own limit, as on
+/// Lambda, not against its first event's timeout (1 s): that event answers;
+/// a handler that then runs past the timeout still times out, and the
+/// function keeps serving.
+#[test]
+fn a_slow_init_does_not_use_up_the_first_events_timeout() {
+    let Some(home) = require_python() else {
+        return;
+    };
+    let root = TaskRoot::builder().file("slow_init.py", SLOW_INIT).build();
+    let (name, value) = home_env(home);
+    let server = LocalServer::start(
+        "slow_init.handler",
+        &root,
+        &["--timeout", "1"],
+        &[(name, value.as_str())],
+    );
+    let invoke = |id: u32, secs: f64| {
+        let body = json!({"id": id, "sleep": secs}).to_string();
+        http(server.addr, "POST", INVOCATIONS, body.as_bytes())
+    };
+    let first = invoke(1, 0.0);
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.json()["id"], 1, "the first event timed out during init: {first:?}");
+    let slow = invoke(2, 1.5);
+    assert_eq!(slow.header("x-amz-function-error"), Some("Unhandled"), "{slow:?}");
+    assert!(
+        String::from_utf8_lossy(&slow.body).contains("Task timed out after 1.00 seconds"),
+        "{slow:?}"
+    );
+    assert_eq!(invoke(3, 0.0).json()["id"], 3);
+}
+
 /// Edited code is served by the next invocation, after the running one
 /// finishes on the old; code that no longer loads leaves the old code
 /// serving, with the error logged.

@@ -201,9 +201,10 @@ pub struct Lease {
 impl Lease {
     /// Runs `invocation` between START and END/REPORT lines, returning its
     /// outcome and that invocation's log (base64, the last 4 KB). Its
-    /// deadline counts from now, when it starts, not from when it queued.
+    /// deadline counts from when its environment is ready: not from when it
+    /// queued, nor through a new environment's init, which Lambda times
+    /// apart (its own 10 s limit) and reports as Init Duration.
     pub async fn run(&mut self, mut invocation: Invocation) -> (Outcome, String) {
-        invocation.context.deadline = SystemTime::now() + self.pool.settings.timeout;
         let environment = match self.environment.take() {
             Some(environment) => environment,
             None => match self.pool.warm_or_new_environment().await {
@@ -212,6 +213,7 @@ impl Lease {
             },
         };
         let environment = self.environment.insert(environment);
+        invocation.context.deadline = SystemTime::now() + self.pool.settings.timeout;
         let init = environment.init.take();
         let mut log = environment.log.clone();
         let outcome =

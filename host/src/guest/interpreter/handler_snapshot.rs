@@ -127,15 +127,21 @@ impl ImportRecord {
     }
 
     /// Why a snapshot with this record cannot serve a function with
-    /// `variables` over `task_root`; `None` when it can.
-    pub fn mismatch(&self, task_root: &Path, variables: &[(String, String)]) -> Option<String> {
+    /// `variables` over `task_root`; `None` when it can. `taken` names when
+    /// the snapshot was taken, in the words the reason uses ("package time").
+    pub fn mismatch(
+        &self,
+        task_root: &Path,
+        variables: &[(String, String)],
+        taken: &str,
+    ) -> Option<String> {
         if let Some((name, _)) = self
             .variables
             .iter()
             .find(|(name, hash)| value_hash(variables, name) != **hash)
         {
             return Some(format!(
-                "{name} differs from when it was taken (read at import)"
+                "{name} differs from {taken} (read at import)"
             ));
         }
         let appeared = variables
@@ -149,7 +155,7 @@ impl ImportRecord {
         self.files
             .iter()
             .find(|file| !file.unchanged_under(task_root))
-            .map(|file| format!("{} changed since it was taken", file.path))
+            .map(|file| format!("{} changed since {taken}", file.path))
     }
 
     /// The snapshot's key: the runtime's key (interpreter, glue, where the
@@ -269,10 +275,10 @@ pub fn packaged(
     };
     match Location::in_home(home).load(runtime_key) {
         Ok(None) => None,
-        Ok(Some((snapshot, record))) => match record.mismatch(task_root, variables) {
+        Ok(Some((snapshot, record))) => match record.mismatch(task_root, variables, "package time") {
             None => Some(snapshot),
             Some(reason) => {
-                refuse(reason.replace("when it was taken", "package time"));
+                refuse(reason);
                 None
             }
         },
@@ -341,9 +347,9 @@ mod tests {
         let file = FileRecord::of(&root.path().join("m.py"), "m.py".into(), None).unwrap();
         let env = vars(&[("_HANDLER", "m.h"), ("FOO", "1")]);
         let record = ImportRecord::new(&reads(&["FOO", "BAR"], false), &env, vec![file]);
-        assert_eq!(record.mismatch(root.path(), &env), None);
+        assert_eq!(record.mismatch(root.path(), &env, "the snapshot"), None);
         let unread_changed = vars(&[("_HANDLER", "m.h"), ("FOO", "1"), ("NEW", "2")]);
-        assert_eq!(record.mismatch(root.path(), &unread_changed), None);
+        assert_eq!(record.mismatch(root.path(), &unread_changed, "the snapshot"), None);
         let cases = [
             (vars(&[("_HANDLER", "m.h"), ("FOO", "2")]), "FOO differs"),
             (vars(&[("_HANDLER", "m.h")]), "FOO differs"),
@@ -361,12 +367,12 @@ mod tests {
             ),
         ];
         for (env, expected) in cases {
-            let reason = record.mismatch(root.path(), &env).unwrap();
+            let reason = record.mismatch(root.path(), &env, "the snapshot").unwrap();
             assert!(reason.starts_with(expected), "{reason}");
         }
         std::fs::write(root.path().join("m.py"), "x = 22\n").unwrap();
-        let reason = record.mismatch(root.path(), &env).unwrap();
-        assert_eq!(reason, "m.py changed since it was taken");
+        let reason = record.mismatch(root.path(), &env, "the snapshot").unwrap();
+        assert_eq!(reason, "m.py changed since the snapshot");
     }
 
     #[test]
@@ -374,9 +380,9 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let env = vars(&[("_HANDLER", "m.h"), ("A", "1")]);
         let record = ImportRecord::new(&reads(&[], true), &env, Vec::new());
-        assert_eq!(record.mismatch(root.path(), &env), None);
+        assert_eq!(record.mismatch(root.path(), &env, "the snapshot"), None);
         let more = vars(&[("_HANDLER", "m.h"), ("A", "1"), ("B", "2")]);
-        let reason = record.mismatch(root.path(), &more).unwrap();
+        let reason = record.mismatch(root.path(), &more, "the snapshot").unwrap();
         assert!(reason.contains("B is set now"), "{reason}");
     }
 
