@@ -121,9 +121,10 @@ pub fn write(
     writeln!(
         s,
         "{events} warm events per row, one at a time, after warm-up; latency is enqueue → answer recorded by the endpoint; \
-         cold start is the median of {cold_starts} fresh processes, spawn → first response (min–max in brackets); \
+         cold start is the median of {cold_starts} fresh processes ({} for the packaged rows), spawn → first response (min–max in brackets); \
          RSS of the runtime process (idle: after the first event; peak: VmHWM at the end). \
-         CPU/event: the runtime process, and this harness (the endpoint plus the driver).\n"
+         CPU/event: the runtime process, and this harness (the endpoint plus the driver).\n",
+        crate::packaged::COLD_STARTS
     )?;
     writeln!(
         s,
@@ -177,9 +178,7 @@ pub fn write(
     writeln!(s, "### Targets\n")?;
     writeln!(
         s,
-        "Issue 16's; the packaged Python rows are the median of {} fresh processes. \
-         How we got here: \"{}\" below.\n",
-        crate::packaged::COLD_STARTS,
+        "Issue 16's, each with how we got here (\"{}\", below).\n",
         targets::SECTION
     )?;
     writeln!(s, "{}", targets::markdown(&targets::table(measured, &crit)))?;
