@@ -93,7 +93,7 @@ async fn total(paths: &Paths, valgrind: &Path, row: &Row, count: usize) -> anyho
     };
     let log = fresh_log(paths, &format!("callgrind-{}-{count}", row.id));
     let started = start(&counted, &log).await?;
-    events(&started.api, &counted, count).await?;
+    events(&started.api, counted.exchange, count).await?;
     terminate(started.child).await;
     let text = std::fs::read_to_string(&out).with_context(|| {
         format!(

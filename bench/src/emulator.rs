@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use tokio::net::TcpStream;
 
-use crate::endtoend::{
-    RowResult, check_answer, exchange, proc_cpu_s, proc_status_kb, spawn, stop, summarize,
-};
+use crate::endtoend::{RowResult, check_answer, exchange, proc_cpu_s, proc_status_kb, spawn, stop};
 use crate::rows::Row;
 use crate::{Args, Paths};
 
@@ -114,34 +112,28 @@ pub async fn run_row(paths: &Paths, row: &Row, args: &Args) -> anyhow::Result<Ro
     let emu_pid = emu.id().context("no emulator pid")?;
     let emu0 = proc_cpu_s(emu_pid);
     let mut lats = Vec::with_capacity(events);
-    let t = Instant::now();
+    let all = Instant::now();
     for _ in 0..events {
         let s = Instant::now();
         invoke(&mut stream, &mut buf, port, row.exchange.event).await?;
         lats.push(s.elapsed());
     }
-    let total = t.elapsed();
+    let total = all.elapsed();
     let (cpu1, emu1) = (proc_cpu_s(pid), proc_cpu_s(emu_pid));
     let peak_rss_kb = proc_status_kb(pid, "VmHWM:");
     stop(child).await;
     stop(emu).await;
-    let (p50_us, p99_us, mean_us) = summarize(&mut lats);
     let per_event = |s: f64| s / events as f64 * 1e6;
     Ok(RowResult {
         id: format!("{}@cargo-lambda", row.id),
         label: row.label.into(),
         endpoint: "cargo-lambda 1.9.2 emulator".into(),
-        events,
-        events_per_s: events as f64 / total.as_secs_f64(),
-        p50_us,
-        p99_us,
-        mean_us,
         cold_ms: vec![cold.as_secs_f64() * 1e3],
         idle_rss_kb,
         peak_rss_kb,
         runtime_cpu_us: cpu0.zip(cpu1).map(|(a, b)| per_event(b - a)),
         endpoint_cpu_us: emu0.zip(emu1).map(|(a, b)| per_event(b - a)).unwrap_or(0.0),
-        module_sizes: String::new(),
         note: "CPU column: the emulator process".into(),
+        ..RowResult::warm(lats, total)
     })
 }

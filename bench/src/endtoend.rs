@@ -156,12 +156,22 @@ fn self_cpu_s() -> f64 {
     t(usage.ru_utime) + t(usage.ru_stime)
 }
 
-pub fn summarize(lats: &mut [Duration]) -> (f64, f64, f64) {
-    lats.sort_unstable();
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    let pct = |p: f64| us(lats[((lats.len() as f64 * p) as usize).min(lats.len() - 1)]);
-    let mean = lats.iter().map(|d| us(*d)).sum::<f64>() / lats.len() as f64;
-    (pct(0.50), pct(0.99), mean)
+impl RowResult {
+    /// The warm columns of a row whose events took `lats` each and `total`
+    /// in all (events/s, latency percentiles); the rest is the caller's.
+    pub fn warm(mut lats: Vec<Duration>, total: Duration) -> Self {
+        lats.sort_unstable();
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let pct = |p: f64| us(lats[((lats.len() as f64 * p) as usize).min(lats.len() - 1)]);
+        RowResult {
+            events: lats.len(),
+            events_per_s: lats.len() as f64 / total.as_secs_f64(),
+            p50_us: pct(0.50),
+            p99_us: pct(0.99),
+            mean_us: lats.iter().map(|d| us(*d)).sum::<f64>() / lats.len() as f64,
+            ..RowResult::default()
+        }
+    }
 }
 
 /// One warm event through the fake endpoint, closed loop.
@@ -175,13 +185,18 @@ async fn one(api: &FakeRuntimeApi, exchange: &Exchange) -> anyhow::Result<Durati
     }
 }
 
-/// `n` warm events, one at a time; the latency of each.
-pub async fn events(api: &FakeRuntimeApi, row: &Row, n: usize) -> anyhow::Result<Vec<Duration>> {
+/// `n` warm events, one at a time: the latency of each, and their total.
+pub async fn events(
+    api: &FakeRuntimeApi,
+    exchange: &Exchange,
+    n: usize,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
     let mut lats = Vec::with_capacity(n);
+    let started = Instant::now();
     for _ in 0..n {
-        lats.push(one(api, row.exchange).await?);
+        lats.push(one(api, exchange).await?);
     }
-    Ok(lats)
+    Ok((lats, started.elapsed()))
 }
 
 /// A runtime process that has answered its first event.
@@ -240,32 +255,24 @@ pub async fn run_row(paths: &Paths, row: &Row, args: &Args) -> anyhow::Result<Ro
     let pid = child.id().context("no pid")?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_rss_kb = proc_status_kb(pid, "VmRSS:");
-    events(&api, row, args.warmup).await?;
+    events(&api, row.exchange, args.warmup).await?;
     let (cpu0, self0) = (proc_cpu_s(pid), self_cpu_s());
-    let started = Instant::now();
-    let mut lats = events(&api, row, args.events).await?;
-    let total = started.elapsed();
+    let (lats, total) = events(&api, row.exchange, args.events).await?;
     let (cpu1, self1) = (proc_cpu_s(pid), self_cpu_s());
     let peak_rss_kb = proc_status_kb(pid, "VmHWM:");
     stop(child).await;
-    let (p50_us, p99_us, mean_us) = summarize(&mut lats);
     let per_event = |s: f64| s / args.events as f64 * 1e6;
     Ok(RowResult {
         id: row.id.into(),
         label: row.label.into(),
         endpoint: FAKE_ENDPOINT.into(),
-        events: args.events,
-        events_per_s: args.events as f64 / total.as_secs_f64(),
-        p50_us,
-        p99_us,
-        mean_us,
         cold_ms,
         idle_rss_kb,
         peak_rss_kb,
         runtime_cpu_us: cpu0.zip(cpu1).map(|(a, b)| per_event(b - a)),
         endpoint_cpu_us: per_event(self1 - self0),
         module_sizes: module_sizes(paths, row),
-        note: String::new(),
+        ..RowResult::warm(lats, total)
     })
 }
 
@@ -361,42 +368,17 @@ pub async fn run_floor(args: &Args) -> anyhow::Result<RowResult> {
         #[allow(unreachable_code)]
         anyhow::Ok(())
     });
-    for _ in 0..args.warmup {
-        one(&api, &HELLO).await?;
-    }
+    events(&api, &HELLO, args.warmup).await?;
     let self0 = self_cpu_s();
-    let mut lats = Vec::with_capacity(args.events);
-    let started = Instant::now();
-    for _ in 0..args.events {
-        lats.push(one(&api, &HELLO).await?);
-    }
-    let total = started.elapsed();
+    let (lats, total) = events(&api, &HELLO, args.events).await?;
     let self1 = self_cpu_s();
     client.abort();
-    let (p50_us, p99_us, mean_us) = summarize(&mut lats);
     Ok(RowResult {
         id: "floor".into(),
         label: "endpoint floor (in-process raw HTTP client, no handler)".into(),
         endpoint: FAKE_ENDPOINT.into(),
-        events: args.events,
-        events_per_s: args.events as f64 / total.as_secs_f64(),
-        p50_us,
-        p99_us,
-        mean_us,
-        cold_ms: Vec::new(),
-        idle_rss_kb: None,
-        peak_rss_kb: None,
-        runtime_cpu_us: None,
-        endpoint_cpu_us: self1 - self0,
-        module_sizes: String::new(),
+        endpoint_cpu_us: (self1 - self0) / args.events as f64 * 1e6,
         note: "CPU column: endpoint + driver + client, all in this process".into(),
-    }
-    .per_event_cpu(args.events))
-}
-
-impl RowResult {
-    fn per_event_cpu(mut self, events: usize) -> Self {
-        self.endpoint_cpu_us = self.endpoint_cpu_us / events as f64 * 1e6;
-        self
-    }
+        ..RowResult::warm(lats, total)
+    })
 }
