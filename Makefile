@@ -125,6 +125,14 @@ guests-langs: guests-c guests-zig guests-go guests-as
 LANG_GUESTS    := hello region increment faults
 LANG_GUEST_DIR := $(or $(CARGO_TARGET_DIR),target)/$(GUEST_TARGET)
 
+# $(call debs,PACKAGES): installs those of the Debian PACKAGES not installed
+# (apt-get: needs root); fails when that fails, with their names in $$missing
+# for the caller's message.
+debs = missing=; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  { apt-get update -qq && apt-get install -y -qq $$missing; } </dev/null >&2; \
+	fi
+
 # Prints why a language is skipped, or fails under LAMBDA_WASM_REQUIRE_ALL=1.
 skip_language = if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
 	  echo "error: $(1) (LAMBDA_WASM_REQUIRE_ALL=1 requires every language)" >&2; exit 1; \
@@ -139,9 +147,7 @@ C_FLAGS      := --target=wasm32-wasi -mexec-model=reactor -O2 -s -Wall -Wextra -
 C_GUESTS     := $(LANG_GUESTS:%=$(LANG_GUEST_DIR)/guest-c/%.wasm)
 
 guests-c:
-	@if ! command -v $(CLANG) >/dev/null || [ ! -f $(WASI_LIBC_H) ]; then \
-	  { apt-get update && apt-get install -y $(C_PACKAGES); } </dev/null >&2 || true; \
-	fi; \
+	@$(call debs,$(C_PACKAGES)) || true; \
 	if command -v $(CLANG) >/dev/null && [ -f $(WASI_LIBC_H) ]; then \
 	  $(MAKE) --no-print-directory $(C_GUESTS); \
 	else $(call skip_language,could not install $(C_PACKAGES) with apt-get (needs Debian and root)); fi
@@ -224,10 +230,7 @@ $(PYTHON_HOME).runtime-prepared: host/src/guest/python/runtime.py host/src/guest
 ## Debian (installed when missing); when it cannot be, this warns and skips
 ## (fails with LAMBDA_WASM_REQUIRE_ALL=1)
 js: setup
-	@missing=; for p in $(JS_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  { apt-get update -qq && apt-get install -y -qq $$missing; } </dev/null >&2 || true; \
-	fi; \
+	@$(call debs,$(JS_DEBS)) || true; \
 	if ! command -v clang-19 >/dev/null || [ ! -f /usr/lib/wasm32-wasi/libc.a ]; then \
 	  if [ "$$LAMBDA_WASM_REQUIRE_ALL" = 1 ]; then \
 	    echo "error: cannot install$$missing (Debian packages the JavaScript runner needs)" >&2; exit 1; \
@@ -275,7 +278,8 @@ clean:
 	$(CARGO) clean
 
 ## bench: criterion microbenchmarks (host/benches/) and the end-to-end Runtime
-## API harness (bench/), then BENCHMARKS.md and bench/latency.svg. A few
+## API harness (bench/), then BENCHMARKS.md and bench/latency.svg, with issue
+## 16's Targets table (packaged Python functions, callgrind, test mode). A few
 ## minutes on 2 cores; never part of `make test`. BENCH_ARGS passes options to
 ## the harness (e.g. --events 20000, --only native,wasm-rust, --no-emulator).
 ## The Python rows use $(LAMBDA_WASM_PYTHON_HOME), else target/release/python;
@@ -283,7 +287,7 @@ clean:
 ## guests-langs and the runner of js (each skipped with a note when missing).
 ## The rows run the binary as `make host` builds it: `cargo bench` relinks it
 ## with dev-dependency features, whose symbol names host/link-order.txt lacks.
-bench: setup host guests guests-langs tools bench-tools
+bench: setup host guests guests-langs python tools bench-tools
 	$(CARGO) build --release -p lambda-wasm-bench -p native-hello
 	$(CARGO) bench -p lambda-wasm --bench sandbox
 	$(CARGO) build --release -p lambda-wasm
@@ -292,8 +296,12 @@ bench: setup host guests guests-langs tools bench-tools
 	.tools/venv/bin/python bench/serve_load.py $(HOST) $(GUEST_DIR) target/release/native-hello .tools/venv/bin/cargo-lambda
 
 ## bench-tools: AWS's Python runtime interface client (awslambdaric, PyPI) in
-## .tools/ric-venv, the row the Python guest is compared with
+## .tools/ric-venv, the row the Python guest is compared with; Debian's
+## valgrind (per-event instructions) and unzip (the packaged rows)
+BENCH_DEBS := valgrind unzip
 bench-tools:
+	@$(call debs,$(BENCH_DEBS)) || \
+	  echo "warning: cannot install$$missing (Debian packages); the targets they measure show \"not measured\"" >&2
 	@if [ ! -x .tools/ric-venv/bin/python ] || ! .tools/ric-venv/bin/python -c 'import awslambdaric' 2>/dev/null; then \
 	  { python3 -m venv .tools/ric-venv && .tools/ric-venv/bin/pip install awslambdaric==4.2.2; } </dev/null \
 	  || echo "warning: could not install awslambdaric; its row will be skipped" >&2; \
@@ -417,10 +425,7 @@ bootstrap:
 ## they answer the seed's hello through the Runtime API
 QEMU_DEBS := qemu-user libc6-arm64-cross
 package-test: host guests python
-	@missing=; for p in $(QEMU_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  { apt-get update -qq && apt-get install -y -qq $$missing; } </dev/null >&2 || \
-	  echo "warning: cannot install$$missing (Debian packages); the arm64 test will say what is missing" >&2; \
-	fi
+	@$(call debs,$(QEMU_DEBS)) || \
+	  echo "warning: cannot install$$missing (Debian packages); the arm64 test will say what is missing" >&2
 	$(MAKE) --no-print-directory bootstrap ARCH=arm64
 	$(CARGO) test --release -p lambda-wasm --test e2e package:: -- --include-ignored
