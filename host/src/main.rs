@@ -6,6 +6,7 @@
 //! lambda-wasm serve hello.handler --task-root DIR
 //! lambda-wasm serve --config functions.json
 //! lambda-wasm compile hello.wasm
+//! lambda-wasm strip big.wasm -o big.stripped.wasm
 //! lambda-wasm package --task-root DIR --out function.zip [--arch arm64 --bootstrap FILE]
 //! ```
 
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         Some(Command::Invoke(args)) => runtime.block_on(local::invoke(&args.options())),
         Some(Command::Serve(args)) => runtime.block_on(serve::serve(&args.options())),
         Some(Command::Compile(args)) => compile(&args),
+        Some(Command::Strip(args)) => strip(&args),
         Some(Command::Package(args)) => package(&args),
         Some(Command::PreparePython(args)) => runtime.block_on(prepare_python(&args)),
         Some(Command::PrepareJs(args)) => runtime.block_on(prepare_js(&args)),
@@ -102,16 +104,12 @@ fn compile(args: &cli::CompileArgs) -> ExitCode {
     let compiled = engine
         .map_err(anyhow::Error::from)
         .and_then(|engine| engine::compile_to_file(&engine, &args.wasm, &output));
-    match compiled {
-        Ok(()) => {
-            eprintln!("lambda-wasm: wrote {}", output.display());
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("lambda-wasm: {error:#}");
-            ExitCode::from(2)
-        }
-    }
+    report_written(compiled.map(|()| vec![output]))
+}
+
+fn strip(args: &cli::StripArgs) -> ExitCode {
+    let stripped = engine::strip::strip_file(&args.wasm, &args.output);
+    report_written(stripped.map(|()| vec![args.output.clone()]))
 }
 
 async fn prepare_python(args: &cli::PreparePythonArgs) -> ExitCode {
@@ -119,7 +117,7 @@ async fn prepare_python(args: &cli::PreparePythonArgs) -> ExitCode {
         .home
         .clone()
         .unwrap_or_else(|| python_home(std::env::var(PYTHON_HOME_VARIABLE).ok()));
-    report_prepared(prepare_runtime(&home).await)
+    report_written(prepare_runtime(&home).await)
 }
 
 async fn prepare_js(args: &cli::PrepareJsArgs) -> ExitCode {
@@ -127,7 +125,7 @@ async fn prepare_js(args: &cli::PrepareJsArgs) -> ExitCode {
         .home
         .clone()
         .unwrap_or_else(|| js_home(std::env::var(JS_HOME_VARIABLE).ok()));
-    report_prepared(prepare_runner(&home).await.map(|snapshot| vec![snapshot]))
+    report_written(prepare_runner(&home).await.map(|snapshot| vec![snapshot]))
 }
 
 async fn prepare_ruby(args: &cli::PrepareRubyArgs) -> ExitCode {
@@ -135,11 +133,11 @@ async fn prepare_ruby(args: &cli::PrepareRubyArgs) -> ExitCode {
         .home
         .clone()
         .unwrap_or_else(|| ruby_home(std::env::var(RUBY_HOME_VARIABLE).ok()));
-    report_prepared(ruby::prepare_runtime(&home).await.map(|file| vec![file]))
+    report_written(ruby::prepare_runtime(&home).await.map(|file| vec![file]))
 }
 
-/// Names the files a `prepare-*` command wrote, or says why it failed.
-fn report_prepared(written: anyhow::Result<Vec<std::path::PathBuf>>) -> ExitCode {
+/// Names the files a command wrote, or says why it failed.
+fn report_written(written: anyhow::Result<Vec<std::path::PathBuf>>) -> ExitCode {
     match written {
         Ok(written) => {
             for file in written {

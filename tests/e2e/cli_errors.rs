@@ -304,6 +304,38 @@ fn text_that_is_not_wasm_gets_a_one_line_error() {
     }
 }
 
+/// `strip` names the file and what is wrong with it, in one line, and
+/// writes nothing.
+#[test]
+fn strip_bytes_that_are_not_wasm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.wasm");
+    for (name, bytes, problem) in [
+        (
+            "text.wasm",
+            &b"this is not wasm"[..],
+            "is not a WebAssembly binary",
+        ),
+        (
+            "cut.wasm",
+            b"\0asm\x01\0\0\0\x01\xff",
+            "is not a valid WebAssembly module",
+        ),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let args = [
+            "strip",
+            file.to_str().unwrap(),
+            "-o",
+            out_file.to_str().unwrap(),
+        ];
+        let out = invoke_cli(&args, None);
+        assert_one_line_error(&out, 2, &[name, problem]);
+        assert!(!out_file.exists(), "{name}: an output was written");
+    }
+}
+
 #[test]
 fn package_onto_a_folder() {
     let root = TaskRoot::with_guest_wasm_only("hello.wasm", "hello.wasm");

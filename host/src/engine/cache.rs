@@ -100,10 +100,7 @@ impl ModuleCache {
 
     fn store(&self, entry: &Path, module: &Module) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let bytes = module.serialize()?;
-        let mut partial = tempfile::NamedTempFile::new_in(&self.dir)?;
-        std::io::Write::write_all(&mut partial, &bytes)?;
-        partial.persist(entry)?;
+        super::write_replacing(entry, &module.serialize()?)?;
         tracing::debug!("stored {} in the module cache", entry.display());
         Ok(())
     }

@@ -79,13 +79,9 @@ pub fn sidecar_path(cwasm: &Path) -> PathBuf {
 }
 
 /// Writes `record` as `cwasm`'s sidecar, beside and renamed into place.
-pub fn write_sidecar(cwasm: &Path, record: &SourceRecord) -> std::io::Result<()> {
-    let sidecar = sidecar_path(cwasm);
-    let mut partial = sidecar.as_os_str().to_owned();
-    partial.push(".partial");
+pub fn write_sidecar(cwasm: &Path, record: &SourceRecord) -> anyhow::Result<()> {
     let json = serde_json::to_vec(record).expect("a record serializes");
-    std::fs::write(&partial, json)?;
-    std::fs::rename(&partial, &sidecar)
+    super::write_replacing(&sidecar_path(cwasm), &json)
 }
 
 /// Whether `cwasm` was compiled from `wasm` as it is now.

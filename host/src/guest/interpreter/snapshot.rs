@@ -540,11 +540,7 @@ impl Snapshot {
         }
         out.resize(data_offset(self.pages.len()), 0);
         out.extend_from_slice(data);
-        let partial = path.with_extension("partial");
-        std::fs::write(&partial, &out)
-            .with_context(|| format!("cannot write {}", partial.display()))?;
-        std::fs::rename(&partial, path)
-            .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))
+        crate::engine::write_replacing(path, &out)
     }
 
     /// The snapshot in `path` if it was taken from what `key` names; `None`
