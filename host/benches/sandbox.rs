@@ -112,7 +112,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// `new_engine()`'s settings with copy-on-write memory init off.
 fn engine_without_cow() -> Engine {
-    let mut config = lambda_wasm::engine::base_config();
+    let mut config = engine::base_config();
     config.memory_init_cow(false);
     Engine::new(&config).unwrap()
 }

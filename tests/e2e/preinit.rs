@@ -379,7 +379,8 @@ fn an_opt_out_or_a_failing_import_ships_no_handler_snapshot() {
     let broken = TaskRoot::builder()
         .file("lambda_function.py", "import no_such_module\n")
         .build();
-    let cases: [(&TaskRoot, &[&str], fn(&str) -> bool); 2] = [
+    type SaidAsExpected = fn(&str) -> bool;
+    let cases: [(&TaskRoot, &[&str], SaidAsExpected); 2] = [
         (&root, &["--no-handler-snapshot"], |said| {
             !said.contains(MARKER) && !said.contains("snapshot of")
         }),

@@ -56,6 +56,14 @@ pub type LoadedInterpreter = (Module, Extras);
 /// events until the host has no more; its exit status.
 pub type RunFuture<'a> = Pin<Box<dyn Future<Output = wasmtime::Result<i32>> + Send + 'a>>;
 
+/// How a language runs its interpreter in `store`, from the snapshot when
+/// one is given (see [`RunFuture`]).
+pub type RunInterpreter = for<'a> fn(
+    &'a InstancePre<GuestState<InterpreterState>>,
+    &'a mut Store<GuestState<InterpreterState>>,
+    Option<&'a Resume>,
+) -> RunFuture<'a>;
+
 /// A language whose handlers run from source on an interpreter guest.
 pub struct Language {
     /// The language's name, for messages.
@@ -66,13 +74,8 @@ pub struct Language {
     pub load: fn(&Engine, &FunctionSettings) -> Result<LoadedInterpreter, LambdaError>,
     /// How its interpreter is pre-initialised, if it can be ([`snapshot`]).
     pub preinit: Option<&'static Preinit>,
-    /// Runs the interpreter in `store`, from the snapshot when one is
-    /// given (see [`RunFuture`]).
-    pub run: for<'a> fn(
-        &'a InstancePre<GuestState<InterpreterState>>,
-        &'a mut Store<GuestState<InterpreterState>>,
-        Option<&'a Resume>,
-    ) -> RunFuture<'a>,
+    /// Runs the interpreter.
+    pub run: RunInterpreter,
 }
 
 /// How an interpreter's environments start: its language, and the snapshot
