@@ -41,3 +41,9 @@ pub mod sandbox;
 pub mod serve;
 pub mod settings;
 pub mod store;
+
+// The build script's name resolution for the link order (host/build.rs),
+// tested here: a build script has no test target of its own.
+#[cfg(test)]
+#[path = "../build/link_order.rs"]
+mod build_link_order;
