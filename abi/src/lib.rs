@@ -5,17 +5,29 @@
 
 #![no_std]
 
+pub mod context_layout;
+
 /// The ABI version this crate describes; a reactor returns it from [`VERSION_EXPORT`].
 pub const ABI_VERSION: i32 = 1;
 
 /// The ABI's minor version: 1 adds [`imports::HTTP_REQUEST`], 2 the
-/// optional export [`EVENT_BUFFER_EXPORT`]. A minor version only adds what
-/// a module may leave out, so a module built for 1.0 runs unchanged and
-/// still returns [`ABI_VERSION`] from [`VERSION_EXPORT`].
-pub const ABI_MINOR_VERSION: i32 = 2;
+/// optional export [`EVENT_BUFFER_EXPORT`], 3 the optional export
+/// [`MINOR_VERSION_EXPORT`] and the binary context ([`context_layout`]).
+/// A minor version only adds what a module may leave out, so a module built
+/// for 1.0 runs unchanged and still returns [`ABI_VERSION`] from
+/// [`VERSION_EXPORT`].
+pub const ABI_MINOR_VERSION: i32 = 3;
+
+/// The first minor version whose modules get the context in binary
+/// ([`context_layout`]) rather than as text.
+pub const BINARY_CONTEXT_MINOR_VERSION: i32 = 3;
 
 /// `() -> i32`: the guest's ABI version; its presence marks a reactor guest.
 pub const VERSION_EXPORT: &str = "lambda_abi_version";
+/// `() -> i32` (ABI 1.3, optional): the minor version the module was built
+/// for; from [`BINARY_CONTEXT_MINOR_VERSION`] on, the host writes the
+/// context in binary. Without it the module gets the context text.
+pub const MINOR_VERSION_EXPORT: &str = "lambda_abi_minor_version";
 /// `(size: i32) -> i32`: guest memory for the host to write the event and context into.
 pub const ALLOC_EXPORT: &str = "lambda_alloc";
 /// `(size: i32) -> i32` (ABI 1.2, optional): a buffer of at least `size`
@@ -64,7 +76,8 @@ pub mod http_status {
     pub const MALFORMED: i32 = 5;
 }
 
-/// The keys of the context text (`key=value` lines), in the order the host writes them.
+/// The keys of the context text (`key=value` lines), in the order the host
+/// writes them; the binary form ([`context_layout`]) names its texts by them.
 pub mod context {
     /// The request id.
     pub const AWS_REQUEST_ID: &str = "aws_request_id";

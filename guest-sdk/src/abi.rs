@@ -1,5 +1,6 @@
 //! The guest side of guest ABI v1 (docs/abi.md): the exports every module
-//! needs once (`lambda_abi_version`, `lambda_alloc`, `_initialize`), the
+//! needs once (`lambda_abi_version`, `lambda_abi_minor_version`,
+//! `lambda_alloc`, `lambda_event_buffer`, `_initialize`), the
 //! host imports of module `lambda_wasm`, and the glue that turns one handler
 //! call into those imports: reading and freeing the invocation buffer, the
 //! init hooks of `handler!(f, init)`, and the panic hook.
@@ -17,8 +18,8 @@ use std::ptr::{NonNull, null_mut};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-pub use lambda_wasm_abi::ABI_VERSION;
 use lambda_wasm_abi::imports;
+pub use lambda_wasm_abi::{ABI_MINOR_VERSION, ABI_VERSION};
 use serde::de::DeserializeOwned;
 
 use crate::log::Level;
@@ -56,6 +57,10 @@ const _: () = assert!(same_name(imports::HTTP_REQUEST, "http_request"));
 const _: () = assert!(same_name(
     lambda_wasm_abi::VERSION_EXPORT,
     "lambda_abi_version"
+));
+const _: () = assert!(same_name(
+    lambda_wasm_abi::MINOR_VERSION_EXPORT,
+    "lambda_abi_minor_version"
 ));
 const _: () = assert!(same_name(lambda_wasm_abi::ALLOC_EXPORT, "lambda_alloc"));
 const _: () = assert!(same_name(
@@ -136,6 +141,14 @@ pub(crate) mod recorder {
 #[cfg_attr(target_arch = "wasm32", unsafe(no_mangle))]
 pub extern "C" fn lambda_abi_version() -> i32 {
     ABI_VERSION
+}
+
+/// ABI 1.3: returns [`ABI_MINOR_VERSION`], which asks a host that knows
+/// it for the binary context (read without parsing). An older host does
+/// not call it and writes the context text, which the SDK reads too.
+#[cfg_attr(target_arch = "wasm32", unsafe(no_mangle))]
+pub extern "C" fn lambda_abi_minor_version() -> i32 {
+    ABI_MINOR_VERSION
 }
 
 /// Returns a pointer to `size` writable bytes (alignment 1), or null when
@@ -506,7 +519,7 @@ where
     })
 }
 
-/// Parses the context into `context` and deserializes the event, then frees
+/// Reads the context into `context` and deserializes the event, then frees
 /// the host's buffer: everything is owned by then, and the (maybe large)
 /// buffer is given back before the handler runs. No reference into the
 /// buffer outlives this function's first block.
@@ -524,8 +537,9 @@ unsafe fn take_invocation<E: DeserializeOwned>(
         // SAFETY (both): ranges the host wrote, per the caller's contract.
         let event_bytes = unsafe { borrowed(event_ptr, event_len) };
         let ctx_bytes = unsafe { borrowed(ctx_ptr, ctx_len) };
-        context.reparse(&context_text(ctx_bytes));
-        serde_json::from_slice::<E>(event_bytes).map_err(Diagnostic::unmarshal)
+        context
+            .refill(ctx_bytes)
+            .and_then(|()| serde_json::from_slice::<E>(event_bytes).map_err(Diagnostic::unmarshal))
     };
     // SAFETY: the buffer of lambda_alloc(event_len + ctx_len) or the kept
     // one (left alone); the slices into it are gone.
@@ -546,15 +560,6 @@ fn report(outcome: Result<Option<Vec<u8>>, Diagnostic>) -> i32 {
             1
         }
     }
-}
-
-/// The context text: UTF-8, with any invalid byte replaced.
-fn context_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    // from_utf8 checks ASCII a word at a time; from_utf8_lossy goes byte by byte.
-    std::str::from_utf8(bytes).map_or_else(
-        |_| String::from_utf8_lossy(bytes),
-        std::borrow::Cow::Borrowed,
-    )
 }
 
 /// Runs `f` with the instance's context, to be re-filled for this invocation.

@@ -1,10 +1,15 @@
 //! The invocation context: what AWS's Python runtime hands a handler as its
-//! `context` object, parsed from the `key=value` text of guest ABI v1
-//! (docs/abi.md, section 4).
+//! `context` object, read from the binary form of guest ABI 1.3 or, from
+//! an older host, parsed from the `key=value` text of ABI v1 (docs/abi.md,
+//! section 4).
 
 use lambda_wasm_abi::context as keys;
+use lambda_wasm_abi::context_layout::{self, ContextFields};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::Diagnostic;
 
 /// Everything Lambda tells a handler about the invocation it is serving.
 ///
@@ -163,6 +168,48 @@ impl Context {
         self.tenant_id = Some(tenant_id).filter(|text| !text.is_empty());
     }
 
+    /// Fills this context from the bytes the host wrote, reusing its
+    /// strings' buffers: ABI 1.3's binary form, read in place, or the text
+    /// of a host that does not know 1.3 (which never calls
+    /// `lambda_abi_minor_version`). A binary context that does not decode is
+    /// the invocation's error, `Runtime.InvalidContext`.
+    pub(crate) fn refill(&mut self, bytes: &[u8]) -> Result<(), Diagnostic> {
+        if !context_layout::is_binary(bytes) {
+            self.reparse(&lossy_text(bytes));
+            return Ok(());
+        }
+        let fields = ContextFields::decode(bytes).map_err(|error| {
+            Diagnostic::new(
+                "Runtime.InvalidContext",
+                format!(
+                    "{error}: the host and this module disagree on guest ABI 1.3 (docs/abi.md, section 4); rebuild the module with this host's lambda-wasm-guest"
+                ),
+            )
+        })?;
+        self.fill(&fields);
+        Ok(())
+    }
+
+    /// Copies decoded binary fields in, reusing the strings' buffers.
+    fn fill(&mut self, fields: &ContextFields<'_>) {
+        for (text, value) in [
+            (&mut self.aws_request_id, fields.aws_request_id),
+            (&mut self.invoked_function_arn, fields.invoked_function_arn),
+            (&mut self.function_name, fields.function_name),
+            (&mut self.function_version, fields.function_version),
+            (&mut self.log_group_name, fields.log_group_name),
+            (&mut self.log_stream_name, fields.log_stream_name),
+        ] {
+            value.clone_into(text);
+        }
+        self.memory_limit_in_mb = fields.memory_limit_in_mb;
+        self.deadline_ms = fields.deadline_ms;
+        set_optional(&mut self.xray_trace_id, fields.xray_trace_id);
+        set_optional(&mut self.tenant_id, fields.tenant_id);
+        self.identity = json(fields.cognito_identity);
+        self.client_context = json(fields.client_context);
+    }
+
     /// Back to [`Context::default`], keeping the strings' buffers.
     fn reset(&mut self) {
         for text in [
@@ -201,11 +248,11 @@ impl Context {
                 return;
             }
             _ if key_is(key, keys::COGNITO_IDENTITY) => {
-                self.identity = serde_json::from_str(value).ok();
+                self.identity = json(value);
                 return;
             }
             _ if key_is(key, keys::CLIENT_CONTEXT) => {
-                self.client_context = serde_json::from_str(value).ok();
+                self.client_context = json(value);
                 return;
             }
             _ => return,
@@ -254,6 +301,31 @@ impl Context {
         self.deadline_ms = (now + timeout).as_millis() as u64;
         self
     }
+}
+
+/// A JSON value of the context; `None` when it was not sent (empty) or does
+/// not parse, so a malformed value cannot become an error the function never made.
+fn json<T: DeserializeOwned>(text: &str) -> Option<T> {
+    if text.is_empty() {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}
+
+/// Sets an optional text, keeping its buffer; empty means not sent.
+fn set_optional(slot: &mut Option<String>, value: &str) {
+    let mut buffer = take_buffer(slot);
+    buffer.push_str(value);
+    *slot = Some(buffer).filter(|text| !text.is_empty());
+}
+
+/// The context text: UTF-8, with any invalid byte replaced.
+fn lossy_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    // from_utf8 checks ASCII a word at a time; from_utf8_lossy goes byte by byte.
+    std::str::from_utf8(bytes).map_or_else(
+        |_| String::from_utf8_lossy(bytes),
+        std::borrow::Cow::Borrowed,
+    )
 }
 
 /// Eight copies of a byte's lowest bit, for the word-at-a-time tricks below.
@@ -449,6 +521,67 @@ mod tests {
         assert_eq!(ctx, Context::default().with_aws_request_id("r2"));
         ctx.reparse(FULL);
         assert_eq!(ctx, Context::parse(FULL));
+    }
+
+    /// FULL's values as the host's binary form (ABI 1.3).
+    fn full_binary() -> Vec<u8> {
+        let ctx = Context::parse(FULL);
+        let identity = r#"{"cognitoIdentityId":"id-1","cognitoIdentityPoolId":"pool-1"}"#;
+        let client_context = FULL
+            .lines()
+            .find_map(|line| line.strip_prefix("client_context="))
+            .unwrap();
+        let fields = ContextFields {
+            aws_request_id: &ctx.aws_request_id,
+            deadline_ms: ctx.deadline_ms,
+            invoked_function_arn: &ctx.invoked_function_arn,
+            function_name: &ctx.function_name,
+            function_version: &ctx.function_version,
+            memory_limit_in_mb: ctx.memory_limit_in_mb,
+            log_group_name: &ctx.log_group_name,
+            log_stream_name: &ctx.log_stream_name,
+            xray_trace_id: ctx.xray_trace_id.as_deref().unwrap(),
+            cognito_identity: identity,
+            client_context,
+            tenant_id: ctx.tenant_id.as_deref().unwrap(),
+        };
+        let mut bytes = vec![0; fields.encoded_len()];
+        fields.encode_into(&mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn the_binary_form_reads_as_the_text_does() {
+        let mut ctx = Context::default();
+        ctx.refill(&full_binary()).unwrap();
+        assert_eq!(ctx, Context::parse(FULL));
+        // Refilled from a context with nothing optional: nothing left over.
+        let bare = ContextFields {
+            aws_request_id: "r2",
+            ..ContextFields::default()
+        };
+        let mut bytes = vec![0; bare.encoded_len()];
+        bare.encode_into(&mut bytes).unwrap();
+        ctx.refill(&bytes).unwrap();
+        assert_eq!(ctx, Context::default().with_aws_request_id("r2"));
+        // An older host's text is still read.
+        ctx.refill(FULL.as_bytes()).unwrap();
+        assert_eq!(ctx, Context::parse(FULL));
+    }
+
+    #[test]
+    fn a_binary_context_that_does_not_decode_is_the_invocations_error() {
+        let mut bytes = full_binary();
+        bytes.truncate(bytes.len() - 1);
+        let error = Context::default().refill(&bytes).unwrap_err();
+        assert_eq!(error.error_type, "Runtime.InvalidContext");
+        assert!(
+            error
+                .error_message
+                .starts_with("the binary context's tenant_id at "),
+            "{}",
+            error.error_message
+        );
     }
 
     #[test]

@@ -64,8 +64,9 @@
 //!   `std::error::Error`, `anyhow::Error`, `Box<dyn Error + Send + Sync>`,
 //!   `String` or `&str` converts (with `?` too), its short type name is the
 //!   `errorType`;
-//! - the module exports `lambda_abi_version`, `lambda_alloc` and
-//!   `_initialize` once, whatever the number of handlers ([`abi`]);
+//! - the module exports `lambda_abi_version`, `lambda_abi_minor_version`,
+//!   `lambda_alloc`, `lambda_event_buffer` and `_initialize` once, whatever
+//!   the number of handlers ([`abi`]);
 //! - [`log::info!`], [`log::warn!`], ... send leveled records to the host.
 //!
 //! A panic still ends the instance (wasm32-wasip1 aborts on panic), but
@@ -353,6 +354,11 @@ mod tests {
     #[test]
     fn abi_exports_behave() {
         assert_eq!(abi::lambda_abi_version(), 1);
+        assert_eq!(
+            abi::lambda_abi_minor_version(),
+            3,
+            "asks for the binary context"
+        );
         let p = abi::lambda_alloc(0);
         assert!(!p.is_null());
         // SAFETY: from lambda_alloc with the same sizes.

@@ -36,10 +36,11 @@ impl Invocation {
     }
 }
 
-/// Runs `handler` as the host would: `event` and `context_text` (the
-/// `key=value` lines of docs/abi.md section 4) are copied into a
-/// `lambda_alloc` buffer, which the wrapper frees.
-pub fn invoke<F, E, R, Er>(handler: F, event: &[u8], context_text: &str) -> Invocation
+/// Runs `handler` as the host would: `event` and `context` (the
+/// `key=value` lines of docs/abi.md section 4, or the binary form of ABI
+/// 1.3, `lambda_wasm_abi::context_layout`) are copied into a `lambda_alloc`
+/// buffer, which the wrapper frees.
+pub fn invoke<F, E, R, Er>(handler: F, event: &[u8], context: impl AsRef<[u8]>) -> Invocation
 where
     F: FnOnce(E, &Context) -> Result<R, Er>,
     E: DeserializeOwned,
@@ -47,15 +48,16 @@ where
     Er: Into<Diagnostic>,
 {
     recorder::take();
-    let total = event.len() + context_text.len();
+    let context = context.as_ref();
+    let total = event.len() + context.len();
     let buffer = abi::lambda_alloc(total);
     assert!(!buffer.is_null(), "lambda_alloc({total}) failed");
     // SAFETY: `buffer` has `total` writable bytes; run_handler frees it.
     let status = unsafe {
         std::ptr::copy_nonoverlapping(event.as_ptr(), buffer, event.len());
         let ctx_ptr = buffer.add(event.len());
-        std::ptr::copy_nonoverlapping(context_text.as_ptr(), ctx_ptr, context_text.len());
-        abi::run_handler(handler, buffer, event.len(), ctx_ptr, context_text.len())
+        std::ptr::copy_nonoverlapping(context.as_ptr(), ctx_ptr, context.len());
+        abi::run_handler(handler, buffer, event.len(), ctx_ptr, context.len())
     };
     let recorded = recorder::take();
     Invocation {

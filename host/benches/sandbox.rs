@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use lambda_wasm::abi::{ContextEncoder, ContextForm};
 use lambda_wasm::engine::{self, HostEngine};
 use lambda_wasm::function::Function;
 use lambda_wasm::guest::GuestEnvironment;
@@ -321,10 +322,13 @@ fn invoke(c: &mut Criterion) {
         b.iter_custom(|iters| warm_invocations(&rt, &mut hello, &inv, iters))
     });
     // The same handler natively, through the SDK's own path (copy the event
-    // and context into a buffer, parse the context, deserialize, call,
-    // serialize): exactly the guest's work without the sandbox.
-    let context_text = "aws_request_id=8476a536-e9f4-11e8-9739-2dfe598c3fcd\ndeadline_ms=1780000000000\ninvoked_function_arn=arn:aws:lambda:us-east-1:123456789012:function:bench\nfunction_name=hello\nfunction_version=$LATEST\nmemory_limit_in_mb=128\nlog_group_name=/aws/lambda/hello\nlog_stream_name=local/[$LATEST]lambda-wasm\nxray_trace_id=Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\n";
-    let native = lambda_wasm_guest::testing::invoke(hello::handler, HELLO_EVENT, context_text);
+    // and context into a buffer, read the context, deserialize, call,
+    // serialize): exactly the guest's work without the sandbox, with the
+    // binary context the host writes for the hello guest (ABI 1.3).
+    let context = ContextEncoder::new(&settings(root.path(), "hello.handler"))
+        .encode_as(ContextForm::Binary, &inv.context)
+        .to_vec();
+    let native = lambda_wasm_guest::testing::invoke(hello::handler, HELLO_EVENT, &context);
     assert_eq!(
         native.response.as_deref(),
         Some(&br#"{"message":"Hello John Smith!"}"#[..])
@@ -334,7 +338,7 @@ fn invoke(c: &mut Criterion) {
             lambda_wasm_guest::testing::invoke(
                 hello::handler,
                 std::hint::black_box(HELLO_EVENT),
-                context_text,
+                &context,
             )
         })
     });

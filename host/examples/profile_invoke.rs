@@ -21,6 +21,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use lambda_wasm::abi::{ContextEncoder, ContextForm};
 use lambda_wasm::engine::HostEngine;
 use lambda_wasm::function::Function;
 use lambda_wasm::invocation::{Invocation, InvocationContext};
@@ -43,7 +44,7 @@ fn main() -> anyhow::Result<()> {
     let count: u32 = count.parse()?;
     let started = Instant::now();
     if guest == "native" {
-        native(count);
+        native(count)?;
     } else {
         sandboxed(&guest, count)?;
     }
@@ -53,19 +54,32 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The hello handler through the guest SDK's native path (what criterion's
-/// `invoke/rust-hello/native` times).
-fn native(count: u32) {
-    let context = format!(
-        "aws_request_id={REQUEST_ID}\ndeadline_ms=1780000000000\ninvoked_function_arn={ARN}\n\
-         function_name=hello\nfunction_version=$LATEST\nmemory_limit_in_mb=128\n\
-         log_group_name=/aws/lambda/hello\nlog_stream_name=local/[$LATEST]lambda-wasm\n\
-         xray_trace_id={TRACE_ID}\n"
-    );
+/// `invoke/rust-hello/native` times), with the binary context the host
+/// writes for the hello guest (ABI 1.3).
+fn native(count: u32) -> anyhow::Result<()> {
+    let settings = settings("hello.handler", Path::new("."))?;
+    let context = ContextEncoder::new(&settings)
+        .encode_as(ContextForm::Binary, &hello_invocation().context)
+        .to_vec();
     for _ in 0..count {
         let event = std::hint::black_box(HELLO_EVENT);
         let result = lambda_wasm_guest::testing::invoke(hello::handler, event, &context);
         assert_eq!(result.status, 0, "hello failed natively");
     }
+    Ok(())
+}
+
+/// The settings of `handler` in `task_root`, as `invoke` makes them.
+fn settings(handler: &str, task_root: &Path) -> anyhow::Result<FunctionSettings> {
+    FunctionSettings::local(&LocalOptions {
+        handler: handler.into(),
+        task_root: task_root.to_path_buf(),
+        timeout: Duration::from_secs(3),
+        memory_mb: 128,
+        max_response_bytes: 6 << 20,
+        ..Default::default()
+    })
+    .map_err(|e| anyhow::anyhow!("{}", e.error_message))
 }
 
 /// `count` warm invocations of `guest` through `Function::invoke`, awaited
@@ -93,15 +107,7 @@ fn sandboxed(guest: &str, count: u32) -> anyhow::Result<()> {
             )?;
         }
     }
-    let settings = FunctionSettings::local(&LocalOptions {
-        handler: format!("{guest}.handler"),
-        task_root: task_root.to_path_buf(),
-        timeout: Duration::from_secs(3),
-        memory_mb: 128,
-        max_response_bytes: 6 << 20,
-        ..Default::default()
-    })
-    .map_err(|e| anyhow::anyhow!("{}", e.error_message))?;
+    let settings = settings(&format!("{guest}.handler"), task_root)?;
     let logger = Logger::to_writer(LogConfig::default(), Box::new(std::io::sink()));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

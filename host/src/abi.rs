@@ -13,9 +13,11 @@ use crate::outbound::Outbound;
 use crate::response::GuestResponse;
 use crate::settings::FunctionSettings;
 
+use lambda_wasm_abi::context_layout::ContextFields;
 pub use lambda_wasm_abi::{
-    ABI_MINOR_VERSION, ABI_VERSION, ALLOC_EXPORT, DEFAULT_HANDLER_EXPORT, EVENT_BUFFER_EXPORT,
-    VERSION_EXPORT, context as key, imports,
+    ABI_MINOR_VERSION, ABI_VERSION, ALLOC_EXPORT, BINARY_CONTEXT_MINOR_VERSION,
+    DEFAULT_HANDLER_EXPORT, EVENT_BUFFER_EXPORT, MINOR_VERSION_EXPORT, VERSION_EXPORT,
+    context as key, imports,
 };
 
 /// Error texts and stack frames are cut to this many bytes each.
@@ -228,7 +230,30 @@ async fn write_owned_buffer<T: Send>(
     Ok(())
 }
 
-/// Writes the context as ABI v1 `key=value` lines, once per invocation.
+/// The two forms of the context a reactor's handler may get (docs/abi.md,
+/// section 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextForm {
+    /// `key=value` lines: every module without `lambda_abi_minor_version`
+    /// (ABI 1.0 to 1.2), and command guests (as variables).
+    Text,
+    /// ABI 1.3's fixed header and texts ([`lambda_wasm_abi::context_layout`]),
+    /// read in place without parsing.
+    Binary,
+}
+
+impl ContextForm {
+    /// The form a reactor gets when its `lambda_abi_minor_version` returns `minor`.
+    pub fn for_minor_version(minor: i32) -> Self {
+        if minor >= BINARY_CONTEXT_MINOR_VERSION {
+            Self::Binary
+        } else {
+            Self::Text
+        }
+    }
+}
+
+/// Writes the context in either [`ContextForm`], once per invocation.
 ///
 /// The lines that come from the function's settings are the same for every
 /// invocation, so they are formatted once; each invocation only appends its
@@ -237,6 +262,17 @@ async fn write_owned_buffer<T: Send>(
 pub struct ContextEncoder {
     settings_lines: String,
     text: String,
+    settings: SettingsFields,
+    binary: Vec<u8>,
+}
+
+/// The context fields that come from the function's settings.
+struct SettingsFields {
+    function_name: String,
+    function_version: String,
+    memory_limit_in_mb: u32,
+    log_group_name: String,
+    log_stream_name: String,
 }
 
 impl ContextEncoder {
@@ -255,10 +291,53 @@ impl ContextEncoder {
         Self {
             settings_lines,
             text: String::with_capacity(512),
+            settings: SettingsFields {
+                function_name: settings.function_name.clone(),
+                function_version: settings.function_version.clone(),
+                memory_limit_in_mb: settings.memory_mb,
+                log_group_name: settings.log_group_name.clone(),
+                log_stream_name: settings.log_stream_name.clone(),
+            },
+            binary: Vec::with_capacity(512),
         }
     }
 
-    /// The context text of `context`, valid until the next call.
+    /// The context of `context` in `form`, valid until the next call.
+    pub fn encode_as(&mut self, form: ContextForm, context: &InvocationContext) -> &[u8] {
+        match form {
+            ContextForm::Text => self.encode(context).as_bytes(),
+            ContextForm::Binary => self.encode_binary(context),
+        }
+    }
+
+    /// The binary context (ABI 1.3) of `context`, valid until the next call.
+    fn encode_binary(&mut self, context: &InvocationContext) -> &[u8] {
+        fn optional(value: &Option<String>) -> &str {
+            value.as_deref().unwrap_or("")
+        }
+        let settings = &self.settings;
+        let fields = ContextFields {
+            aws_request_id: &context.request_id,
+            deadline_ms: context.deadline_ms(),
+            invoked_function_arn: &context.invoked_function_arn,
+            function_name: &settings.function_name,
+            function_version: &settings.function_version,
+            memory_limit_in_mb: settings.memory_limit_in_mb,
+            log_group_name: &settings.log_group_name,
+            log_stream_name: &settings.log_stream_name,
+            xray_trace_id: optional(&context.trace_id),
+            cognito_identity: optional(&context.cognito_identity),
+            client_context: optional(&context.client_context),
+            tenant_id: optional(&context.tenant_id),
+        };
+        self.binary.resize(fields.encoded_len(), 0);
+        fields
+            .encode_into(&mut self.binary)
+            .expect("a context's texts are far below 4 GiB: Lambda caps its headers");
+        &self.binary
+    }
+
+    /// The context text (`key=value` lines) of `context`, valid until the next call.
     pub fn encode(&mut self, context: &InvocationContext) -> &str {
         let text = &mut self.text;
         text.clear();
@@ -451,8 +530,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn context_lines_skip_missing_values() {
+    fn sample_context() -> (FunctionSettings, InvocationContext) {
         let settings =
             FunctionSettings::from_lambda_env(&[("_HANDLER".into(), "hello.handler".into())])
                 .unwrap();
@@ -465,6 +543,12 @@ mod tests {
             cognito_identity: Some(r#"{"cognitoIdentityId":"id"}"#.into()),
             tenant_id: Some("tenant\r\nx=1".into()),
         };
+        (settings, context)
+    }
+
+    #[test]
+    fn context_lines_skip_missing_values() {
+        let (settings, context) = sample_context();
         let mut encoder = ContextEncoder::new(&settings);
         let text = encoder.encode(&context).to_string();
         assert!(text.starts_with("aws_request_id=req-1\ndeadline_ms=1795000000000\n"));
@@ -493,6 +577,37 @@ mod tests {
                 "tenant_id"
             ],
             "the ABI's order"
+        );
+    }
+
+    #[test]
+    fn the_binary_context_holds_the_values_of_the_text() {
+        let (settings, context) = sample_context();
+        let mut encoder = ContextEncoder::new(&settings);
+        let text = encoder.encode_as(ContextForm::Text, &context).to_vec();
+        let value = |key: &str| {
+            std::str::from_utf8(&text)
+                .unwrap()
+                .lines()
+                .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+                .unwrap_or("")
+                .to_string()
+        };
+        let binary = encoder.encode_as(ContextForm::Binary, &context);
+        let fields = ContextFields::decode(binary).unwrap();
+        assert_eq!(fields.deadline_ms.to_string(), value(key::DEADLINE_MS));
+        assert_eq!(
+            fields.memory_limit_in_mb.to_string(),
+            value(key::MEMORY_LIMIT_IN_MB)
+        );
+        assert_eq!(fields.aws_request_id, value(key::AWS_REQUEST_ID));
+        assert_eq!(fields.function_name, value(key::FUNCTION_NAME));
+        assert_eq!(fields.log_stream_name, value(key::LOG_STREAM_NAME));
+        assert_eq!(fields.xray_trace_id, value(key::XRAY_TRACE_ID));
+        assert_eq!(fields.client_context, "", "not sent");
+        assert_eq!(
+            fields.tenant_id, "tenant\r\nx=1",
+            "binary texts are kept whole: no line to break"
         );
     }
 }

@@ -2,12 +2,16 @@
 //! execution environment whose module-level state (globals, caches, /tmp)
 //! persists across warm invocations; each event calls the handler export
 //! with the event and context written into the guest's event buffer (ABI
-//! 1.2, kept across invocations) or into memory from `lambda_alloc`.
+//! 1.2, kept across invocations) or into memory from `lambda_alloc`; the
+//! context in binary for a module built for ABI 1.3, else as text.
 
 use wasmtime::{Instance, Memory, Store, TypedFunc};
 
 use super::{GuestEnvironment, GuestReply};
-use crate::abi::{ABI_VERSION, ALLOC_EXPORT, ContextEncoder, EVENT_BUFFER_EXPORT, VERSION_EXPORT};
+use crate::abi::{
+    ABI_VERSION, ALLOC_EXPORT, ContextEncoder, ContextForm, EVENT_BUFFER_EXPORT,
+    MINOR_VERSION_EXPORT, VERSION_EXPORT,
+};
 use crate::errors::LambdaError;
 use crate::fault::{self, Fault};
 use crate::invocation::Call;
@@ -24,6 +28,7 @@ pub struct ReactorEnvironment {
     buffer: EventBuffer,
     handler: HandlerFunc,
     context: ContextEncoder,
+    context_form: ContextForm,
 }
 
 impl GuestEnvironment for ReactorEnvironment {
@@ -60,6 +65,9 @@ impl GuestEnvironment for ReactorEnvironment {
         check_version(&mut store, &instance)
             .await
             .map_err(|failure| failure.into_init_error(module_name))?;
+        let context_form = context_form(&mut store, &instance)
+            .await
+            .map_err(|failure| failure.into_init_error(module_name))?;
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| init_error("the module exports no memory named \"memory\"".into()))?;
@@ -74,6 +82,7 @@ impl GuestEnvironment for ReactorEnvironment {
             buffer,
             handler,
             context: ContextEncoder::new(&template.settings),
+            context_form,
         })
     }
 
@@ -85,9 +94,9 @@ impl GuestEnvironment for ReactorEnvironment {
         let context = &call.invocation.context;
         store::begin_invocation(&mut self.store, context.deadline, call.remaining);
         let event = &call.invocation.event;
-        let context_text = self.context.encode(context);
+        let context_bytes = self.context.encode_as(self.context_form, context);
         let run = async {
-            let (event_len, context_len) = (event.len(), context_text.len());
+            let (event_len, context_len) = (event.len(), context_bytes.len());
             let total = i32::try_from(event_len + context_len).map_err(|_| {
                 wasmtime::format_err!("the event of {event_len} bytes does not fit a 32-bit guest")
             })?;
@@ -97,7 +106,7 @@ impl GuestEnvironment for ReactorEnvironment {
             memory
                 .write(&mut self.store, base, event)
                 .and_then(|()| {
-                    memory.write(&mut self.store, base + event_len, context_text.as_bytes())
+                    memory.write(&mut self.store, base + event_len, context_bytes)
                 })
                 .map_err(|_| {
                     wasmtime::format_err!(
@@ -233,6 +242,22 @@ async fn check_version(
     Ok(())
 }
 
+/// The context form the module asks for with `lambda_abi_minor_version`
+/// (ABI 1.3), read once at init: text for a module without that export.
+async fn context_form(
+    store: &mut Store<GuestState<()>>,
+    instance: &Instance,
+) -> Result<ContextForm, InitFailure> {
+    let Some(export) = instance.get_func(&mut *store, MINOR_VERSION_EXPORT) else {
+        return Ok(ContextForm::Text);
+    };
+    let minor_version = export.typed::<(), i32>(&*store).map_err(|e| {
+        InitFailure::reason(format!("{MINOR_VERSION_EXPORT} must be () -> i32: {e:#}"))
+    })?;
+    let called = limits::within_init(minor_version.call_async(&mut *store, ())).await;
+    Ok(ContextForm::for_minor_version(init_result(called, store)?))
+}
+
 /// Why a call made during init failed, and what the guest reported first.
 struct InitFailure {
     reason: String,
@@ -325,6 +350,44 @@ mod tests {
             }
         }
         answers
+    }
+
+    /// A reactor that answers 1 when the context it got is binary (starts
+    /// with `\0`), else 0; `extra` adds exports.
+    fn context_form_probe(extra: &str) -> String {
+        format!(
+            r#"(module
+            (import "lambda_wasm" "set_response" (func $set_response (param i32 i32)))
+            (memory (export "memory") 2)
+            (func (export "lambda_abi_version") (result i32) i32.const 1)
+            (func (export "lambda_alloc") (param i32) (result i32) i32.const 1024)
+            {extra}
+            (func (export "handler") (param i32 i32 i32 i32) (result i32)
+                (i32.store8 (i32.const 16)
+                    (i32.add (i32.const 48) (i32.eqz (i32.load8_u (local.get 2)))))
+                (call $set_response (i32.const 16) (i32.const 1))
+                i32.const 0))"#
+        )
+    }
+
+    /// ABI 1.3: a module whose `lambda_abi_minor_version` returns 3 or more
+    /// gets the binary context; one without the export (1.0 to 1.2) or
+    /// returning less keeps getting the text.
+    #[tokio::test(flavor = "current_thread")]
+    async fn only_a_module_built_for_1_3_gets_the_binary_context() {
+        let minor = |n: i32| {
+            format!(r#"(func (export "lambda_abi_minor_version") (result i32) i32.const {n})"#)
+        };
+        assert_eq!(
+            answers(&context_form_probe(""), &[10, 10]).await,
+            ["0", "0"]
+        );
+        assert_eq!(answers(&context_form_probe(&minor(2)), &[10]).await, ["0"]);
+        assert_eq!(
+            answers(&context_form_probe(&minor(3)), &[10, 10]).await,
+            ["1", "1"]
+        );
+        assert_eq!(answers(&context_form_probe(&minor(4)), &[10]).await, ["1"]);
     }
 
     /// A module of ABI 1.0/1.1 shape gets a new `lambda_alloc` buffer per event.
