@@ -49,10 +49,15 @@ fn configure_link() {
     }
     let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let list = Path::new(&manifest_dir).join("link-order.txt");
-    let resolved = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("link-order.txt");
+    let resolved =
+        Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("link-order.txt");
     let wrapper = env::current_exe().expect("the build script knows its own path");
     let wrapper_args = [wrapper.as_path(), Path::new(WRAPPER_FLAG), &list, &resolved];
-    let ordering = match wrapper_args.iter().map(|arg| arg.to_str()).collect::<Option<Vec<_>>>() {
+    let ordering = match wrapper_args
+        .iter()
+        .map(|arg| arg.to_str())
+        .collect::<Option<Vec<_>>>()
+    {
         // GCC's -wrapper splits its argument at commas.
         Some(args) if cc_is_gcc() && !args.iter().any(|arg| arg.contains(',')) => {
             println!("cargo:rustc-link-arg-bin=lambda-wasm=-wrapper");
@@ -120,7 +125,10 @@ fn wrap_link(args: &[String]) -> ExitCode {
 /// output, which rustc shows when the link fails).
 fn resolve(list: &Path, linker_args: &[String]) -> String {
     let list = fs::read_to_string(list).unwrap_or_else(|e| {
-        eprintln!("warning: lambda-wasm's link order: cannot read {}: {e}", list.display());
+        eprintln!(
+            "warning: lambda-wasm's link order: cannot read {}: {e}",
+            list.display()
+        );
         String::new()
     });
     let mut resolver = link_order::Resolver::new(&list);

@@ -14,7 +14,8 @@ use object::{Object, ObjectSymbol, ReadCache};
 pub fn for_each_symbol(path: &Path, mut each: impl FnMut(&str)) -> Result<(), String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let cache = ReadCache::new(file);
-    let unreadable = |e: object::Error| format!("cannot read the symbols of {}: {e}", path.display());
+    let unreadable =
+        |e: object::Error| format!("cannot read the symbols of {}: {e}", path.display());
     if let Ok(archive) = ArchiveFile::parse(&cache) {
         for symbol in archive.symbols().map_err(unreadable)?.into_iter().flatten() {
             if let Ok(name) = std::str::from_utf8(symbol.map_err(unreadable)?.name()) {

@@ -103,8 +103,14 @@ mod tests {
 
     #[test]
     fn strips_only_a_trailing_llvm_hash() {
-        assert_eq!(without_llvm_suffix("_RNvfoo.llvm.18075598678540060183"), "_RNvfoo");
-        assert_eq!(without_llvm_suffix("_ZN3foo17h0123456789abcdefE"), "_ZN3foo17h0123456789abcdefE");
+        assert_eq!(
+            without_llvm_suffix("_RNvfoo.llvm.18075598678540060183"),
+            "_RNvfoo"
+        );
+        assert_eq!(
+            without_llvm_suffix("_ZN3foo17h0123456789abcdefE"),
+            "_ZN3foo17h0123456789abcdefE"
+        );
         assert_eq!(without_llvm_suffix("foo.llvm."), "foo.llvm.");
         assert_eq!(without_llvm_suffix("foo.llvm.12x"), "foo.llvm.12x");
         assert_eq!(without_llvm_suffix("foo.llvm.1.llvm.2"), "foo.llvm.1");
@@ -113,10 +119,20 @@ mod tests {
     #[test]
     fn a_listed_name_is_followed_by_its_suffixed_names_in_this_link() {
         let mut resolver = Resolver::new("# comment\nhot.llvm.111\nwarm\n\ncold\n");
-        for symbol in ["cold", "hot.llvm.999", "hot.llvm.222", "other.llvm.5", "warm", "hotter.llvm.7"] {
+        for symbol in [
+            "cold",
+            "hot.llvm.999",
+            "hot.llvm.222",
+            "other.llvm.5",
+            "warm",
+            "hotter.llvm.7",
+        ] {
             resolver.see(symbol);
         }
-        assert_eq!(resolver.ordering(), "hot\nhot.llvm.222\nhot.llvm.999\nwarm\ncold\n");
+        assert_eq!(
+            resolver.ordering(),
+            "hot\nhot.llvm.222\nhot.llvm.999\nwarm\ncold\n"
+        );
     }
 
     #[test]

@@ -576,22 +576,24 @@ def handler(event, context):
     return {"id": event.get("id")}
 "#;
 
+/// `serve` of [`SLOW_INIT`] with `args`, and its task root (kept while it
+/// serves); `None` without the Python guest.
+fn serve_slow_init(args: &[&str]) -> Option<(LocalServer, TaskRoot)> {
+    let home = require_python()?;
+    let root = TaskRoot::builder().file("slow_init.py", SLOW_INIT).build();
+    let (name, value) = home_env(home);
+    let server = LocalServer::start("slow_init.handler", &root, args, &[(name, value.as_str())]);
+    Some((server, root))
+}
+
 /// A new environment's init runs outside its function's lock: while one
 /// request waits for a second environment's 3 s init, another gets the
 /// first, warm environment at once.
 #[test]
 fn a_slow_init_never_holds_up_a_warm_environment() {
-    let Some(home) = require_python() else {
+    let Some((server, _root)) = serve_slow_init(&["--concurrency", "2"]) else {
         return;
     };
-    let root = TaskRoot::builder().file("slow_init.py", SLOW_INIT).build();
-    let (name, value) = home_env(home);
-    let server = LocalServer::start(
-        "slow_init.handler",
-        &root,
-        &["--concurrency", "2"],
-        &[(name, value.as_str())],
-    );
     let addr = server.addr;
     let invoke = |id: u32, secs: f64| {
         std::thread::spawn(move || {
@@ -627,26 +629,26 @@ fn a_slow_init_never_holds_up_a_warm_environment() {
 /// function keeps serving.
 #[test]
 fn a_slow_init_does_not_use_up_the_first_events_timeout() {
-    let Some(home) = require_python() else {
+    let Some((server, _root)) = serve_slow_init(&["--timeout", "1"]) else {
         return;
     };
-    let root = TaskRoot::builder().file("slow_init.py", SLOW_INIT).build();
-    let (name, value) = home_env(home);
-    let server = LocalServer::start(
-        "slow_init.handler",
-        &root,
-        &["--timeout", "1"],
-        &[(name, value.as_str())],
-    );
     let invoke = |id: u32, secs: f64| {
         let body = json!({"id": id, "sleep": secs}).to_string();
         http(server.addr, "POST", INVOCATIONS, body.as_bytes())
     };
     let first = invoke(1, 0.0);
     assert_eq!(first.status, 200, "{first:?}");
-    assert_eq!(first.json()["id"], 1, "the first event timed out during init: {first:?}");
+    assert_eq!(
+        first.json()["id"],
+        1,
+        "the first event timed out during init: {first:?}"
+    );
     let slow = invoke(2, 1.5);
-    assert_eq!(slow.header("x-amz-function-error"), Some("Unhandled"), "{slow:?}");
+    assert_eq!(
+        slow.header("x-amz-function-error"),
+        Some("Unhandled"),
+        "{slow:?}"
+    );
     assert!(
         String::from_utf8_lossy(&slow.body).contains("Task timed out after 1.00 seconds"),
         "{slow:?}"

@@ -140,9 +140,7 @@ impl ImportRecord {
             .iter()
             .find(|(name, hash)| value_hash(variables, name) != **hash)
         {
-            return Some(format!(
-                "{name} differs from {taken} (read at import)"
-            ));
+            return Some(format!("{name} differs from {taken} (read at import)"));
         }
         let appeared = variables
             .iter()
@@ -275,7 +273,8 @@ pub fn packaged(
     };
     match Location::in_home(home).load(runtime_key) {
         Ok(None) => None,
-        Ok(Some((snapshot, record))) => match record.mismatch(task_root, variables, "package time") {
+        Ok(Some((snapshot, record))) => match record.mismatch(task_root, variables, "package time")
+        {
             None => Some(snapshot),
             Some(reason) => {
                 refuse(reason);
@@ -349,7 +348,10 @@ mod tests {
         let record = ImportRecord::new(&reads(&["FOO", "BAR"], false), &env, vec![file]);
         assert_eq!(record.mismatch(root.path(), &env, "the snapshot"), None);
         let unread_changed = vars(&[("_HANDLER", "m.h"), ("FOO", "1"), ("NEW", "2")]);
-        assert_eq!(record.mismatch(root.path(), &unread_changed, "the snapshot"), None);
+        assert_eq!(
+            record.mismatch(root.path(), &unread_changed, "the snapshot"),
+            None
+        );
         let cases = [
             (vars(&[("_HANDLER", "m.h"), ("FOO", "2")]), "FOO differs"),
             (vars(&[("_HANDLER", "m.h")]), "FOO differs"),

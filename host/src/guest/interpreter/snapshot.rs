@@ -228,10 +228,12 @@ impl Preinit {
             .inspect_err(|error| tracing::info!("no handler snapshot: {error:#}"))
             .ok()?;
         match location.load(&runtime_key) {
-            Ok(Some((snapshot, record))) => match record.mismatch(task_root, variables, "the snapshot") {
-                None => return Some(snapshot),
-                Some(reason) => tracing::info!("taking the handler snapshot again: {reason}"),
-            },
+            Ok(Some((snapshot, record))) => {
+                match record.mismatch(task_root, variables, "the snapshot") {
+                    None => return Some(snapshot),
+                    Some(reason) => tracing::info!("taking the handler snapshot again: {reason}"),
+                }
+            }
             Ok(None) => {}
             Err(error) => tracing::warn!("replacing the cached handler snapshot: {error:#}"),
         }
