@@ -9,7 +9,10 @@ import http from "node:http";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
+// Lambda gives `host:port`; cargo-lambda's emulator a URL with a path prefix.
+const api = process.env.AWS_LAMBDA_RUNTIME_API;
+const base = new URL(api.includes("://") ? api : `http://${api}`);
+const prefix = base.pathname.replace(/\/$/, "");
 const [file, name] = process.env._HANDLER.split(".");
 const module = await import(pathToFileURL(path.join(process.env.LAMBDA_TASK_ROOT, `${file}.mjs`)).href);
 const handler = module[name];
@@ -18,7 +21,7 @@ const agent = new http.Agent({ keepAlive: true });
 function request(method, route, body) {
   return new Promise((resolve, reject) => {
     const headers = body === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
-    const req = http.request({ host, port, method, path: `/2018-06-01/runtime/${route}`, agent, headers }, (res) => {
+    const req = http.request({ host: base.hostname, port: base.port, method, path: `${prefix}/2018-06-01/runtime/${route}`, agent, headers }, (res) => {
       const chunks = [];
       res.on("data", (chunk) => chunks.push(chunk));
       res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks).toString() }));

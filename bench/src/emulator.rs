@@ -93,12 +93,18 @@ pub async fn run_row(paths: &Paths, row: &Row, args: &Args) -> anyhow::Result<Ro
     let mut buf = Vec::new();
     // Cold start: the invocation is sent, then the runtime spawned.
     let started = Instant::now();
-    let child = spawn(
-        row,
-        &endpoint,
-        &paths.work.join(format!("logs/{}-emulator.log", row.id)),
-    )?;
-    let body = invoke(&mut stream, &mut buf, port, row.exchange.event).await?;
+    let runtime_log = paths.work.join(format!("logs/{}-emulator.log", row.id));
+    let mut child = spawn(row, &endpoint, &runtime_log)?;
+    // The emulator holds the invocation until a runtime answers it: a
+    // runtime that dies first would leave the harness waiting forever.
+    let body = tokio::select! {
+        answer = invoke(&mut stream, &mut buf, port, row.exchange.event) => answer?,
+        status = child.wait() => bail!(
+            "the runtime exited ({}) before answering its first event; see {}",
+            status?,
+            runtime_log.display()
+        ),
+    };
     let cold = started.elapsed();
     check_answer(row.exchange, &body)?;
     let pid = child.id().context("no pid")?;
