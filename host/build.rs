@@ -7,13 +7,14 @@
 //! ~6.5 MB of it resident: most of the bootstrap's RSS (BENCHMARKS.md, "Rust
 //! guest at native speed"). Packed together, ~1.5 MB is.
 //!
-//! The list's names carry no `.llvm.<digits>` suffix (that hash changes with
-//! almost any code change): this program is also the link's wrapper (the C
-//! driver's `-wrapper`), which, right before the linker runs, resolves them
-//! against the symbols of the link's inputs (build/link_order.rs). Names the
-//! binary lacks (a dependency or toolchain update changes the mangled names'
-//! hashes) are skipped silently: the binary is then only larger in memory,
-//! never wrong; `make link-order` regenerates the list.
+//! Rust symbol names carry hashes that change without the function changing
+//! (LLVM's `.llvm.<digits>`, the mangling's crate hashes, which follow the
+//! workspace's path and the build's features): this program is also the
+//! link's wrapper (the C driver's `-wrapper`), which, right before the linker
+//! runs, matches the list against the symbols of the link's inputs without
+//! those hashes (build/link_order.rs). Functions the binary lacks (a
+//! dependency or toolchain update) are skipped silently: the binary is then
+//! only larger in memory, never wrong; `make link-order` regenerates the list.
 
 #[path = "build/elf.rs"]
 mod elf;
