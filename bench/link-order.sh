@@ -3,11 +3,12 @@
 # `lambda-wasm` binary that a bootstrap runs, hottest first, as callgrind
 # sees them in a run through the Runtime API harness with the Rust hello
 # guest's .cwasm (cold start, then warm events). `make link-order` runs it
-# after building the host as `make host` does; rerun it after a toolchain or
-# dependency update (the mangled names carry hashes that then change). The
-# `.llvm.<digits>` suffixes LLVM gives functions shared between codegen units
-# change with almost any code change: the list leaves them out and the link
-# resolves them (host/build.rs).
+# after building the host as `make host` does; rerun it when the code a
+# bootstrap runs changes (functions the list lacks are not placed). The
+# hashes in the names (LLVM's `.llvm.<digits>`, the crates' disambiguators,
+# which follow the checkout's path and the build's features) do not matter:
+# the list leaves LLVM's out and the link matches names without them
+# (host/build.rs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
