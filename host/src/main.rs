@@ -27,7 +27,8 @@ use lambda_wasm::settings::{
 use lambda_wasm::{bootstrap, engine, local, package, serve};
 
 fn main() -> ExitCode {
-    // First, so the loader's reading of the table never adds to the peak RSS.
+    // Before anything grows the RSS: the table the loader read then never
+    // counts in the peak.
     engine::resident::release_dynamic_relocations();
     let cli = Cli::parse();
     if cli.command.is_none() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {

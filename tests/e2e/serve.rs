@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::cli_errors::assert_one_line_error;
 use crate::python_mode::{home_env, require_python};
 use crate::support::{
-    LocalServer, TaskRoot, WAIT, assert_error_body, guest, http, invoke_cli, require,
+    HttpResponse, LocalServer, TaskRoot, WAIT, assert_error_body, guest, http, invoke_cli, require,
     seed_port_root, workspace_root,
 };
 
@@ -554,17 +554,24 @@ fn a_busy_function_queues_then_throttles_and_never_blocks_another() {
         Some("TooManyRequestsException")
     );
     for timed_out in [first.join().unwrap(), second.join().unwrap()] {
-        assert_eq!(
-            timed_out.header("x-amz-function-error"),
-            Some("Unhandled"),
-            "{timed_out:?}"
-        );
-        assert!(
-            String::from_utf8_lossy(&timed_out.body).contains("Task timed out"),
-            "{timed_out:?}"
-        );
+        assert_timed_out(&timed_out, "Task timed out");
     }
     assert_eq!(sleep(6, 0.0).join().unwrap().json()["id"], 6);
+}
+
+/// An unhandled function error whose body says `message`: how `serve`
+/// answers an invocation that ran out of time.
+#[track_caller]
+fn assert_timed_out(response: &HttpResponse, message: &str) {
+    assert_eq!(
+        response.header("x-amz-function-error"),
+        Some("Unhandled"),
+        "{response:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&response.body).contains(message),
+        "{response:?}"
+    );
 }
 
 /// A handler whose module code (its init) takes 3 s.
@@ -643,16 +650,7 @@ fn a_slow_init_does_not_use_up_the_first_events_timeout() {
         1,
         "the first event timed out during init: {first:?}"
     );
-    let slow = invoke(2, 1.5);
-    assert_eq!(
-        slow.header("x-amz-function-error"),
-        Some("Unhandled"),
-        "{slow:?}"
-    );
-    assert!(
-        String::from_utf8_lossy(&slow.body).contains("Task timed out after 1.00 seconds"),
-        "{slow:?}"
-    );
+    assert_timed_out(&invoke(2, 1.5), "Task timed out after 1.00 seconds");
     assert_eq!(invoke(3, 0.0).json()["id"], 3);
 }
 

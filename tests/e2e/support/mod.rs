@@ -15,7 +15,7 @@ use tokio::io::AsyncReadExt;
 
 pub use bootstrap::{Bootstrap, Capture, lambda_env};
 pub use fake_runtime_api::{FakeRuntimeApi, Invocation, Outcome};
-pub use local_server::{LocalServer, http};
+pub use local_server::{HttpResponse, LocalServer, http};
 
 /// Generous wait used for every await on the process under test, so CI never hangs.
 pub const WAIT: Duration = Duration::from_secs(30);
