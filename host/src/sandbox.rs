@@ -1,14 +1,22 @@
 //! The WASI world a guest runs in: the task root read-only, its own /tmp,
-//! a filtered environment, stdio wired to the logs, and nothing else.
+//! a filtered environment, stdio wired to the logs, and nothing else; and
+//! the WASI calls that reach it ([`add_wasi_to_linker`]).
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
+use wasmtime::{AsContextMut, Caller, Extern, Linker};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p1::types::{
+    Errno, Event, EventFdReadwrite, Eventrwflags, Eventtype, Subclockflags, Subscription,
+    SubscriptionU,
+};
+use wasmtime_wasi::p1::wasi_snapshot_preview1::{self, WasiSnapshotPreview1 as _};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -39,14 +47,6 @@ pub struct Extras {
     pub env: Vec<(String, String)>,
     /// More read-only folders: (host path, guest path).
     pub read_only_dirs: Vec<(PathBuf, String)>,
-    /// Do file I/O (and a lone relative sleep) on the calling thread rather
-    /// than on tokio's blocking pool: much faster for an interpreter that
-    /// imports hundreds of files at init, but such a sleep then blocks the
-    /// host until it ends, so a guest sleeping past its deadline times out
-    /// late. (CPython's `time.sleep` sleeps until an absolute time, which
-    /// wasmtime never does on the calling thread, so it ends at the deadline.)
-    /// Honoured only when one invocation runs at a time.
-    pub blocking_file_io: bool,
 }
 
 /// The task root's second name: the working directory. On Lambda a
@@ -72,7 +72,14 @@ pub fn wasi_ctx(
 ) -> std::io::Result<WasiP1Ctx> {
     let mut builder = WasiCtxBuilder::new();
     builder
-        .allow_blocking_current_thread(extras.blocking_file_io && settings.concurrency == 1)
+        // File I/O on the calling thread, not handed to tokio's blocking
+        // pool: an interpreter imports hundreds of files at init, and even a
+        // Rust guest's start (its chdir into the task root) paid ~170 us for
+        // the pool's thread start-ups and hand-offs. A lone relative sleep,
+        // which wasmtime-wasi then does on this thread too, is ours
+        // ([`add_wasi_to_linker`]). Several workers share the threads: each
+        // keeps the pool.
+        .allow_blocking_current_thread(settings.concurrency == 1)
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
@@ -112,6 +119,117 @@ pub fn wasi_ctx(
             .stdout(GuestOutput::Capture(stdout)),
     };
     Ok(builder.build_p1())
+}
+
+/// Adds WASI preview 1 (wasmtime-wasi's, asynchronous) to `linker`, with
+/// `wasi` projecting a store's data to the guest's context, and one call of
+/// our own: `poll_oneoff` on a lone relative clock, a plain sleep (Rust's
+/// `std::thread::sleep`, C's `nanosleep`), sleeps on tokio's timer.
+/// wasmtime-wasi would sleep it with `std::thread::sleep` once file I/O may
+/// block the calling thread ([`wasi_ctx`]), so a guest sleeping past its
+/// deadline would hold the host until it woke ([`crate::limits::until_deadline`]
+/// ends the wait for one on the timer). Every other poll is wasmtime-wasi's.
+pub fn add_wasi_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    wasi: fn(&mut T) -> &mut WasiP1Ctx,
+) -> wasmtime::Result<()> {
+    wasmtime_wasi::p1::add_to_linker_async(linker, wasi)?;
+    linker.allow_shadowing(true);
+    let shadowed = linker
+        .func_wrap_async(
+            "wasi_snapshot_preview1",
+            "poll_oneoff",
+            move |caller: Caller<'_, T>,
+                  (subscriptions, events, count, stored): (i32, i32, i32, i32)| {
+                Box::new(poll_oneoff(
+                    caller,
+                    wasi,
+                    [subscriptions, events, count, stored],
+                ))
+            },
+        )
+        .map(drop);
+    linker.allow_shadowing(false);
+    shadowed
+}
+
+/// `poll_oneoff(subscriptions, events, count, stored)`: the errno.
+async fn poll_oneoff<T>(
+    mut caller: Caller<'_, T>,
+    wasi: fn(&mut T) -> &mut WasiP1Ctx,
+    [subscriptions, events, count, stored]: [i32; 4],
+) -> wasmtime::Result<i32> {
+    let sleep = match count {
+        1 => lone_relative_sleep(&mut guest_memory(&mut caller, wasi)?.0, subscriptions),
+        _ => None,
+    };
+    if let Some((userdata, duration)) = sleep {
+        tokio::time::sleep(duration).await;
+        let mut memory = guest_memory(&mut caller, wasi)?.0;
+        report_clock_event(&mut memory, userdata, events, stored)?;
+        return Ok(Errno::Success as i32);
+    }
+    // What wiggle's linker glue does for each call of wasmtime-wasi's.
+    let fuel = caller.as_context_mut().hostcall_fuel();
+    let (mut memory, context) = guest_memory(&mut caller, wasi)?;
+    context.set_hostcall_fuel(fuel);
+    wasi_snapshot_preview1::poll_oneoff(context, &mut memory, subscriptions, events, count, stored)
+        .await
+}
+
+/// The guest's memory and WASI context.
+fn guest_memory<'a, T>(
+    caller: &'a mut Caller<'_, T>,
+    wasi: fn(&mut T) -> &mut WasiP1Ctx,
+) -> wasmtime::Result<(wiggle::GuestMemory<'a>, &'a mut WasiP1Ctx)> {
+    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+        wasmtime::bail!("the module calls poll_oneoff but exports no memory");
+    };
+    let (bytes, data) = memory.data_and_store_mut(caller);
+    Ok((wiggle::GuestMemory::Unshared(bytes), wasi(data)))
+}
+
+/// The subscription's user data and duration when it is a relative clock
+/// (wasmtime-wasi's own test for this case). One it cannot read is left to
+/// wasmtime-wasi's poll, which reports it.
+fn lone_relative_sleep(
+    memory: &mut wiggle::GuestMemory<'_>,
+    subscription: i32,
+) -> Option<(u64, Duration)> {
+    let subscription = memory
+        .read(wiggle::GuestPtr::<Subscription>::new(subscription as u32))
+        .ok()?;
+    match subscription.u {
+        SubscriptionU::Clock(clock)
+            if !clock
+                .flags
+                .contains(Subclockflags::SUBSCRIPTION_CLOCK_ABSTIME) =>
+        {
+            Some((subscription.userdata, Duration::from_nanos(clock.timeout)))
+        }
+        _ => None,
+    }
+}
+
+/// Writes the one event of an ended sleep, as wasmtime-wasi does (a
+/// pointer out of bounds traps, as WASI asks).
+fn report_clock_event(
+    memory: &mut wiggle::GuestMemory<'_>,
+    userdata: u64,
+    events: i32,
+    stored: i32,
+) -> Result<(), wiggle::GuestError> {
+    let event = Event {
+        userdata,
+        error: Errno::Success,
+        type_: Eventtype::Clock,
+        fd_readwrite: EventFdReadwrite {
+            flags: Eventrwflags::empty(),
+            nbytes: 1,
+        },
+    };
+    memory.write(wiggle::GuestPtr::<Event>::new(events as u32), event)?;
+    memory.write(wiggle::GuestPtr::<u32>::new(stored as u32), 1)
 }
 
 /// A command's stdout: kept up to the response limit, counted past it.

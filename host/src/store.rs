@@ -177,8 +177,7 @@ fn link<T: Send + 'static>(
     let link_error =
         |e: wasmtime::Error| LambdaError::import_module(&settings.handler.module, format!("{e:#}"));
     let mut linker: Linker<GuestState<T>> = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
-        .map_err(link_error)?;
+    sandbox::add_wasi_to_linker(&mut linker, |state| &mut state.wasi).map_err(link_error)?;
     abi::add_to_linker(&mut linker, |state| &mut state.abi).map_err(link_error)?;
     add_imports(&mut linker).map_err(link_error)?;
     linker.instantiate_pre(module).map_err(|e| {

@@ -754,13 +754,40 @@ async fn proc_exit_is_an_exit_error() {
 /// An endless loop with a 1 s deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_loop_times_out_at_the_deadline() {
+    assert_times_out_at_the_deadline(json!({"action": "loop"})).await;
+}
+
+/// A sleep of 30 s (`std::thread::sleep`: WASI's `poll_oneoff` on one
+/// relative clock) with a 1 s deadline: the host stops waiting on time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleep_past_the_deadline_times_out_at_the_deadline() {
+    assert_times_out_at_the_deadline(json!({"action": "sleep", "ms": 30_000})).await;
+}
+
+/// A short sleep ends after its time and answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_sleep_ends_after_its_time() {
+    let (api, root) = (FakeRuntimeApi::start().await, probe_root());
+    let mut boot = healthy_probe(&api, &root, &[]).await;
+    let started = std::time::Instant::now();
+    let (_, o) = boot
+        .call_json(&api, json!({"action": "sleep", "ms": 200}))
+        .await;
+    assert_eq!(o.json()["slept_ms"], 200, "{o:?}");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_still_serving(&mut boot, &api);
+}
+
+/// `event` with a 1 s deadline is `Sandbox.Timedout` after about 1 s, and
+/// the next event is served.
+async fn assert_times_out_at_the_deadline(event: Value) {
     let (api, root) = (FakeRuntimeApi::start().await, probe_root());
     let mut boot = healthy_probe(&api, &root, &[]).await;
     let started = std::time::Instant::now();
     let (id, o) = boot
         .call(
             &api,
-            Invocation::json(&json!({"action": "loop"})).timeout(Duration::from_secs(1)),
+            Invocation::json(&event).timeout(Duration::from_secs(1)),
         )
         .await;
     let msg = assert_lambda_error(&o, "Sandbox.Timedout", &id);

@@ -122,13 +122,7 @@ fn load_runner(
         "the JavaScript runner",
         &install,
     )?;
-    // Module loading reads many small files: block on them rather than
-    // hopping to tokio's blocking pool for each (as for Python).
-    let extras = Extras {
-        blocking_file_io: true,
-        ..Extras::default()
-    };
-    Ok((module, extras))
+    Ok((module, Extras::default()))
 }
 
 #[cfg(test)]

@@ -245,7 +245,6 @@ fn load_interpreter_from(
             ("PYTHONTZPATH".into(), String::new()),
         ],
         read_only_dirs: vec![(stdlib, GUEST_STDLIB_DIR.into())],
-        blocking_file_io: true,
     };
     Ok((module, extras))
 }

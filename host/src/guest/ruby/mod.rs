@@ -127,7 +127,6 @@ fn load_interpreter(
     let extras = Extras {
         env: vec![("HOME".into(), "/tmp".into())],
         read_only_dirs: ancestors.into_iter().collect(),
-        blocking_file_io: true,
         ..Extras::default()
     };
     Ok((module, extras))
