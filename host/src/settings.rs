@@ -2,6 +2,7 @@
 //! from the command line (test mode), and the environment its guest sees.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::errors::LambdaError;
@@ -134,10 +135,13 @@ fn interpreter_home(variable: Option<String>, name: &str) -> PathBuf {
 /// `name` in the folder of the running executable (where `package` puts
 /// the interpreters beside the bootstrap).
 fn beside_executable(name: &str) -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join(name)))
-        .unwrap_or_else(|| PathBuf::from(name))
+    // Found once: each look is a readlink of /proc/self/exe, and every
+    // function's settings name three homes.
+    static FOLDER: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let folder = FOLDER.get_or_init(|| Some(std::env::current_exe().ok()?.parent()?.to_path_buf()));
+    folder
+        .as_ref()
+        .map_or_else(|| PathBuf::from(name), |folder| folder.join(name))
 }
 
 /// The most execution environments `AWS_LAMBDA_MAX_CONCURRENCY` can ask for.

@@ -5,7 +5,7 @@
 //! keyed by the checked destination, so a later request reuses one only
 //! after its own check lands on the same name and address.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -29,27 +29,20 @@ pub struct Client {
     policy: Policy,
     signer: Signer,
     max_response_bytes: usize,
-    tls: TlsConnector,
+    /// Made at the first HTTPS request: most functions make none, and every
+    /// cold start would pay for the root store and rustls's configuration.
+    tls: OnceLock<TlsConnector>,
     pool: Pool,
 }
 
 impl Client {
     /// A client under `policy`, signing with `signer`, reading at most `max_response_bytes`.
     pub fn new(policy: Policy, signer: Signer, max_response_bytes: usize) -> Self {
-        let roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let config =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
         Self {
             policy,
             signer,
             max_response_bytes,
-            tls: TlsConnector::from(Arc::new(config)),
+            tls: OnceLock::new(),
             pool: Pool::default(),
         }
     }
@@ -186,6 +179,7 @@ impl Client {
                 .map_err(|e| failed(destination, "bad TLS server name", &e))?;
             let tls = self
                 .tls
+                .get_or_init(tls_connector)
                 .connect(name, tcp)
                 .await
                 .map_err(|e| tls_failed(destination, &e))?;
@@ -203,6 +197,20 @@ fn failed(destination: &Destination, what: &str, error: &dyn std::fmt::Display) 
         "outbound request to {}:{} failed: {what}: {error}",
         destination.host, destination.port
     ))
+}
+
+/// TLS with the Mozilla roots (webpki-roots) and ring.
+fn tls_connector() -> TlsConnector {
+    let roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
 }
 
 /// What the message of a refused certificate says, followed by rustls's
