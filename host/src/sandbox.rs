@@ -77,8 +77,8 @@ pub fn wasi_ctx(
         // Rust guest's start (its chdir into the task root) paid ~170 us for
         // the pool's thread start-ups and hand-offs. A lone relative sleep,
         // which wasmtime-wasi then does on this thread too, is ours
-        // ([`add_wasi_to_linker`]). Several workers share the threads: each
-        // keeps the pool.
+        // ([`add_wasi_to_linker`]). Concurrent workers keep the pool: a
+        // worker blocked on a file would stall the others on its thread.
         .allow_blocking_current_thread(settings.concurrency == 1)
         .allow_tcp(false)
         .allow_udp(false)
