@@ -159,19 +159,17 @@ async fn poll_oneoff<T>(
     wasi: fn(&mut T) -> &mut WasiP1Ctx,
     [subscriptions, events, count, stored]: [i32; 4],
 ) -> wasmtime::Result<i32> {
-    let sleep = match count {
-        1 => lone_relative_sleep(&mut guest_memory(&mut caller, wasi)?.0, subscriptions),
-        _ => None,
-    };
-    if let Some((userdata, duration)) = sleep {
+    let fuel = caller.as_context_mut().hostcall_fuel();
+    let (mut memory, context) = guest_memory(&mut caller, wasi)?;
+    if count == 1
+        && let Some((userdata, duration)) = lone_relative_sleep(&mut memory, subscriptions)
+    {
         tokio::time::sleep(duration).await;
         let mut memory = guest_memory(&mut caller, wasi)?.0;
         report_clock_event(&mut memory, userdata, events, stored)?;
         return Ok(Errno::Success as i32);
     }
     // What wiggle's linker glue does for each call of wasmtime-wasi's.
-    let fuel = caller.as_context_mut().hostcall_fuel();
-    let (mut memory, context) = guest_memory(&mut caller, wasi)?;
     context.set_hostcall_fuel(fuel);
     wasi_snapshot_preview1::poll_oneoff(context, &mut memory, subscriptions, events, count, stored)
         .await
