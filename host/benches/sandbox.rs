@@ -139,10 +139,18 @@ fn load(c: &mut Criterion) {
     });
 
     if let Some(home) = python_home() {
+        // The interpreter is split: the core every cold start loads, and
+        // the rest (the bundled packages) the first import of one loads.
         let cwasm = home.join("python-snapshot.cwasm");
         group.bench_function("python-interpreter/deserialize-cwasm", |b| {
             b.iter(|| unsafe { Module::deserialize_file(&engine, &cwasm) }.unwrap())
         });
+        let rest = home.join("python-snapshot-rest.cwasm");
+        if rest.is_file() {
+            group.bench_function("python-interpreter-rest/deserialize-cwasm", |b| {
+                b.iter(|| unsafe { Module::deserialize_file(&engine, &rest) }.unwrap())
+            });
+        }
         // Compiling CPython (~100 MB of Wasm) takes minutes on two cores:
         // timed once, outside criterion, and only when asked for
         // (LAMBDA_WASM_BENCH_PYTHON_COMPILE=1), so `make bench` stays short.

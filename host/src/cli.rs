@@ -39,6 +39,11 @@ pub enum Command {
     /// tools read (name, producers, target_features): a smaller .cwasm that
     /// loads faster; a trap then shows `<wasm function N>`, not its name.
     Strip(StripArgs),
+    /// Split MODULE.wasm in two: a core that starts without the functions
+    /// only the given table entries reach, and the rest, which the host
+    /// instantiates the first time the core needs it (the Python
+    /// interpreter's bundled packages; `make python` does this).
+    Split(SplitArgs),
     /// Make a deployment package, function.zip: a `bootstrap` for the
     /// architecture, the task root, a .cwasm beside each .wasm compiled for
     /// every Lambda host of that architecture, and the Python interpreter or
@@ -199,6 +204,26 @@ pub struct StripArgs {
     /// Where to write the stripped module (replaced if it exists; may be MODULE.wasm itself).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// The module to split (with its `name` section: the entries are found by name).
+    #[arg(value_name = "MODULE.wasm")]
+    pub wasm: PathBuf,
+    /// The function in the first table entry of the part that loads late.
+    #[arg(long, value_name = "FUNCTION")]
+    pub rest_from: String,
+    /// The function in the last table entry of that part.
+    #[arg(long, value_name = "FUNCTION")]
+    pub rest_to: String,
+    /// Where to write the core, the module to run (replaced if it exists).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Where to write the rest; the host finds it beside the core's `.cwasm`
+    /// as `NAME-rest.wasm` or `NAME-rest.cwasm`.
+    #[arg(long, value_name = "FILE")]
+    pub rest_output: PathBuf,
 }
 
 #[derive(Debug, Args)]

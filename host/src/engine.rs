@@ -4,12 +4,14 @@
 //! ([`source`]) when there is one, else the `.wasm`, compiled or (in test
 //! mode) taken from the [`cache`]. [`target`]: the CPUs a `.cwasm` is for.
 //! [`resident`]: what a loaded `.cwasm` gives back to the system;
-//! [`strip`]: a module without its tool-only sections.
+//! [`strip`]: a module without its tool-only sections; [`split`]: one
+//! module as a core and a rest that loads the first time it is needed.
 
 pub mod cache;
 pub mod compressed;
 pub mod resident;
 pub mod source;
+pub mod split;
 pub mod strip;
 pub mod target;
 

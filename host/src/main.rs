@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => runtime.block_on(serve::serve(&args.options())),
         Some(Command::Compile(args)) => compile(&args),
         Some(Command::Strip(args)) => strip(&args),
+        Some(Command::Split(args)) => split(&args),
         Some(Command::Package(args)) => package(&args),
         Some(Command::PreparePython(args)) => runtime.block_on(prepare_python(&args)),
         Some(Command::PrepareJs(args)) => runtime.block_on(prepare_js(&args)),
@@ -118,6 +119,18 @@ fn compile(args: &cli::CompileArgs) -> ExitCode {
 fn strip(args: &cli::StripArgs) -> ExitCode {
     let stripped = engine::strip::strip_file(&args.wasm, &args.output);
     report_written(stripped.map(|()| vec![args.output.clone()]))
+}
+
+fn split(args: &cli::SplitArgs) -> ExitCode {
+    let entries = engine::split::RestEntries {
+        first: &args.rest_from,
+        last: &args.rest_to,
+    };
+    let split = engine::split::split_file(&args.wasm, &entries, &args.output, &args.rest_output);
+    if let Ok((core, rest)) = &split {
+        eprintln!("lambda-wasm: {core} functions in the core, {rest} in the rest");
+    }
+    report_written(split.map(|_| vec![args.output.clone(), args.rest_output.clone()]))
 }
 
 async fn prepare_python(args: &cli::PreparePythonArgs) -> ExitCode {

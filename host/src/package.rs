@@ -305,6 +305,18 @@ fn add_python(
     let [cwasm, wasm] = python::SNAPSHOT_FILES;
     add_interpreter(contents, engine, options.arch, home, "python", cwasm, wasm)
         .context("the task root has Python; run `make python` or set LAMBDA_WASM_PYTHON_HOME")?;
+    let [rest_cwasm, rest_wasm] = python::REST_FILES;
+    if home.join(rest_cwasm).is_file() || home.join(rest_wasm).is_file() {
+        add_interpreter(
+            contents,
+            engine,
+            options.arch,
+            home,
+            "python",
+            rest_cwasm,
+            rest_wasm,
+        )?;
+    }
     add_runtime_snapshot(contents, &python::PYTHON, home, "python")
 }
 

@@ -21,6 +21,7 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use crate::engine::split::rest::LateRest;
 use crate::logs::{GuestStream, Logger};
 use crate::response::GuestResponse;
 use crate::settings::FunctionSettings;
@@ -47,6 +48,8 @@ pub struct Extras {
     pub env: Vec<(String, String)>,
     /// More read-only folders: (host path, guest path).
     pub read_only_dirs: Vec<(PathBuf, String)>,
+    /// The rest of a split module, instantiated when its core first needs it.
+    pub rest: Option<Arc<LateRest>>,
 }
 
 /// The task root's second name: the working directory. On Lambda a

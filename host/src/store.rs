@@ -15,6 +15,7 @@ use wasmtime::{AsContextMut, Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::abi::{self, AbiState};
+use crate::engine::split::rest::{self, LateRest, RestLink};
 use crate::errors::LambdaError;
 use crate::fault::Evidence;
 use crate::limits::{self, MemoryLimiter};
@@ -35,6 +36,8 @@ pub struct GuestState<T> {
     pub stop_at: Instant,
     /// What the guest kind keeps per instance (an interpreter's link to the host).
     pub kind: T,
+    /// A split module's rest, for this store.
+    pub rest: Option<RestLink>,
 }
 
 impl<T> GuestState<T> {
@@ -136,6 +139,7 @@ impl<T: Default + Send + 'static> InstanceTemplate<T> {
             limiter: MemoryLimiter::new(settings.memory_mb),
             stop_at: Instant::now(),
             kind: T::default(),
+            rest: self.extras.rest.clone().map(RestLink::new),
         };
         let mut store = Store::new(self.pre.module().engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -180,6 +184,9 @@ fn link<T: Send + 'static>(
     sandbox::add_wasi_to_linker(&mut linker, |state| &mut state.wasi).map_err(link_error)?;
     abi::add_to_linker(&mut linker, |state| &mut state.abi).map_err(link_error)?;
     add_imports(&mut linker).map_err(link_error)?;
+    if LateRest::needed_by(module) {
+        rest::add_to_linker(&mut linker, |state| state.rest.as_mut()).map_err(link_error)?;
+    }
     linker.instantiate_pre(module).map_err(|e| {
         LambdaError::import_module(
             &settings.handler.module,

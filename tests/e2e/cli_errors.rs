@@ -336,6 +336,48 @@ fn strip_bytes_that_are_not_wasm() {
     }
 }
 
+/// `split` names the module, and the table entry it cannot find or the
+/// module it cannot read, in one line, and writes nothing.
+#[test]
+fn split_names_what_it_cannot_find() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, rest) = (dir.path().join("core.wasm"), dir.path().join("rest.wasm"));
+    let named = wat::parse_str(
+        r#"(module (table 2 funcref) (elem (i32.const 0) $a $b) (func $a) (func $b))"#,
+    )
+    .unwrap();
+    for (name, bytes, from, problem) in [
+        (
+            "text.wasm",
+            b"this is not wasm".to_vec(),
+            "a",
+            "is not a WebAssembly binary",
+        ),
+        ("named.wasm", named, "c", "no function named `c`"),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let args = [
+            "split",
+            file.to_str().unwrap(),
+            "--rest-from",
+            from,
+            "--rest-to",
+            "b",
+            "-o",
+            core.to_str().unwrap(),
+            "--rest-output",
+            rest.to_str().unwrap(),
+        ];
+        let out = invoke_cli(&args, None);
+        assert_one_line_error(&out, 2, &[name, problem]);
+        assert!(
+            !core.exists() && !rest.exists(),
+            "{name}: an output was written"
+        );
+    }
+}
+
 #[test]
 fn package_onto_a_folder() {
     let root = TaskRoot::with_guest_wasm_only("hello.wasm", "hello.wasm");

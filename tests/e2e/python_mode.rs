@@ -1393,6 +1393,163 @@ async fn handler_name_forms() {
     tokio::join!(run("pkg/mod.handler"), run("pkg.mod.handler"));
 }
 
+// ---------------------------------------------------------------------------
+// The packages bundled with the interpreter (numpy, pandas, ...): the
+// interpreter's rest, which loads the first time a handler uses one.
+
+/// A handler that imports numpy at module level, and one that imports it
+/// (and pandas) only when an event asks.
+const NUMPY_AT_IMPORT: &str = r#"
+import numpy as np
+
+def lambda_handler(event, context):
+    return {"sum": int(np.arange(event["n"]).sum())}
+"#;
+const NUMPY_ON_DEMAND: &str = r#"
+def lambda_handler(event, context):
+    if not event.get("numpy"):
+        return {"plain": event["n"] * 2}
+    import numpy as np
+    import pandas as pd
+    frame = pd.DataFrame({"a": np.arange(event["n"])})
+    return {"sum": int(frame["a"].sum())}
+"#;
+
+/// Whether the bootstrap's log says the interpreter's rest was loaded.
+fn loaded_the_rest(boot: &Bootstrap) -> bool {
+    boot.stderr().contains("loaded python-snapshot-rest")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundled_packages_load_when_first_used() {
+    if require_python().is_none() {
+        return;
+    }
+    let api = FakeRuntimeApi::start().await;
+    let root = TaskRoot::builder()
+        .file("lambda_function.py", NUMPY_ON_DEMAND)
+        .build();
+    let log = [("LAMBDA_WASM_LOG", "info,lambda_wasm::engine::split=debug")];
+    let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &log);
+    let (_, o) = boot.call_json(&api, json!({"n": 21})).await;
+    assert_eq!(o.json(), json!({"plain": 42}));
+    assert!(!loaded_the_rest(&boot), "{}", boot.stderr());
+    for _ in 0..2 {
+        let (_, o) = boot.call_json(&api, json!({"n": 10, "numpy": true})).await;
+        assert_eq!(o.json(), json!({"sum": 45}));
+    }
+    let (_, o) = boot.call_json(&api, json!({"n": 4})).await;
+    assert_eq!(o.json(), json!({"plain": 8}));
+    let stderr = boot.stderr();
+    assert_eq!(
+        stderr.matches("loaded python-snapshot-rest").count(),
+        1,
+        "{stderr}"
+    );
+    api.assert_all_answered_once();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundled_packages_imported_at_init_load_at_init() {
+    if require_python().is_none() {
+        return;
+    }
+    let root = TaskRoot::builder()
+        .file("lambda_function.py", NUMPY_AT_IMPORT)
+        .build();
+    for preinit in ["off", "runtime"] {
+        let api = FakeRuntimeApi::start().await;
+        let env = [
+            ("LAMBDA_WASM_LOG", "info,lambda_wasm::engine::split=debug"),
+            ("LAMBDA_WASM_PREINIT", preinit),
+        ];
+        let mut boot = spawn(&api, &root, "lambda_function.lambda_handler", &env);
+        let loaded = boot
+            .wait_for_stderr(Duration::from_secs(60), |stderr| {
+                stderr.contains("loaded python-snapshot-rest")
+            })
+            .await;
+        assert!(loaded, "{preinit}: loaded at init\n{}", boot.stderr());
+        let (_, o) = boot.call_json(&api, json!({"n": 5})).await;
+        assert_eq!(o.json(), json!({"sum": 10}), "{preinit}");
+        api.assert_all_answered_once();
+    }
+    // Test mode's handler snapshot, taken by the first run, records that the
+    // import used the rest: the second run restores it and loads the rest
+    // at init too, before the invocation starts.
+    let cache = tempfile::tempdir().unwrap();
+    let home = python_home().expect("checked by require_python");
+    let (k, v) = home_env(home);
+    let cache_home = cache.path().to_str().unwrap();
+    let args = [
+        "invoke",
+        "lambda_function.lambda_handler",
+        "--task-root",
+        root.path().to_str().unwrap(),
+        "--event",
+        "-",
+    ];
+    for run in ["takes the snapshot", "restores it"] {
+        let env = [
+            (k, v.as_str()),
+            ("XDG_CACHE_HOME", cache_home),
+            ("LAMBDA_WASM_LOG", "info,lambda_wasm::engine::split=debug"),
+        ];
+        let out = invoke_cli_env(&args, Some(br#"{"n": 5}"#), &env);
+        assert_eq!(out.json(), json!({"sum": 10}), "{run}: {}", out.stderr);
+        let loaded = out.stderr.find("loaded python-snapshot-rest");
+        let started = out.stderr.find("START RequestId");
+        assert!(
+            loaded.is_some() && loaded < started,
+            "{run}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// A home whose interpreter lacks its rest fails the init saying so, and
+/// what to run; the bootstrap answers the event with that init error.
+#[test]
+fn an_interpreter_without_its_rest_is_an_init_error() {
+    let Some(home) = require_python() else {
+        return;
+    };
+    let partial = tempfile::tempdir().unwrap();
+    copy_linked(home, partial.path(), &|file| {
+        !file.to_string_lossy().contains("python-snapshot-rest")
+    });
+    let root = TaskRoot::builder()
+        .file("lambda_function.py", NUMPY_AT_IMPORT)
+        .build();
+    let home_var = partial.path().to_str().unwrap();
+    let args = [
+        "invoke",
+        "lambda_function.lambda_handler",
+        "--task-root",
+        root.path().to_str().unwrap(),
+        "--event",
+        "-",
+    ];
+    let out = invoke_cli_env(&args, Some(b"{}"), &[("LAMBDA_WASM_PYTHON_HOME", home_var)]);
+    assert_eq!(out.code(), Some(2), "{}", out.stderr);
+    for part in ["is incomplete", "python-snapshot-rest.cwasm", "make python"] {
+        assert!(out.stderr.contains(part), "{part}: {}", out.stderr);
+    }
+}
+
+/// Hard-links (else copies) every file under `from` that `keep` accepts into `to`.
+fn copy_linked(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) {
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if source.is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_linked(&source, &target, keep);
+        } else if keep(&source) && std::fs::hard_link(&source, &target).is_err() {
+            std::fs::copy(&source, &target).unwrap();
+        }
+    }
+}
+
 /// `six` from PyPI (`pip download`, cached under the target dir), unzipped
 /// into the task root; false when pip or the network is unavailable.
 fn vendored_six(root: &Path) -> bool {

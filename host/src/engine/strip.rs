@@ -1,9 +1,10 @@
 //! `lambda-wasm strip`: a module without the custom sections that only
 //! debuggers and tools read. Wasmtime carries the `name` section into a
 //! `.cwasm` (function names for trap backtraces) and reads it back at every
-//! load; for the Python interpreter's 90,000 functions that is ~20 MB of the
-//! `.cwasm` and a fifth of its deserialization (BENCHMARKS.md, "Python cold
-//! start: the interpreter stripped").
+//! load; for a module of 90,000 functions (the Python interpreter's) that
+//! was ~20 MB of the `.cwasm` and a fifth of its deserialization
+//! (BENCHMARKS.md, "Python cold start: the interpreter stripped"; the
+//! interpreter is now [`split`](super::split), which drops them too).
 
 use std::path::Path;
 

@@ -59,6 +59,11 @@ pub struct ImportRecord {
     pub whole_environment: bool,
     /// The task root's files.
     pub files: Vec<FileRecord>,
+    /// Whether the import used the interpreter's rest (a split module's,
+    /// as Python's bundled packages are): new environments then load it at
+    /// init, where the import would have, not in their first invocation.
+    #[serde(default)]
+    pub loads_rest: bool,
 }
 
 /// One file of the task root, as the function sees it.
@@ -110,6 +115,7 @@ impl ImportRecord {
         reads: &ImportReads,
         variables: &[(String, String)],
         files: Vec<FileRecord>,
+        loads_rest: bool,
     ) -> Self {
         let mut names: Vec<&str> = reads.names.iter().map(String::as_str).collect();
         names.extend(ALWAYS_READ);
@@ -123,6 +129,7 @@ impl ImportRecord {
                 .collect(),
             whole_environment: reads.all,
             files,
+            loads_rest,
         }
     }
 
@@ -233,8 +240,9 @@ impl Location {
                 self.record.display()
             )
         })?;
-        let snapshot =
-            Snapshot::load(&self.snapshot, &record.key(runtime_key))?.with_context(|| {
+        let snapshot = Snapshot::load(&self.snapshot, &record.key(runtime_key))?
+            .map(|snapshot| snapshot.loading_rest(record.loads_rest))
+            .with_context(|| {
                 format!(
                     "{} was taken with another interpreter, runtime glue or record than this one's",
                     self.snapshot.display()
@@ -330,7 +338,8 @@ mod tests {
     #[test]
     fn a_record_keeps_hashes_of_what_the_import_read_and_tz() {
         let env = vars(&[("_HANDLER", "m.h"), ("SECRET", "hunter2"), ("OTHER", "x")]);
-        let record = ImportRecord::new(&reads(&["SECRET", "UNSET"], false), &env, Vec::new());
+        let record =
+            ImportRecord::new(&reads(&["SECRET", "UNSET"], false), &env, Vec::new(), false);
         let names: Vec<_> = record.variables.keys().map(String::as_str).collect();
         assert_eq!(names, ["SECRET", "TZ", "UNSET", "_HANDLER"]);
         assert_eq!(record.variables["UNSET"], None);
@@ -345,7 +354,7 @@ mod tests {
         std::fs::write(root.path().join("m.py"), "x = 1\n").unwrap();
         let file = FileRecord::of(&root.path().join("m.py"), "m.py".into(), None).unwrap();
         let env = vars(&[("_HANDLER", "m.h"), ("FOO", "1")]);
-        let record = ImportRecord::new(&reads(&["FOO", "BAR"], false), &env, vec![file]);
+        let record = ImportRecord::new(&reads(&["FOO", "BAR"], false), &env, vec![file], false);
         assert_eq!(record.mismatch(root.path(), &env, "the snapshot"), None);
         let unread_changed = vars(&[("_HANDLER", "m.h"), ("FOO", "1"), ("NEW", "2")]);
         assert_eq!(
@@ -381,7 +390,7 @@ mod tests {
     fn listing_the_environment_makes_every_variable_count() {
         let root = tempfile::tempdir().unwrap();
         let env = vars(&[("_HANDLER", "m.h"), ("A", "1")]);
-        let record = ImportRecord::new(&reads(&[], true), &env, Vec::new());
+        let record = ImportRecord::new(&reads(&[], true), &env, Vec::new(), false);
         assert_eq!(record.mismatch(root.path(), &env, "the snapshot"), None);
         let more = vars(&[("_HANDLER", "m.h"), ("A", "1"), ("B", "2")]);
         let reason = record.mismatch(root.path(), &more, "the snapshot").unwrap();
@@ -395,7 +404,12 @@ mod tests {
         let runtime = key(&[b"interpreter"]);
         assert!(location.load(&runtime).unwrap().is_none(), "none yet");
         let snapshot = Snapshot::capture(&[0; 65536], &[1; 65536]);
-        let record = ImportRecord::new(&reads(&["A"], false), &vars(&[("A", "1")]), Vec::new());
+        let record = ImportRecord::new(
+            &reads(&["A"], false),
+            &vars(&[("A", "1")]),
+            Vec::new(),
+            false,
+        );
         location.save(&snapshot, &record, &runtime).unwrap();
         let (_, loaded) = location.load(&runtime).unwrap().unwrap();
         assert_eq!(loaded, record);

@@ -35,6 +35,7 @@ use wasmtime::{AsContextMut, Extern, Instance, Memory, Store};
 use super::RunFuture;
 use super::bridge::InterpreterState;
 use super::handler_snapshot::{self, FileRecord, ImportReads, ImportRecord, Location};
+use crate::engine::split::rest::{self, RestLink};
 use crate::engine::{compressed, source};
 use crate::errors::LambdaError;
 use crate::sandbox::Stdio;
@@ -347,9 +348,11 @@ impl Preinit {
         let reads = store.data_mut().kind.import_reads.take().with_context(
             || "the runtime glue did not report the variables the handler's import read",
         )?;
-        let record = ImportRecord::new(&ImportReads::parse(&reads)?, variables, files);
+        let loads_rest = store.data().rest.as_ref().is_some_and(RestLink::is_loaded);
+        let record = ImportRecord::new(&ImportReads::parse(&reads)?, variables, files, loads_rest);
         let memory = memory_of(&mut store, &instance)?;
-        Ok((Snapshot::capture(&fresh, memory.data(&store)), record))
+        let snapshot = Snapshot::capture(&fresh, memory.data(&store)).loading_rest(loads_rest);
+        Ok((snapshot, record))
     }
 }
 
@@ -379,6 +382,9 @@ impl Resume {
         instance: &Instance,
     ) -> wasmtime::Result<i32> {
         let code = self.restore(&mut *store, instance)?;
+        if self.snapshot.loads_rest {
+            rest::load_rest(&mut *store, instance, |state| state.rest.as_mut()).await?;
+        }
         turn(store, instance, code).await
     }
 
@@ -443,6 +449,10 @@ pub struct Snapshot {
     pages: Vec<u32>,
     /// Their contents, `PAGE` bytes each, in the same order.
     contents: Contents,
+    /// Whether the interpreter had loaded its rest (a split module's)
+    /// when the snapshot was taken; a restore then loads it too. Kept in a
+    /// handler snapshot's record, not in the snapshot's file.
+    loads_rest: bool,
 }
 
 /// Where a snapshot's pages are.
@@ -478,7 +488,13 @@ impl Snapshot {
             memory_bytes: memory.len() as u64,
             pages,
             contents: Contents::Captured(data),
+            loads_rest: false,
         }
+    }
+
+    /// The snapshot, restored with the interpreter's rest loaded when `loads_rest`.
+    pub fn loading_rest(self, loads_rest: bool) -> Self {
+        Self { loads_rest, ..self }
     }
 
     /// How many bytes of memory the snapshot writes at restore.
@@ -600,6 +616,7 @@ impl Snapshot {
                 file,
                 offset: data_offset(count) as u64,
             },
+            loads_rest: false,
         }))
     }
 }

@@ -18,6 +18,7 @@ use wasmtime::{Engine, Module};
 use super::interpreter::snapshot::{self, Preinit, variables_object};
 use super::interpreter::{self, Language};
 use crate::engine;
+use crate::engine::split::rest::LateRest;
 use crate::errors::LambdaError;
 use crate::handler_name::HandlerName;
 use crate::sandbox::Extras;
@@ -89,6 +90,13 @@ const RUNTIME_PYC_PREFIX: &str = "lambda-wasm-runtime-";
 pub const SNAPSHOT_FILES: [&str; 2] = [SNAPSHOT_CWASM, SNAPSHOT_WASM];
 const SNAPSHOT_CWASM: &str = "python-snapshot.cwasm";
 const SNAPSHOT_WASM: &str = "python-snapshot.wasm";
+/// The interpreter's name: `python-snapshot.cwasm` is the core of a split
+/// module (`lambda-wasm split`: CPython and its standard library), whose
+/// rest (the bundled packages, numpy and the others) is beside it as
+/// [`REST_FILES`], loaded the first time the core needs it.
+const SNAPSHOT_STEM: &str = "python-snapshot";
+/// The file names of the interpreter's rest inside its home, precompiled first.
+pub const REST_FILES: [&str; 2] = ["python-snapshot-rest.cwasm", "python-snapshot-rest.wasm"];
 /// The interpreter with the runtime glue loaded ([`PREINIT`]).
 const RUNTIME_SNAPSHOT: &str = "lambda-wasm-runtime.snapshot";
 /// The folder, inside the home, holding `python315.zip` (the standard library).
@@ -214,7 +222,7 @@ fn load_interpreter_from(
             ),
         )
     };
-    let snapshot = HandlerName::parse("python-snapshot.run").expect("a valid name");
+    let snapshot = HandlerName::parse(&format!("{SNAPSHOT_STEM}.run")).expect("a valid name");
     let module = match engine::load_module(
         engine,
         home,
@@ -237,6 +245,23 @@ fn load_interpreter_from(
             ),
         ));
     }
+    let rest = match LateRest::needed_by(&module) {
+        true => Some(
+            LateRest::beside(home, SNAPSHOT_STEM, settings.module_cache_dir.as_deref())
+                .ok_or_else(|| {
+                    LambdaError::import_module(
+                        module_name,
+                        format!(
+                            "the Python interpreter in {} is incomplete: no {} or {} (its bundled packages) beside {SNAPSHOT_CWASM}; run `make python`",
+                            home.display(),
+                            REST_FILES[0],
+                            REST_FILES[1]
+                        ),
+                    )
+                })?,
+        ),
+        false => None,
+    };
     let extras = Extras {
         args: Vec::new(),
         env: vec![
@@ -245,6 +270,7 @@ fn load_interpreter_from(
             ("PYTHONTZPATH".into(), String::new()),
         ],
         read_only_dirs: vec![(stdlib, GUEST_STDLIB_DIR.into())],
+        rest,
     };
     Ok((module, extras))
 }
