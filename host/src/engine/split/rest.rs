@@ -83,7 +83,14 @@ impl LateRest {
             })?;
             imports.push(found);
         }
+        let started = std::time::Instant::now();
         Instance::new_async(&mut store, module, &imports).await?;
+        tracing::debug!(
+            "instantiated {} in {:.1} ms ({} imports)",
+            self.name.module,
+            started.elapsed().as_secs_f64() * 1e3,
+            imports.len()
+        );
         Ok(())
     }
 }
