@@ -1478,24 +1478,13 @@ async fn bundled_packages_imported_at_init_load_at_init() {
     // import used the rest: the second run restores it and loads the rest
     // at init too, before the invocation starts.
     let cache = tempfile::tempdir().unwrap();
-    let home = python_home().expect("checked by require_python");
-    let (k, v) = home_env(home);
-    let cache_home = cache.path().to_str().unwrap();
-    let args = [
-        "invoke",
-        "lambda_function.lambda_handler",
-        "--task-root",
-        root.path().to_str().unwrap(),
-        "--event",
-        "-",
+    let env = [
+        ("XDG_CACHE_HOME", cache.path().to_str().unwrap()),
+        ("LAMBDA_WASM_LOG", "info,lambda_wasm::engine::split=debug"),
     ];
     for run in ["takes the snapshot", "restores it"] {
-        let env = [
-            (k, v.as_str()),
-            ("XDG_CACHE_HOME", cache_home),
-            ("LAMBDA_WASM_LOG", "info,lambda_wasm::engine::split=debug"),
-        ];
-        let out = invoke_cli_env(&args, Some(br#"{"n": 5}"#), &env);
+        let handler = "lambda_function.lambda_handler";
+        let out = invoke_with(handler, root.path(), br#"{"n": 5}"#, &[], &env);
         assert_eq!(out.json(), json!({"sum": 10}), "{run}: {}", out.stderr);
         let loaded = out.stderr.find("loaded python-snapshot-rest");
         let started = out.stderr.find("START RequestId");
@@ -1521,16 +1510,9 @@ fn an_interpreter_without_its_rest_is_an_init_error() {
     let root = TaskRoot::builder()
         .file("lambda_function.py", NUMPY_AT_IMPORT)
         .build();
-    let home_var = partial.path().to_str().unwrap();
-    let args = [
-        "invoke",
-        "lambda_function.lambda_handler",
-        "--task-root",
-        root.path().to_str().unwrap(),
-        "--event",
-        "-",
-    ];
-    let out = invoke_cli_env(&args, Some(b"{}"), &[("LAMBDA_WASM_PYTHON_HOME", home_var)]);
+    let home = [("LAMBDA_WASM_PYTHON_HOME", partial.path().to_str().unwrap())];
+    let handler = "lambda_function.lambda_handler";
+    let out = invoke_with(handler, root.path(), b"{}", &[], &home);
     assert_eq!(out.code(), Some(2), "{}", out.stderr);
     for part in ["is incomplete", "python-snapshot-rest.cwasm", "make python"] {
         assert!(out.stderr.contains(part), "{part}: {}", out.stderr);
@@ -1646,12 +1628,25 @@ async fn vendored_wheel_from_pypi_imports() {
 // Test mode: `lambda-wasm invoke`
 
 fn invoke(handler: &str, root: &Path, event: &[u8], extra: &[&str]) -> CliOutput {
+    invoke_with(handler, root, event, extra, &[])
+}
+
+/// [`invoke`] with more variables (after the interpreter's home, which they may replace).
+fn invoke_with(
+    handler: &str,
+    root: &Path,
+    event: &[u8],
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> CliOutput {
     let home = python_home().expect("checked by require_python");
     let (k, v) = home_env(home);
     let root = root.to_str().unwrap();
     let mut args = vec!["invoke", handler, "--task-root", root, "--event", "-"];
     args.extend_from_slice(extra);
-    invoke_cli_env(&args, Some(event), &[(k, v.as_str())])
+    let mut variables = vec![(k, v.as_str())];
+    variables.extend_from_slice(env);
+    invoke_cli_env(&args, Some(event), &variables)
 }
 
 /// `invoke --timeout 1` ends a busy loop at its deadline (issue 11, bug 2).
