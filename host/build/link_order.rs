@@ -119,8 +119,8 @@ impl Resolver {
 
     /// The ordering file: for each listed function in the list's order, the
     /// symbols of this link that are it (sorted, so the file, and the binary,
-    /// are the same for the same inputs), or, when none was seen (a local
-    /// symbol, which an archive's index does not name), the listed name.
+    /// are the same for the same inputs), or, when none was seen (a
+    /// function this link lacks), the listed name.
     pub fn ordering(&self) -> String {
         let mut out = String::new();
         for (stable, listed) in &self.listed {
