@@ -403,10 +403,11 @@ fuzz:
 
 ## link-order: regenerate host/link-order.txt, the order host/build.rs links
 ## the bootstrap's functions in (packed together they keep its resident memory
-## small; BENCHMARKS.md, "Rust guest at native speed"). Needs valgrind. Rerun
-## after a toolchain or dependency update.
+## small; BENCHMARKS.md, "Rust guest at native speed"), profiled with the
+## Rust, Python, JavaScript and Ruby guests. Needs valgrind. Rerun after a
+## toolchain or dependency update, or when the code a bootstrap runs changes.
 .PHONY: link-order
-link-order: setup host guests
+link-order: setup host guests python js ruby
 	$(CARGO) build --release -p lambda-wasm-bench
 	bench/link-order.sh
 # ---------------------------------------------------------------------------
