@@ -11,8 +11,10 @@
 //!
 //! How, and why it is always correct whatever the split: the core keeps
 //! the original module's memory, table, globals, tags, data and exports,
-//! and every function its exports and the core's table entries reach by
-//! direct calls; the rest holds the other functions and imports all of that
+//! every function its exports and the core's table entries reach by
+//! direct calls, and only the types those use (wasmtime registers each of
+//! a module's types at every load, ~10,000 instructions apiece for
+//! CPython's: 374 of its 859 are the core's); the rest holds the other functions and imports all of that
 //! from the core (as `lambda-wasm:core` exports). In the core's table each
 //! rest function's entry holds a stub of the same type; every
 //! `call_indirect` in the core first stores the entry's index in a global,
@@ -107,6 +109,9 @@ struct Original<'a> {
     wasm: &'a [u8],
     /// Every type, as written (the core appends [`LOAD_REST`]'s).
     types: Vec<wasmparser::SubType>,
+    /// Whether every type is a function type of its own that names no
+    /// other type: then the core can leave out the ones it does not use.
+    plain_types: bool,
     imports: Vec<wasmparser::Import<'a>>,
     imported_functions: u32,
     /// The type of each defined function.
@@ -121,7 +126,7 @@ struct Original<'a> {
     /// The table's active element segment: its offset and functions.
     table_offset: u32,
     table_functions: Vec<u32>,
-    /// Where the tag, data count and data sections are in `wasm`: the core
+    /// Where the data count and data sections are in `wasm`: the core
     /// keeps them as written.
     copied_sections: Vec<(SectionId, std::ops::Range<usize>)>,
     names: BTreeMap<u32, &'a str>,
@@ -132,6 +137,7 @@ impl<'a> Original<'a> {
         let mut original = Original {
             wasm,
             types: Vec::new(),
+            plain_types: true,
             imports: Vec::new(),
             imported_functions: 0,
             defined_types: Vec::new(),
@@ -152,7 +158,9 @@ impl<'a> Original<'a> {
             match payload? {
                 Payload::TypeSection(reader) => {
                     for group in reader {
-                        original.types.extend(group?.into_types());
+                        let group: Vec<_> = group?.into_types().collect();
+                        original.plain_types &= group.len() == 1 && group.iter().all(is_plain);
+                        original.types.extend(group);
                     }
                 }
                 Payload::ImportSection(reader) => {
@@ -199,9 +207,6 @@ impl<'a> Original<'a> {
                     }
                 }
                 Payload::TagSection(reader) => {
-                    original
-                        .copied_sections
-                        .push((SectionId::Tag, reader.range()));
                     for tag in reader {
                         original.tags.push(tag?);
                     }
@@ -367,6 +372,28 @@ fn callees(body: &FunctionBody<'_>) -> Vec<u32> {
     callees
 }
 
+/// Whether `ty` is a function type that names no other type (no
+/// supertype, no typed references).
+fn is_plain(ty: &wasmparser::SubType) -> bool {
+    let names_no_type = |ty: &wasmparser::ValType| match ty {
+        wasmparser::ValType::Ref(reference) => reference.type_index().is_none(),
+        _ => true,
+    };
+    match &ty.composite_type.inner {
+        wasmparser::CompositeInnerType::Func(func) => {
+            ty.is_final
+                && ty.supertype_idx.is_none()
+                && !ty.composite_type.shared
+                && func
+                    .params()
+                    .iter()
+                    .chain(func.results())
+                    .all(names_no_type)
+        }
+        _ => false,
+    }
+}
+
 /// Where every original function goes.
 struct Plan {
     /// Original defined function (as a function index) in the core, in order.
@@ -427,20 +454,68 @@ impl Plan {
         indices
     }
 
+    /// The core's index of each original type (`u32::MAX`: not in the
+    /// core): the types its imports, functions, stubs, tags and code name,
+    /// in their original order; every type when they may name each other.
+    fn core_types(&self, original: &Original<'_>) -> anyhow::Result<Vec<u32>> {
+        if !original.plain_types {
+            return Ok((0..original.types.len() as u32).collect());
+        }
+        let mut uses = TypeUses(vec![false; original.types.len()]);
+        let functions = (0..original.imported_functions).chain(self.core_defined.iter().copied());
+        for ty in functions
+            .map(|f| original.type_of(f))
+            .chain(self.stubs.keys().copied())
+        {
+            uses.0[ty as usize] = true;
+        }
+        for tag in &original.tags {
+            uses.tag_type(*tag)?;
+        }
+        for function in &self.core_defined {
+            uses.body(original.body_of(*function))?;
+        }
+        let mut next = 0;
+        Ok(uses
+            .0
+            .iter()
+            .map(|used| match used {
+                true => {
+                    next += 1;
+                    next - 1
+                }
+                false => u32::MAX,
+            })
+            .collect())
+    }
+
     fn core(&self, original: &Original<'_>) -> anyhow::Result<Vec<u8>> {
         let indices = self.core_indices(original);
-        let mut reencoder = reencode::RoundtripReencoder;
+        let types = self.core_types(original)?;
+        let mut reencoder = Renumber {
+            indices: &indices,
+            types: Some(&types),
+            slot_global: None,
+        };
         let mut module = Module::new();
-        let mut types = type_section(original)?;
-        types.ty().function([], []);
-        module.section(&types);
-        module.section(&self.core_imports(original)?);
+        let mut type_section = TypeSection::new();
+        for (ty, _) in original
+            .types
+            .iter()
+            .zip(&types)
+            .filter(|(_, core)| **core != u32::MAX)
+        {
+            type_section.ty().subtype(&reencoder.sub_type(ty.clone())?);
+        }
+        type_section.ty().function([], []);
+        module.section(&type_section);
+        module.section(&self.core_imports(original, &mut reencoder)?);
         let mut functions = FunctionSection::new();
         for function in &self.core_defined {
-            functions.function(original.type_of(*function));
+            functions.function(types[original.type_of(*function) as usize]);
         }
         for ty in self.stubs.keys() {
-            functions.function(*ty);
+            functions.function(types[*ty as usize]);
         }
         module.section(&functions);
         let mut tables = wasm_encoder::TableSection::new();
@@ -451,8 +526,14 @@ impl Plan {
             memories.memory(reencoder.memory_type(*memory)?);
         }
         module.section(&memories);
-        copy_sections(&mut module, original, SectionId::Tag);
-        module.section(&core_globals(original)?);
+        if !original.tags.is_empty() {
+            let mut tags = wasm_encoder::TagSection::new();
+            for tag in &original.tags {
+                tags.tag(reencoder.tag_type(*tag)?);
+            }
+            module.section(&tags);
+        }
+        module.section(&core_globals(original, &mut reencoder)?);
         module.section(&self.core_exports(original, &indices)?);
         if let Some(start) = original.start {
             module.section(&wasm_encoder::StartSection {
@@ -461,15 +542,18 @@ impl Plan {
         }
         module.section(&self.core_elements(original, &indices));
         copy_sections(&mut module, original, SectionId::DataCount);
-        module.section(&self.core_code(original, &indices)?);
+        module.section(&self.core_code(original, &indices, &types)?);
         copy_sections(&mut module, original, SectionId::Data);
         Ok(module.finish())
     }
 
     /// The original's imports, then [`LOAD_REST`] (of the type the core
-    /// appends to the original's).
-    fn core_imports(&self, original: &Original<'_>) -> anyhow::Result<ImportSection> {
-        let mut reencoder = reencode::RoundtripReencoder;
+    /// appends to its others).
+    fn core_imports(
+        &self,
+        original: &Original<'_>,
+        reencoder: &mut Renumber<'_>,
+    ) -> anyhow::Result<ImportSection> {
         let mut imports = ImportSection::new();
         for import in &original.imports {
             imports.import(
@@ -478,7 +562,9 @@ impl Plan {
                 reencoder.entity_type(import.ty)?,
             );
         }
-        let load_rest_type = original.types.len() as u32;
+        let load_rest_type = reencoder.types.map_or(original.types.len(), |types| {
+            types.iter().filter(|core| **core != u32::MAX).count()
+        }) as u32;
         imports.import(
             LOAD_REST.0,
             LOAD_REST.1,
@@ -540,10 +626,16 @@ impl Plan {
     }
 
     /// The core's functions renumbered, then the stubs.
-    fn core_code(&self, original: &Original<'_>, indices: &[u32]) -> anyhow::Result<CodeSection> {
+    fn core_code(
+        &self,
+        original: &Original<'_>,
+        indices: &[u32],
+        types: &[u32],
+    ) -> anyhow::Result<CodeSection> {
         let slot = original.globals.len() as u32;
         let mut renumber = Renumber {
             indices,
+            types: Some(types),
             slot_global: Some(slot),
         };
         let mut code = CodeSection::new();
@@ -552,7 +644,7 @@ impl Plan {
         }
         let load_rest = original.imported_functions;
         for ty in self.stubs.keys() {
-            code.function(&stub(original, *ty, load_rest, slot));
+            code.function(&stub(original, *ty, types[*ty as usize], load_rest, slot));
         }
         Ok(code)
     }
@@ -639,6 +731,7 @@ impl Plan {
         let mut code = CodeSection::new();
         let mut rest = Renumber {
             indices: &indices,
+            types: None,
             slot_global: None,
         };
         for function in &self.rest_defined {
@@ -649,7 +742,7 @@ impl Plan {
     }
 }
 
-/// The original's types (the core appends one).
+/// The original's types (the rest's).
 fn type_section(original: &Original<'_>) -> anyhow::Result<TypeSection> {
     let mut reencoder = reencode::RoundtripReencoder;
     let mut types = TypeSection::new();
@@ -661,8 +754,10 @@ fn type_section(original: &Original<'_>) -> anyhow::Result<TypeSection> {
 
 /// The core's globals: the original's, then the one that holds the entry
 /// index of the last `call_indirect` (for the stubs).
-fn core_globals(original: &Original<'_>) -> anyhow::Result<GlobalSection> {
-    let mut reencoder = reencode::RoundtripReencoder;
+fn core_globals(
+    original: &Original<'_>,
+    reencoder: &mut Renumber<'_>,
+) -> anyhow::Result<GlobalSection> {
     let mut globals = GlobalSection::new();
     for global in &original.globals {
         globals.global(
@@ -691,10 +786,11 @@ fn copy_sections(module: &mut Module, original: &Original<'_>, id: SectionId) {
     }
 }
 
-/// A stub for table entries of type `ty` whose function is in the rest:
-/// has the host instantiate the rest, then calls the entry again (its
-/// index is in the global `slot`, set by the caller's `call_indirect`).
-fn stub(original: &Original<'_>, ty: u32, load_rest: u32, slot: u32) -> Function {
+/// A stub for table entries of type `ty` (`core_ty` in the core) whose
+/// function is in the rest: has the host instantiate the rest, then calls
+/// the entry again (its index is in the global `slot`, set by the caller's
+/// `call_indirect`).
+fn stub(original: &Original<'_>, ty: u32, core_ty: u32, load_rest: u32, slot: u32) -> Function {
     let params = match &original.types[ty as usize].composite_type.inner {
         wasmparser::CompositeInnerType::Func(func) => func.params().len() as u32,
         _ => 0,
@@ -706,7 +802,7 @@ fn stub(original: &Original<'_>, ty: u32, load_rest: u32, slot: u32) -> Function
     }
     stub.instruction(&Instruction::GlobalGet(slot));
     stub.instruction(&Instruction::CallIndirect {
-        type_index: ty,
+        type_index: core_ty,
         table_index: 0,
     });
     stub.instruction(&Instruction::End);
@@ -714,10 +810,12 @@ fn stub(original: &Original<'_>, ty: u32, load_rest: u32, slot: u32) -> Function
 }
 
 /// Rewrites function bodies for one side of the split: function indices
-/// renumbered, and (in the core) each `call_indirect`'s entry index kept in
-/// the global `slot_global` first, for the stubs.
+/// renumbered, type indices too where the side has fewer types, and (in the
+/// core) each `call_indirect`'s entry index kept in the global
+/// `slot_global` first, for the stubs.
 struct Renumber<'a> {
     indices: &'a [u32],
+    types: Option<&'a [u32]>,
     slot_global: Option<u32>,
 }
 
@@ -728,6 +826,35 @@ impl Reencode for Renumber<'_> {
         // Bodies only name functions on their side of the split or imported
         // from the other (`Plan` made sure of it).
         Ok(self.indices[func as usize])
+    }
+
+    fn type_index(&mut self, ty: u32) -> Result<u32, reencode::Error<Self::Error>> {
+        // `Plan::core_types` kept every type the side names.
+        Ok(self.types.map_or(ty, |types| types[ty as usize]))
+    }
+}
+
+/// Notes the types a body names, through the same reencoding that writes
+/// it (so no use is missed): `true` at each original type index named.
+struct TypeUses(Vec<bool>);
+
+impl Reencode for TypeUses {
+    type Error = std::convert::Infallible;
+
+    fn type_index(&mut self, ty: u32) -> Result<u32, reencode::Error<Self::Error>> {
+        self.0[ty as usize] = true;
+        Ok(ty)
+    }
+}
+
+impl TypeUses {
+    fn body(&mut self, body: FunctionBody<'_>) -> anyhow::Result<()> {
+        self.new_function_with_parsed_locals(&body)?;
+        let mut reader = body.get_operators_reader()?;
+        while !reader.eof() {
+            self.instruction(reader.read()?)?;
+        }
+        Ok(())
     }
 }
 
@@ -775,6 +902,7 @@ mod tests {
     /// one reads a global and the memory the core owns.
     pub(super) const MODULE: &str = r#"
         (module
+          (type $unused (func (param f64)))
           (type $unary (func (param i32) (result i32)))
           (table 4 4 funcref)
           (memory (export "memory") 1)
@@ -827,6 +955,36 @@ mod tests {
             .collect();
         // The rest calls `double` (function 0) and shares the rest by index.
         assert_eq!(exports, ["func0", "memory0", "table0", "global0"]);
+    }
+
+    #[test]
+    fn the_core_keeps_only_the_types_it_uses() {
+        let split = split(&wat::parse_str(MODULE).unwrap(), &REST).unwrap();
+        // Each type's (parameters, results).
+        let types = |wasm: &[u8]| -> Vec<(Vec<wasmparser::ValType>, Vec<wasmparser::ValType>)> {
+            Parser::new(0)
+                .parse_all(wasm)
+                .filter_map(|payload| match payload.unwrap() {
+                    Payload::TypeSection(reader) => Some(reader),
+                    _ => None,
+                })
+                .flat_map(|reader| reader.into_iter_err_on_gc_types())
+                .map(|ty| ty.unwrap())
+                .map(|ty| (ty.params().to_vec(), ty.results().to_vec()))
+                .collect()
+        };
+        use wasmparser::ValType::I32;
+        // `$unused` is left out, `load_rest`'s type added; the rest keeps all.
+        assert_eq!(
+            types(&split.core),
+            [
+                (vec![I32], vec![I32]),
+                (vec![I32, I32], vec![I32]),
+                (vec![I32], vec![]),
+                (vec![], vec![])
+            ]
+        );
+        assert_eq!(types(&split.rest).len(), 4);
     }
 
     #[test]
