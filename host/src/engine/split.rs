@@ -14,13 +14,13 @@
 //! every function its exports and the core's table entries reach by
 //! direct calls, and only the types those use (wasmtime registers each of
 //! a module's types at every load, ~10,000 instructions apiece for
-//! CPython's: 374 of its 859 are the core's); the rest holds the other functions and imports all of that
-//! from the core (as `lambda-wasm:core` exports). In the core's table each
-//! rest function's entry holds a stub of the same type; every
-//! `call_indirect` in the core first stores the entry's index in a global,
-//! so a stub can call [`LOAD_REST`] (the host instantiates the rest, [`rest`], whose
-//! element segments put the real functions into those entries) and then
-//! call the entry again. So a split module behaves exactly as the
+//! CPython's: 374 of its 859 are the core's); the rest holds the other
+//! functions and imports all of that from the core (as `lambda-wasm:core`
+//! exports). In the core's table each rest function's entry holds a stub of
+//! the same type; every `call_indirect` in the core first stores the
+//! entry's index in a global, so a stub can call [`LOAD_REST`] (the host
+//! instantiates the rest, [`rest`], whose element segments put the real
+//! functions into those entries) and then call the entry again. So a split module behaves exactly as the
 //! original; the split only decides what loads late. The rest has no data,
 //! no start function and no exports: instantiating it changes nothing but
 //! the table.
