@@ -498,18 +498,11 @@ impl Plan {
             slot_global: None,
         };
         let mut module = Module::new();
-        let mut type_section = TypeSection::new();
-        for (ty, _) in original
-            .types
-            .iter()
-            .zip(&types)
-            .filter(|(_, core)| **core != u32::MAX)
-        {
-            type_section.ty().subtype(&reencoder.sub_type(ty.clone())?);
-        }
+        let mut type_section = type_section(original, &mut reencoder, |ty| types[ty] != u32::MAX)?;
+        let load_rest_type = type_section.len();
         type_section.ty().function([], []);
         module.section(&type_section);
-        module.section(&self.core_imports(original, &mut reencoder)?);
+        module.section(&self.core_imports(original, &mut reencoder, load_rest_type)?);
         let mut functions = FunctionSection::new();
         for function in &self.core_defined {
             functions.function(types[original.type_of(*function) as usize]);
@@ -547,12 +540,12 @@ impl Plan {
         Ok(module.finish())
     }
 
-    /// The original's imports, then [`LOAD_REST`] (of the type the core
-    /// appends to its others).
+    /// The original's imports, then [`LOAD_REST`] (of type `load_rest_type`).
     fn core_imports(
         &self,
         original: &Original<'_>,
         reencoder: &mut Renumber<'_>,
+        load_rest_type: u32,
     ) -> anyhow::Result<ImportSection> {
         let mut imports = ImportSection::new();
         for import in &original.imports {
@@ -562,9 +555,6 @@ impl Plan {
                 reencoder.entity_type(import.ty)?,
             );
         }
-        let load_rest_type = reencoder.types.map_or(original.types.len(), |types| {
-            types.iter().filter(|core| **core != u32::MAX).count()
-        }) as u32;
         imports.import(
             LOAD_REST.0,
             LOAD_REST.1,
@@ -661,7 +651,7 @@ impl Plan {
             indices[*function as usize] = position as u32;
         }
         let mut module = Module::new();
-        module.section(&type_section(original)?);
+        module.section(&type_section(original, &mut reencoder, |_| true)?);
 
         let mut imports = ImportSection::new();
         for function in &self.rest_imports {
@@ -742,12 +732,18 @@ impl Plan {
     }
 }
 
-/// The original's types (the rest's).
-fn type_section(original: &Original<'_>) -> anyhow::Result<TypeSection> {
-    let mut reencoder = reencode::RoundtripReencoder;
+/// The original's types that `keep` (given each one's index) keeps, in
+/// their order, written through `reencoder`.
+fn type_section(
+    original: &Original<'_>,
+    reencoder: &mut impl Reencode<Error = std::convert::Infallible>,
+    keep: impl Fn(usize) -> bool,
+) -> anyhow::Result<TypeSection> {
     let mut types = TypeSection::new();
-    for ty in &original.types {
-        types.ty().subtype(&reencoder.sub_type(ty.clone())?);
+    for (index, ty) in original.types.iter().enumerate() {
+        if keep(index) {
+            types.ty().subtype(&reencoder.sub_type(ty.clone())?);
+        }
     }
     Ok(types)
 }
