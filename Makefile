@@ -208,16 +208,19 @@ $(PYTHON_FILES)/SHA256SUMS: $(PYTHON_WHEEL)
 # 89,000 functions), loads the first time the core needs it. The wheel links
 # CPython first, then those packages, then the C libraries the standard
 # library uses; PYTHON_REST names the first and last table entries of the
-# packages. Neither part keeps the custom sections: a trap inside CPython
-# shows `<wasm function N>` (the wheel's own python-snapshot.wasm, in
-# $(PYTHON_FILES), keeps the names). The .cwasm files, the runtime bytecode
-# and the snapshots keyed by the .wasm's hash are made from these.
+# packages. The core's code starts with the functions a cold start runs
+# (host/python-core-order.txt, `make python-core-order`), so that they share
+# the fewest pages of memory. Neither part keeps the custom sections: a trap
+# inside CPython shows `<wasm function N>` (the wheel's own
+# python-snapshot.wasm, in $(PYTHON_FILES), keeps the names). The .cwasm
+# files, the runtime bytecode and the snapshots keyed by the .wasm's hash are
+# made from these.
 PYTHON_REST := --rest-from npy_default_get_strided_loop --rest-to xsltMessageWrapper
-$(PYTHON_HOME)/python-snapshot.wasm $(PYTHON_HOME)/python-snapshot-rest.wasm &: $(PYTHON_FILES)/SHA256SUMS host/src/engine/split.rs | host
+$(PYTHON_HOME)/python-snapshot.wasm $(PYTHON_HOME)/python-snapshot-rest.wasm &: $(PYTHON_FILES)/SHA256SUMS host/src/engine/split.rs host/python-core-order.txt | host
 	mkdir -p $(PYTHON_HOME)/lib
 	cp -r $(PYTHON_FILES)/LICENSES $(PYTHON_FILES)/MANIFEST $(PYTHON_HOME)/
 	cp $(PYTHON_FILES)/python-stdlib.zip $(PYTHON_HOME)/lib/python315.zip
-	$(HOST) split $(PYTHON_FILES)/python-snapshot.wasm $(PYTHON_REST) \
+	$(HOST) split $(PYTHON_FILES)/python-snapshot.wasm $(PYTHON_REST) --hot-first host/python-core-order.txt \
 	  -o $(PYTHON_HOME)/python-snapshot.wasm --rest-output $(PYTHON_HOME)/python-snapshot-rest.wasm
 
 # A .cwasm depends on the wasmtime version (Cargo.lock) and the engine's
@@ -410,6 +413,16 @@ fuzz:
 link-order: setup host guests python js ruby
 	$(CARGO) build --release -p lambda-wasm-bench
 	bench/link-order.sh
+
+## python-core-order: regenerate host/python-core-order.txt, the Python
+## interpreter's functions that its cold starts run, which `make python` puts
+## first in the core's code (BENCHMARKS.md, "Python's memory: the core's code
+## in the order a cold start runs it"), profiled with the seed's examples and
+## numpy. Needs valgrind; ~5 min. Rerun when the wheel or the runtime glue
+## changes (`make python` then fails on a list made for another wheel).
+.PHONY: python-core-order
+python-core-order: setup host python
+	bench/python-core-order.py
 # ---------------------------------------------------------------------------
 ## bootstrap: lambda-wasm for Lambda's ARCH (x86_64 or arm64; default: this
 ## machine's), linked against glibc 2.34 (Amazon Linux 2023's) by

@@ -2,7 +2,8 @@
 # Regenerates host/link-order.txt (see host/build.rs): the functions of the
 # `lambda-wasm` binary that a bootstrap runs, hottest first, as callgrind
 # sees them in runs through the Runtime API harness (cold start, then warm
-# events): the Rust hello guest's .cwasm first, then what the Python,
+# events): the Rust hello guest's .cwasm first, then what the Python
+# (packaged, from its handler snapshot, and in a task root without one),
 # JavaScript and Ruby guests run besides, so that each bootstrap's code sits
 # together and the Rust one's is not spread by the interpreters'. `make link-order` runs it
 # after building the host as `make host` does; rerun it when the code a
@@ -25,29 +26,40 @@ trap 'rm -rf "$work"' EXIT
 # normally, writing its profile. --demangle=no: the linker wants symbol names.
 # The harness also compiles every language's hello: only the Rust hello's
 # .cwasm is run, so only it is compiled under valgrind (for the CPU valgrind
-# shows); the rest natively (Go's under callgrind took over 10 minutes).
+# shows); the rest natively (Go's under callgrind took over 10 minutes), as
+# is `package`.
 cat > "$work/lambda-wasm" <<WRAPPER
 #!/usr/bin/env bash
 case "\$1 \${2:-}" in
   "compile "*/rust-cwasm/*) exec valgrind --tool=none -q "$binary" "\$@" ;;
-  compile*) exec "$binary" "\$@" ;;
+  compile*|package*) exec "$binary" "\$@" ;;
 esac
 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.%p" "$binary" "\$@" 2>>"$work/valgrind.log" &
 wait
 WRAPPER
-chmod +x "$work/lambda-wasm"
+# A packaged row's bootstrap (this binary, copied into the package) the same way.
+cat > "$work/bootstrap" <<WRAPPER
+#!/usr/bin/env bash
+valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.%p" "\$@" 2>>"$work/valgrind.log" &
+wait
+WRAPPER
+chmod +x "$work/lambda-wasm" "$work/bootstrap"
 
 # The harness finds the JavaScript and Ruby homes beside the runtime it runs.
 for home in js ruby; do ln -s "$(dirname "$binary")/$home" "$work/$home"; done
 # Each row's bootstrap profile, in the order of the list.
-rows=(wasm-rust wasm-python wasm-js wasm-ruby)
+rows=(wasm-rust packaged-python-hello packaged-python-increment wasm-python wasm-js wasm-ruby)
 for row in "${rows[@]}"; do
-  BENCH_LAMBDA_WASM="$work/lambda-wasm" "$target/release/lambda-wasm-bench" \
+  BENCH_LAMBDA_WASM="$work/lambda-wasm" BENCH_BOOTSTRAP_WRAPPER="$work/bootstrap" \
+    "$target/release/lambda-wasm-bench" \
     --events 300 --warmup 50 --cold-starts 1 --only "$row" --no-emulator \
     --report "$work/report.md" >/dev/null
   sleep 2 # the background valgrinds write their profiles after the harness ends
   mkdir "$work/$row"
-  profiles=$(grep -l "^cmd: *$binary *\$" "$work"/callgrind.* || true)
+  profiles=$(grep -lE "^cmd: *($binary|\S*/$row/bootstrap) *\$" "$work"/callgrind.* | sort -V || true)
+  # A packaged row's first start unpacks the interpreter's rest, once per
+  # environment (bench/src/packaged.rs): not what a cold start runs.
+  case $row in packaged-*) profiles=$(echo "$profiles" | sed 1d) ;; esac
   [ -n "$profiles" ] || { echo "link-order: no bootstrap profile for $row in $work" >&2; exit 1; }
   mv $profiles "$work/$row/"
   rm -f "$work"/callgrind.*
@@ -60,7 +72,7 @@ done
     for profile in "$work/$row"/callgrind.*; do
       callgrind_annotate --threshold=100 "$profile"
     done
-  done | sed -n "s|^ *[0-9,]* ([ 0-9.]*%)  [^ ]*:\([^ :]*\) \[$binary\]\$|\1|p" \
+  done | sed -nE "s#^ *[0-9,]* \([ 0-9.]*%\)  [^ ]*:([^ :]*) \[($binary|\S*/bootstrap)\]\$#\1#p" \
        | sed -e "s/'[0-9]*\$//" -e 's/\.llvm\.[0-9]*$//' | grep -v '^0x' | awk '!seen[$0]++'
 } > "$root/host/link-order.txt"
 echo "link-order: $(grep -vc '^#' "$root/host/link-order.txt") functions in host/link-order.txt"

@@ -55,6 +55,9 @@ pub struct Paths {
     pub python_home: Option<PathBuf>,
     pub ric_python: PathBuf,
     pub cargo_lambda: PathBuf,
+    /// A program the packaged rows run their `bootstrap` under, given its
+    /// path first (bench/link-order.sh profiles them with callgrind).
+    pub bootstrap_wrapper: Option<PathBuf>,
 }
 
 impl Paths {
@@ -87,6 +90,7 @@ impl Paths {
                 "BENCH_CARGO_LAMBDA",
                 root.join(".tools/venv/bin/cargo-lambda"),
             ),
+            bootstrap_wrapper: std::env::var_os("BENCH_BOOTSTRAP_WRAPPER").map(PathBuf::from),
             root,
             target,
         }
@@ -132,7 +136,8 @@ usage: lambda-wasm-bench [--events N] [--warmup N] [--cold-starts K]
                     with --only, target/bench/BENCHMARKS.partial.md)
 
 Environment: CARGO_TARGET_DIR, LAMBDA_WASM_PYTHON_HOME, BENCH_LAMBDA_WASM,
-BENCH_NATIVE_HELLO, BENCH_GUEST_DIR, BENCH_RIC_PYTHON, BENCH_CARGO_LAMBDA.";
+BENCH_NATIVE_HELLO, BENCH_GUEST_DIR, BENCH_RIC_PYTHON, BENCH_CARGO_LAMBDA,
+BENCH_BOOTSTRAP_WRAPPER.";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {

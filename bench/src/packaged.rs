@@ -115,11 +115,19 @@ fn package(paths: &Paths, home: &Path, work: &Path, function: &Function) -> anyh
         .arg(&folder))?;
     let tmp = work.join("tmp");
     std::fs::create_dir_all(&tmp)?;
+    let bootstrap = folder.join("bootstrap");
+    let (program, args) = match &paths.bootstrap_wrapper {
+        Some(wrapper) => (
+            wrapper.clone(),
+            vec![bootstrap.to_string_lossy().into_owned()],
+        ),
+        None => (bootstrap, Vec::new()),
+    };
     Ok(Row {
         id: function.id,
         label: function.label,
-        program: folder.join("bootstrap"),
-        args: Vec::new(),
+        program,
+        args,
         handler: HANDLER,
         task_root: folder,
         env: vec![("TMPDIR".into(), tmp.to_string_lossy().into_owned())],

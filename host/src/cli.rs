@@ -217,6 +217,11 @@ pub struct SplitArgs {
     /// The function in the last table entry of that part.
     #[arg(long, value_name = "FUNCTION")]
     pub rest_to: String,
+    /// Functions the core's code starts with, hottest first, so that a cold
+    /// start's code shares the fewest pages: one per line, `INDEX NAME` in
+    /// MODULE.wasm (bench/python-core-order.py writes the interpreter's).
+    #[arg(long, value_name = "FILE")]
+    pub hot_first: Option<PathBuf>,
     /// Where to write the core, the module to run (replaced if it exists).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,

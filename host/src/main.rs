@@ -126,9 +126,20 @@ fn split(args: &cli::SplitArgs) -> ExitCode {
         first: &args.rest_from,
         last: &args.rest_to,
     };
-    let split = engine::split::split_file(&args.wasm, &entries, &args.output, &args.rest_output);
-    if let Ok((core, rest)) = &split {
-        eprintln!("lambda-wasm: {core} functions in the core, {rest} in the rest");
+    let split = engine::split::split_file(
+        &args.wasm,
+        &entries,
+        args.hot_first.as_deref(),
+        &args.output,
+        &args.rest_output,
+    );
+    if let Ok(split) = &split {
+        let (core, rest) = split.functions;
+        let first = match split.hot_first {
+            0 => String::new(),
+            hot => format!(" ({hot} of them first)"),
+        };
+        eprintln!("lambda-wasm: {core} functions in the core{first}, {rest} in the rest");
     }
     report_written(split.map(|_| vec![args.output.clone(), args.rest_output.clone()]))
 }

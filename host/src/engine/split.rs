@@ -24,6 +24,11 @@
 //! original; the split only decides what loads late. The rest has no data,
 //! no start function and no exports: instantiating it changes nothing but
 //! the table.
+//!
+//! The core's code can start with the functions a cold start runs
+//! ([`HotFunctions`]): the kernel maps a file's pages 64 KB at a time
+//! around each one touched, and CPython's cold start runs ~1,150 of the
+//! core's 12,800 functions, spread over all of its 16 MB of code.
 
 pub mod rest;
 
@@ -59,6 +64,38 @@ pub struct RestEntries<'a> {
     pub last: &'a str,
 }
 
+/// The functions the core's code starts with, in this order: the ones a
+/// cold start runs, so that their machine code shares the fewest pages (the
+/// others follow in the original's order). Each is named by its index in
+/// the original module and its name in that module's `name` section, which
+/// must match: a list made for another build of the module is an error
+/// rather than a layout that quietly stops helping. Functions the rest
+/// holds are left where the rest puts them.
+#[derive(Default)]
+pub struct HotFunctions<'a>(Vec<(u32, &'a str)>);
+
+impl<'a> HotFunctions<'a> {
+    /// Reads a list as bench/python-core-order.py writes it: one function
+    /// per line, `INDEX NAME`; lines starting with `#` are comments.
+    pub fn parse(text: &'a str) -> anyhow::Result<Self> {
+        let mut functions = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let function = line
+                .split_once(' ')
+                .and_then(|(index, name)| Some((index.parse().ok()?, name)));
+            functions.push(
+                function.with_context(|| {
+                    format!("line {}: `{line}` is not `INDEX NAME`", number + 1)
+                })?,
+            );
+        }
+        Ok(HotFunctions(functions))
+    }
+}
+
 /// The two modules of a split.
 pub struct Split {
     /// The module to instantiate: the original's exports, memory and data.
@@ -67,33 +104,49 @@ pub struct Split {
     pub rest: Vec<u8>,
     /// How many of the original's defined functions each holds.
     pub functions: (usize, usize),
+    /// How many of the core's functions its code starts with.
+    pub hot_first: usize,
 }
 
-/// Reads `wasm` and writes its [`split`] to `core` and `rest` (each replaced,
-/// never half written); the functions in each.
+/// Reads `wasm` (and the [`HotFunctions`] list `hot`, if any) and writes
+/// its [`split`] to `core` and `rest` (each replaced, never half written).
 pub fn split_file(
     wasm: &Path,
     entries: &RestEntries<'_>,
+    hot: Option<&Path>,
     core: &Path,
     rest: &Path,
-) -> anyhow::Result<(usize, usize)> {
+) -> anyhow::Result<Split> {
     super::require_binary(wasm)?;
     let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    let split =
-        split(&bytes, entries).with_context(|| format!("cannot split {}", wasm.display()))?;
+    let hot_text = match hot {
+        Some(hot) => std::fs::read_to_string(hot)
+            .with_context(|| format!("cannot read {}", hot.display()))?,
+        None => String::new(),
+    };
+    let hot_functions = HotFunctions::parse(&hot_text)
+        .with_context(|| format!("cannot read {}", hot.unwrap_or(wasm).display()))?;
+    let split = split(&bytes, entries, &hot_functions)
+        .with_context(|| format!("cannot split {}", wasm.display()))?;
     super::write_replacing(core, &split.core)?;
     super::write_replacing(rest, &split.rest)?;
-    Ok(split.functions)
+    Ok(split)
 }
 
 /// Splits `wasm` so that the table entries named by `entries` (and what only
 /// they reach) load late. Custom sections are not carried over (function
-/// names would no longer match their indices).
-pub fn split(wasm: &[u8], entries: &RestEntries<'_>) -> anyhow::Result<Split> {
+/// names would no longer match their indices). The core's code starts with
+/// the functions of `hot` it holds.
+pub fn split(
+    wasm: &[u8],
+    entries: &RestEntries<'_>,
+    hot: &HotFunctions<'_>,
+) -> anyhow::Result<Split> {
     let original = Original::parse(wasm)?;
     let roots = original.core_roots(entries)?;
     let in_core = original.reachable(roots);
-    let plan = Plan::new(&original, in_core);
+    let hot = original.hot_functions(hot)?;
+    let plan = Plan::new(&original, in_core, &hot);
     Ok(Split {
         core: plan.core(&original)?,
         rest: plan.rest(&original)?,
@@ -101,6 +154,7 @@ pub fn split(wasm: &[u8], entries: &RestEntries<'_>) -> anyhow::Result<Split> {
             plan.core_defined.len(),
             original.defined_types.len() - plan.core_defined.len(),
         ),
+        hot_first: plan.hot_first,
     })
 }
 
@@ -311,6 +365,31 @@ impl<'a> Original<'a> {
             .with_context(|| format!("`{name}` is not in the module's table"))
     }
 
+    /// The functions of `hot`, checked against this module's names, each
+    /// once.
+    fn hot_functions(&self, hot: &HotFunctions<'_>) -> anyhow::Result<Vec<u32>> {
+        let mut listed = vec![false; self.function_count() as usize];
+        let mut functions = Vec::new();
+        for (index, name) in &hot.0 {
+            let found = self.names.get(index);
+            if found != Some(name) || *index < self.imported_functions {
+                let found = match found {
+                    Some(found) => format!("`{found}`"),
+                    None => "no defined function of that name".to_string(),
+                };
+                bail!(
+                    "the hot functions list names function {index} `{name}`, but the module's is {found}: \
+                     the list was made for another build of the module; make it again for this one \
+                     (the interpreter's: make python-core-order)"
+                );
+            }
+            if !std::mem::replace(&mut listed[*index as usize], true) {
+                functions.push(*index);
+            }
+        }
+        Ok(functions)
+    }
+
     /// The functions the core starts from: the exports, the start function
     /// and every table entry outside `entries`.
     fn core_roots(&self, entries: &RestEntries<'_>) -> anyhow::Result<Vec<u32>> {
@@ -396,8 +475,11 @@ fn is_plain(ty: &wasmparser::SubType) -> bool {
 
 /// Where every original function goes.
 struct Plan {
-    /// Original defined function (as a function index) in the core, in order.
+    /// Original defined function (as a function index) in the core, in
+    /// order: the hot ones first.
     core_defined: Vec<u32>,
+    /// How many of `core_defined` come from the hot functions list.
+    hot_first: usize,
     rest_defined: Vec<u32>,
     in_core: Vec<bool>,
     /// The types that need a stub, and each one's index in the core (the
@@ -408,10 +490,21 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(original: &Original<'_>, in_core: Vec<bool>) -> Self {
+    fn new(original: &Original<'_>, in_core: Vec<bool>, hot: &[u32]) -> Self {
         let imported = original.imported_functions;
-        let (core_defined, rest_defined): (Vec<u32>, Vec<u32>) =
+        let (in_order, rest_defined): (Vec<u32>, Vec<u32>) =
             (imported..original.function_count()).partition(|f| in_core[*f as usize]);
+        let mut is_hot = vec![false; in_core.len()];
+        for function in hot {
+            is_hot[*function as usize] = true;
+        }
+        let mut core_defined: Vec<u32> = hot
+            .iter()
+            .copied()
+            .filter(|f| in_core[*f as usize])
+            .collect();
+        let hot_first = core_defined.len();
+        core_defined.extend(in_order.into_iter().filter(|f| !is_hot[*f as usize]));
         // The core's function index space: imports, LOAD_REST, its defined
         // functions, then the stubs.
         let first_stub = imported + 1 + core_defined.len() as u32;
@@ -435,6 +528,7 @@ impl Plan {
             .collect();
         Plan {
             core_defined,
+            hot_first,
             rest_defined,
             in_core,
             stubs,
@@ -937,7 +1031,12 @@ mod tests {
 
     #[test]
     fn the_core_holds_only_what_its_exports_and_table_reach() {
-        let split = split(&wat::parse_str(MODULE).unwrap(), &REST).unwrap();
+        let split = split(
+            &wat::parse_str(MODULE).unwrap(),
+            &REST,
+            &HotFunctions::default(),
+        )
+        .unwrap();
         wasmparser::Validator::new()
             .validate_all(&split.core)
             .unwrap();
@@ -955,7 +1054,12 @@ mod tests {
 
     #[test]
     fn the_core_keeps_only_the_types_it_uses() {
-        let split = split(&wat::parse_str(MODULE).unwrap(), &REST).unwrap();
+        let split = split(
+            &wat::parse_str(MODULE).unwrap(),
+            &REST,
+            &HotFunctions::default(),
+        )
+        .unwrap();
         // Each type's (parameters, results).
         let types = |wasm: &[u8]| -> Vec<(Vec<wasmparser::ValType>, Vec<wasmparser::ValType>)> {
             Parser::new(0)
@@ -983,14 +1087,75 @@ mod tests {
         assert_eq!(types(&split.rest).len(), 4);
     }
 
+    /// The index of the core's export `name`.
+    fn exported_index(core: &[u8], name: &str) -> u32 {
+        Parser::new(0)
+            .parse_all(core)
+            .filter_map(|payload| match payload.unwrap() {
+                Payload::ExportSection(reader) => Some(reader),
+                _ => None,
+            })
+            .flatten()
+            .map(|export| export.unwrap())
+            .find(|export| export.name == name)
+            .unwrap()
+            .index
+    }
+
+    #[test]
+    fn hot_functions_come_first_in_the_core() {
+        let wasm = wat::parse_str(MODULE).unwrap();
+        let plain = split(&wasm, &REST, &HotFunctions::default()).unwrap();
+        // After `load_rest` (function 0): `double`, `call`, `store`.
+        assert_eq!(exported_index(&plain.core, "call"), 2);
+        // `triple_plus_memory` is the rest's: it stays there.
+        let list = "# hottest first\n3 call\n1 triple_plus_memory\n3 call\n";
+        let hot = split(&wasm, &REST, &HotFunctions::parse(list).unwrap()).unwrap();
+        wasmparser::Validator::new()
+            .validate_all(&hot.core)
+            .unwrap();
+        assert_eq!(exported_index(&hot.core, "call"), 1);
+        assert_eq!(hot.hot_first, 1);
+        assert_eq!(hot.rest, plain.rest);
+    }
+
+    #[test]
+    fn a_hot_functions_list_must_name_the_modules_functions() {
+        let wasm = wat::parse_str(MODULE).unwrap();
+        let error = |list| {
+            let hot = HotFunctions::parse(list)?;
+            split(&wasm, &REST, &hot).map(|_| ())
+        };
+        let wrong = error("0 call").unwrap_err().to_string();
+        assert!(
+            wrong.contains("names function 0 `call`, but the module's is `double`")
+                && wrong.contains("made for another build"),
+            "{wrong}"
+        );
+        let missing = error("4 store").unwrap_err().to_string();
+        assert!(
+            missing.contains("no defined function of that name"),
+            "{missing}"
+        );
+        let malformed = format!("{:#}", error("call").unwrap_err());
+        assert!(
+            malformed.contains("line 1: `call` is not `INDEX NAME`"),
+            "{malformed}"
+        );
+    }
+
     #[test]
     fn entries_are_named_by_function_and_must_be_in_the_table() {
         let wasm = wat::parse_str(MODULE).unwrap();
         let named = |first, last| {
-            split(&wasm, &RestEntries { first, last })
-                .map(|_| ())
-                .unwrap_err()
-                .to_string()
+            split(
+                &wasm,
+                &RestEntries { first, last },
+                &HotFunctions::default(),
+            )
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
         };
         assert!(named("nope", "double").contains("no function named `nope`"));
         assert!(named("double_via_core", "double").contains("comes after"));
@@ -1000,7 +1165,10 @@ mod tests {
             "{error}"
         );
         let stripped = super::super::strip::strip(&wasm).unwrap();
-        let error = split(&stripped, &REST).map(|_| ()).unwrap_err().to_string();
+        let error = split(&stripped, &REST, &HotFunctions::default())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("split before stripping"), "{error}");
     }
 }
