@@ -372,7 +372,8 @@ impl<'a> Original<'a> {
         let mut functions = Vec::new();
         for (index, name) in &hot.0 {
             let found = self.names.get(index);
-            if found != Some(name) || *index < self.imported_functions {
+            let defined = (self.imported_functions..self.function_count()).contains(index);
+            if found != Some(name) || !defined {
                 let found = match found {
                     Some(found) => format!("`{found}`"),
                     None => "no defined function of that name".to_string(),
