@@ -1133,11 +1133,13 @@ mod tests {
                 && wrong.contains("made for another build"),
             "{wrong}"
         );
-        let missing = error("4 store").unwrap_err().to_string();
-        assert!(
-            missing.contains("no defined function of that name"),
-            "{missing}"
-        );
+        for missing in ["4 store", "99 call"] {
+            let missing = error(missing).unwrap_err().to_string();
+            assert!(
+                missing.contains("no defined function of that name"),
+                "{missing}"
+            );
+        }
         let malformed = format!("{:#}", error("call").unwrap_err());
         assert!(
             malformed.contains("line 1: `call` is not `INDEX NAME`"),
