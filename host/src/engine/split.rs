@@ -20,10 +20,10 @@
 //! the same type; every `call_indirect` in the core first stores the
 //! entry's index in a global, so a stub can call [`LOAD_REST`] (the host
 //! instantiates the rest, [`rest`], whose element segments put the real
-//! functions into those entries) and then call the entry again. So a split module behaves exactly as the
-//! original; the split only decides what loads late. The rest has no data,
-//! no start function and no exports: instantiating it changes nothing but
-//! the table.
+//! functions into those entries) and then call the entry again. So a split
+//! module behaves exactly as the original; the split only decides what
+//! loads late. The rest has no data, no start function and no exports:
+//! instantiating it changes nothing but the table.
 //!
 //! The core's code can start with the functions a cold start runs
 //! ([`HotFunctions`]): the kernel maps a file's pages 64 KB at a time
@@ -124,8 +124,11 @@ pub fn split_file(
             .with_context(|| format!("cannot read {}", hot.display()))?,
         None => String::new(),
     };
-    let hot_functions = HotFunctions::parse(&hot_text)
-        .with_context(|| format!("cannot read {}", hot.unwrap_or(wasm).display()))?;
+    let hot_functions = match hot {
+        Some(hot) => HotFunctions::parse(&hot_text)
+            .with_context(|| format!("cannot read {}", hot.display()))?,
+        None => HotFunctions::default(),
+    };
     let split = split(&bytes, entries, &hot_functions)
         .with_context(|| format!("cannot split {}", wasm.display()))?;
     super::write_replacing(core, &split.core)?;
@@ -1030,14 +1033,19 @@ mod tests {
         last: "double_via_core",
     };
 
-    #[test]
-    fn the_core_holds_only_what_its_exports_and_table_reach() {
-        let split = split(
+    /// [`MODULE`] split at [`REST`], in the original order.
+    pub(super) fn split_module() -> Split {
+        split(
             &wat::parse_str(MODULE).unwrap(),
             &REST,
             &HotFunctions::default(),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_core_holds_only_what_its_exports_and_table_reach() {
+        let split = split_module();
         wasmparser::Validator::new()
             .validate_all(&split.core)
             .unwrap();
@@ -1055,12 +1063,7 @@ mod tests {
 
     #[test]
     fn the_core_keeps_only_the_types_it_uses() {
-        let split = split(
-            &wat::parse_str(MODULE).unwrap(),
-            &REST,
-            &HotFunctions::default(),
-        )
-        .unwrap();
+        let split = split_module();
         // Each type's (parameters, results).
         let types = |wasm: &[u8]| -> Vec<(Vec<wasmparser::ValType>, Vec<wasmparser::ValType>)> {
             Parser::new(0)
@@ -1106,7 +1109,7 @@ mod tests {
     #[test]
     fn hot_functions_come_first_in_the_core() {
         let wasm = wat::parse_str(MODULE).unwrap();
-        let plain = split(&wasm, &REST, &HotFunctions::default()).unwrap();
+        let plain = split_module();
         // After `load_rest` (function 0): `double`, `call`, `store`.
         assert_eq!(exported_index(&plain.core, "call"), 2);
         // `triple_plus_memory` is the rest's: it stays there.

@@ -172,8 +172,7 @@ pub fn add_to_linker<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::split::tests::{MODULE, REST};
-    use crate::engine::split::{HotFunctions, split};
+    use crate::engine::split::tests::split_module;
 
     struct State {
         rest: Option<RestLink>,
@@ -185,12 +184,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_rest_loads_at_the_first_call_into_it_and_runs_as_the_original() {
-        let split = split(
-            &wat::parse_str(MODULE).unwrap(),
-            &REST,
-            &HotFunctions::default(),
-        )
-        .unwrap();
+        let split = split_module();
         assert_eq!(split.functions, (3, 2));
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("m-rest.wasm"), &split.rest).unwrap();
@@ -233,12 +227,7 @@ mod tests {
 
     #[tokio::test]
     async fn load_rest_instantiates_it_ahead_of_the_first_call() {
-        let split = split(
-            &wat::parse_str(MODULE).unwrap(),
-            &REST,
-            &HotFunctions::default(),
-        )
-        .unwrap();
+        let split = split_module();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("m-rest.wasm"), &split.rest).unwrap();
         let engine = engine();
